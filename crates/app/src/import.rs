@@ -1,0 +1,417 @@
+//! Roster import: a CSV of a school's people becomes accounts pending activation.
+//!
+//! The file: UTF-8 with or without a byte-order mark, `;` or `,` as separator
+//! (Italian spreadsheet exports use `;`; the header line decides), quoted
+//! fields allowed. Header (case-insensitive; Italian names accepted too):
+//!
+//! | column | Italian alias | required |
+//! |---|---|---|
+//! | `tax_code` | `codice_fiscale` | yes |
+//! | `first_name` | `nome` | yes |
+//! | `last_name` | `cognome` | yes |
+//! | `kind` (`staff`/`family`) | `tipo` | unless a default kind is given |
+//! | `email` | `email` | no |
+//! | `username` | `username` | no |
+//!
+//! Every row is validated before anything is written; a file with errors
+//! imports nothing unless the caller chose to skip invalid rows. The import is
+//! idempotent: a tax code already present in the school updates that account
+//! (names, kind, email) and never creates a second one. No password is hashed
+//! here: new accounts wait for activation.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+
+use serde::Serialize;
+use varco_domain::account::{AccountKind, AccountStatus};
+use varco_store::RosterUpdate;
+
+use crate::accounts::{AddAccount, ValidAccount, insert_valid};
+use crate::audit::{self, Event, Outcome};
+use crate::{Actor, App, AppError, RequestContext};
+
+/// A row that cannot be imported, with its line number in the file.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RowError {
+    pub line: u64,
+    pub reason: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("the file cannot be read as CSV: {0}")]
+    Unreadable(String),
+    #[error("{} row(s) are invalid; nothing was imported", .0.len())]
+    InvalidRows(Vec<RowError>),
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ImportReport {
+    pub rows: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub skipped: Vec<RowError>,
+}
+
+/// A roster read and validated, ready to apply.
+#[derive(Debug, Clone)]
+pub struct Roster {
+    rows: Vec<(u64, ValidAccount)>,
+    errors: Vec<RowError>,
+}
+
+impl Roster {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    pub fn errors(&self) -> &[RowError] {
+        &self.errors
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Column {
+    TaxCode,
+    FirstName,
+    LastName,
+    Kind,
+    Email,
+    Username,
+}
+
+fn column(name: &str) -> Option<Column> {
+    match name.trim().to_lowercase().replace([' ', '-'], "_").as_str() {
+        "tax_code" | "codice_fiscale" | "cf" => Some(Column::TaxCode),
+        "first_name" | "nome" => Some(Column::FirstName),
+        "last_name" | "cognome" => Some(Column::LastName),
+        "kind" | "tipo" => Some(Column::Kind),
+        "email" | "e_mail" => Some(Column::Email),
+        "username" | "nome_utente" => Some(Column::Username),
+        _ => None,
+    }
+}
+
+fn parse_kind(value: &str) -> Option<AccountKind> {
+    match value.trim().to_lowercase().as_str() {
+        "staff" | "personale" | "docente" | "ata" => Some(AccountKind::Staff),
+        "family" | "famiglia" | "genitore" | "tutore" => Some(AccountKind::Family),
+        _ => None,
+    }
+}
+
+/// Reads and validates a roster. Fails only when the file as a whole cannot
+/// be read (not UTF-8, no usable header); bad rows are collected.
+pub fn read_roster(
+    mut input: impl Read,
+    default_kind: Option<AccountKind>,
+) -> Result<Roster, ImportError> {
+    let mut bytes = Vec::new();
+    input
+        .read_to_end(&mut bytes)
+        .map_err(|e| ImportError::Unreadable(e.to_string()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        ImportError::Unreadable(format!(
+            "the file is not UTF-8 (byte {} is invalid); save it as UTF-8",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let header_line = text.lines().next().unwrap_or("");
+    if header_line.trim().is_empty() {
+        return Err(ImportError::Unreadable(
+            "the file is empty or its first line (the header) is blank".into(),
+        ));
+    }
+    let delimiter = if header_line.matches(';').count() >= header_line.matches(',').count() {
+        b';'
+    } else {
+        b','
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| ImportError::Unreadable(e.to_string()))?
+        .clone();
+    let mut columns: HashMap<Column, usize> = HashMap::new();
+    for (index, name) in headers.iter().enumerate() {
+        match column(name) {
+            Some(c) => {
+                if columns.insert(c, index).is_some() {
+                    return Err(ImportError::Unreadable(format!(
+                        "the header names the column {name:?} twice"
+                    )));
+                }
+            }
+            None => {
+                return Err(ImportError::Unreadable(format!(
+                    "unknown column {name:?} in the header; expected tax_code, first_name, last_name, kind, email, username"
+                )));
+            }
+        }
+    }
+    for (required, name) in [
+        (Column::TaxCode, "tax_code"),
+        (Column::FirstName, "first_name"),
+        (Column::LastName, "last_name"),
+    ] {
+        if !columns.contains_key(&required) {
+            return Err(ImportError::Unreadable(format!(
+                "the header lacks the required column {name}"
+            )));
+        }
+    }
+    if !columns.contains_key(&Column::Kind) && default_kind.is_none() {
+        return Err(ImportError::Unreadable(
+            "the header has no kind column and no default kind was given (--kind)".into(),
+        ));
+    }
+
+    let width = headers.len();
+    let mut rows = Vec::new();
+    let mut errors = Vec::new();
+    let mut seen_tax_codes: HashMap<String, u64> = HashMap::new();
+    let mut seen_usernames: HashSet<String> = HashSet::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(0);
+                errors.push(RowError {
+                    line,
+                    reason: format!("malformed CSV: {e}"),
+                });
+                continue;
+            }
+        };
+        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        if record.len() != width {
+            errors.push(RowError {
+                line,
+                reason: format!("expected {width} fields, found {}", record.len()),
+            });
+            continue;
+        }
+        let get = |c: Column| columns.get(&c).map(|&i| record[i].to_owned());
+        let kind = match get(Column::Kind).filter(|k| !k.is_empty()) {
+            Some(k) => match parse_kind(&k) {
+                Some(kind) => kind,
+                None => {
+                    errors.push(RowError {
+                        line,
+                        reason: format!("kind {k:?} is neither staff nor family"),
+                    });
+                    continue;
+                }
+            },
+            None => match default_kind {
+                Some(kind) => kind,
+                None => {
+                    errors.push(RowError {
+                        line,
+                        reason: "kind is missing".into(),
+                    });
+                    continue;
+                }
+            },
+        };
+        let input = AddAccount {
+            school_code: String::new(),
+            kind,
+            first_name: get(Column::FirstName).unwrap_or_default(),
+            last_name: get(Column::LastName).unwrap_or_default(),
+            tax_code: get(Column::TaxCode).unwrap_or_default(),
+            email: get(Column::Email),
+            username: get(Column::Username),
+        };
+        match input.validate() {
+            Ok(valid) => {
+                if let Some(first) = seen_tax_codes.insert(valid.tax_code.to_string(), line) {
+                    errors.push(RowError {
+                        line,
+                        reason: format!(
+                            "tax code {} already appears on line {first}",
+                            valid.tax_code
+                        ),
+                    });
+                    continue;
+                }
+                if let Some(username) = &valid.username
+                    && !seen_usernames.insert(username.to_string())
+                {
+                    errors.push(RowError {
+                        line,
+                        reason: format!("username {username} appears more than once"),
+                    });
+                    continue;
+                }
+                rows.push((line, valid));
+            }
+            Err(AppError::Invalid { field, message }) => errors.push(RowError {
+                line,
+                reason: format!("{field}: {message}"),
+            }),
+            Err(e) => errors.push(RowError {
+                line,
+                reason: e.to_string(),
+            }),
+        }
+    }
+    Ok(Roster { rows, errors })
+}
+
+/// Applies a roster to a school in one transaction. `progress` is called with
+/// the number of rows done so far.
+pub async fn apply(
+    app: &App,
+    actor: &Actor,
+    ctx: &RequestContext,
+    school_code: &str,
+    roster: Roster,
+    skip_invalid: bool,
+    mut progress: impl FnMut(usize),
+) -> Result<ImportReport, ImportError> {
+    if !roster.errors.is_empty() && !skip_invalid {
+        return Err(ImportError::InvalidRows(roster.errors));
+    }
+    let now = app.now();
+    let mut tx = app.store.begin().await.map_err(AppError::from)?;
+    let school = crate::schools::find_record(&mut tx, school_code).await?;
+    let existing = tx
+        .account_ids_by_tax_code(school.id)
+        .await
+        .map_err(AppError::from)?;
+    let mut report = ImportReport {
+        rows: roster.rows.len(),
+        skipped: roster.errors,
+        ..ImportReport::default()
+    };
+    for (done, (line, row)) in roster.rows.iter().enumerate() {
+        match existing.get(row.tax_code.as_str()) {
+            Some(&id) => {
+                let changed = tx
+                    .update_account_from_roster(&RosterUpdate {
+                        id,
+                        kind: row.kind,
+                        first_name: row.first_name.as_str(),
+                        last_name: row.last_name.as_str(),
+                        email: row.email.as_ref().map(|e| e.as_str()),
+                        now: now.0,
+                    })
+                    .await
+                    .map_err(AppError::from)?;
+                if changed {
+                    report.updated += 1;
+                    let user_code = tx
+                        .account_by_id(id)
+                        .await
+                        .map_err(AppError::from)?
+                        .map(|a| a.user_code);
+                    audit::record(
+                        &mut tx,
+                        now,
+                        actor,
+                        ctx,
+                        Event {
+                            name: "account_changed",
+                            outcome: Outcome::Success,
+                            target_account_id: Some(id),
+                            target: user_code.as_deref(),
+                            detail: Some("roster_import"),
+                        },
+                    )
+                    .await?;
+                } else {
+                    report.unchanged += 1;
+                }
+            }
+            None => {
+                if let Some(username) = &row.username
+                    && tx
+                        .account_by_username(username.as_str())
+                        .await
+                        .map_err(AppError::from)?
+                        .is_some()
+                {
+                    let error = RowError {
+                        line: *line,
+                        reason: format!("username {username} is already taken"),
+                    };
+                    if skip_invalid {
+                        report.skipped.push(error);
+                        continue;
+                    }
+                    return Err(ImportError::InvalidRows(vec![error]));
+                }
+                let (id, user_code) = insert_valid(
+                    &mut tx,
+                    school.id,
+                    row,
+                    AccountStatus::PendingActivation,
+                    None,
+                    now.0,
+                )
+                .await?;
+                report.created += 1;
+                audit::record(
+                    &mut tx,
+                    now,
+                    actor,
+                    ctx,
+                    Event {
+                        name: "account_created",
+                        outcome: Outcome::Success,
+                        target_account_id: Some(id),
+                        target: Some(user_code.as_str()),
+                        detail: Some("roster_import"),
+                    },
+                )
+                .await?;
+            }
+        }
+        if done % 500 == 0 {
+            progress(done);
+        }
+    }
+    let detail = format!(
+        "school={} rows={} created={} updated={} unchanged={} skipped={}",
+        school.code,
+        report.rows,
+        report.created,
+        report.updated,
+        report.unchanged,
+        report.skipped.len()
+    );
+    audit::record(
+        &mut tx,
+        now,
+        actor,
+        ctx,
+        Event {
+            name: "roster_imported",
+            outcome: Outcome::Success,
+            target_account_id: None,
+            target: Some(&school.code),
+            detail: Some(&detail),
+        },
+    )
+    .await?;
+    tx.commit().await.map_err(AppError::from)?;
+    progress(report.rows);
+    report.skipped.sort_by_key(|e| e.line);
+    Ok(report)
+}

@@ -1,0 +1,347 @@
+//! First run and the demo.
+//!
+//! Varco ships with no account and no password. When no admin exists, the
+//! server issues a one-time setup link (1 hour, single use, only its hash
+//! stored) whose page creates the first school and the first admin. A newer
+//! link kills older ones.
+//!
+//! `varco demo` fills an *empty* database with a demo school and one account
+//! per role, with freshly drawn random passwords: the only place where Varco
+//! ever prints a password.
+
+use rand::Rng;
+use rand::rngs::OsRng;
+use serde::Serialize;
+use varco_domain::account::{AccountKind, AccountStatus, Role};
+use varco_domain::password::PasswordInput;
+use varco_domain::tax_code::TaxCode;
+use varco_domain::token::{SecretToken, TokenPurpose};
+use varco_store::NewToken;
+
+use crate::accounts::{AccountView, AddAccount, insert_valid, view};
+use crate::audit::{self, Event, Outcome};
+use crate::schools::{AddSchool, School, add_in};
+use crate::{Actor, App, AppError, RequestContext};
+
+/// True while the deployment has no usable admin.
+pub async fn needs_setup(app: &App) -> Result<bool, AppError> {
+    let mut tx = app.store.begin_read().await?;
+    let admins = tx.count_admins().await?;
+    tx.commit().await?;
+    Ok(admins == 0)
+}
+
+/// Issues a new setup link token, spending any older one.
+pub async fn issue_setup_token(app: &App) -> Result<SecretToken, AppError> {
+    let token = SecretToken::generate(&mut OsRng);
+    let now = app.now();
+    let purpose = TokenPurpose::Setup;
+    let mut tx = app.store.begin().await?;
+    tx.spend_tokens_of_purpose(purpose.as_str(), None, now.0)
+        .await?;
+    tx.insert_token(&NewToken {
+        token_hash: token.hash().as_str(),
+        purpose: purpose.as_str(),
+        account_id: None,
+        now: now.0,
+        expires_at: now.0 + purpose.default_lifetime_secs(),
+    })
+    .await?;
+    audit::record(
+        &mut tx,
+        now,
+        &Actor::System,
+        &RequestContext::default(),
+        Event {
+            name: "setup_link_issued",
+            outcome: Outcome::Success,
+            target_account_id: None,
+            target: None,
+            detail: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(token)
+}
+
+/// Whether a setup token is live (for showing the form or an error page).
+pub async fn setup_token_is_live(app: &App, token: &str) -> Result<bool, AppError> {
+    let Some(token) = SecretToken::from_user(token) else {
+        return Ok(false);
+    };
+    let mut tx = app.store.begin_read().await?;
+    let live = tx
+        .live_token(
+            token.hash().as_str(),
+            TokenPurpose::Setup.as_str(),
+            app.now().0,
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(live.is_some())
+}
+
+/// The first school and the first admin, from the setup page.
+#[derive(Debug, Clone)]
+pub struct FirstAdmin {
+    pub school: AddSchool,
+    pub admin: AddAccount,
+}
+
+pub async fn complete_setup(
+    app: &App,
+    token: &str,
+    input: &FirstAdmin,
+    password: PasswordInput,
+    ctx: &RequestContext,
+) -> Result<AccountView, AppError> {
+    let token = SecretToken::from_user(token).ok_or(AppError::InvalidToken)?;
+    let valid = input.admin.validate()?;
+    let context = valid.context_words(&input.school.name);
+    let refs: Vec<&str> = context.iter().map(String::as_str).collect();
+    app.settings
+        .password_policy
+        .check(&password, &refs)
+        .map_err(AppError::PasswordPolicy)?;
+    let hash = app.hashing.hash(password).await?;
+
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let live = tx
+        .live_token(token.hash().as_str(), TokenPurpose::Setup.as_str(), now.0)
+        .await?
+        .ok_or(AppError::InvalidToken)?;
+    if !tx.spend_token(live.id, now.0).await? || tx.count_admins().await? > 0 {
+        return Err(AppError::InvalidToken);
+    }
+    let actor = Actor::System;
+    let school = add_in(&mut tx, app, &actor, ctx, &input.school).await?;
+    let school = tx
+        .school_by_code(&school.code)
+        .await?
+        .ok_or(AppError::NotFound("school"))?;
+    let (id, user_code) = insert_valid(
+        &mut tx,
+        school.id,
+        &valid,
+        AccountStatus::Active,
+        Some(&hash),
+        now.0,
+    )
+    .await?;
+    tx.grant_role(id, Role::Admin, None, now.0).await?;
+    for (name, detail) in [
+        ("account_created", "first_admin"),
+        ("role_granted", "role=admin"),
+    ] {
+        audit::record(
+            &mut tx,
+            now,
+            &actor,
+            ctx,
+            Event {
+                name,
+                outcome: Outcome::Success,
+                target_account_id: Some(id),
+                target: Some(user_code.as_str()),
+                detail: Some(detail),
+            },
+        )
+        .await?;
+    }
+    let record = tx
+        .account_by_id(id)
+        .await?
+        .ok_or(AppError::NotFound("account"))?;
+    let roles = tx.roles_of(id).await?;
+    tx.commit().await?;
+    Ok(view(app, &record, &roles))
+}
+
+/// One demo account and its freshly drawn password.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoAccount {
+    pub label: &'static str,
+    pub user_code: String,
+    pub username: String,
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoReport {
+    pub school: School,
+    pub accounts: Vec<DemoAccount>,
+}
+
+/// A random password that a person can type: 4 groups of 5 unambiguous
+/// characters (about 100 bits).
+pub fn random_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut rng = OsRng;
+    (0..4)
+        .map(|_| {
+            (0..5)
+                .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Completes a 15-character tax code with its check character.
+pub fn complete_tax_code(first15: &str) -> Option<TaxCode> {
+    ('A'..='Z').find_map(|c| TaxCode::parse(&format!("{first15}{c}")).ok())
+}
+
+pub async fn demo(app: &App) -> Result<DemoReport, AppError> {
+    let mut tx = app.store.begin_read().await?;
+    let empty = tx.count_accounts().await? == 0 && tx.list_schools().await?.is_empty();
+    tx.commit().await?;
+    if !empty {
+        return Err(AppError::Conflict(
+            "the demo only fills an empty database; this one already has schools or accounts"
+                .into(),
+        ));
+    }
+    let school_input = AddSchool {
+        code: "DEMO000001".into(),
+        name: "Istituto Comprensivo Demo".into(),
+        email: Some("segreteria@demo.scuola.example".into()),
+        helpdesk_email: Some("assistenza@demo.scuola.example".into()),
+        helpdesk_phone: Some("+39 06 0000 0000".into()),
+        helpdesk_hours: Some("lun-ven 10-13, lun-mer 15-17".into()),
+    };
+    let people: [(
+        &'static str,
+        AccountKind,
+        &str,
+        &str,
+        &str,
+        &str,
+        Option<Role>,
+    ); 4] = [
+        (
+            "admin",
+            AccountKind::Staff,
+            "Anna",
+            "Amministratrice",
+            "MMNNNA80A41H501",
+            "admin",
+            Some(Role::Admin),
+        ),
+        (
+            "desk",
+            AccountKind::Staff,
+            "Sergio",
+            "Segreteria",
+            "SGRSRG75B12H501",
+            "segreteria",
+            Some(Role::Desk),
+        ),
+        (
+            "staff",
+            AccountKind::Staff,
+            "Maria",
+            "Docente",
+            "DCNMRA82C43H501",
+            "docente",
+            None,
+        ),
+        (
+            "family",
+            AccountKind::Family,
+            "Giulia",
+            "Genitore",
+            "GNTGLI85D44H501",
+            "genitore",
+            None,
+        ),
+    ];
+    let mut drafts = Vec::new();
+    for (label, kind, first, last, cf15, username, role) in people {
+        let tax_code = complete_tax_code(cf15)
+            .ok_or_else(|| AppError::Internal(format!("demo tax code {cf15}")))?;
+        let input = AddAccount {
+            school_code: school_input.code.clone(),
+            kind,
+            first_name: first.into(),
+            last_name: last.into(),
+            tax_code: tax_code.to_string(),
+            email: Some(format!("{username}@demo.scuola.example")),
+            username: Some(format!("demo.{username}")),
+        };
+        let password = random_password();
+        let hash = app
+            .hashing
+            .hash(PasswordInput::new(&password).map_err(|e| AppError::Internal(e.to_string()))?)
+            .await?;
+        drafts.push((label, input.validate()?, role, password, hash));
+    }
+    let now = app.now();
+    let actor = Actor::Cli;
+    let ctx = RequestContext::default();
+    let mut tx = app.store.begin().await?;
+    let school = add_in(&mut tx, app, &actor, &ctx, &school_input).await?;
+    let school_id = tx
+        .school_by_code(&school.code)
+        .await?
+        .ok_or(AppError::NotFound("school"))?
+        .id;
+    let mut accounts = Vec::new();
+    for (label, valid, role, password, hash) in drafts {
+        let (id, user_code) = insert_valid(
+            &mut tx,
+            school_id,
+            &valid,
+            AccountStatus::Active,
+            Some(&hash),
+            now.0,
+        )
+        .await?;
+        tx.set_email_verified(id).await?;
+        audit::record(
+            &mut tx,
+            now,
+            &actor,
+            &ctx,
+            Event {
+                name: "account_created",
+                outcome: Outcome::Success,
+                target_account_id: Some(id),
+                target: Some(user_code.as_str()),
+                detail: Some("demo"),
+            },
+        )
+        .await?;
+        if let Some(role) = role {
+            let scope = (role == Role::Desk).then_some(school_id);
+            tx.grant_role(id, role, scope, now.0).await?;
+            let detail = format!("role={}", role.as_str());
+            audit::record(
+                &mut tx,
+                now,
+                &actor,
+                &ctx,
+                Event {
+                    name: "role_granted",
+                    outcome: Outcome::Success,
+                    target_account_id: Some(id),
+                    target: Some(user_code.as_str()),
+                    detail: Some(&detail),
+                },
+            )
+            .await?;
+        }
+        accounts.push(DemoAccount {
+            label,
+            user_code: user_code.to_string(),
+            username: valid.username.map(|u| u.to_string()).unwrap_or_default(),
+            email: valid.email.map(|e| e.to_string()).unwrap_or_default(),
+            password,
+        });
+    }
+    tx.commit().await?;
+    Ok(DemoReport { school, accounts })
+}

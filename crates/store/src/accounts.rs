@@ -1,0 +1,361 @@
+//! Accounts: identity fields, status, the password hash and the failed-login
+//! counters that every node shares.
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use varco_domain::{AccountKind, AccountStatus};
+
+use crate::{StoreError, Tx};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    pub id: i64,
+    pub user_code: String,
+    pub school_id: i64,
+    pub school_code: String,
+    pub school_name: String,
+    pub kind: AccountKind,
+    pub first_name: String,
+    pub last_name: String,
+    pub tax_code: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub username: Option<String>,
+    pub status: AccountStatus,
+    pub password_hash: Option<String>,
+    pub password_changed_at: Option<i64>,
+    pub failed_logins: u32,
+    pub blocked_until: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAccount<'a> {
+    pub user_code: &'a str,
+    pub school_id: i64,
+    pub kind: AccountKind,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub tax_code: &'a str,
+    pub email: Option<&'a str>,
+    pub username: Option<&'a str>,
+    pub status: AccountStatus,
+    pub password_hash: Option<&'a str>,
+    pub now: i64,
+}
+
+/// The fields a roster row may change on an existing account.
+#[derive(Debug, Clone)]
+pub struct RosterUpdate<'a> {
+    pub id: i64,
+    pub kind: AccountKind,
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub email: Option<&'a str>,
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AccountFilter<'a> {
+    pub school_code: Option<&'a str>,
+    pub kind: Option<AccountKind>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+const SELECT: &str = "SELECT a.id, a.user_code, a.school_id, s.code AS school_code, s.name AS school_name, \
+     a.kind, a.first_name, a.last_name, a.tax_code, a.email, a.email_verified, a.username, a.status, \
+     a.password_hash, a.password_changed_at, a.failed_logins, a.blocked_until, a.created_at, a.updated_at \
+     FROM accounts a JOIN schools s ON s.id = a.school_id";
+
+fn from_row(row: &AnyRow) -> Result<AccountRecord, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    let status: String = row.try_get("status")?;
+    let failed: i64 = row.try_get("failed_logins")?;
+    Ok(AccountRecord {
+        id: row.try_get("id")?,
+        user_code: row.try_get("user_code")?,
+        school_id: row.try_get("school_id")?,
+        school_code: row.try_get("school_code")?,
+        school_name: row.try_get("school_name")?,
+        kind: AccountKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("account kind {kind:?}")))?,
+        first_name: row.try_get("first_name")?,
+        last_name: row.try_get("last_name")?,
+        tax_code: row.try_get("tax_code")?,
+        email: row.try_get("email")?,
+        email_verified: row.try_get::<i64, _>("email_verified")? != 0,
+        username: row.try_get("username")?,
+        status: AccountStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("account status {status:?}")))?,
+        password_hash: row.try_get("password_hash")?,
+        password_changed_at: row.try_get("password_changed_at")?,
+        failed_logins: u32::try_from(failed).unwrap_or(u32::MAX),
+        blocked_until: row.try_get("blocked_until")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+impl Tx {
+    /// Inserts an account. A clash on the user code (astronomically rare, the
+    /// caller retries with a new code) or on (school, tax code) or username is
+    /// reported as [`StoreError::Conflict`].
+    pub async fn insert_account(&mut self, a: &NewAccount<'_>) -> Result<i64, StoreError> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO accounts (user_code, school_id, kind, first_name, last_name, tax_code, email, \
+             username, status, password_hash, password_changed_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+        )
+        .bind(a.user_code)
+        .bind(a.school_id)
+        .bind(a.kind.as_str())
+        .bind(a.first_name)
+        .bind(a.last_name)
+        .bind(a.tax_code)
+        .bind(a.email)
+        .bind(a.username)
+        .bind(a.status.as_str())
+        .bind(a.password_hash)
+        .bind(a.password_hash.map(|_| a.now))
+        .bind(a.now)
+        .fetch_one(self.conn())
+        .await?;
+        Ok(id)
+    }
+
+    /// Inserts an account unless its user code is taken; `None` means "draw
+    /// another code". Used by the bulk import, where a failed statement would
+    /// abort a PostgreSQL transaction.
+    pub async fn insert_account_if_code_free(
+        &mut self,
+        a: &NewAccount<'_>,
+    ) -> Result<Option<i64>, StoreError> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO accounts (user_code, school_id, kind, first_name, last_name, tax_code, email, \
+             username, status, password_hash, password_changed_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
+             ON CONFLICT (user_code) DO NOTHING RETURNING id",
+        )
+        .bind(a.user_code)
+        .bind(a.school_id)
+        .bind(a.kind.as_str())
+        .bind(a.first_name)
+        .bind(a.last_name)
+        .bind(a.tax_code)
+        .bind(a.email)
+        .bind(a.username)
+        .bind(a.status.as_str())
+        .bind(a.password_hash)
+        .bind(a.password_hash.map(|_| a.now))
+        .bind(a.now)
+        .fetch_optional(self.conn())
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn account_by_id(&mut self, id: i64) -> Result<Option<AccountRecord>, StoreError> {
+        let row = sqlx::query(&format!("{SELECT} WHERE a.id = $1"))
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn account_by_user_code(
+        &mut self,
+        user_code: &str,
+    ) -> Result<Option<AccountRecord>, StoreError> {
+        let row = sqlx::query(&format!("{SELECT} WHERE a.user_code = $1"))
+            .bind(user_code)
+            .fetch_optional(self.conn())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn account_by_username(
+        &mut self,
+        username: &str,
+    ) -> Result<Option<AccountRecord>, StoreError> {
+        let row = sqlx::query(&format!("{SELECT} WHERE a.username = $1"))
+            .bind(username)
+            .fetch_optional(self.conn())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Accounts registered with this email (case-insensitive), oldest first,
+    /// at most `limit` of them.
+    pub async fn accounts_by_email(
+        &mut self,
+        email: &str,
+        limit: i64,
+    ) -> Result<Vec<AccountRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{SELECT} WHERE lower(a.email) = lower($1) ORDER BY a.id LIMIT $2"
+        ))
+        .bind(email)
+        .bind(limit)
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    pub async fn list_accounts(
+        &mut self,
+        filter: &AccountFilter<'_>,
+    ) -> Result<Vec<AccountRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{SELECT} WHERE ($1 IS NULL OR s.code = $1) AND ($2 IS NULL OR a.kind = $2) \
+             ORDER BY s.code, a.last_name, a.first_name, a.id LIMIT $3 OFFSET $4"
+        ))
+        .bind(filter.school_code)
+        .bind(filter.kind.map(|k| k.as_str()))
+        .bind(filter.limit)
+        .bind(filter.offset)
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Tax code → account id for every account of a school (for the roster import).
+    pub async fn account_ids_by_tax_code(
+        &mut self,
+        school_id: i64,
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        let rows = sqlx::query("SELECT tax_code, id FROM accounts WHERE school_id = $1")
+            .bind(school_id)
+            .fetch_all(self.conn())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<String, _>("tax_code")?,
+                    r.try_get::<i64, _>("id")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Applies a roster row to an existing account; returns whether anything changed.
+    pub async fn update_account_from_roster(
+        &mut self,
+        u: &RosterUpdate<'_>,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE accounts SET kind = $2, first_name = $3, last_name = $4, email = $5, \
+             email_verified = CASE WHEN email IS NOT DISTINCT FROM $5 THEN email_verified ELSE 0 END, \
+             updated_at = $6 \
+             WHERE id = $1 AND (kind <> $2 OR first_name <> $3 OR last_name <> $4 \
+             OR email IS DISTINCT FROM $5)",
+        )
+        .bind(u.id)
+        .bind(u.kind.as_str())
+        .bind(u.first_name)
+        .bind(u.last_name)
+        .bind(u.email)
+        .bind(u.now)
+        .execute(self.conn())
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    pub async fn set_account_status(
+        &mut self,
+        id: i64,
+        status: AccountStatus,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE accounts SET status = $2, updated_at = $3 WHERE id = $1 AND status <> $2",
+        )
+        .bind(id)
+        .bind(status.as_str())
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// Replaces the password hash (a change, or a rehash with new parameters).
+    /// `changed_at` is `None` for a rehash, which is not a password change.
+    pub async fn set_password_hash(
+        &mut self,
+        id: i64,
+        hash: &str,
+        changed_at: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE accounts SET password_hash = $2, \
+             password_changed_at = COALESCE($3, password_changed_at), updated_at = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(hash)
+        .bind(changed_at)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Stores the failed-login state computed by the lockout policy.
+    pub async fn set_login_failures(
+        &mut self,
+        id: i64,
+        failed_logins: u32,
+        blocked_until: Option<i64>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET failed_logins = $2, blocked_until = $3 WHERE id = $1")
+            .bind(id)
+            .bind(i64::from(failed_logins))
+            .bind(blocked_until)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Counts one more failure atomically and returns the new count, so two
+    /// nodes failing at once never lose a count.
+    pub async fn increment_login_failures(&mut self, id: i64) -> Result<u32, StoreError> {
+        let count: i64 = sqlx::query_scalar(
+            "UPDATE accounts SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins",
+        )
+        .bind(id)
+        .fetch_one(self.conn())
+        .await?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
+    pub async fn set_blocked_until(
+        &mut self,
+        id: i64,
+        blocked_until: Option<i64>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET blocked_until = $2 WHERE id = $1")
+            .bind(id)
+            .bind(blocked_until)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn count_accounts(&mut self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+            .fetch_one(self.conn())
+            .await?)
+    }
+}
+
+impl Tx {
+    pub async fn set_email_verified(&mut self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET email_verified = 1 WHERE id = $1")
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+}

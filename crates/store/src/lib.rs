@@ -1,0 +1,175 @@
+//! The only place in Varco that speaks SQL.
+//!
+//! One [`Store`] fronts either SQLite (the embedded default, a file in the data
+//! directory in WAL mode) or PostgreSQL (for deployments with several nodes).
+//! Both engines are reached through sqlx's `Any` driver with portable SQL:
+//! integers, text and `$N` placeholders only, times as unix seconds. The few
+//! places where the engines differ (connection pragmas, how a write
+//! transaction starts) are handled here, never in callers.
+//!
+//! Callers open a [`Tx`] and use the repository methods defined in the
+//! submodules (`schools`, `accounts`, ...). Every method returns
+//! [`StoreError`]; no HTTP or domain error type leaks in here.
+
+mod accounts;
+mod audit;
+mod error;
+mod migrations;
+mod roles;
+mod schools;
+mod sessions;
+mod tokens;
+
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+pub use accounts::{AccountFilter, AccountRecord, NewAccount, RosterUpdate};
+pub use audit::{AuditFilter, AuditRecord, NewAuditEvent};
+pub use error::StoreError;
+pub use migrations::{MIGRATION_NAMES, MigrationReport};
+pub use roles::RoleGrant;
+pub use schools::{NewSchool, SchoolRecord};
+pub use sessions::{NewSession, SessionRecord};
+pub use tokens::{NewToken, TokenRecord};
+
+/// Which engine a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// Tells the engine from a database URL, or `None` for an unsupported scheme.
+    pub fn from_url(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Connection pool settings.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A pool of connections to one database, with Varco's schema.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// A database transaction; dropped without [`Tx::commit`] it rolls back.
+#[derive(Debug)]
+pub struct Tx {
+    inner: Transaction<'static, Any>,
+}
+
+impl Store {
+    /// Opens a pool. For SQLite the file is created when missing and every
+    /// connection gets WAL, foreign keys and a busy timeout.
+    pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Store, StoreError> {
+        install_default_drivers();
+        let backend = Backend::from_url(url).ok_or(StoreError::UnsupportedUrl)?;
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+                             PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .map_err(StoreError::from_connect)?;
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations; refuses a database migrated by a newer binary.
+    pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
+        migrations::run(&self.pool, self.backend).await
+    }
+
+    /// A cheap round trip, for health checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock
+    /// up front (`BEGIN IMMEDIATE`) so two writers queue on the busy timeout
+    /// instead of failing when a read lock would have to be upgraded.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let inner = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(Tx { inner })
+    }
+
+    /// Starts a transaction that only reads.
+    pub async fn begin_read(&self) -> Result<Tx, StoreError> {
+        Ok(Tx {
+            inner: self.pool.begin().await?,
+        })
+    }
+
+    /// Closes every connection (at shutdown, after in-flight requests ended).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.inner.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.inner
+    }
+}

@@ -1,0 +1,86 @@
+//! Role grants: `desk` scoped to a school, `admin` for the deployment.
+
+use sqlx::Row;
+use varco_domain::Role;
+
+use crate::{StoreError, Tx};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleGrant {
+    pub role: Role,
+    pub school_id: Option<i64>,
+    pub school_code: Option<String>,
+}
+
+impl Tx {
+    /// Grants a role; returns false when the account already had it.
+    pub async fn grant_role(
+        &mut self,
+        account_id: i64,
+        role: Role,
+        school_id: Option<i64>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO account_roles (account_id, role, school_id, granted_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(account_id)
+        .bind(role.as_str())
+        .bind(school_id)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// Revokes a role; returns false when the account did not have it.
+    pub async fn revoke_role(
+        &mut self,
+        account_id: i64,
+        role: Role,
+        school_id: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "DELETE FROM account_roles WHERE account_id = $1 AND role = $2 \
+             AND coalesce(school_id, 0) = coalesce($3, 0)",
+        )
+        .bind(account_id)
+        .bind(role.as_str())
+        .bind(school_id)
+        .execute(self.conn())
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    pub async fn roles_of(&mut self, account_id: i64) -> Result<Vec<RoleGrant>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.role, r.school_id, s.code AS school_code FROM account_roles r \
+             LEFT JOIN schools s ON s.id = r.school_id WHERE r.account_id = $1 ORDER BY r.role, s.code",
+        )
+        .bind(account_id)
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let role: String = row.try_get("role")?;
+                Ok(RoleGrant {
+                    role: Role::parse(&role)
+                        .ok_or_else(|| StoreError::Corrupt(format!("role {role:?}")))?,
+                    school_id: row.try_get("school_id")?,
+                    school_code: row.try_get("school_code")?,
+                })
+            })
+            .collect()
+    }
+
+    /// How many accounts hold the admin role and are not disabled.
+    pub async fn count_admins(&mut self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM account_roles r JOIN accounts a ON a.id = r.account_id \
+             WHERE r.role = 'admin' AND a.status <> 'disabled'",
+        )
+        .fetch_one(self.conn())
+        .await?)
+    }
+}

@@ -1,0 +1,139 @@
+//! Server-side sessions. Only the SHA-256 of the session id is stored, so a
+//! copy of the database does not let anyone act as a logged-in user.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{StoreError, Tx};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: i64,
+    pub account_id: i64,
+    pub csrf_token: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub password_change_required: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSession<'a> {
+    pub token_hash: &'a str,
+    pub account_id: i64,
+    pub csrf_token: &'a str,
+    pub now: i64,
+    pub expires_at: i64,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub password_change_required: bool,
+}
+
+const COLUMNS: &str = "id, account_id, csrf_token, created_at, last_seen_at, expires_at, ip, user_agent, password_change_required";
+
+fn from_row(row: &AnyRow) -> Result<SessionRecord, StoreError> {
+    Ok(SessionRecord {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        csrf_token: row.try_get("csrf_token")?,
+        created_at: row.try_get("created_at")?,
+        last_seen_at: row.try_get("last_seen_at")?,
+        expires_at: row.try_get("expires_at")?,
+        ip: row.try_get("ip")?,
+        user_agent: row.try_get("user_agent")?,
+        password_change_required: row.try_get::<i64, _>("password_change_required")? != 0,
+    })
+}
+
+impl Tx {
+    pub async fn insert_session(&mut self, s: &NewSession<'_>) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO sessions (token_hash, account_id, csrf_token, created_at, last_seen_at, expires_at, \
+             ip, user_agent, password_change_required) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(s.token_hash)
+        .bind(s.account_id)
+        .bind(s.csrf_token)
+        .bind(s.now)
+        .bind(s.expires_at)
+        .bind(s.ip)
+        .bind(s.user_agent)
+        .bind(i64::from(s.password_change_required))
+        .fetch_one(self.conn())
+        .await?)
+    }
+
+    pub async fn session_by_token_hash(
+        &mut self,
+        token_hash: &str,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM sessions WHERE token_hash = $1"
+        ))
+        .bind(token_hash)
+        .fetch_optional(self.conn())
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn sessions_of_account(
+        &mut self,
+        account_id: i64,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM sessions WHERE account_id = $1 ORDER BY last_seen_at DESC"
+        ))
+        .bind(account_id)
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    pub async fn touch_session(&mut self, id: i64, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&mut self, id: i64) -> Result<bool, StoreError> {
+        let r = sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Ends every session of an account except `keep` (if given); returns how many ended.
+    pub async fn delete_sessions_of_account(
+        &mut self,
+        account_id: i64,
+        keep: Option<i64>,
+    ) -> Result<u64, StoreError> {
+        let r =
+            sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND ($2 IS NULL OR id <> $2)")
+                .bind(account_id)
+                .bind(keep)
+                .execute(self.conn())
+                .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Removes sessions past their absolute or idle limit.
+    pub async fn delete_expired_sessions(
+        &mut self,
+        now: i64,
+        idle_cutoff: i64,
+    ) -> Result<u64, StoreError> {
+        let r = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
+            .bind(now)
+            .bind(idle_cutoff)
+            .execute(self.conn())
+            .await?;
+        Ok(r.rows_affected())
+    }
+}

@@ -1,0 +1,104 @@
+//! One-time tokens (setup link now; reset, activation and email change later).
+//! Only the SHA-256 of a token is stored; spending one is a single
+//! conditional UPDATE, so two parallel uses cannot both succeed.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{StoreError, Tx};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: i64,
+    pub purpose: String,
+    pub account_id: Option<i64>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewToken<'a> {
+    pub token_hash: &'a str,
+    pub purpose: &'a str,
+    pub account_id: Option<i64>,
+    pub now: i64,
+    pub expires_at: i64,
+}
+
+fn from_row(row: &AnyRow) -> Result<TokenRecord, StoreError> {
+    Ok(TokenRecord {
+        id: row.try_get("id")?,
+        purpose: row.try_get("purpose")?,
+        account_id: row.try_get("account_id")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        used_at: row.try_get("used_at")?,
+    })
+}
+
+impl Tx {
+    pub async fn insert_token(&mut self, t: &NewToken<'_>) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO one_time_tokens (token_hash, purpose, account_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(t.token_hash)
+        .bind(t.purpose)
+        .bind(t.account_id)
+        .bind(t.now)
+        .bind(t.expires_at)
+        .fetch_one(self.conn())
+        .await?)
+    }
+
+    /// The token with this hash and purpose if it is unused and not expired.
+    pub async fn live_token(
+        &mut self,
+        token_hash: &str,
+        purpose: &str,
+        now: i64,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, purpose, account_id, created_at, expires_at, used_at FROM one_time_tokens \
+             WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
+        )
+        .bind(token_hash)
+        .bind(purpose)
+        .bind(now)
+        .fetch_optional(self.conn())
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Spends a token; true only for the one caller that found it unused and live.
+    pub async fn spend_token(&mut self, id: i64, now: i64) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE one_time_tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Spends every outstanding token of a purpose (a newer link kills older ones).
+    pub async fn spend_tokens_of_purpose(
+        &mut self,
+        purpose: &str,
+        account_id: Option<i64>,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let r = sqlx::query(
+            "UPDATE one_time_tokens SET used_at = $3 WHERE purpose = $1 AND used_at IS NULL \
+             AND ($2 IS NULL OR account_id = $2)",
+        )
+        .bind(purpose)
+        .bind(account_id)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(r.rows_affected())
+    }
+}

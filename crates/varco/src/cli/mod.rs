@@ -1,0 +1,215 @@
+//! The command line (clap). Results go to stdout, messages to stderr; the exit
+//! code is 0 on success, 1 on a failed command, 2 on bad usage or configuration.
+//! Admin commands go through `varco_app`, so they leave audit records too.
+
+mod admin;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "varco",
+    version,
+    about = "Varco: identity, credentials and account recovery for Italian schools."
+)]
+pub struct Cli {
+    /// TOML configuration file; VARCO_* environment variables override it.
+    #[arg(long, global = true, env = "VARCO_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Write logs as JSON lines (default: human-readable text).
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (HTML pages, JSON API).
+    Serve,
+    /// Apply pending database migrations (idempotent).
+    Migrate,
+    /// Manage schools.
+    #[command(subcommand)]
+    School(SchoolCommand),
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Grant or revoke roles.
+    #[command(subcommand)]
+    Role(RoleCommand),
+    /// Import a school's roster from a CSV file (accounts wait for activation).
+    Import(ImportArgs),
+    /// Print credential events, newest first.
+    Audit(AuditArgs),
+    /// Fill an empty database with a demo school and one account per role,
+    /// printing their user codes and freshly drawn passwords.
+    Demo,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchoolCommand {
+    /// Add a school.
+    Add(SchoolAddArgs),
+    /// List schools.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SchoolAddArgs {
+    /// Codice meccanografico, e.g. RMIC81200X.
+    #[arg(long)]
+    pub code: String,
+    #[arg(long)]
+    pub name: String,
+    /// Institutional email address.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Helpdesk email shown on /help (default: the institutional email).
+    #[arg(long)]
+    pub helpdesk_email: Option<String>,
+    #[arg(long)]
+    pub helpdesk_phone: Option<String>,
+    /// Opening hours, e.g. "lun-ven 10-13, lun-mer 15-17".
+    #[arg(long)]
+    pub helpdesk_hours: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KindArg {
+    Staff,
+    Family,
+}
+
+impl From<KindArg> for varco_domain::account::AccountKind {
+    fn from(k: KindArg) -> Self {
+        match k {
+            KindArg::Staff => varco_domain::account::AccountKind::Staff,
+            KindArg::Family => varco_domain::account::AccountKind::Family,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Desk,
+    Admin,
+}
+
+impl From<RoleArg> for varco_domain::account::Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Desk => varco_domain::account::Role::Desk,
+            RoleArg::Admin => varco_domain::account::Role::Admin,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account; prints its user code alone on stdout.
+    Add(AccountAddArgs),
+    /// List accounts.
+    List {
+        /// Only this school's accounts.
+        #[arg(long)]
+        school: Option<String>,
+        #[arg(long, value_enum)]
+        kind: Option<KindArg>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[arg(long, default_value_t = 0)]
+        offset: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one account.
+    Show {
+        user_code: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disable an account and end all its sessions.
+    Disable { user_code: String },
+    /// Enable a disabled account.
+    Enable { user_code: String },
+}
+
+#[derive(Debug, Args)]
+pub struct AccountAddArgs {
+    /// The school's code.
+    #[arg(long)]
+    pub school: String,
+    #[arg(long, value_enum)]
+    pub kind: KindArg,
+    #[arg(long)]
+    pub first_name: String,
+    #[arg(long)]
+    pub last_name: String,
+    /// Codice fiscale (spaces and case do not matter).
+    #[arg(long)]
+    pub tax_code: String,
+    #[arg(long)]
+    pub email: String,
+    #[arg(long)]
+    pub username: Option<String>,
+    /// Read the first password from standard input (one line). Without it the
+    /// account waits for activation.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RoleCommand {
+    /// Grant a role.
+    Grant(RoleArgs),
+    /// Revoke a role.
+    Revoke(RoleArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RoleArgs {
+    /// The account's user code.
+    #[arg(long)]
+    pub account: String,
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// The school a desk role is scoped to.
+    #[arg(long)]
+    pub school: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The school the roster belongs to.
+    #[arg(long)]
+    pub school: String,
+    /// The CSV file (header: tax_code;first_name;last_name;kind;email;username).
+    pub file: PathBuf,
+    /// Import the valid rows even when some rows are invalid.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// The kind for rows without a kind column.
+    #[arg(long, value_enum)]
+    pub kind: Option<KindArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only events about this account (user code).
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Print JSON lines instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, default_value_t = 100)]
+    pub limit: i64,
+}
+
+pub use admin::run;

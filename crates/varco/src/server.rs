@@ -1,0 +1,188 @@
+//! Starting and stopping the server: checks at start (data directory,
+//! database, port), migrations, the first-run setup link, background upkeep,
+//! and graceful shutdown (in-flight requests finish).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use varco_app::App;
+use varco_domain::clock::{Clock, SystemClock};
+use varco_store::{ConnectOptions, Store};
+
+use crate::config::{Config, redact_url};
+
+/// Makes sure the data directory exists and is writable.
+pub fn prepare_data_dir(config: &Config) -> anyhow::Result<()> {
+    let dir = &config.data_dir;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    let probe = dir.join(".varco-write-test");
+    std::fs::write(&probe, b"ok")
+        .with_context(|| format!("the data directory {} is not writable", dir.display()))?;
+    std::fs::remove_file(&probe).ok();
+    Ok(())
+}
+
+/// Opens the database and applies pending migrations.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let url = config.database_url();
+    if url.starts_with("sqlite:") {
+        prepare_data_dir(config)?;
+    }
+    let options = ConnectOptions {
+        max_connections: config.database_max_connections,
+        ..ConnectOptions::default()
+    };
+    let store = Store::connect(&url, &options)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact_url(&url)))?;
+    store
+        .migrate()
+        .await
+        .context("cannot migrate the database")?;
+    Ok(store)
+}
+
+/// Builds the use-case layer over an open store.
+pub fn build_app(config: &Config, store: Store, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+    App::new(store, clock, config.app_settings()).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Running {
+    pub local_addr: SocketAddr,
+    pub app: App,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting connections, lets in-flight requests finish, closes the pool.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.task.await.context("server task")?.context("server")?;
+        self.app.store.close().await;
+        Ok(())
+    }
+
+    /// Waits until the server ends by itself (after `stop` from elsewhere or an error).
+    pub async fn wait(
+        mut self,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        signal.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.task.await.context("server task")?.context("server")?;
+        self.app.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Starts the server with the system clock.
+pub async fn start(config: &Config) -> anyhow::Result<Running> {
+    start_with_clock(config, Arc::new(SystemClock)).await
+}
+
+pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
+    let listener = TcpListener::bind(&config.listen).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow::anyhow!(
+                "cannot listen on {}: the port is already in use",
+                config.listen
+            )
+        } else {
+            anyhow::anyhow!("cannot listen on {}: {e}", config.listen)
+        }
+    })?;
+    let local_addr = listener.local_addr()?;
+    let store = open_store(config).await?;
+    let app = build_app(config, store, clock)?;
+    let mut web_config = config.web_config();
+    if config.listen.ends_with(":0")
+        && web_config.public_url == crate::config::Config::default().public_url
+    {
+        // Port 0 (tests): the default public URL cannot be right; use the real one.
+        web_config.public_url = format!("http://{local_addr}");
+    }
+    let public_url = web_config.public_url.clone();
+    let state = varco_web::WebState::new(app.clone(), web_config);
+
+    if varco_app::setup::needs_setup(&app).await? {
+        let token = varco_app::setup::issue_setup_token(&app).await?;
+        eprintln!(
+            "\nVarco has no administrator yet. Open this one-time link within 1 hour to create the first school and admin:\n\n    {public_url}/setup?token={}\n",
+            token.as_str()
+        );
+    }
+
+    spawn_upkeep(app.clone(), state.clone());
+    let router = varco_web::router(state);
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = rx.await;
+        })
+        .await
+    });
+    tracing::info!(address = %local_addr, public_url = %public_url, backend = app.store.backend().name(), "varco is listening");
+    Ok(Running {
+        local_addr,
+        app,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+fn spawn_upkeep(app: App, state: varco_web::WebState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            match varco_app::sessions::purge_expired(&app).await {
+                Ok(n) if n > 0 => tracing::info!(sessions = n, "expired sessions removed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "session purge failed"),
+            }
+            state.login_limiter.shrink();
+            state.api_limiter.shrink();
+        }
+    });
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

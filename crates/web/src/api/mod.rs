@@ -1,0 +1,240 @@
+//! The JSON API under `/api/v1` (see CONTRACT.md), and its OpenAPI document.
+//!
+//! Every state-changing endpoint requires a same-origin (or absent) `Origin`
+//! header; endpoints with a body require `application/json` and at most
+//! 64 KiB. Errors are RFC 9457 problems, made in `problem.rs`.
+
+use axum::extract::{FromRequest, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+use varco_app::accounts::AccountView;
+
+use crate::WebState;
+use crate::problem::{ApiError, Problem, WebError};
+use crate::security::check_same_origin;
+use crate::session::{
+    Ctx, MaybeSession, clear_session_cookie, cookie_name, cookie_value, session_cookie,
+};
+
+pub fn routes() -> Router<WebState> {
+    Router::new()
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/me", get(me))
+        .fallback(not_found)
+}
+
+async fn not_found() -> ApiError {
+    ApiError(WebError::NotFound)
+}
+
+/// `Json<T>` whose rejections become problem responses.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Json(value) = Json::<T>::from_request(request, state)
+            .await
+            .map_err(WebError::from)?;
+        Ok(ApiJson(value))
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    /// A username, user code or email address.
+    pub login: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SchoolJson {
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleJson {
+    /// `desk` or `admin`.
+    pub role: String,
+    /// The school a `desk` role is scoped to.
+    pub school: Option<String>,
+}
+
+/// An account, as its owner sees it. Never carries a secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountJson {
+    pub user_code: String,
+    /// `staff` or `family`.
+    pub kind: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub username: Option<String>,
+    /// `active`, `pending_activation` or `disabled`.
+    pub status: String,
+    pub school: SchoolJson,
+    pub roles: Vec<RoleJson>,
+}
+
+impl From<AccountView> for AccountJson {
+    fn from(v: AccountView) -> Self {
+        AccountJson {
+            user_code: v.user_code,
+            kind: v.kind.as_str().to_owned(),
+            first_name: v.first_name,
+            last_name: v.last_name,
+            email: v.email,
+            email_verified: v.email_verified,
+            username: v.username,
+            status: v.status.as_str().to_owned(),
+            school: SchoolJson {
+                code: v.school.code,
+                name: v.school.name,
+            },
+            roles: v
+                .roles
+                .into_iter()
+                .map(|r| RoleJson {
+                    role: r.role.as_str().to_owned(),
+                    school: r.school,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    pub account: AccountJson,
+    /// True when the password has expired: the session may then only change
+    /// the password or log out.
+    pub password_expired: bool,
+}
+
+fn throttle(limiter: &crate::ratelimit::IpLimiter, ctx: &Ctx) -> Result<(), WebError> {
+    match ctx.ip {
+        Some(ip) => limiter.check(ip).map_err(WebError::Throttled),
+        None => Ok(()),
+    }
+}
+
+/// Log in with a username, user code or email and a password.
+#[utoipa::path(post, path = "/api/v1/login", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in; the session cookie is set", body = LoginResponse),
+        (status = 400, description = "Malformed body or input too long", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_credentials`, the same for every reason", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`cross_origin`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`throttled`, with Retry-After", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn login(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    ctx: Ctx,
+    body: ApiJson<LoginRequest>,
+) -> Result<Response, ApiError> {
+    check_same_origin(&headers, state.config.origin())?;
+    throttle(&state.login_limiter, &ctx)?;
+    let ApiJson(body) = body;
+    let previous = cookie_value(&headers, cookie_name(&state.config));
+    let outcome = varco_app::login::login(
+        &state.app,
+        &body.login,
+        &body.password,
+        &ctx.request,
+        previous.as_deref(),
+    )
+    .await?;
+    let cookie = session_cookie(&state.config, outcome.session.token.as_str());
+    let response = LoginResponse {
+        account: outcome.account.into(),
+        password_expired: outcome.password_expired,
+    };
+    Ok(([(header::SET_COOKIE, cookie)], Json(response)).into_response())
+}
+
+/// End the current session.
+#[utoipa::path(post, path = "/api/v1/logout",
+    responses(
+        (status = 204, description = "Logged out (also when there was no session)"),
+        (status = 403, description = "`cross_origin`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn logout(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    ctx: Ctx,
+) -> Result<Response, ApiError> {
+    check_same_origin(&headers, state.config.origin())?;
+    throttle(&state.api_limiter, &ctx)?;
+    if let Some(token) = cookie_value(&headers, cookie_name(&state.config)) {
+        varco_app::sessions::logout(&state.app, &token, &ctx.request).await?;
+    }
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::SET_COOKIE, clear_session_cookie(&state.config))],
+    )
+        .into_response())
+}
+
+/// The account of the current session.
+#[utoipa::path(get, path = "/api/v1/me",
+    responses(
+        (status = 200, description = "The signed-in account", body = AccountJson),
+        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn me(
+    State(state): State<WebState>,
+    ctx: Ctx,
+    session: MaybeSession,
+) -> Result<Json<AccountJson>, ApiError> {
+    throttle(&state.api_limiter, &ctx)?;
+    let session = session
+        .0
+        .ok_or(WebError::App(varco_app::AppError::Unauthenticated))?;
+    Ok(Json(session.view(&state.app).into()))
+}
+
+/// 200 when the database answers, 503 otherwise.
+pub async fn healthz(State(state): State<WebState>) -> Response {
+    match state.app.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Varco",
+        description = "Identity, credentials and account recovery for Italian schools."
+    ),
+    paths(login, logout, me),
+    components(schemas(
+        LoginRequest,
+        LoginResponse,
+        AccountJson,
+        SchoolJson,
+        RoleJson,
+        Problem
+    ))
+)]
+pub struct ApiDoc;
+
+pub async fn openapi_json() -> Response {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    Json(doc).into_response()
+}

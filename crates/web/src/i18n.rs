@@ -1,0 +1,175 @@
+//! Translations: Fluent files under `locales/`, Italian by default.
+//!
+//! The language of a request comes, in order, from the `varco_lang` cookie
+//! (set by the visible switch), the `Accept-Language` header, and finally
+//! Italian. Every text a person reads is a Fluent message; a message missing
+//! in one language is a test failure, not a silent fallback.
+
+use std::collections::HashMap;
+
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
+use unic_langid::LanguageIdentifier;
+
+/// The languages Varco speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lang {
+    It,
+    En,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::It, Lang::En];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::It => "it",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Lang> {
+        match code.trim().to_ascii_lowercase().as_str() {
+            "it" => Some(Lang::It),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// Picks the best language from an `Accept-Language` header (RFC 9110
+    /// weights); Italian when nothing matches.
+    pub fn negotiate(accept_language: Option<&str>) -> Lang {
+        let Some(header) = accept_language else {
+            return Lang::It;
+        };
+        let mut best: Option<(f32, usize, Lang)> = None;
+        for (position, item) in header.split(',').enumerate() {
+            let mut parts = item.split(';');
+            let tag = parts.next().unwrap_or("").trim();
+            let weight = parts
+                .find_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                })
+                .unwrap_or(1.0);
+            let primary = tag.split('-').next().unwrap_or("");
+            if let Some(lang) = Lang::from_code(primary)
+                && weight > 0.0
+                && best.is_none_or(|(w, p, _)| weight > w || (weight == w && position < p))
+            {
+                best = Some((weight, position, lang));
+            }
+        }
+        best.map(|(_, _, lang)| lang).unwrap_or(Lang::It)
+    }
+}
+
+const SOURCES: [(Lang, &str); 2] = [
+    (Lang::It, include_str!("../locales/it/main.ftl")),
+    (Lang::En, include_str!("../locales/en/main.ftl")),
+];
+
+/// The loaded bundles.
+pub struct I18n {
+    bundles: HashMap<Lang, FluentBundle<FluentResource>>,
+}
+
+impl std::fmt::Debug for I18n {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("I18n").finish_non_exhaustive()
+    }
+}
+
+impl I18n {
+    pub fn load() -> I18n {
+        let mut bundles = HashMap::new();
+        for (lang, source) in SOURCES {
+            let resource =
+                FluentResource::try_new(source.to_owned()).expect("the bundled Fluent files parse");
+            let id: LanguageIdentifier = lang.code().parse().expect("language identifier");
+            let mut bundle = FluentBundle::new_concurrent(vec![id]);
+            bundle.set_use_isolating(false);
+            bundle
+                .add_resource(resource)
+                .expect("no duplicate Fluent messages");
+            bundles.insert(lang, bundle);
+        }
+        I18n { bundles }
+    }
+
+    pub fn has(&self, lang: Lang, key: &str) -> bool {
+        self.bundles[&lang].has_message(key)
+    }
+
+    /// The text of a message; the key itself when it is missing (tests catch that).
+    pub fn text(&self, lang: Lang, key: &str, args: &[(&str, FluentValue<'_>)]) -> String {
+        let bundle = &self.bundles[&lang];
+        let Some(pattern) = bundle.get_message(key).and_then(|m| m.value()) else {
+            tracing::warn!(key, lang = lang.code(), "missing translation");
+            return key.to_owned();
+        };
+        let mut fluent_args = FluentArgs::new();
+        for (name, value) in args {
+            fluent_args.set(*name, value.clone());
+        }
+        let mut errors = Vec::new();
+        bundle
+            .format_pattern(pattern, Some(&fluent_args), &mut errors)
+            .into_owned()
+    }
+
+    /// Message ids of one language, for the completeness test.
+    pub fn message_ids(lang: Lang) -> Vec<String> {
+        let source = SOURCES
+            .iter()
+            .find(|(l, _)| *l == lang)
+            .map(|(_, s)| *s)
+            .unwrap_or("");
+        source
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with(' ') && l.contains(" = "))
+            .filter_map(|l| l.split(" = ").next().map(str::to_owned))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn italian_is_the_default_and_weights_are_honoured() {
+        assert_eq!(Lang::negotiate(None), Lang::It);
+        assert_eq!(Lang::negotiate(Some("de-DE,fr;q=0.8")), Lang::It);
+        assert_eq!(Lang::negotiate(Some("en-GB,en;q=0.9,it;q=0.8")), Lang::En);
+        assert_eq!(Lang::negotiate(Some("it-IT,it;q=0.9,en;q=0.8")), Lang::It);
+        assert_eq!(Lang::negotiate(Some("en;q=0.2, it;q=0.9")), Lang::It);
+        assert_eq!(Lang::negotiate(Some("en;q=0")), Lang::It);
+    }
+
+    #[test]
+    fn every_message_exists_in_both_languages() {
+        let it = I18n::message_ids(Lang::It);
+        let en = I18n::message_ids(Lang::En);
+        assert!(it.len() > 50, "{} messages", it.len());
+        let missing_en: Vec<_> = it.iter().filter(|k| !en.contains(k)).collect();
+        let missing_it: Vec<_> = en.iter().filter(|k| !it.contains(k)).collect();
+        assert!(missing_en.is_empty(), "missing in English: {missing_en:?}");
+        assert!(missing_it.is_empty(), "missing in Italian: {missing_it:?}");
+    }
+
+    #[test]
+    fn arguments_are_formatted_without_isolation_marks() {
+        let i18n = I18n::load();
+        let text = i18n.text(
+            Lang::It,
+            "login-throttled",
+            &[("seconds", FluentValue::from(30))],
+        );
+        assert_eq!(
+            text,
+            "Troppi tentativi da questo indirizzo. Riprova tra 30 secondi."
+        );
+    }
+}

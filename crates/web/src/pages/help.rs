@@ -1,0 +1,84 @@
+//! `/help`: the national helpdesk from configuration, the signed-in user's
+//! school, and a lookup of any school's contacts by code.
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::{lang_of, render};
+use crate::WebState;
+use crate::problem::PageError;
+use crate::session::MaybeSession;
+
+#[derive(Debug, Deserialize)]
+pub struct HelpQuery {
+    school: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Contacts {
+    code: Option<String>,
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    hours: Option<String>,
+}
+
+impl From<varco_app::schools::School> for Contacts {
+    fn from(s: varco_app::schools::School) -> Self {
+        Contacts {
+            code: Some(s.code),
+            name: Some(s.name),
+            email: s.helpdesk_email.or(s.email),
+            phone: s.helpdesk_phone,
+            hours: s.helpdesk_hours,
+        }
+    }
+}
+
+pub async fn show(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    session: MaybeSession,
+    Query(query): Query<HelpQuery>,
+) -> Result<Response, PageError> {
+    let lang = lang_of(&headers);
+    let school_query = query
+        .school
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let mut school_not_found = false;
+    let school: Option<Contacts> = match (school_query, &session.0) {
+        (Some(code), _) => match varco_app::schools::find(&state.app, code).await {
+            Ok(s) => Some(s.into()),
+            Err(varco_app::AppError::NotFound(_) | varco_app::AppError::Invalid { .. }) => {
+                school_not_found = true;
+                None
+            }
+            Err(e) => return Err(e.into()),
+        },
+        (None, Some(s)) => Some(
+            varco_app::schools::find(&state.app, &s.account.school_code)
+                .await?
+                .into(),
+        ),
+        (None, None) => None,
+    };
+    let national = &state.config.national_helpdesk;
+    let html = render(
+        &state,
+        lang,
+        "/help",
+        session.0.is_some(),
+        "help.html",
+        minijinja::context! {
+            school => school,
+            national => national,
+            school_not_found => school_not_found,
+            school_query => school_query.unwrap_or(""),
+        },
+    )?;
+    Ok(html.into_response())
+}

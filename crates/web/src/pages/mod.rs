@@ -1,0 +1,162 @@
+//! Server-rendered HTML pages. They work without JavaScript; every form
+//! carries a CSRF token and every text comes from the Fluent files.
+
+mod account;
+mod help;
+mod login;
+mod setup;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use minijinja::Value;
+use rand::rngs::OsRng;
+use serde::Deserialize;
+use varco_domain::token::SecretToken;
+
+use crate::WebState;
+use crate::i18n::Lang;
+use crate::problem::{PageError, WebError};
+use crate::session::{
+    CSRF_COOKIE, LANG_COOKIE, MaybeSession, cookie_value, csrf_cookie, lang_cookie,
+};
+
+pub fn routes() -> Router<WebState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login::show).post(login::submit))
+        .route("/logout", get(account::logout_page).post(account::logout))
+        .route("/account", get(account::show))
+        .route("/help", get(help::show))
+        .route("/setup", get(setup::show).post(setup::submit))
+        .route("/lang/{code}", get(switch_language))
+}
+
+/// The language of a request: the switch's cookie, then `Accept-Language`.
+pub fn lang_of(headers: &HeaderMap) -> Lang {
+    cookie_value(headers, LANG_COOKIE)
+        .and_then(|c| Lang::from_code(&c))
+        .unwrap_or_else(|| {
+            Lang::negotiate(
+                headers
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok()),
+            )
+        })
+}
+
+/// Renders a page template with the common context (`lang`, `path`, `signed_in`).
+pub(crate) fn render(
+    state: &WebState,
+    lang: Lang,
+    path: &str,
+    signed_in: bool,
+    name: &str,
+    page: Value,
+) -> Result<Html<String>, PageError> {
+    let context =
+        minijinja::context! { lang => lang.code(), path => path, signed_in => signed_in, ..page };
+    state
+        .templates
+        .render(name, context)
+        .map(Html)
+        .map_err(|e| {
+            PageError(WebError::App(varco_app::AppError::Internal(format!(
+                "template {name}: {e}"
+            ))))
+        })
+}
+
+/// The anonymous-form CSRF token: the cookie's value, or a new one to set.
+pub(crate) fn anonymous_csrf(
+    state: &WebState,
+    headers: &HeaderMap,
+) -> (String, Option<HeaderValue>) {
+    match cookie_value(headers, CSRF_COOKIE).filter(|v| SecretToken::from_user(v).is_some()) {
+        Some(existing) => (existing, None),
+        None => {
+            let token = SecretToken::generate(&mut OsRng);
+            let cookie = csrf_cookie(&state.config, token.as_str());
+            (token.as_str().to_owned(), Some(cookie))
+        }
+    }
+}
+
+/// Checks an anonymous form: same origin and the double-submit token.
+pub(crate) fn check_anonymous_form(
+    state: &WebState,
+    headers: &HeaderMap,
+    submitted: &str,
+) -> Result<(), PageError> {
+    crate::security::check_same_origin(headers, state.config.origin())?;
+    match cookie_value(headers, CSRF_COOKIE) {
+        Some(cookie) if crate::session::tokens_equal(&cookie, submitted) => Ok(()),
+        _ => Err(PageError(WebError::Csrf)),
+    }
+}
+
+/// A local path to go back to after a redirect; anything else becomes `/`.
+pub(crate) fn local_path(candidate: Option<&str>) -> String {
+    match candidate {
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.contains('\\')
+                && !p.chars().any(char::is_control) =>
+        {
+            p.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+async fn home(session: MaybeSession) -> Redirect {
+    if session.0.is_some() {
+        Redirect::to("/account")
+    } else {
+        Redirect::to("/login")
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Back {
+    back: Option<String>,
+}
+
+async fn switch_language(
+    State(state): State<WebState>,
+    Path(code): Path<String>,
+    Query(back): Query<Back>,
+) -> Response {
+    let Some(lang) = Lang::from_code(&code) else {
+        return PageError(WebError::NotFound).into_response();
+    };
+    let target = local_path(back.back.as_deref());
+    let mut response = Redirect::to(&target).into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, lang_cookie(&state.config, lang.code()));
+    response
+}
+
+pub async fn not_found() -> Response {
+    let mut response = PageError(WebError::NotFound).into_response();
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        assert_eq!(local_path(Some("/account")), "/account");
+        assert_eq!(local_path(Some("//evil.example")), "/");
+        assert_eq!(local_path(Some("https://evil.example")), "/");
+        assert_eq!(local_path(Some("/\\evil")), "/");
+        assert_eq!(local_path(None), "/");
+    }
+}

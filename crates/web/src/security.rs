@@ -1,0 +1,144 @@
+//! Middleware every response passes through: a request id, the security
+//! headers, the rendering of page errors, and the same-origin rule for
+//! cookie-authenticated JSON.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use rand::RngCore;
+use rand::rngs::OsRng;
+use tracing::Instrument;
+
+use crate::WebState;
+use crate::problem::{PageFailure, WebError};
+
+/// The id of a request, shown on error pages and in logs.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+pub async fn request_id(mut request: Request, next: Next) -> Response {
+    let mut bytes = [0u8; 8];
+    OsRng.fill_bytes(&mut bytes);
+    let id = hex::encode(bytes);
+    let span = tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path());
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let started = std::time::Instant::now();
+    let response = next.run(request).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            ms = started.elapsed().as_millis() as u64,
+            "served"
+        );
+    });
+    response
+}
+
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+font-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Security headers on every response; `no-store` on everything but static assets.
+pub async fn headers(request: Request, next: Next) -> Response {
+    let is_static = request.uri().path().starts_with("/static/");
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+    );
+    if !is_static {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// Turns a [`PageFailure`] marker into the error page, in the visitor's language.
+pub async fn render_page_failures(
+    State(state): State<WebState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let lang = crate::pages::lang_of(request.headers());
+    let signed_in = crate::session::cookie_value(
+        request.headers(),
+        &crate::session::cookie_name(&state.config),
+    )
+    .is_some();
+    let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone());
+    let response = next.run(request).await;
+    let Some(failure) = response.extensions().get::<PageFailure>().cloned() else {
+        return response;
+    };
+    let message = match failure.message_key {
+        "error-invalid" => state.i18n.text(
+            lang,
+            "error-invalid",
+            &[("detail", failure.detail.clone().unwrap_or_default().into())],
+        ),
+        "login-throttled" => state.i18n.text(
+            lang,
+            "login-throttled",
+            &[("seconds", failure.detail.clone().unwrap_or_default().into())],
+        ),
+        key => state.i18n.text(lang, key, &[]),
+    };
+    let context = minijinja::context! {
+        lang => lang.code(),
+        path => "/",
+        signed_in => signed_in,
+        message => message,
+        request_id => request_id,
+    };
+    let (mut parts, _) = response.into_parts();
+    let body = match state.templates.render("error.html", context) {
+        Ok(html) => html,
+        Err(e) => {
+            tracing::error!(error = %e, "error page failed to render");
+            "Error".to_owned()
+        }
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    (parts, Html(body)).into_response()
+}
+
+/// Refuses a state-changing request that a browser sent from another origin:
+/// `Origin` must be absent (non-browser clients) or equal the public origin,
+/// and `Sec-Fetch-Site` must not say `cross-site`.
+pub fn check_same_origin(headers: &HeaderMap, public_origin: &str) -> Result<(), WebError> {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().map_err(|_| WebError::CrossOrigin)?;
+        if !origin.eq_ignore_ascii_case(public_origin) {
+            return Err(WebError::CrossOrigin);
+        }
+    }
+    if headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
+    {
+        return Err(WebError::CrossOrigin);
+    }
+    Ok(())
+}
