@@ -56,27 +56,14 @@ impl AddAccount {
     pub(crate) fn validate(&self) -> Result<ValidAccount, AppError> {
         Ok(ValidAccount {
             kind: self.kind,
-            first_name: PersonName::parse(&self.first_name)
-                .map_err(|e| AppError::invalid("first_name", e))?,
-            last_name: PersonName::parse(&self.last_name)
-                .map_err(|e| AppError::invalid("last_name", e))?,
-            tax_code: TaxCode::parse(&self.tax_code)
-                .map_err(|e| AppError::invalid("tax_code", e))?,
-            email: match self
-                .email
-                .as_deref()
-                .map(str::trim)
-                .filter(|e| !e.is_empty())
-            {
+            first_name: PersonName::parse(&self.first_name).map_err(|e| AppError::invalid("first_name", e))?,
+            last_name: PersonName::parse(&self.last_name).map_err(|e| AppError::invalid("last_name", e))?,
+            tax_code: TaxCode::parse(&self.tax_code).map_err(|e| AppError::invalid("tax_code", e))?,
+            email: match self.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
                 Some(e) => Some(EmailAddress::parse(e).map_err(|e| AppError::invalid("email", e))?),
                 None => None,
             },
-            username: match self
-                .username
-                .as_deref()
-                .map(str::trim)
-                .filter(|u| !u.is_empty())
-            {
+            username: match self.username.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
                 Some(u) => Some(Username::parse(u).map_err(|e| AppError::invalid("username", e))?),
                 None => None,
             },
@@ -138,9 +125,7 @@ pub(crate) fn view(app: &App, record: &AccountRecord, roles: &[RoleGrant]) -> Ac
             })
             .collect(),
         has_password: record.password_hash.is_some(),
-        locked: record
-            .blocked_until
-            .is_some_and(|until| until > app.now().0),
+        locked: record.blocked_until.is_some_and(|until| until > app.now().0),
         created_at: varco_domain::clock::Timestamp(record.created_at).to_rfc3339(),
     }
 }
@@ -232,8 +217,7 @@ pub async fn add(
     };
     let now = app.now();
     let mut tx = app.store.begin().await?;
-    let (id, user_code) =
-        insert_valid(&mut tx, school.id, &valid, status, hash.as_deref(), now.0).await?;
+    let (id, user_code) = insert_valid(&mut tx, school.id, &valid, status, hash.as_deref(), now.0).await?;
     audit::record(
         &mut tx,
         now,
@@ -252,10 +236,7 @@ pub async fn add(
         },
     )
     .await?;
-    let record = tx
-        .account_by_id(id)
-        .await?
-        .ok_or(AppError::NotFound("account"))?;
+    let record = tx.account_by_id(id).await?.ok_or(AppError::NotFound("account"))?;
     tx.commit().await?;
     Ok(view(app, &record, &[]))
 }
@@ -328,11 +309,7 @@ pub async fn set_enabled(
             actor,
             ctx,
             Event {
-                name: if enabled {
-                    "account_enabled"
-                } else {
-                    "account_disabled"
-                },
+                name: if enabled { "account_enabled" } else { "account_disabled" },
                 outcome: Outcome::Success,
                 target_account_id: Some(record.id),
                 target: Some(&record.user_code),
@@ -361,16 +338,10 @@ pub async fn set_role(
     let record = find_by_user_code(&mut tx, user_code).await?;
     let school = match (role, school_code) {
         (Role::Desk, None) => {
-            return Err(AppError::invalid(
-                "school",
-                "the desk role needs --school CODE",
-            ));
+            return Err(AppError::invalid("school", "the desk role needs --school CODE"));
         }
         (Role::Admin, Some(_)) => {
-            return Err(AppError::invalid(
-                "school",
-                "the admin role is not scoped to a school",
-            ));
+            return Err(AppError::invalid("school", "the admin role is not scoped to a school"));
         }
         (_, Some(code)) => Some(crate::schools::find_record(&mut tx, code).await?),
         (_, None) => None,
@@ -392,11 +363,7 @@ pub async fn set_role(
             actor,
             ctx,
             Event {
-                name: if grant {
-                    "role_granted"
-                } else {
-                    "role_revoked"
-                },
+                name: if grant { "role_granted" } else { "role_revoked" },
                 outcome: Outcome::Success,
                 target_account_id: Some(record.id),
                 target: Some(&record.user_code),

@@ -74,11 +74,7 @@ pub struct AuditEntry {
 }
 
 /// Events newest first, optionally about one account (by user code).
-pub async fn list(
-    app: &App,
-    user_code: Option<&str>,
-    limit: i64,
-) -> Result<Vec<AuditEntry>, AppError> {
+pub async fn list(app: &App, user_code: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>, AppError> {
     let mut tx = app.store.begin_read().await?;
     let account_id = match user_code {
         Some(code) => Some(crate::accounts::find_by_user_code(&mut tx, code).await?.id),

@@ -17,10 +17,7 @@ pub enum AppError {
     #[error("too many attempts; retry in {retry_after_secs} s")]
     Throttled { retry_after_secs: u64 },
     #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: &'static str, message: String },
     #[error("the input is too long")]
     InputTooLong,
     #[error("the password does not meet the policy")]
@@ -57,9 +54,7 @@ impl From<StoreError> for AppError {
         match error {
             StoreError::Unavailable(_) => AppError::Unavailable(error),
             StoreError::NotFound => AppError::NotFound("record"),
-            StoreError::Conflict { constraint } => {
-                AppError::Conflict(format!("already exists ({constraint})"))
-            }
+            StoreError::Conflict { constraint } => AppError::Conflict(format!("already exists ({constraint})")),
             other => AppError::Internal(other.to_string()),
         }
     }

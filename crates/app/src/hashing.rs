@@ -21,8 +21,8 @@ pub struct HashingPool {
 
 impl HashingPool {
     pub fn new(params: HashParams, concurrency: usize) -> Result<HashingPool, AppError> {
-        let hasher = PasswordHasher::new(params)
-            .map_err(|e| AppError::Internal(format!("password hashing parameters: {e}")))?;
+        let hasher =
+            PasswordHasher::new(params).map_err(|e| AppError::Internal(format!("password hashing parameters: {e}")))?;
         Ok(HashingPool {
             hasher,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
@@ -56,11 +56,7 @@ impl HashingPool {
 
     /// Verifies against a stored hash; a malformed stored hash counts as a
     /// mismatch (and is logged), never as a success.
-    pub async fn verify(
-        &self,
-        stored: String,
-        password: PasswordInput,
-    ) -> Result<Verification, AppError> {
+    pub async fn verify(&self, stored: String, password: PasswordInput) -> Result<Verification, AppError> {
         let outcome = self.run(move |h| h.verify(&stored, &password)).await?;
         Ok(outcome.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "stored password hash could not be read");

@@ -109,10 +109,7 @@ fn parse_kind(value: &str) -> Option<AccountKind> {
 
 /// Reads and validates a roster. Fails only when the file as a whole cannot
 /// be read (not UTF-8, no usable header); bad rows are collected.
-pub fn read_roster(
-    mut input: impl Read,
-    default_kind: Option<AccountKind>,
-) -> Result<Roster, ImportError> {
+pub fn read_roster(mut input: impl Read, default_kind: Option<AccountKind>) -> Result<Roster, ImportError> {
     let mut bytes = Vec::new();
     input
         .read_to_end(&mut bytes)
@@ -243,10 +240,7 @@ pub fn read_roster(
                 if let Some(first) = seen_tax_codes.insert(valid.tax_code.to_string(), line) {
                     errors.push(RowError {
                         line,
-                        reason: format!(
-                            "tax code {} already appears on line {first}",
-                            valid.tax_code
-                        ),
+                        reason: format!("tax code {} already appears on line {first}", valid.tax_code),
                     });
                     continue;
                 }
@@ -291,10 +285,7 @@ pub async fn apply(
     let now = app.now();
     let mut tx = app.store.begin().await.map_err(AppError::from)?;
     let school = crate::schools::find_record(&mut tx, school_code).await?;
-    let existing = tx
-        .account_ids_by_tax_code(school.id)
-        .await
-        .map_err(AppError::from)?;
+    let existing = tx.account_ids_by_tax_code(school.id).await.map_err(AppError::from)?;
     let mut report = ImportReport {
         rows: roster.rows.len(),
         skipped: roster.errors,
@@ -316,11 +307,7 @@ pub async fn apply(
                     .map_err(AppError::from)?;
                 if changed {
                     report.updated += 1;
-                    let user_code = tx
-                        .account_by_id(id)
-                        .await
-                        .map_err(AppError::from)?
-                        .map(|a| a.user_code);
+                    let user_code = tx.account_by_id(id).await.map_err(AppError::from)?.map(|a| a.user_code);
                     audit::record(
                         &mut tx,
                         now,
@@ -357,15 +344,8 @@ pub async fn apply(
                     }
                     return Err(ImportError::InvalidRows(vec![error]));
                 }
-                let (id, user_code) = insert_valid(
-                    &mut tx,
-                    school.id,
-                    row,
-                    AccountStatus::PendingActivation,
-                    None,
-                    now.0,
-                )
-                .await?;
+                let (id, user_code) =
+                    insert_valid(&mut tx, school.id, row, AccountStatus::PendingActivation, None, now.0).await?;
                 report.created += 1;
                 audit::record(
                     &mut tx,

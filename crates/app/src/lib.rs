@@ -71,9 +71,7 @@ pub struct App {
 impl App {
     pub fn new(store: Store, clock: Arc<dyn Clock>, settings: Settings) -> Result<App, AppError> {
         let concurrency = if settings.hash_concurrency == 0 {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
         } else {
             settings.hash_concurrency
         };
@@ -102,8 +100,7 @@ impl RequestContext {
     pub fn new(ip: Option<String>, user_agent: Option<&str>) -> RequestContext {
         RequestContext {
             ip,
-            user_agent: user_agent
-                .map(|ua| ua.chars().filter(|c| !c.is_control()).take(256).collect()),
+            user_agent: user_agent.map(|ua| ua.chars().filter(|c| !c.is_control()).take(256).collect()),
         }
     }
 }

@@ -58,23 +58,11 @@ fn classify(login: &str) -> LoginKey {
     }
 }
 
-async fn candidates(
-    tx: &mut Tx,
-    key: &LoginKey,
-    max_email: i64,
-) -> Result<Vec<AccountRecord>, AppError> {
+async fn candidates(tx: &mut Tx, key: &LoginKey, max_email: i64) -> Result<Vec<AccountRecord>, AppError> {
     Ok(match key {
         LoginKey::Email(email) => tx.accounts_by_email(email, max_email.max(1)).await?,
-        LoginKey::UserCode(code) => tx
-            .account_by_user_code(code.as_str())
-            .await?
-            .into_iter()
-            .collect(),
-        LoginKey::Username(username) => tx
-            .account_by_username(username.as_str())
-            .await?
-            .into_iter()
-            .collect(),
+        LoginKey::UserCode(code) => tx.account_by_user_code(code.as_str()).await?.into_iter().collect(),
+        LoginKey::Username(username) => tx.account_by_username(username.as_str()).await?.into_iter().collect(),
         LoginKey::Nothing => Vec::new(),
     })
 }
@@ -148,15 +136,7 @@ pub async fn login(
 
     match winner {
         Some((index, needs_rehash)) => {
-            succeed(
-                app,
-                &accounts[index],
-                password,
-                needs_rehash,
-                ctx,
-                previous_session,
-            )
-            .await
+            succeed(app, &accounts[index], password, needs_rehash, ctx, previous_session).await
         }
         None => {
             fail(app, &accounts, &refusals, ctx).await?;
@@ -308,16 +288,10 @@ mod tests {
 
     #[test]
     fn login_text_is_classified_by_shape() {
-        assert!(matches!(
-            classify(" Maria.Rossi@Example.IT "),
-            LoginKey::Email(_)
-        ));
+        assert!(matches!(classify(" Maria.Rossi@Example.IT "), LoginKey::Email(_)));
         assert!(matches!(classify("mrossi"), LoginKey::Username(_)));
         assert_eq!(classify("!!"), LoginKey::Nothing);
         let code = UserCode::generate(&mut OsRng);
-        assert_eq!(
-            classify(&code.as_str().to_lowercase()),
-            LoginKey::UserCode(code)
-        );
+        assert_eq!(classify(&code.as_str().to_lowercase()), LoginKey::UserCode(code));
     }
 }

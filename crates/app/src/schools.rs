@@ -42,19 +42,13 @@ impl From<SchoolRecord> for School {
     }
 }
 
-fn optional_text(
-    field: &'static str,
-    value: Option<&str>,
-    max: usize,
-) -> Result<Option<String>, AppError> {
+fn optional_text(field: &'static str, value: Option<&str>, max: usize) -> Result<Option<String>, AppError> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) if v.chars().count() > max || v.chars().any(char::is_control) => {
-            Err(AppError::invalid(
-                field,
-                format!("must be at most {max} characters, without control characters"),
-            ))
-        }
+        Some(v) if v.chars().count() > max || v.chars().any(char::is_control) => Err(AppError::invalid(
+            field,
+            format!("must be at most {max} characters, without control characters"),
+        )),
         Some(v) => Ok(Some(v.to_owned())),
     }
 }
@@ -80,8 +74,8 @@ pub(crate) async fn add_in(
     input: &AddSchool,
 ) -> Result<School, AppError> {
     let code = SchoolCode::parse(&input.code).map_err(|e| AppError::invalid("code", e))?;
-    let name = optional_text("name", Some(&input.name), 200)?
-        .ok_or_else(|| AppError::invalid("name", "is required"))?;
+    let name =
+        optional_text("name", Some(&input.name), 200)?.ok_or_else(|| AppError::invalid("name", "is required"))?;
     let email = optional_email("email", input.email.as_deref())?;
     let helpdesk_email = optional_email("helpdesk_email", input.helpdesk_email.as_deref())?;
     let helpdesk_phone = optional_text("helpdesk_phone", input.helpdesk_phone.as_deref(), 40)?;
@@ -122,12 +116,7 @@ pub(crate) async fn add_in(
     Ok(record.into())
 }
 
-pub async fn add(
-    app: &App,
-    actor: &Actor,
-    ctx: &RequestContext,
-    input: &AddSchool,
-) -> Result<School, AppError> {
+pub async fn add(app: &App, actor: &Actor, ctx: &RequestContext, input: &AddSchool) -> Result<School, AppError> {
     let mut tx = app.store.begin().await?;
     let school = add_in(&mut tx, app, actor, ctx, input).await?;
     tx.commit().await?;

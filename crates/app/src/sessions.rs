@@ -74,10 +74,7 @@ pub(crate) async fn create_session(
     })
 }
 
-pub(crate) async fn delete_by_token(
-    tx: &mut Tx,
-    token: &str,
-) -> Result<Option<SessionRecord>, AppError> {
+pub(crate) async fn delete_by_token(tx: &mut Tx, token: &str) -> Result<Option<SessionRecord>, AppError> {
     let Some(token) = SecretToken::from_user(token) else {
         return Ok(None);
     };
@@ -105,8 +102,7 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Option<Authenticated
         None => Vec::new(),
     };
     tx.commit().await?;
-    let expired =
-        now >= session.expires_at || now - session.last_seen_at >= app.settings.session_idle_secs;
+    let expired = now >= session.expires_at || now - session.last_seen_at >= app.settings.session_idle_secs;
     let account = match account {
         Some(a) if !expired && a.status == AccountStatus::Active => a,
         _ => {

@@ -37,8 +37,7 @@ pub async fn issue_setup_token(app: &App) -> Result<SecretToken, AppError> {
     let now = app.now();
     let purpose = TokenPurpose::Setup;
     let mut tx = app.store.begin().await?;
-    tx.spend_tokens_of_purpose(purpose.as_str(), None, now.0)
-        .await?;
+    tx.spend_tokens_of_purpose(purpose.as_str(), None, now.0).await?;
     tx.insert_token(&NewToken {
         token_hash: token.hash().as_str(),
         purpose: purpose.as_str(),
@@ -72,11 +71,7 @@ pub async fn setup_token_is_live(app: &App, token: &str) -> Result<bool, AppErro
     };
     let mut tx = app.store.begin_read().await?;
     let live = tx
-        .live_token(
-            token.hash().as_str(),
-            TokenPurpose::Setup.as_str(),
-            app.now().0,
-        )
+        .live_token(token.hash().as_str(), TokenPurpose::Setup.as_str(), app.now().0)
         .await?;
     tx.commit().await?;
     Ok(live.is_some())
@@ -121,20 +116,9 @@ pub async fn complete_setup(
         .school_by_code(&school.code)
         .await?
         .ok_or(AppError::NotFound("school"))?;
-    let (id, user_code) = insert_valid(
-        &mut tx,
-        school.id,
-        &valid,
-        AccountStatus::Active,
-        Some(&hash),
-        now.0,
-    )
-    .await?;
+    let (id, user_code) = insert_valid(&mut tx, school.id, &valid, AccountStatus::Active, Some(&hash), now.0).await?;
     tx.grant_role(id, Role::Admin, None, now.0).await?;
-    for (name, detail) in [
-        ("account_created", "first_admin"),
-        ("role_granted", "role=admin"),
-    ] {
+    for (name, detail) in [("account_created", "first_admin"), ("role_granted", "role=admin")] {
         audit::record(
             &mut tx,
             now,
@@ -150,10 +134,7 @@ pub async fn complete_setup(
         )
         .await?;
     }
-    let record = tx
-        .account_by_id(id)
-        .await?
-        .ok_or(AppError::NotFound("account"))?;
+    let record = tx.account_by_id(id).await?.ok_or(AppError::NotFound("account"))?;
     let roles = tx.roles_of(id).await?;
     tx.commit().await?;
     Ok(view(app, &record, &roles))
@@ -195,14 +176,16 @@ pub fn complete_tax_code(first15: &str) -> Option<TaxCode> {
     ('A'..='Z').find_map(|c| TaxCode::parse(&format!("{first15}{c}")).ok())
 }
 
+/// label, kind, first name, last name, first 15 tax-code characters, username, role.
+type DemoPerson = (&'static str, AccountKind, &'static str, &'static str, &'static str, &'static str, Option<Role>);
+
 pub async fn demo(app: &App) -> Result<DemoReport, AppError> {
     let mut tx = app.store.begin_read().await?;
     let empty = tx.count_accounts().await? == 0 && tx.list_schools().await?.is_empty();
     tx.commit().await?;
     if !empty {
         return Err(AppError::Conflict(
-            "the demo only fills an empty database; this one already has schools or accounts"
-                .into(),
+            "the demo only fills an empty database; this one already has schools or accounts".into(),
         ));
     }
     let school_input = AddSchool {
@@ -213,15 +196,7 @@ pub async fn demo(app: &App) -> Result<DemoReport, AppError> {
         helpdesk_phone: Some("+39 06 0000 0000".into()),
         helpdesk_hours: Some("lun-ven 10-13, lun-mer 15-17".into()),
     };
-    let people: [(
-        &'static str,
-        AccountKind,
-        &str,
-        &str,
-        &str,
-        &str,
-        Option<Role>,
-    ); 4] = [
+    let people: [DemoPerson; 4] = [
         (
             "admin",
             AccountKind::Staff,
@@ -261,8 +236,7 @@ pub async fn demo(app: &App) -> Result<DemoReport, AppError> {
     ];
     let mut drafts = Vec::new();
     for (label, kind, first, last, cf15, username, role) in people {
-        let tax_code = complete_tax_code(cf15)
-            .ok_or_else(|| AppError::Internal(format!("demo tax code {cf15}")))?;
+        let tax_code = complete_tax_code(cf15).ok_or_else(|| AppError::Internal(format!("demo tax code {cf15}")))?;
         let input = AddAccount {
             school_code: school_input.code.clone(),
             kind,
@@ -291,15 +265,8 @@ pub async fn demo(app: &App) -> Result<DemoReport, AppError> {
         .id;
     let mut accounts = Vec::new();
     for (label, valid, role, password, hash) in drafts {
-        let (id, user_code) = insert_valid(
-            &mut tx,
-            school_id,
-            &valid,
-            AccountStatus::Active,
-            Some(&hash),
-            now.0,
-        )
-        .await?;
+        let (id, user_code) =
+            insert_valid(&mut tx, school_id, &valid, AccountStatus::Active, Some(&hash), now.0).await?;
         tx.set_email_verified(id).await?;
         audit::record(
             &mut tx,

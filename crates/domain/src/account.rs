@@ -127,10 +127,7 @@ mod tests {
         assert_eq!(AccountKind::Staff.as_str(), "staff");
         assert_eq!(AccountKind::Family.as_str(), "family");
         assert_eq!(AccountStatus::Active.as_str(), "active");
-        assert_eq!(
-            AccountStatus::PendingActivation.as_str(),
-            "pending_activation"
-        );
+        assert_eq!(AccountStatus::PendingActivation.as_str(), "pending_activation");
         assert_eq!(AccountStatus::Disabled.as_str(), "disabled");
         assert_eq!(Role::Desk.as_str(), "desk");
         assert_eq!(Role::Admin.to_string(), "admin");
@@ -144,10 +141,7 @@ mod tests {
             let back: AccountStatus = serde_json::from_str(&json).unwrap();
             assert_eq!(back, *status);
         }
-        assert_eq!(
-            serde_json::to_string(&AccountKind::Family).unwrap(),
-            "\"family\""
-        );
+        assert_eq!(serde_json::to_string(&AccountKind::Family).unwrap(), "\"family\"");
         assert_eq!(serde_json::to_string(&Role::Desk).unwrap(), "\"desk\"");
     }
 

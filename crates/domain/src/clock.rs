@@ -16,9 +16,7 @@ use time::format_description::well_known::Rfc3339;
 ///
 /// Arithmetic saturates instead of overflowing: a lifetime added to a far
 /// future timestamp stays in the far future.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
@@ -58,10 +56,7 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    #[allow(
-        clippy::disallowed_methods,
-        reason = "the one sanctioned read of the system clock"
-    )]
+    #[allow(clippy::disallowed_methods, reason = "the one sanctioned read of the system clock")]
     fn now(&self) -> Timestamp {
         let now = SystemTime::now();
         let secs = match now.duration_since(UNIX_EPOCH) {
@@ -97,11 +92,9 @@ impl FixedClock {
     /// Moves the clock `secs` seconds forward (backward when negative).
     pub fn advance(&self, secs: i64) {
         // fetch_update cannot fail: the closure always returns Some.
-        let _ = self
-            .secs
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |current| {
-                Some(current.saturating_add(secs))
-            });
+        let _ = self.secs.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |current| {
+            Some(current.saturating_add(secs))
+        });
     }
 }
 
@@ -123,23 +116,14 @@ mod tests {
         assert_eq!(t.secs_until(Timestamp(1_900)), 900);
         assert_eq!(t.secs_until(Timestamp(900)), -100);
         assert_eq!(Timestamp(i64::MAX).plus_secs(1), Timestamp(i64::MAX));
-        assert_eq!(
-            Timestamp(i64::MIN).secs_until(Timestamp(i64::MAX)),
-            i64::MAX
-        );
+        assert_eq!(Timestamp(i64::MIN).secs_until(Timestamp(i64::MAX)), i64::MAX);
     }
 
     #[test]
     fn formats_rfc3339_in_utc() {
         assert_eq!(Timestamp(0).to_rfc3339(), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            Timestamp(1_795_433_167).to_rfc3339(),
-            "2026-11-23T11:26:07Z"
-        );
-        assert_eq!(
-            Timestamp(i64::MAX).to_rfc3339(),
-            format!("unix:{}", i64::MAX)
-        );
+        assert_eq!(Timestamp(1_795_433_167).to_rfc3339(), "2026-11-23T11:26:07Z");
+        assert_eq!(Timestamp(i64::MAX).to_rfc3339(), format!("unix:{}", i64::MAX));
     }
 
     #[test]

@@ -25,9 +25,7 @@ pub enum EmailError {
 }
 
 /// A plausible email address: local part as typed, domain lower-cased.
-#[derive(
-    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct EmailAddress(String);
 
@@ -175,11 +173,7 @@ mod tests {
             "mario\u{0}@example.it",
             "mario@example.it\u{7}x",
         ] {
-            assert_eq!(
-                EmailAddress::parse(input),
-                Err(EmailError::Invalid),
-                "{input:?}"
-            );
+            assert_eq!(EmailAddress::parse(input), Err(EmailError::Invalid), "{input:?}");
         }
     }
 
@@ -213,10 +207,7 @@ mod tests {
     #[test]
     fn serializes_as_a_string() {
         let address = EmailAddress::parse("Mario@Example.it").unwrap();
-        assert_eq!(
-            serde_json::to_string(&address).unwrap(),
-            "\"Mario@example.it\""
-        );
+        assert_eq!(serde_json::to_string(&address).unwrap(), "\"Mario@example.it\"");
         let back: EmailAddress = serde_json::from_str("\"Mario@EXAMPLE.it\"").unwrap();
         assert_eq!(back, address);
         assert!(serde_json::from_str::<EmailAddress>("\"nope\"").is_err());

@@ -130,8 +130,8 @@ impl LockoutPolicy {
                 locked: true,
             };
         }
-        let blocked_until = (failed_count >= self.delay_after)
-            .then(|| now.plus_secs(self.delay_secs(failed_count - self.delay_after)));
+        let blocked_until =
+            (failed_count >= self.delay_after).then(|| now.plus_secs(self.delay_secs(failed_count - self.delay_after)));
         FailureOutcome {
             state: LockState {
                 failed_count,
@@ -185,10 +185,7 @@ mod tests {
 
     #[test]
     fn a_fresh_account_is_admitted() {
-        assert_eq!(
-            policy().admit(&LockState::default(), T0),
-            Admission::Allowed
-        );
+        assert_eq!(policy().admit(&LockState::default(), T0), Admission::Allowed);
     }
 
     #[test]
@@ -208,10 +205,7 @@ mod tests {
         let two = policy.after_failure(&one.state, T0.plus_secs(1));
         assert_eq!(two.state.failed_count, 2);
         assert_eq!(two.state.blocked_until, None);
-        assert_eq!(
-            policy.admit(&two.state, T0.plus_secs(1)),
-            Admission::Allowed
-        );
+        assert_eq!(policy.admit(&two.state, T0.plus_secs(1)), Admission::Allowed);
     }
 
     #[test]
@@ -222,12 +216,7 @@ mod tests {
         // Expected wait after failures 1..=9, then the lock on the 10th.
         let expected_waits = [0, 0, 1, 2, 4, 8, 16, 32, 60];
         for (index, &wait) in expected_waits.iter().enumerate() {
-            assert_eq!(
-                policy.admit(&state, now),
-                Admission::Allowed,
-                "attempt {}",
-                index + 1
-            );
+            assert_eq!(policy.admit(&state, now), Admission::Allowed, "attempt {}", index + 1);
             let outcome = policy.after_failure(&state, now);
             assert!(!outcome.locked);
             state = outcome.state;
@@ -238,10 +227,7 @@ mod tests {
                 let until = now.plus_secs(wait);
                 assert_eq!(state.blocked_until, Some(until));
                 // One second before the end: still blocked; at the end: admitted.
-                assert_eq!(
-                    policy.admit(&state, until.plus_secs(-1)),
-                    Admission::Blocked { until }
-                );
+                assert_eq!(policy.admit(&state, until.plus_secs(-1)), Admission::Blocked { until });
                 assert_eq!(policy.admit(&state, until), Admission::Allowed);
                 now = until;
             }
@@ -260,10 +246,7 @@ mod tests {
             }
         );
         assert_eq!(policy.admit(&state, now), Admission::Blocked { until });
-        assert_eq!(
-            policy.admit(&state, until.plus_secs(-1)),
-            Admission::Blocked { until }
-        );
+        assert_eq!(policy.admit(&state, until.plus_secs(-1)), Admission::Blocked { until });
         assert_eq!(policy.admit(&state, until), Admission::Allowed);
 
         // After the lock, one more failure locks again at once.
@@ -276,10 +259,7 @@ mod tests {
         let reset = policy.after_success();
         assert_eq!(reset, LockState::default());
         assert_eq!(policy.admit(&reset, until), Admission::Allowed);
-        assert_eq!(
-            policy.after_failure(&reset, until).state.blocked_until,
-            None
-        );
+        assert_eq!(policy.after_failure(&reset, until).state.blocked_until, None);
     }
 
     #[test]

@@ -34,9 +34,7 @@ pub enum PersonNameError {
 }
 
 /// A person's given name or surname, tidied for display and comparison.
-#[derive(
-    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct PersonName(String);
 
@@ -73,9 +71,7 @@ pub enum UsernameError {
     Length,
     /// A character outside `a-z 0-9 . _ -`, or a first character that is not
     /// a letter or digit.
-    #[error(
-        "a username uses only letters a-z, digits, dot, underscore and dash, and starts with a letter or digit"
-    )]
+    #[error("a username uses only letters a-z, digits, dot, underscore and dash, and starts with a letter or digit")]
     Character,
     /// It would be read as a user code at login.
     #[error("a username cannot have the form of a user code")]
@@ -83,9 +79,7 @@ pub enum UsernameError {
 }
 
 /// A login name, lower case.
-#[derive(
-    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Username(String);
 
@@ -185,14 +179,8 @@ mod tests {
     fn name_errors() {
         assert_eq!(PersonName::parse(""), Err(PersonNameError::Empty));
         assert_eq!(PersonName::parse(" \t\n"), Err(PersonNameError::Empty));
-        assert_eq!(
-            PersonName::parse("Ma\u{0}ria"),
-            Err(PersonNameError::Invalid)
-        );
-        assert_eq!(
-            PersonName::parse("Ma\u{1b}[31mria"),
-            Err(PersonNameError::Invalid)
-        );
+        assert_eq!(PersonName::parse("Ma\u{0}ria"), Err(PersonNameError::Invalid));
+        assert_eq!(PersonName::parse("Ma\u{1b}[31mria"), Err(PersonNameError::Invalid));
         let hundred = "à".repeat(100);
         assert!(PersonName::parse(&hundred).is_ok());
         let long = "à".repeat(101);
@@ -229,11 +217,7 @@ mod tests {
             "-mario",
             "mario!",
         ] {
-            assert_eq!(
-                Username::parse(input),
-                Err(UsernameError::Character),
-                "{input}"
-            );
+            assert_eq!(Username::parse(input), Err(UsernameError::Character), "{input}");
         }
     }
 
@@ -243,14 +227,8 @@ mod tests {
         for _ in 0..100 {
             let code = UserCode::generate(&mut rng);
             let lower = code.as_str().to_lowercase();
-            assert_eq!(
-                Username::parse(&lower),
-                Err(UsernameError::LooksLikeUserCode)
-            );
-            assert_eq!(
-                Username::parse(&code.grouped()),
-                Err(UsernameError::LooksLikeUserCode)
-            );
+            assert_eq!(Username::parse(&lower), Err(UsernameError::LooksLikeUserCode));
+            assert_eq!(Username::parse(&code.grouped()), Err(UsernameError::LooksLikeUserCode));
         }
     }
 

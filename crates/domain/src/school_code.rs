@@ -22,9 +22,7 @@ pub enum SchoolCodeError {
 }
 
 /// A school's codice meccanografico, upper case.
-#[derive(
-    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct SchoolCode(String);
 
@@ -117,11 +115,7 @@ mod tests {
             "CZÌC813004",
             "1234567890",
         ] {
-            assert_eq!(
-                SchoolCode::parse(input),
-                Err(SchoolCodeError::Shape),
-                "{input}"
-            );
+            assert_eq!(SchoolCode::parse(input), Err(SchoolCodeError::Shape), "{input}");
         }
     }
 

@@ -119,9 +119,7 @@ impl TaxCode {
                 Slot::Digit => c.is_ascii_digit() || is_omocodia_letter(c),
             };
             if !fits {
-                return Err(TaxCodeError::Character {
-                    position: index + 1,
-                });
+                return Err(TaxCodeError::Character { position: index + 1 });
             }
             // Every accepted character is ASCII, so this cannot truncate.
             bytes[index] = c as u8;
@@ -287,10 +285,7 @@ mod tests {
             assert_eq!(TaxCode::parse(&code).unwrap().as_str(), code);
             for wrong in wrong_check_variants(&code) {
                 assert!(
-                    matches!(
-                        TaxCode::parse(&wrong),
-                        Err(TaxCodeError::CheckCharacter { .. })
-                    ),
+                    matches!(TaxCode::parse(&wrong), Err(TaxCodeError::CheckCharacter { .. })),
                     "{wrong} accepted"
                 );
             }
@@ -304,10 +299,7 @@ mod tests {
         // Day "MR" = 15, valid; day "QM" = 41, valid; day "PN" = 32, invalid.
         assert!(TaxCode::parse(&complete("RSSMRA85TMRA562")).is_ok());
         assert!(TaxCode::parse(&complete("RSSMRA85TQMA562")).is_ok());
-        assert_eq!(
-            TaxCode::parse(&complete("RSSMRA85TPNA562")),
-            Err(TaxCodeError::Day)
-        );
+        assert_eq!(TaxCode::parse(&complete("RSSMRA85TPNA562")), Err(TaxCodeError::Day));
     }
 
     #[test]
@@ -353,11 +345,7 @@ mod tests {
     fn impossible_days_are_rejected() {
         for day in ["00", "32", "40", "72", "99"] {
             let first15 = format!("RSSMRA85T{day}A562");
-            assert_eq!(
-                TaxCode::parse(&complete(&first15)),
-                Err(TaxCodeError::Day),
-                "day {day}"
-            );
+            assert_eq!(TaxCode::parse(&complete(&first15)), Err(TaxCodeError::Day), "day {day}");
         }
         for day in ["01", "31", "41", "71"] {
             let first15 = format!("RSSMRA85T{day}A562");
@@ -425,10 +413,7 @@ mod tests {
     #[test]
     fn serializes_as_a_string_and_validates_on_the_way_in() {
         let code = TaxCode::parse("RSSMRA85T10A562S").unwrap();
-        assert_eq!(
-            serde_json::to_string(&code).unwrap(),
-            "\"RSSMRA85T10A562S\""
-        );
+        assert_eq!(serde_json::to_string(&code).unwrap(), "\"RSSMRA85T10A562S\"");
         let back: TaxCode = serde_json::from_str("\"rssmra85t10a562s\"").unwrap();
         assert_eq!(back, code);
         assert!(serde_json::from_str::<TaxCode>("\"RSSMRA85T10A562A\"").is_err());

@@ -196,10 +196,7 @@ mod tests {
     fn from_user_trims_and_validates() {
         let token = SecretToken::generate(&mut OsRng);
         let padded = format!("  {}\n", token.as_str());
-        assert_eq!(
-            SecretToken::from_user(&padded).unwrap().as_str(),
-            token.as_str()
-        );
+        assert_eq!(SecretToken::from_user(&padded).unwrap().as_str(), token.as_str());
 
         assert!(SecretToken::from_user("").is_none());
         assert!(SecretToken::from_user(&token.as_str()[..42]).is_none());
@@ -224,9 +221,7 @@ mod tests {
         );
         assert_eq!(
             hash.as_str(),
-            hex::encode(Sha256::digest(
-                b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-            ))
+            hex::encode(Sha256::digest(b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
         );
         assert_eq!(TokenHash::from_stored(hash.as_str().to_owned()), hash);
         assert_eq!(hash.clone().into_string(), hash.as_str());

@@ -52,9 +52,7 @@ pub enum UserCodeError {
 }
 
 /// A valid user code: 9 upper-case symbols, no separators.
-#[derive(
-    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct UserCode(String);
 
@@ -207,9 +205,7 @@ mod tests {
         for position in 0..RANDOM_SYMBOLS {
             for &symbol in USER_CODE_ALPHABET {
                 assert!(
-                    codes
-                        .iter()
-                        .any(|code| code.as_str().as_bytes()[position] == symbol),
+                    codes.iter().any(|code| code.as_str().as_bytes()[position] == symbol),
                     "{} never at {position}",
                     char::from(symbol)
                 );
@@ -303,11 +299,7 @@ mod tests {
         let code = codes(1).remove(0);
         for confusable in [b'0', b'O', b'1', b'I', b'L', b'_', b'*'] {
             let typo = with_symbol(code.as_str(), 2, confusable);
-            assert_eq!(
-                UserCode::parse(&typo),
-                Err(UserCodeError::Character),
-                "{typo}"
-            );
+            assert_eq!(UserCode::parse(&typo), Err(UserCodeError::Character), "{typo}");
         }
         let accented = format!("{}é", &code.as_str()[..8]);
         assert_eq!(UserCode::parse(&accented), Err(UserCodeError::Character));
@@ -317,14 +309,8 @@ mod tests {
     fn wrong_lengths_are_rejected() {
         let code = codes(1).remove(0);
         assert_eq!(UserCode::parse(""), Err(UserCodeError::Length));
-        assert_eq!(
-            UserCode::parse(&code.as_str()[..8]),
-            Err(UserCodeError::Length)
-        );
-        assert_eq!(
-            UserCode::parse(&format!("{code}2")),
-            Err(UserCodeError::Length)
-        );
+        assert_eq!(UserCode::parse(&code.as_str()[..8]), Err(UserCodeError::Length));
+        assert_eq!(UserCode::parse(&format!("{code}2")), Err(UserCodeError::Length));
     }
 
     #[test]

@@ -81,8 +81,7 @@ fn from_row(row: &AnyRow) -> Result<AccountRecord, StoreError> {
         school_id: row.try_get("school_id")?,
         school_code: row.try_get("school_code")?,
         school_name: row.try_get("school_name")?,
-        kind: AccountKind::parse(&kind)
-            .ok_or_else(|| StoreError::Corrupt(format!("account kind {kind:?}")))?,
+        kind: AccountKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("account kind {kind:?}")))?,
         first_name: row.try_get("first_name")?,
         last_name: row.try_get("last_name")?,
         tax_code: row.try_get("tax_code")?,
@@ -130,10 +129,7 @@ impl Tx {
     /// Inserts an account unless its user code is taken; `None` means "draw
     /// another code". Used by the bulk import, where a failed statement would
     /// abort a PostgreSQL transaction.
-    pub async fn insert_account_if_code_free(
-        &mut self,
-        a: &NewAccount<'_>,
-    ) -> Result<Option<i64>, StoreError> {
+    pub async fn insert_account_if_code_free(&mut self, a: &NewAccount<'_>) -> Result<Option<i64>, StoreError> {
         let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO accounts (user_code, school_id, kind, first_name, last_name, tax_code, email, \
              username, status, password_hash, password_changed_at, created_at, updated_at) \
@@ -165,10 +161,7 @@ impl Tx {
         row.as_ref().map(from_row).transpose()
     }
 
-    pub async fn account_by_user_code(
-        &mut self,
-        user_code: &str,
-    ) -> Result<Option<AccountRecord>, StoreError> {
+    pub async fn account_by_user_code(&mut self, user_code: &str) -> Result<Option<AccountRecord>, StoreError> {
         let row = sqlx::query(&format!("{SELECT} WHERE a.user_code = $1"))
             .bind(user_code)
             .fetch_optional(self.conn())
@@ -176,10 +169,7 @@ impl Tx {
         row.as_ref().map(from_row).transpose()
     }
 
-    pub async fn account_by_username(
-        &mut self,
-        username: &str,
-    ) -> Result<Option<AccountRecord>, StoreError> {
+    pub async fn account_by_username(&mut self, username: &str) -> Result<Option<AccountRecord>, StoreError> {
         let row = sqlx::query(&format!("{SELECT} WHERE a.username = $1"))
             .bind(username)
             .fetch_optional(self.conn())
@@ -189,11 +179,7 @@ impl Tx {
 
     /// Accounts registered with this email (case-insensitive), oldest first,
     /// at most `limit` of them.
-    pub async fn accounts_by_email(
-        &mut self,
-        email: &str,
-        limit: i64,
-    ) -> Result<Vec<AccountRecord>, StoreError> {
+    pub async fn accounts_by_email(&mut self, email: &str, limit: i64) -> Result<Vec<AccountRecord>, StoreError> {
         let rows = sqlx::query(&format!(
             "{SELECT} WHERE lower(a.email) = lower($1) ORDER BY a.id LIMIT $2"
         ))
@@ -204,10 +190,7 @@ impl Tx {
         rows.iter().map(from_row).collect()
     }
 
-    pub async fn list_accounts(
-        &mut self,
-        filter: &AccountFilter<'_>,
-    ) -> Result<Vec<AccountRecord>, StoreError> {
+    pub async fn list_accounts(&mut self, filter: &AccountFilter<'_>) -> Result<Vec<AccountRecord>, StoreError> {
         let rows = sqlx::query(&format!(
             "{SELECT} WHERE ($1 IS NULL OR s.code = $1) AND ($2 IS NULL OR a.kind = $2) \
              ORDER BY s.code, a.last_name, a.first_name, a.id LIMIT $3 OFFSET $4"
@@ -222,29 +205,18 @@ impl Tx {
     }
 
     /// Tax code → account id for every account of a school (for the roster import).
-    pub async fn account_ids_by_tax_code(
-        &mut self,
-        school_id: i64,
-    ) -> Result<HashMap<String, i64>, StoreError> {
+    pub async fn account_ids_by_tax_code(&mut self, school_id: i64) -> Result<HashMap<String, i64>, StoreError> {
         let rows = sqlx::query("SELECT tax_code, id FROM accounts WHERE school_id = $1")
             .bind(school_id)
             .fetch_all(self.conn())
             .await?;
         rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get::<String, _>("tax_code")?,
-                    r.try_get::<i64, _>("id")?,
-                ))
-            })
+            .map(|r| Ok((r.try_get::<String, _>("tax_code")?, r.try_get::<i64, _>("id")?)))
             .collect()
     }
 
     /// Applies a roster row to an existing account; returns whether anything changed.
-    pub async fn update_account_from_roster(
-        &mut self,
-        u: &RosterUpdate<'_>,
-    ) -> Result<bool, StoreError> {
+    pub async fn update_account_from_roster(&mut self, u: &RosterUpdate<'_>) -> Result<bool, StoreError> {
         let result = sqlx::query(
             "UPDATE accounts SET kind = $2, first_name = $3, last_name = $4, email = $5, \
              email_verified = CASE WHEN email IS NOT DISTINCT FROM $5 THEN email_verified ELSE 0 END, \
@@ -263,20 +235,13 @@ impl Tx {
         Ok(result.rows_affected() > 0)
     }
 
-    pub async fn set_account_status(
-        &mut self,
-        id: i64,
-        status: AccountStatus,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let result = sqlx::query(
-            "UPDATE accounts SET status = $2, updated_at = $3 WHERE id = $1 AND status <> $2",
-        )
-        .bind(id)
-        .bind(status.as_str())
-        .bind(now)
-        .execute(self.conn())
-        .await?;
+    pub async fn set_account_status(&mut self, id: i64, status: AccountStatus, now: i64) -> Result<bool, StoreError> {
+        let result = sqlx::query("UPDATE accounts SET status = $2, updated_at = $3 WHERE id = $1 AND status <> $2")
+            .bind(id)
+            .bind(status.as_str())
+            .bind(now)
+            .execute(self.conn())
+            .await?;
         Ok(result.rows_affected() > 0)
     }
 
@@ -330,11 +295,7 @@ impl Tx {
         Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
 
-    pub async fn set_blocked_until(
-        &mut self,
-        id: i64,
-        blocked_until: Option<i64>,
-    ) -> Result<(), StoreError> {
+    pub async fn set_blocked_until(&mut self, id: i64, blocked_until: Option<i64>) -> Result<(), StoreError> {
         sqlx::query("UPDATE accounts SET blocked_until = $2 WHERE id = $1")
             .bind(id)
             .bind(blocked_until)

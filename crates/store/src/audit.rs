@@ -79,10 +79,7 @@ impl Tx {
     }
 
     /// Events newest first; for one account, those where it is actor or target.
-    pub async fn list_audit(
-        &mut self,
-        filter: &AuditFilter,
-    ) -> Result<Vec<AuditRecord>, StoreError> {
+    pub async fn list_audit(&mut self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, at, event, outcome, actor, actor_account_id, target, target_account_id, ip, user_agent, detail \
              FROM audit_events WHERE ($1 IS NULL OR target_account_id = $1 OR actor_account_id = $1) \

@@ -14,9 +14,7 @@ pub enum StoreError {
     Conflict { constraint: String },
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
-    #[error(
-        "the database was migrated by a newer version of Varco (migration {version} is unknown to this binary)"
-    )]
+    #[error("the database was migrated by a newer version of Varco (migration {version} is unknown to this binary)")]
     TooNew { version: i64 },
     #[error("migration failed: {0}")]
     Migration(String),
@@ -29,9 +27,7 @@ pub enum StoreError {
 impl StoreError {
     pub(crate) fn from_connect(error: sqlx::Error) -> StoreError {
         match error {
-            sqlx::Error::Configuration(e) => {
-                StoreError::Unavailable(format!("bad database URL: {e}"))
-            }
+            sqlx::Error::Configuration(e) => StoreError::Unavailable(format!("bad database URL: {e}")),
             other => StoreError::from(other),
         }
     }
@@ -51,10 +47,9 @@ impl From<sqlx::Error> for StoreError {
                     .map(str::to_owned)
                     .unwrap_or_else(|| db.message().to_owned()),
             },
-            sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_) => StoreError::Unavailable(error.to_string()),
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
+                StoreError::Unavailable(error.to_string())
+            }
             _ => StoreError::Other(error),
         }
     }

@@ -39,9 +39,7 @@ fn migrator(backend: Backend) -> Migrator {
                 .split_once('_')
                 .expect("migration names are NNNN_description.sql");
             Migration::new(
-                version
-                    .parse()
-                    .expect("migration names start with a number"),
+                version.parse().expect("migration names start with a number"),
                 Cow::Owned(description.replace('_', " ")),
                 MigrationType::Simple,
                 Cow::Borrowed(sql),
@@ -103,10 +101,7 @@ mod tests {
         let postgres = names_in("postgres");
         assert_eq!(sqlite, postgres, "migration folders drifted apart");
         let embedded: Vec<String> = MIGRATION_NAMES.iter().map(|s| s.to_string()).collect();
-        assert_eq!(
-            sqlite, embedded,
-            "a migration file is not embedded in MIGRATION_NAMES"
-        );
+        assert_eq!(sqlite, embedded, "a migration file is not embedded in MIGRATION_NAMES");
         assert_eq!(SQLITE.len(), MIGRATION_NAMES.len());
         assert_eq!(POSTGRES.len(), MIGRATION_NAMES.len());
     }

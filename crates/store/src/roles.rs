@@ -65,8 +65,7 @@ impl Tx {
             .map(|row| {
                 let role: String = row.try_get("role")?;
                 Ok(RoleGrant {
-                    role: Role::parse(&role)
-                        .ok_or_else(|| StoreError::Corrupt(format!("role {role:?}")))?,
+                    role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role:?}")))?,
                     school_id: row.try_get("school_id")?,
                     school_code: row.try_get("school_code")?,
                 })

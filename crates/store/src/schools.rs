@@ -28,8 +28,7 @@ pub struct NewSchool<'a> {
     pub created_at: i64,
 }
 
-const COLUMNS: &str =
-    "id, code, name, email, helpdesk_email, helpdesk_phone, helpdesk_hours, created_at";
+const COLUMNS: &str = "id, code, name, email, helpdesk_email, helpdesk_phone, helpdesk_hours, created_at";
 
 fn from_row(row: &AnyRow) -> Result<SchoolRecord, sqlx::Error> {
     Ok(SchoolRecord {
@@ -45,10 +44,7 @@ fn from_row(row: &AnyRow) -> Result<SchoolRecord, sqlx::Error> {
 }
 
 impl Tx {
-    pub async fn insert_school(
-        &mut self,
-        school: &NewSchool<'_>,
-    ) -> Result<SchoolRecord, StoreError> {
+    pub async fn insert_school(&mut self, school: &NewSchool<'_>) -> Result<SchoolRecord, StoreError> {
         let row = sqlx::query(&format!(
             "INSERT INTO schools (code, name, email, helpdesk_email, helpdesk_phone, helpdesk_hours, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"

@@ -31,7 +31,8 @@ pub struct NewSession<'a> {
     pub password_change_required: bool,
 }
 
-const COLUMNS: &str = "id, account_id, csrf_token, created_at, last_seen_at, expires_at, ip, user_agent, password_change_required";
+const COLUMNS: &str =
+    "id, account_id, csrf_token, created_at, last_seen_at, expires_at, ip, user_agent, password_change_required";
 
 fn from_row(row: &AnyRow) -> Result<SessionRecord, StoreError> {
     Ok(SessionRecord {
@@ -65,23 +66,15 @@ impl Tx {
         .await?)
     }
 
-    pub async fn session_by_token_hash(
-        &mut self,
-        token_hash: &str,
-    ) -> Result<Option<SessionRecord>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM sessions WHERE token_hash = $1"
-        ))
-        .bind(token_hash)
-        .fetch_optional(self.conn())
-        .await?;
+    pub async fn session_by_token_hash(&mut self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM sessions WHERE token_hash = $1"))
+            .bind(token_hash)
+            .fetch_optional(self.conn())
+            .await?;
         row.as_ref().map(from_row).transpose()
     }
 
-    pub async fn sessions_of_account(
-        &mut self,
-        account_id: i64,
-    ) -> Result<Vec<SessionRecord>, StoreError> {
+    pub async fn sessions_of_account(&mut self, account_id: i64) -> Result<Vec<SessionRecord>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM sessions WHERE account_id = $1 ORDER BY last_seen_at DESC"
         ))
@@ -109,26 +102,17 @@ impl Tx {
     }
 
     /// Ends every session of an account except `keep` (if given); returns how many ended.
-    pub async fn delete_sessions_of_account(
-        &mut self,
-        account_id: i64,
-        keep: Option<i64>,
-    ) -> Result<u64, StoreError> {
-        let r =
-            sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND ($2 IS NULL OR id <> $2)")
-                .bind(account_id)
-                .bind(keep)
-                .execute(self.conn())
-                .await?;
+    pub async fn delete_sessions_of_account(&mut self, account_id: i64, keep: Option<i64>) -> Result<u64, StoreError> {
+        let r = sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND ($2 IS NULL OR id <> $2)")
+            .bind(account_id)
+            .bind(keep)
+            .execute(self.conn())
+            .await?;
         Ok(r.rows_affected())
     }
 
     /// Removes sessions past their absolute or idle limit.
-    pub async fn delete_expired_sessions(
-        &mut self,
-        now: i64,
-        idle_cutoff: i64,
-    ) -> Result<u64, StoreError> {
+    pub async fn delete_expired_sessions(&mut self, now: i64, idle_cutoff: i64) -> Result<u64, StoreError> {
         let r = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
             .bind(now)
             .bind(idle_cutoff)

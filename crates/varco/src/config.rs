@@ -130,15 +130,12 @@ impl Config {
         figment = figment.merge(
             Env::prefixed("VARCO_")
                 .filter(|key| {
-                    ENV_KEYS
-                        .iter()
-                        .any(|k| key.as_str().split("__").next() == Some(k))
+                    let top = key.as_str().split("__").next().unwrap_or("");
+                    ENV_KEYS.iter().any(|k| k.eq_ignore_ascii_case(top))
                 })
                 .split("__"),
         );
-        let config: Config = figment
-            .extract()
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let config: Config = figment.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
         config.check()?;
         Ok(config)
     }
@@ -187,9 +184,7 @@ impl Config {
             ));
         }
         if let Err(e) = varco_domain::password::PasswordHasher::new(self.password.hash) {
-            return Err(ConfigError::Invalid(format!(
-                "password hash parameters: {e}"
-            )));
+            return Err(ConfigError::Invalid(format!("password hash parameters: {e}")));
         }
         if self.database_max_connections == 0 {
             return Err(ConfigError::Invalid(
@@ -210,7 +205,7 @@ impl Config {
             session_idle_secs: self.session.idle_minutes * 60,
             session_absolute_secs: self.session.absolute_hours * 3600,
             lockout: self.lockout,
-            password_policy: self.password.policy.clone(),
+            password_policy: self.password.policy,
             hash: self.password.hash,
             hash_concurrency: self.password.hash_concurrency,
             ..Settings::default()
@@ -246,10 +241,7 @@ mod tests {
 
     #[test]
     fn passwords_in_urls_are_redacted() {
-        assert_eq!(
-            redact_url("postgres://u:secret@h/db"),
-            "postgres://u:***@h/db"
-        );
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
     }
 

@@ -8,8 +8,7 @@ use varco::cli::Cli;
 use varco::config::{Config, LogFormat};
 
 fn init_logging(config: &Config, json: bool) {
-    let filter =
-        EnvFilter::try_from_env("VARCO_LOG").unwrap_or_else(|_| EnvFilter::new(&config.log_level));
+    let filter = EnvFilter::try_from_env("VARCO_LOG").unwrap_or_else(|_| EnvFilter::new(&config.log_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -30,10 +29,7 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&config, cli.log_json);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -19,11 +19,9 @@ use crate::config::{Config, redact_url};
 /// Makes sure the data directory exists and is writable.
 pub fn prepare_data_dir(config: &Config) -> anyhow::Result<()> {
     let dir = &config.data_dir;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     let probe = dir.join(".varco-write-test");
-    std::fs::write(&probe, b"ok")
-        .with_context(|| format!("the data directory {} is not writable", dir.display()))?;
+    std::fs::write(&probe, b"ok").with_context(|| format!("the data directory {} is not writable", dir.display()))?;
     std::fs::remove_file(&probe).ok();
     Ok(())
 }
@@ -41,10 +39,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let store = Store::connect(&url, &options)
         .await
         .with_context(|| format!("cannot open the database {}", redact_url(&url)))?;
-    store
-        .migrate()
-        .await
-        .context("cannot migrate the database")?;
+    store.migrate().await.context("cannot migrate the database")?;
     Ok(store)
 }
 
@@ -74,10 +69,7 @@ impl Running {
     }
 
     /// Waits until the server ends by itself (after `stop` from elsewhere or an error).
-    pub async fn wait(
-        mut self,
-        signal: impl std::future::Future<Output = ()>,
-    ) -> anyhow::Result<()> {
+    pub async fn wait(mut self, signal: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
         signal.await;
         tracing::info!("shutting down: finishing in-flight requests");
         if let Some(tx) = self.shutdown.take() {
@@ -98,10 +90,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
 pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
     let listener = TcpListener::bind(&config.listen).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
-            anyhow::anyhow!(
-                "cannot listen on {}: the port is already in use",
-                config.listen
-            )
+            anyhow::anyhow!("cannot listen on {}: the port is already in use", config.listen)
         } else {
             anyhow::anyhow!("cannot listen on {}: {e}", config.listen)
         }
@@ -110,9 +99,7 @@ pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
     let store = open_store(config).await?;
     let app = build_app(config, store, clock)?;
     let mut web_config = config.web_config();
-    if config.listen.ends_with(":0")
-        && web_config.public_url == crate::config::Config::default().public_url
-    {
+    if config.listen.ends_with(":0") && web_config.public_url == crate::config::Config::default().public_url {
         // Port 0 (tests): the default public URL cannot be right; use the real one.
         web_config.public_url = format!("http://{local_addr}");
     }
@@ -131,14 +118,11 @@ pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
     let router = varco_web::router(state);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = rx.await;
-        })
-        .await
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
     });
     tracing::info!(address = %local_addr, public_url = %public_url, backend = app.store.backend().name(), "varco is listening");
     Ok(Running {

@@ -47,11 +47,7 @@ impl Lang {
             let mut parts = item.split(';');
             let tag = parts.next().unwrap_or("").trim();
             let weight = parts
-                .find_map(|p| {
-                    p.trim()
-                        .strip_prefix("q=")
-                        .and_then(|q| q.parse::<f32>().ok())
-                })
+                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
                 .unwrap_or(1.0);
             let primary = tag.split('-').next().unwrap_or("");
             if let Some(lang) = Lang::from_code(primary)
@@ -85,14 +81,11 @@ impl I18n {
     pub fn load() -> I18n {
         let mut bundles = HashMap::new();
         for (lang, source) in SOURCES {
-            let resource =
-                FluentResource::try_new(source.to_owned()).expect("the bundled Fluent files parse");
+            let resource = FluentResource::try_new(source.to_owned()).expect("the bundled Fluent files parse");
             let id: LanguageIdentifier = lang.code().parse().expect("language identifier");
             let mut bundle = FluentBundle::new_concurrent(vec![id]);
             bundle.set_use_isolating(false);
-            bundle
-                .add_resource(resource)
-                .expect("no duplicate Fluent messages");
+            bundle.add_resource(resource).expect("no duplicate Fluent messages");
             bundles.insert(lang, bundle);
         }
         I18n { bundles }
@@ -121,11 +114,7 @@ impl I18n {
 
     /// Message ids of one language, for the completeness test.
     pub fn message_ids(lang: Lang) -> Vec<String> {
-        let source = SOURCES
-            .iter()
-            .find(|(l, _)| *l == lang)
-            .map(|(_, s)| *s)
-            .unwrap_or("");
+        let source = SOURCES.iter().find(|(l, _)| *l == lang).map(|(_, s)| *s).unwrap_or("");
         source
             .lines()
             .filter(|l| !l.starts_with('#') && !l.starts_with(' ') && l.contains(" = "))
@@ -162,14 +151,7 @@ mod tests {
     #[test]
     fn arguments_are_formatted_without_isolation_marks() {
         let i18n = I18n::load();
-        let text = i18n.text(
-            Lang::It,
-            "login-throttled",
-            &[("seconds", FluentValue::from(30))],
-        );
-        assert_eq!(
-            text,
-            "Troppi tentativi da questo indirizzo. Riprova tra 30 secondi."
-        );
+        let text = i18n.text(Lang::It, "login-throttled", &[("seconds", FluentValue::from(30))]);
+        assert_eq!(text, "Troppi tentativi da questo indirizzo. Riprova tra 30 secondi.");
     }
 }

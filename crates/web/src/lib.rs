@@ -109,13 +109,19 @@ pub const JSON_BODY_LIMIT: usize = 64 * 1024;
 
 /// The whole HTTP surface.
 pub fn router(state: WebState) -> Router {
-    let api = api::routes().layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
+    let api = api::routes()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            api::same_origin_guard,
+        ))
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
     Router::new()
         .merge(pages::routes())
         .nest("/api/v1", api)
         .route("/api/openapi.json", get(api::openapi_json))
         .route("/healthz", get(api::healthz))
         .route("/static/{*path}", get(static_files::serve))
+        .route("/favicon.ico", get(|| async { axum::http::StatusCode::NO_CONTENT }))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

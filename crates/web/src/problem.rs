@@ -52,11 +52,7 @@ pub fn classify(error: &WebError) -> (StatusCode, &'static str, &'static str) {
     use StatusCode as S;
     match error {
         WebError::App(e) => match e {
-            AppError::InvalidCredentials => (
-                S::UNAUTHORIZED,
-                "invalid_credentials",
-                "Invalid credentials",
-            ),
+            AppError::InvalidCredentials => (S::UNAUTHORIZED, "invalid_credentials", "Invalid credentials"),
             AppError::Throttled { .. } => (S::TOO_MANY_REQUESTS, "throttled", "Too many requests"),
             AppError::Invalid { .. } => (S::BAD_REQUEST, "invalid_input", "Invalid input"),
             AppError::InputTooLong => (S::BAD_REQUEST, "input_too_long", "Input too long"),
@@ -67,21 +63,11 @@ pub fn classify(error: &WebError) -> (StatusCode, &'static str, &'static str) {
             ),
             AppError::NotFound(_) => (S::NOT_FOUND, "not_found", "Not found"),
             AppError::Conflict(_) => (S::CONFLICT, "conflict", "Conflict"),
-            AppError::Unauthenticated => (
-                S::UNAUTHORIZED,
-                "unauthenticated",
-                "Authentication required",
-            ),
+            AppError::Unauthenticated => (S::UNAUTHORIZED, "unauthenticated", "Authentication required"),
             AppError::Forbidden => (S::FORBIDDEN, "forbidden", "Forbidden"),
-            AppError::PasswordChangeRequired => (
-                S::FORBIDDEN,
-                "password_change_required",
-                "Password change required",
-            ),
+            AppError::PasswordChangeRequired => (S::FORBIDDEN, "password_change_required", "Password change required"),
             AppError::InvalidToken => (S::BAD_REQUEST, "invalid_token", "Invalid or expired token"),
-            AppError::Unavailable(_) => {
-                (S::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable")
-            }
+            AppError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
             AppError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         },
         WebError::MalformedJson(_) => (S::BAD_REQUEST, "malformed_json", "Malformed JSON"),
@@ -90,11 +76,7 @@ pub fn classify(error: &WebError) -> (StatusCode, &'static str, &'static str) {
             "unsupported_media_type",
             "Unsupported media type",
         ),
-        WebError::PayloadTooLarge => (
-            S::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "Payload too large",
-        ),
+        WebError::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "payload_too_large", "Payload too large"),
         WebError::CrossOrigin => (S::FORBIDDEN, "cross_origin", "Cross-origin request refused"),
         WebError::Csrf => (S::FORBIDDEN, "csrf", "Form token missing or wrong"),
         WebError::NotFound => (S::NOT_FOUND, "not_found", "Not found"),
@@ -159,20 +141,16 @@ impl IntoResponse for ApiError {
         let (status, code, title) = classify(&error);
         log_if_server_error(status, &error);
         let detail = match &error {
-            WebError::App(
-                AppError::Invalid { .. } | AppError::NotFound(_) | AppError::Conflict(_),
-            ) => Some(error.to_string()),
-            WebError::App(AppError::Throttled { .. }) | WebError::Throttled(_) => {
+            WebError::App(AppError::Invalid { .. } | AppError::NotFound(_) | AppError::Conflict(_)) => {
                 Some(error.to_string())
             }
+            WebError::App(AppError::Throttled { .. }) | WebError::Throttled(_) => Some(error.to_string()),
             WebError::MalformedJson(detail) => Some(detail.clone()),
             WebError::App(_) => None,
             other => Some(other.to_string()),
         };
         let (violations, field) = match &error {
-            WebError::App(AppError::PasswordPolicy(v)) => {
-                (Some(v.iter().map(|v| v.code().to_owned()).collect()), None)
-            }
+            WebError::App(AppError::PasswordPolicy(v)) => (Some(v.iter().map(|v| v.code().to_owned()).collect()), None),
             WebError::App(AppError::Invalid { field, .. }) => (None, Some((*field).to_owned())),
             _ => (None, None),
         };
@@ -224,17 +202,12 @@ impl IntoResponse for PageError {
         let (status, code, _) = classify(&error);
         log_if_server_error(status, &error);
         let (message_key, detail) = match (&error, code) {
-            (WebError::App(AppError::Invalid { .. }), _) => {
-                ("error-invalid", Some(error.to_string()))
-            }
+            (WebError::App(AppError::Invalid { .. }), _) => ("error-invalid", Some(error.to_string())),
             (_, "not_found") => ("error-not-found", None),
             (_, "csrf" | "cross_origin") => ("error-csrf", None),
             (_, "forbidden" | "password_change_required") => ("error-forbidden", None),
             (_, "unavailable") => ("error-unavailable", None),
-            (_, "throttled") => (
-                "login-throttled",
-                retry_after(&error).map(|s| s.to_string()),
-            ),
+            (_, "throttled") => ("login-throttled", retry_after(&error).map(|s| s.to_string())),
             _ => ("error-internal", None),
         };
         let mut response = status.into_response();
@@ -243,10 +216,7 @@ impl IntoResponse for PageError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        response.extensions_mut().insert(PageFailure {
-            message_key,
-            detail,
-        });
+        response.extensions_mut().insert(PageFailure { message_key, detail });
         response
     }
 }

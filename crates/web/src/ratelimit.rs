@@ -20,8 +20,7 @@ impl IpLimiter {
     /// `per_minute` requests per minute per address, with the same burst.
     pub fn per_minute(per_minute: u32) -> IpLimiter {
         IpLimiter {
-            limiter: NonZeroU32::new(per_minute)
-                .map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n)))),
+            limiter: NonZeroU32::new(per_minute).map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n)))),
         }
     }
 

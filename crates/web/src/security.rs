@@ -43,23 +43,14 @@ pub async fn headers(request: Request, next: Next) -> Response {
     let is_static = request.uri().path().starts_with("/static/");
     let mut response = next.run(request).await;
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(
-        "cross-origin-opener-policy",
-        HeaderValue::from_static("same-origin"),
-    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // Pages carrying a one-time token in their URL set `no-referrer` themselves.
+    if !h.contains_key(header::REFERRER_POLICY) {
+        h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    }
+    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
     h.insert(
         "permissions-policy",
         HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
@@ -71,17 +62,10 @@ pub async fn headers(request: Request, next: Next) -> Response {
 }
 
 /// Turns a [`PageFailure`] marker into the error page, in the visitor's language.
-pub async fn render_page_failures(
-    State(state): State<WebState>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn render_page_failures(State(state): State<WebState>, request: Request, next: Next) -> Response {
     let lang = crate::pages::lang_of(request.headers());
-    let signed_in = crate::session::cookie_value(
-        request.headers(),
-        &crate::session::cookie_name(&state.config),
-    )
-    .is_some();
+    let signed_in =
+        crate::session::cookie_value(request.headers(), crate::session::cookie_name(&state.config)).is_some();
     let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone());
     let response = next.run(request).await;
     let Some(failure) = response.extensions().get::<PageFailure>().cloned() else {
@@ -125,20 +109,63 @@ pub async fn render_page_failures(
 
 /// Refuses a state-changing request that a browser sent from another origin:
 /// `Origin` must be absent (non-browser clients) or equal the public origin,
-/// and `Sec-Fetch-Site` must not say `cross-site`.
+/// and `Sec-Fetch-Site` must not say `cross-site` or `same-site`.
+///
+/// A form posted from a page with `Referrer-Policy: no-referrer` (the pages
+/// that carry a one-time token) arrives with `Origin: null`; it is accepted
+/// only when the browser also vouches `Sec-Fetch-Site: same-origin`, a header
+/// page scripts cannot forge.
 pub fn check_same_origin(headers: &HeaderMap, public_origin: &str) -> Result<(), WebError> {
+    let fetch_site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_ascii_lowercase);
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().map_err(|_| WebError::CrossOrigin)?;
-        if !origin.eq_ignore_ascii_case(public_origin) {
+        let null_from_same_origin = origin == "null" && fetch_site.as_deref() == Some("same-origin");
+        if !origin.eq_ignore_ascii_case(public_origin) && !null_from_same_origin {
             return Err(WebError::CrossOrigin);
         }
     }
-    if headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
-    {
+    if matches!(fetch_site.as_deref(), Some("cross-site" | "same-site")) {
         return Err(WebError::CrossOrigin);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn same_origin_rule() {
+        let public = "http://127.0.0.1:8080";
+        assert!(check_same_origin(&headers(&[]), public).is_ok());
+        assert!(check_same_origin(&headers(&[("origin", "http://127.0.0.1:8080")]), public).is_ok());
+        assert!(check_same_origin(&headers(&[("origin", "http://evil.example")]), public).is_err());
+        assert!(check_same_origin(&headers(&[("origin", "null")]), public).is_err());
+        assert!(
+            check_same_origin(
+                &headers(&[("origin", "null"), ("sec-fetch-site", "same-origin")]),
+                public
+            )
+            .is_ok()
+        );
+        assert!(
+            check_same_origin(
+                &headers(&[("origin", "null"), ("sec-fetch-site", "cross-site")]),
+                public
+            )
+            .is_err()
+        );
+        assert!(check_same_origin(&headers(&[("sec-fetch-site", "same-site")]), public).is_err());
+    }
 }

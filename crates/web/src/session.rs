@@ -66,11 +66,8 @@ pub fn clear_session_cookie(config: &WebConfig) -> HeaderValue {
 }
 
 pub fn csrf_cookie(config: &WebConfig, token: &str) -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{CSRF_COOKIE}={token}; {}",
-        attributes(config, "Strict")
-    ))
-    .expect("valid header value")
+    HeaderValue::from_str(&format!("{CSRF_COOKIE}={token}; {}", attributes(config, "Strict")))
+        .expect("valid header value")
 }
 
 pub fn lang_cookie(config: &WebConfig, lang: &str) -> HeaderValue {
@@ -83,19 +80,12 @@ pub fn lang_cookie(config: &WebConfig, lang: &str) -> HeaderValue {
 
 /// Constant-time comparison of two tokens.
 pub fn tokens_equal(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The client address (the TCP peer; Varco does not trust forwarding headers).
 pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
 }
 
 /// The audit context of a request.
@@ -110,10 +100,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let ip = client_ip(parts);
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok());
+        let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
         Ok(Ctx {
             request: RequestContext::new(ip.map(|ip| ip.to_string()), user_agent),
             ip,
@@ -128,10 +115,7 @@ pub struct MaybeSession(pub Option<Authenticated>);
 impl FromRequestParts<WebState> for MaybeSession {
     type Rejection = Response;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &WebState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Self::Rejection> {
         if let Some(cached) = parts.extensions.get::<MaybeSession>() {
             return Ok(cached.clone());
         }
@@ -159,14 +143,8 @@ mod tests {
     #[test]
     fn cookies_are_found_among_others() {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; varco_session=abc; b=2"),
-        );
-        assert_eq!(
-            cookie_value(&headers, "varco_session").as_deref(),
-            Some("abc")
-        );
+        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; varco_session=abc; b=2"));
+        assert_eq!(cookie_value(&headers, "varco_session").as_deref(), Some("abc"));
         assert_eq!(cookie_value(&headers, "varco_csrf"), None);
     }
 

@@ -45,10 +45,7 @@ pub async fn serve(Path(path): Path<String>) -> Response {
         Some((_, mime, bytes)) => (
             [
                 (header::CONTENT_TYPE, HeaderValue::from_static(mime)),
-                (
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("public, max-age=86400"),
-                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
             ],
             *bytes,
         )

@@ -18,10 +18,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("help.html", include_str!("../templates/help.html")),
     ("logout.html", include_str!("../templates/logout.html")),
     ("setup.html", include_str!("../templates/setup.html")),
-    (
-        "setup_done.html",
-        include_str!("../templates/setup_done.html"),
-    ),
+    ("setup_done.html", include_str!("../templates/setup_done.html")),
     ("error.html", include_str!("../templates/error.html")),
 ];
 
@@ -47,8 +44,7 @@ impl Templates {
     pub fn load(i18n: Arc<I18n>) -> Templates {
         let mut env = Environment::new();
         for (name, source) in TEMPLATES {
-            env.add_template(name, source)
-                .expect("the bundled templates parse");
+            env.add_template(name, source).expect("the bundled templates parse");
         }
         env.add_function(
             "t",

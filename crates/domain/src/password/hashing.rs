@@ -15,9 +15,7 @@
 
 use std::fmt;
 
-use argon2::password_hash::{
-    self, PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString,
-};
+use argon2::password_hash::{self, PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::RngCore;
 use rand::rngs::OsRng;
@@ -95,13 +93,8 @@ impl PasswordHasher {
     /// Validates `params` and prepares the dummy hash (one full hash, so this
     /// takes as long as a login).
     pub fn new(params: HashParams) -> Result<Self, HashError> {
-        let argon2_params = Params::new(
-            params.memory_kib,
-            params.iterations,
-            params.parallelism,
-            None,
-        )
-        .map_err(HashError::Params)?;
+        let argon2_params =
+            Params::new(params.memory_kib, params.iterations, params.parallelism, None).map_err(HashError::Params)?;
         let mut hasher = PasswordHasher {
             params,
             argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, argon2_params),
@@ -153,28 +146,18 @@ impl PasswordHasher {
         let mut salt = [0u8; SALT_BYTES];
         OsRng.fill_bytes(&mut salt);
         let salt = SaltString::encode_b64(&salt).map_err(HashError::Hashing)?;
-        let hash = self
-            .argon2
-            .hash_password(password, &salt)
-            .map_err(HashError::Hashing)?;
+        let hash = self.argon2.hash_password(password, &salt).map_err(HashError::Hashing)?;
         Ok(hash.to_string())
     }
 
-    fn verify_argon2(
-        &self,
-        hash: &PasswordHash<'_>,
-        password: &PasswordInput,
-    ) -> Result<Verification, HashError> {
+    fn verify_argon2(&self, hash: &PasswordHash<'_>, password: &PasswordInput) -> Result<Verification, HashError> {
         if hash.salt.is_none() || hash.hash.is_none() {
             return Err(HashError::Malformed);
         }
         // Argon2's verifier rebuilds the hasher from the stored algorithm,
         // version and parameters, so argon2i/argon2d and older costs verify
         // too (and are then flagged for rehash).
-        let matches = match self
-            .argon2
-            .verify_password(password.as_str().as_bytes(), hash)
-        {
+        let matches = match self.argon2.verify_password(password.as_str().as_bytes(), hash) {
             Ok(()) => true,
             Err(password_hash::Error::Password) => false,
             Err(password_hash::Error::Crypto) => {
@@ -272,16 +255,11 @@ mod tests {
     #[test]
     fn hashes_are_argon2id_phc_strings_with_16_byte_salts() {
         let hasher = hasher();
-        let phc = hasher
-            .hash(&password("una password lunga abbastanza"))
-            .unwrap();
+        let phc = hasher.hash(&password("una password lunga abbastanza")).unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{phc}");
         let parsed = PasswordHash::new(&phc).unwrap();
         let mut salt = [0u8; 64];
-        assert_eq!(
-            parsed.salt.unwrap().decode_b64(&mut salt).unwrap().len(),
-            16
-        );
+        assert_eq!(parsed.salt.unwrap().decode_b64(&mut salt).unwrap().len(), 16);
         assert!(!phc.contains("una password"));
     }
 
@@ -296,22 +274,16 @@ mod tests {
     #[test]
     fn verifies_right_and_wrong_passwords() {
         let hasher = hasher();
-        let phc = hasher
-            .hash(&password("correct horse battery staple"))
-            .unwrap();
+        let phc = hasher.hash(&password("correct horse battery staple")).unwrap();
         assert_eq!(
-            hasher
-                .verify(&phc, &password("correct horse battery staple"))
-                .unwrap(),
+            hasher.verify(&phc, &password("correct horse battery staple")).unwrap(),
             Verification {
                 matches: true,
                 needs_rehash: false
             }
         );
         assert_eq!(
-            hasher
-                .verify(&phc, &password("Correct horse battery staple"))
-                .unwrap(),
+            hasher.verify(&phc, &password("Correct horse battery staple")).unwrap(),
             Verification {
                 matches: false,
                 needs_rehash: false
@@ -323,12 +295,7 @@ mod tests {
     fn normalisation_makes_accents_verify_alike() {
         let hasher = hasher();
         let phc = hasher.hash(&password("perch\u{e9} no")).unwrap();
-        assert!(
-            hasher
-                .verify(&phc, &password("perche\u{301} no"))
-                .unwrap()
-                .matches
-        );
+        assert!(hasher.verify(&phc, &password("perche\u{301} no")).unwrap().matches);
     }
 
     #[test]
@@ -341,9 +308,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(
-            stronger
-                .verify(&phc, &password("vecchi parametri"))
-                .unwrap(),
+            stronger.verify(&phc, &password("vecchi parametri")).unwrap(),
             Verification {
                 matches: true,
                 needs_rehash: true
@@ -367,12 +332,7 @@ mod tests {
             },
         ] {
             let other = PasswordHasher::new(changed).unwrap();
-            assert!(
-                other
-                    .verify(&phc, &password("vecchi parametri"))
-                    .unwrap()
-                    .needs_rehash
-            );
+            assert!(other.verify(&phc, &password("vecchi parametri")).unwrap().needs_rehash);
         }
     }
 
@@ -383,10 +343,7 @@ mod tests {
         for algorithm in [Algorithm::Argon2i, Algorithm::Argon2d] {
             let legacy = Argon2::new(algorithm, Version::V0x13, params.clone());
             let salt = SaltString::encode_b64(&[7u8; 16]).unwrap();
-            let phc = legacy
-                .hash_password(b"password di prima", &salt)
-                .unwrap()
-                .to_string();
+            let phc = legacy.hash_password(b"password di prima", &salt).unwrap().to_string();
             assert_eq!(
                 hasher.verify(&phc, &password("password di prima")).unwrap(),
                 Verification {
@@ -398,16 +355,8 @@ mod tests {
         }
         let v16 = Argon2::new(Algorithm::Argon2id, Version::V0x10, params);
         let salt = SaltString::encode_b64(&[9u8; 16]).unwrap();
-        let phc = v16
-            .hash_password(b"versione 16", &salt)
-            .unwrap()
-            .to_string();
-        assert!(
-            hasher
-                .verify(&phc, &password("versione 16"))
-                .unwrap()
-                .needs_rehash
-        );
+        let phc = v16.hash_password(b"versione 16", &salt).unwrap().to_string();
+        assert!(hasher.verify(&phc, &password("versione 16")).unwrap().needs_rehash);
     }
 
     #[test]
@@ -424,10 +373,7 @@ mod tests {
             without_output.as_str(),
         ] {
             assert!(
-                matches!(
-                    hasher.verify(stored, &password("qualcosa")),
-                    Err(HashError::Malformed)
-                ),
+                matches!(hasher.verify(stored, &password("qualcosa")), Err(HashError::Malformed)),
                 "{stored:?}"
             );
         }
@@ -460,30 +406,18 @@ mod tests {
                 ..fast()
             },
         ] {
-            assert!(matches!(
-                PasswordHasher::new(params),
-                Err(HashError::Params(_))
-            ));
+            assert!(matches!(PasswordHasher::new(params), Err(HashError::Params(_))));
         }
     }
 
     #[test]
     fn dummy_hash_has_the_same_parameters_and_matches_nothing_typed() {
         let hasher = hasher();
-        assert!(
-            hasher
-                .dummy_hash()
-                .starts_with("$argon2id$v=19$m=1024,t=1,p=1$")
-        );
-        let outcome = hasher
-            .verify(hasher.dummy_hash(), &password("password"))
-            .unwrap();
+        assert!(hasher.dummy_hash().starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
+        let outcome = hasher.verify(hasher.dummy_hash(), &password("password")).unwrap();
         assert!(!outcome.matches);
         hasher.verify_dummy(&password("password"));
-        assert_ne!(
-            hasher.dummy_hash(),
-            PasswordHasher::new(fast()).unwrap().dummy_hash()
-        );
+        assert_ne!(hasher.dummy_hash(), PasswordHasher::new(fast()).unwrap().dummy_hash());
     }
 
     #[test]

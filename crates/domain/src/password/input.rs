@@ -87,16 +87,10 @@ mod tests {
     #[test]
     fn size_limit_is_in_bytes_and_comes_first() {
         assert!(PasswordInput::new(&"a".repeat(1024)).is_ok());
-        assert_eq!(
-            PasswordInput::new(&"a".repeat(1025)),
-            Err(PasswordInputError::TooLong)
-        );
+        assert_eq!(PasswordInput::new(&"a".repeat(1025)), Err(PasswordInputError::TooLong));
         // 512 two-byte characters are 1024 bytes; 513 of them are 1026.
         assert!(PasswordInput::new(&"é".repeat(512)).is_ok());
-        assert_eq!(
-            PasswordInput::new(&"é".repeat(513)),
-            Err(PasswordInputError::TooLong)
-        );
+        assert_eq!(PasswordInput::new(&"é".repeat(513)), Err(PasswordInputError::TooLong));
     }
 
     #[test]

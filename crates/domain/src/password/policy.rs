@@ -70,11 +70,7 @@ impl PasswordPolicy {
     /// Checks a new password. `context` holds what is known about the user:
     /// names, username, user code, email, tax code, school name. Returns every
     /// violation found, in a stable order.
-    pub fn check(
-        &self,
-        password: &PasswordInput,
-        context: &[&str],
-    ) -> Result<(), Vec<PolicyViolation>> {
+    pub fn check(&self, password: &PasswordInput, context: &[&str]) -> Result<(), Vec<PolicyViolation>> {
         let mut violations = Vec::new();
         let length = password.char_count();
         if length < self.min_length {
@@ -86,11 +82,7 @@ impl PasswordPolicy {
         if contains_context_word(password, context) {
             violations.push(PolicyViolation::PersonalData);
         }
-        if violations.is_empty() {
-            Ok(())
-        } else {
-            Err(violations)
-        }
+        if violations.is_empty() { Ok(()) } else { Err(violations) }
     }
 }
 
@@ -146,23 +138,14 @@ mod tests {
     #[test]
     fn length_is_counted_in_characters_after_nfc() {
         // 14 characters, 15 with one more.
-        assert_eq!(
-            check("abcdefghijklmn", &[]),
-            Err(vec![PolicyViolation::TooShort])
-        );
+        assert_eq!(check("abcdefghijklmn", &[]), Err(vec![PolicyViolation::TooShort]));
         assert_eq!(check("abcdefghijklmno", &[]), Ok(()));
         // 15 characters, 30 bytes; with combining accents 30 scalar values
         // before NFC, 15 after.
         assert_eq!(check(&"é".repeat(15), &[]), Ok(()));
-        assert_eq!(
-            check(&"e\u{301}".repeat(14), &[]),
-            Err(vec![PolicyViolation::TooShort])
-        );
+        assert_eq!(check(&"e\u{301}".repeat(14), &[]), Err(vec![PolicyViolation::TooShort]));
         assert_eq!(check(&"a".repeat(128), &[]), Ok(()));
-        assert_eq!(
-            check(&"a".repeat(129), &[]),
-            Err(vec![PolicyViolation::TooLong])
-        );
+        assert_eq!(check(&"a".repeat(129), &[]), Err(vec![PolicyViolation::TooLong]));
     }
 
     #[test]
@@ -207,10 +190,7 @@ mod tests {
 
     #[test]
     fn email_domains_are_not_personal() {
-        assert_eq!(
-            check("example example example", &["g.b@example.it"]),
-            Ok(())
-        );
+        assert_eq!(check("example example example", &["g.b@example.it"]), Ok(()));
     }
 
     #[test]
@@ -220,10 +200,7 @@ mod tests {
             Err(vec![PolicyViolation::PersonalData])
         );
         assert_eq!(
-            check(
-                "istituto comprensivo dante tutto",
-                &["I.C. Dante Alighieri"]
-            ),
+            check("istituto comprensivo dante tutto", &["I.C. Dante Alighieri"]),
             Err(vec![PolicyViolation::PersonalData])
         );
     }
@@ -240,10 +217,7 @@ mod tests {
     fn all_violations_are_reported_together() {
         assert_eq!(
             check("rossi", &["Rossi"]),
-            Err(vec![
-                PolicyViolation::TooShort,
-                PolicyViolation::PersonalData
-            ])
+            Err(vec![PolicyViolation::TooShort, PolicyViolation::PersonalData])
         );
     }
 

@@ -38,8 +38,7 @@ fn read_password_line() -> anyhow::Result<PasswordInput> {
         .context("cannot read the password from standard input (it must be UTF-8)")?;
     let line = line.strip_suffix('\n').unwrap_or(&line);
     let line = line.strip_suffix('\r').unwrap_or(line);
-    PasswordInput::new(line)
-        .map_err(|e| anyhow!("the password on standard input is not acceptable: {e}"))
+    PasswordInput::new(line).map_err(|e| anyhow!("the password on standard input is not acceptable: {e}"))
 }
 
 fn describe_policy(violations: &[varco_domain::password::PolicyViolation], app: &App) -> String {
@@ -49,10 +48,7 @@ fn describe_policy(violations: &[varco_domain::password::PolicyViolation], app: 
         .map(|v| match v.code() {
             "too_short" => format!("too_short (at least {} characters)", policy.min_length),
             "too_long" => format!("too_long (at most {} characters)", policy.max_length),
-            "personal_data" => {
-                "personal_data (contains a name, username, email, tax code or school name)"
-                    .to_owned()
-            }
+            "personal_data" => "personal_data (contains a name, username, email, tax code or school name)".to_owned(),
             other => other.to_owned(),
         })
         .collect::<Vec<_>>()
@@ -61,10 +57,9 @@ fn describe_policy(violations: &[varco_domain::password::PolicyViolation], app: 
 
 fn app_error(app: &App, e: varco_app::AppError) -> anyhow::Error {
     match e {
-        varco_app::AppError::PasswordPolicy(v) => anyhow!(
-            "the password does not meet the policy: {}",
-            describe_policy(&v, app)
-        ),
+        varco_app::AppError::PasswordPolicy(v) => {
+            anyhow!("the password does not meet the policy: {}", describe_policy(&v, app))
+        }
         other => anyhow!(other),
     }
 }
@@ -97,16 +92,8 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             }
             let store = varco_store::Store::connect(&url, &varco_store::ConnectOptions::default())
                 .await
-                .with_context(|| {
-                    format!(
-                        "cannot open the database {}",
-                        crate::config::redact_url(&url)
-                    )
-                })?;
-            let report = store
-                .migrate()
-                .await
-                .context("cannot migrate the database")?;
+                .with_context(|| format!("cannot open the database {}", crate::config::redact_url(&url)))?;
+            let report = store.migrate().await.context("cannot migrate the database")?;
             eprintln!(
                 "migrations: {} known, {} applied now, database up to date",
                 report.known, report.applied_now
@@ -167,10 +154,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             if account.has_password {
                 eprintln!("account {} created and active", account.user_code);
             } else {
-                eprintln!(
-                    "account {} created; it waits for activation",
-                    account.user_code
-                );
+                eprintln!("account {} created; it waits for activation", account.user_code);
             }
         }
         Command::Account(AccountCommand::List {
@@ -216,18 +200,11 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     a.email.as_deref().unwrap_or("-"),
                     if a.email_verified { " (verified)" } else { "" }
                 ));
-                out(format!(
-                    "username:   {}",
-                    a.username.as_deref().unwrap_or("-")
-                ));
+                out(format!("username:   {}", a.username.as_deref().unwrap_or("-")));
                 out(format!(
                     "status:     {}{}",
                     a.status.as_str(),
-                    if a.locked {
-                        " (temporarily locked)"
-                    } else {
-                        ""
-                    }
+                    if a.locked { " (temporarily locked)" } else { "" }
                 ));
                 let roles: Vec<String> = a
                     .roles
@@ -302,13 +279,10 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             eprintln!("{what}");
         }
         Command::Import(args) => {
-            let file = std::fs::File::open(&args.file)
-                .with_context(|| format!("cannot open {}", args.file.display()))?;
-            let roster = varco_app::import::read_roster(
-                std::io::BufReader::new(file),
-                args.kind.map(Into::into),
-            )
-            .map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
+            let file =
+                std::fs::File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?;
+            let roster = varco_app::import::read_roster(std::io::BufReader::new(file), args.kind.map(Into::into))
+                .map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
             for error in roster.errors() {
                 eprintln!("{}:{}: {}", args.file.display(), error.line, error.reason);
             }
@@ -324,29 +298,20 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let bar = if std::io::stderr().is_terminal() {
                 let bar = indicatif::ProgressBar::new(total);
                 bar.set_style(
-                    indicatif::ProgressStyle::with_template(
-                        "{bar:40} {pos}/{len} rows ({eta} left)",
-                    )
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                    indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows ({eta} left)")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
                 );
                 Some(bar)
             } else {
                 None
             };
-            let result = varco_app::import::apply(
-                &app,
-                &actor,
-                &ctx,
-                &args.school,
-                roster,
-                args.skip_invalid,
-                |done| {
+            let result =
+                varco_app::import::apply(&app, &actor, &ctx, &args.school, roster, args.skip_invalid, |done| {
                     if let Some(bar) = &bar {
                         bar.set_position(done as u64);
                     }
-                },
-            )
-            .await;
+                })
+                .await;
             if let Some(bar) = &bar {
                 bar.finish_and_clear();
             }
@@ -372,13 +337,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::Audit(args) => {
             let app = open(&config).await?;
-            let entries = varco_app::audit::list(
-                &app,
-                args.account.as_deref(),
-                args.limit.clamp(1, 1_000_000),
-            )
-            .await
-            .map_err(|e| app_error(&app, e))?;
+            let entries = varco_app::audit::list(&app, args.account.as_deref(), args.limit.clamp(1, 1_000_000))
+                .await
+                .map_err(|e| app_error(&app, e))?;
             for e in &entries {
                 if args.json {
                     json_line(e)?;
@@ -398,13 +359,8 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::Demo => {
             let app = open(&config).await?;
-            let report = varco_app::setup::demo(&app)
-                .await
-                .map_err(|e| app_error(&app, e))?;
-            out(format!(
-                "school: {} {}",
-                report.school.code, report.school.name
-            ));
+            let report = varco_app::setup::demo(&app).await.map_err(|e| app_error(&app, e))?;
+            out(format!("school: {} {}", report.school.code, report.school.name));
             for a in &report.accounts {
                 out(format!(
                     "{:<7} user code {}  username {:<16}  password {}",

@@ -16,9 +16,7 @@ use varco_app::accounts::AccountView;
 use crate::WebState;
 use crate::problem::{ApiError, Problem, WebError};
 use crate::security::check_same_origin;
-use crate::session::{
-    Ctx, MaybeSession, clear_session_cookie, cookie_name, cookie_value, session_cookie,
-};
+use crate::session::{Ctx, MaybeSession, clear_session_cookie, cookie_name, cookie_value, session_cookie};
 
 pub fn routes() -> Router<WebState> {
     Router::new()
@@ -26,6 +24,22 @@ pub fn routes() -> Router<WebState> {
         .route("/logout", post(logout))
         .route("/me", get(me))
         .fallback(not_found)
+}
+
+/// Refuses cross-origin state-changing API requests before any body is read.
+pub async fn same_origin_guard(
+    State(state): State<WebState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let safe = matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    if !safe && let Err(e) = check_same_origin(request.headers(), state.config.origin()) {
+        return ApiError(e).into_response();
+    }
+    next.run(request).await
 }
 
 async fn not_found() -> ApiError {
@@ -40,9 +54,7 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let Json(value) = Json::<T>::from_request(request, state)
-            .await
-            .map_err(WebError::from)?;
+        let Json(value) = Json::<T>::from_request(request, state).await.map_err(WebError::from)?;
         Ok(ApiJson(value))
     }
 }
@@ -143,7 +155,6 @@ pub async fn login(
     ctx: Ctx,
     body: ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    check_same_origin(&headers, state.config.origin())?;
     throttle(&state.login_limiter, &ctx)?;
     let ApiJson(body) = body;
     let previous = cookie_value(&headers, cookie_name(&state.config));
@@ -169,12 +180,7 @@ pub async fn login(
         (status = 204, description = "Logged out (also when there was no session)"),
         (status = 403, description = "`cross_origin`", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn logout(
-    State(state): State<WebState>,
-    headers: HeaderMap,
-    ctx: Ctx,
-) -> Result<Response, ApiError> {
-    check_same_origin(&headers, state.config.origin())?;
+pub async fn logout(State(state): State<WebState>, headers: HeaderMap, ctx: Ctx) -> Result<Response, ApiError> {
     throttle(&state.api_limiter, &ctx)?;
     if let Some(token) = cookie_value(&headers, cookie_name(&state.config)) {
         varco_app::sessions::logout(&state.app, &token, &ctx.request).await?;
@@ -192,15 +198,9 @@ pub async fn logout(
         (status = 200, description = "The signed-in account", body = AccountJson),
         (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn me(
-    State(state): State<WebState>,
-    ctx: Ctx,
-    session: MaybeSession,
-) -> Result<Json<AccountJson>, ApiError> {
+pub async fn me(State(state): State<WebState>, ctx: Ctx, session: MaybeSession) -> Result<Json<AccountJson>, ApiError> {
     throttle(&state.api_limiter, &ctx)?;
-    let session = session
-        .0
-        .ok_or(WebError::App(varco_app::AppError::Unauthenticated))?;
+    let session = session.0.ok_or(WebError::App(varco_app::AppError::Unauthenticated))?;
     Ok(Json(session.view(&state.app).into()))
 }
 
@@ -222,14 +222,7 @@ pub async fn healthz(State(state): State<WebState>) -> Response {
         description = "Identity, credentials and account recovery for Italian schools."
     ),
     paths(login, logout, me),
-    components(schemas(
-        LoginRequest,
-        LoginResponse,
-        AccountJson,
-        SchoolJson,
-        RoleJson,
-        Problem
-    ))
+    components(schemas(LoginRequest, LoginResponse, AccountJson, SchoolJson, RoleJson, Problem))
 )]
 pub struct ApiDoc;
 

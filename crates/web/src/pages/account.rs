@@ -9,9 +9,7 @@ use serde::Deserialize;
 use super::{lang_of, render};
 use crate::WebState;
 use crate::problem::{PageError, WebError};
-use crate::session::{
-    Ctx, MaybeSession, clear_session_cookie, cookie_name, cookie_value, tokens_equal,
-};
+use crate::session::{Ctx, MaybeSession, clear_session_cookie, cookie_name, cookie_value, tokens_equal};
 
 pub async fn show(
     State(state): State<WebState>,

@@ -44,11 +44,7 @@ pub async fn show(
     Query(query): Query<HelpQuery>,
 ) -> Result<Response, PageError> {
     let lang = lang_of(&headers);
-    let school_query = query
-        .school
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty());
+    let school_query = query.school.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let mut school_not_found = false;
     let school: Option<Contacts> = match (school_query, &session.0) {
         (Some(code), _) => match varco_app::schools::find(&state.app, code).await {

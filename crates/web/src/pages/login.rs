@@ -87,9 +87,7 @@ pub async fn submit(
     if let Some(ip) = ctx.ip
         && let Err(seconds) = state.login_limiter.check(ip)
     {
-        let message = state
-            .i18n
-            .text(lang, "login-throttled", &[("seconds", seconds.into())]);
+        let message = state.i18n.text(lang, "login-throttled", &[("seconds", seconds.into())]);
         let mut response = page(
             &state,
             &headers,
@@ -99,9 +97,7 @@ pub async fn submit(
             form.next.as_deref(),
             false,
         )?;
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, seconds.into());
+        response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
         return Ok(response);
     }
     let previous = cookie_value(&headers, cookie_name(&state.config));
@@ -116,11 +112,7 @@ pub async fn submit(
     {
         Ok(outcome) => {
             let target = local_path(form.next.as_deref());
-            let target = if target == "/" {
-                "/account".to_owned()
-            } else {
-                target
-            };
+            let target = if target == "/" { "/account".to_owned() } else { target };
             let mut response = Redirect::to(&target).into_response();
             response.headers_mut().insert(
                 header::SET_COOKIE,

@@ -14,14 +14,13 @@ use axum::routing::get;
 use minijinja::Value;
 use rand::rngs::OsRng;
 use serde::Deserialize;
+use tower_http::set_header::SetResponseHeaderLayer;
 use varco_domain::token::SecretToken;
 
 use crate::WebState;
 use crate::i18n::Lang;
 use crate::problem::{PageError, WebError};
-use crate::session::{
-    CSRF_COOKIE, LANG_COOKIE, MaybeSession, cookie_value, csrf_cookie, lang_cookie,
-};
+use crate::session::{CSRF_COOKIE, LANG_COOKIE, MaybeSession, cookie_value, csrf_cookie, lang_cookie};
 
 pub fn routes() -> Router<WebState> {
     Router::new()
@@ -30,7 +29,14 @@ pub fn routes() -> Router<WebState> {
         .route("/logout", get(account::logout_page).post(account::logout))
         .route("/account", get(account::show))
         .route("/help", get(help::show))
-        .route("/setup", get(setup::show).post(setup::submit))
+        .route(
+            "/setup",
+            // The setup page carries its one-time token in the URL: never leak it as a referrer.
+            get(setup::show).post(setup::submit).layer(SetResponseHeaderLayer::overriding(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            )),
+        )
         .route("/lang/{code}", get(switch_language))
 }
 
@@ -38,13 +44,7 @@ pub fn routes() -> Router<WebState> {
 pub fn lang_of(headers: &HeaderMap) -> Lang {
     cookie_value(headers, LANG_COOKIE)
         .and_then(|c| Lang::from_code(&c))
-        .unwrap_or_else(|| {
-            Lang::negotiate(
-                headers
-                    .get(header::ACCEPT_LANGUAGE)
-                    .and_then(|v| v.to_str().ok()),
-            )
-        })
+        .unwrap_or_else(|| Lang::negotiate(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())))
 }
 
 /// Renders a page template with the common context (`lang`, `path`, `signed_in`).
@@ -56,24 +56,16 @@ pub(crate) fn render(
     name: &str,
     page: Value,
 ) -> Result<Html<String>, PageError> {
-    let context =
-        minijinja::context! { lang => lang.code(), path => path, signed_in => signed_in, ..page };
-    state
-        .templates
-        .render(name, context)
-        .map(Html)
-        .map_err(|e| {
-            PageError(WebError::App(varco_app::AppError::Internal(format!(
-                "template {name}: {e}"
-            ))))
-        })
+    let context = minijinja::context! { lang => lang.code(), path => path, signed_in => signed_in, ..page };
+    state.templates.render(name, context).map(Html).map_err(|e| {
+        PageError(WebError::App(varco_app::AppError::Internal(format!(
+            "template {name}: {e}"
+        ))))
+    })
 }
 
 /// The anonymous-form CSRF token: the cookie's value, or a new one to set.
-pub(crate) fn anonymous_csrf(
-    state: &WebState,
-    headers: &HeaderMap,
-) -> (String, Option<HeaderValue>) {
+pub(crate) fn anonymous_csrf(state: &WebState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
     match cookie_value(headers, CSRF_COOKIE).filter(|v| SecretToken::from_user(v).is_some()) {
         Some(existing) => (existing, None),
         None => {
@@ -85,15 +77,21 @@ pub(crate) fn anonymous_csrf(
 }
 
 /// Checks an anonymous form: same origin and the double-submit token.
-pub(crate) fn check_anonymous_form(
-    state: &WebState,
-    headers: &HeaderMap,
-    submitted: &str,
-) -> Result<(), PageError> {
-    crate::security::check_same_origin(headers, state.config.origin())?;
+pub(crate) fn check_anonymous_form(state: &WebState, headers: &HeaderMap, submitted: &str) -> Result<(), PageError> {
+    if let Err(e) = crate::security::check_same_origin(headers, state.config.origin()) {
+        tracing::info!(origin = ?headers.get(axum::http::header::ORIGIN), expected = state.config.origin(), "form refused: cross-origin");
+        return Err(PageError(e));
+    }
     match cookie_value(headers, CSRF_COOKIE) {
         Some(cookie) if crate::session::tokens_equal(&cookie, submitted) => Ok(()),
-        _ => Err(PageError(WebError::Csrf)),
+        Some(_) => {
+            tracing::info!("form refused: the CSRF token does not match the cookie");
+            Err(PageError(WebError::Csrf))
+        }
+        None => {
+            tracing::info!("form refused: no CSRF cookie");
+            Err(PageError(WebError::Csrf))
+        }
     }
 }
 
@@ -101,10 +99,7 @@ pub(crate) fn check_anonymous_form(
 pub(crate) fn local_path(candidate: Option<&str>) -> String {
     match candidate {
         Some(p)
-            if p.starts_with('/')
-                && !p.starts_with("//")
-                && !p.contains('\\')
-                && !p.chars().any(char::is_control) =>
+            if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && !p.chars().any(char::is_control) =>
         {
             p.to_owned()
         }

@@ -117,11 +117,9 @@ pub async fn submit(
     let password = match PasswordInput::new(&form.password) {
         Ok(p) => p,
         Err(_) => {
-            let message = state.i18n.text(
-                lang,
-                "policy-too_long",
-                &[("max", (policy.max_length as i64).into())],
-            );
+            let message = state
+                .i18n
+                .text(lang, "policy-too_long", &[("max", (policy.max_length as i64).into())]);
             return form_page(
                 &state,
                 &headers,
@@ -160,9 +158,7 @@ pub async fn submit(
             username: Some(form.username.clone()),
         },
     };
-    match varco_app::setup::complete_setup(&state.app, &form.token, &input, password, &ctx.request)
-        .await
-    {
+    match varco_app::setup::complete_setup(&state.app, &form.token, &input, password, &ctx.request).await {
         Ok(admin) => {
             let html = render(
                 &state,
@@ -189,20 +185,12 @@ pub async fn submit(
                     )
                 })
                 .collect();
-            form_page(
-                &state,
-                &headers,
-                StatusCode::BAD_REQUEST,
-                &form.token,
-                &form,
-                messages,
-            )
+            form_page(&state, &headers, StatusCode::BAD_REQUEST, &form.token, &form, messages)
         }
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_))) => {
-            let message =
-                state
-                    .i18n
-                    .text(lang, "error-invalid", &[("detail", e.to_string().into())]);
+            let message = state
+                .i18n
+                .text(lang, "error-invalid", &[("detail", e.to_string().into())]);
             form_page(
                 &state,
                 &headers,

@@ -1,0 +1,10 @@
+//! Varco's integration tests: one binary; each test starts the real server
+//! on a free port over a fresh SQLite file and, in a second run, a fresh
+//! PostgreSQL database, and drives it over HTTP (or runs the real CLI).
+
+mod harness;
+
+mod api;
+mod browser;
+mod cli;
+mod pages;
