@@ -177,7 +177,15 @@ pub fn complete_tax_code(first15: &str) -> Option<TaxCode> {
 }
 
 /// label, kind, first name, last name, first 15 tax-code characters, username, role.
-type DemoPerson = (&'static str, AccountKind, &'static str, &'static str, &'static str, &'static str, Option<Role>);
+type DemoPerson = (
+    &'static str,
+    AccountKind,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<Role>,
+);
 
 pub async fn demo(app: &App) -> Result<DemoReport, AppError> {
     let mut tx = app.store.begin_read().await?;

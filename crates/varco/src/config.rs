@@ -183,7 +183,7 @@ impl Config {
                 "password policy: min_length must be at least 8, max_length between 64 and 256 and not below min_length".into(),
             ));
         }
-        if let Err(e) = varco_domain::password::PasswordHasher::new(self.password.hash) {
+        if let Err(e) = self.password.hash.validate() {
             return Err(ConfigError::Invalid(format!("password hash parameters: {e}")));
         }
         if self.database_max_connections == 0 {

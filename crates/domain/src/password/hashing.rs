@@ -48,6 +48,15 @@ impl Default for HashParams {
     }
 }
 
+impl HashParams {
+    /// Checks the parameters without hashing anything (Argon2's own limits).
+    pub fn validate(&self) -> Result<(), HashError> {
+        Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+            .map(|_| ())
+            .map_err(HashError::Params)
+    }
+}
+
 /// Why hashing or verification could not give an answer.
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {

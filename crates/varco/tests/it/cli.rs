@@ -391,3 +391,32 @@ fn serve_starts_on_a_fresh_directory_prints_the_setup_link_and_stops_on_sigterm(
         "{stderr}"
     );
 }
+
+both_backends!(a_database_from_a_newer_varco_is_refused);
+
+async fn a_database_from_a_newer_varco_is_refused(backend: Backend) {
+    use sqlx::Connection;
+    let Some(db) = Database::create(backend).await else {
+        return;
+    };
+    let cli = Cli { db: &db };
+    cli.ok(&["migrate"]);
+    let insert = match backend {
+        Backend::Sqlite => {
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (99999, 'from the future', 1, x'00', 0)"
+        }
+        Backend::Postgres => {
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (99999, 'from the future', TRUE, '\\x00'::bytea, 0)"
+        }
+    };
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    sqlx::query(insert).execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    let err = cli.fails(&["migrate"]);
+    assert!(err.contains("newer version of Varco"), "{err}");
+    let err = cli.fails(&["school", "list"]);
+    assert!(err.contains("newer version of Varco"), "{err}");
+}

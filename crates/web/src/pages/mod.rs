@@ -32,10 +32,12 @@ pub fn routes() -> Router<WebState> {
         .route(
             "/setup",
             // The setup page carries its one-time token in the URL: never leak it as a referrer.
-            get(setup::show).post(setup::submit).layer(SetResponseHeaderLayer::overriding(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            )),
+            get(setup::show)
+                .post(setup::submit)
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                )),
         )
         .route("/lang/{code}", get(switch_language))
 }
