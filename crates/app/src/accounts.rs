@@ -86,6 +86,11 @@ pub struct AccountView {
     pub school: SchoolRef,
     pub roles: Vec<RoleView>,
     pub has_password: bool,
+    /// The password has expired or a change was forced: the next session may
+    /// only change it.
+    pub password_change_required: bool,
+    /// Days until the password expires (0: expired); `None` when it never does.
+    pub password_expires_in_days: Option<u32>,
     pub locked: bool,
     pub created_at: String,
 }
@@ -125,6 +130,12 @@ pub(crate) fn view(app: &App, record: &AccountRecord, roles: &[RoleGrant]) -> Ac
             })
             .collect(),
         has_password: record.password_hash.is_some(),
+        password_change_required: crate::password::must_change(app, record, app.now()),
+        password_expires_in_days: match crate::password::expiry_status(app, record, app.now()) {
+            varco_domain::password::ExpiryStatus::Valid { days_left } => Some(days_left),
+            varco_domain::password::ExpiryStatus::Expired => Some(0),
+            varco_domain::password::ExpiryStatus::NoExpiry => None,
+        },
         locked: record.blocked_until.is_some_and(|until| until > app.now().0),
         created_at: varco_domain::clock::Timestamp(record.created_at).to_rfc3339(),
     }
@@ -202,10 +213,7 @@ pub async fn add(
         Some(password) => {
             let context = valid.context_words(&school.name);
             let refs: Vec<&str> = context.iter().map(String::as_str).collect();
-            app.settings
-                .password_policy
-                .check(&password, &refs)
-                .map_err(AppError::PasswordPolicy)?;
+            crate::password::check_policy(app, valid.kind, &refs, &password)?;
             Some(app.hashing.hash(password).await?)
         }
         None => None,

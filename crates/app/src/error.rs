@@ -6,7 +6,7 @@
 //! prints the Display text. No variant ever carries a secret.
 
 use thiserror::Error;
-use varco_domain::password::PolicyViolation;
+use varco_domain::password::PolicyRefusal;
 use varco_store::StoreError;
 
 #[derive(Debug, Error)]
@@ -21,7 +21,7 @@ pub enum AppError {
     #[error("the input is too long")]
     InputTooLong,
     #[error("the password does not meet the policy")]
-    PasswordPolicy(Vec<PolicyViolation>),
+    PasswordPolicy(PolicyRefusal),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]

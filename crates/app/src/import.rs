@@ -12,6 +12,14 @@
 //! | `kind` (`staff`/`family`) | `tipo` | unless a default kind is given |
 //! | `email` | `email` | no |
 //! | `username` | `username` | no |
+//! | `password_hash` | `hash_password` | no |
+//!
+//! `password_hash` carries the hash from the system being replaced, so people
+//! keep their password: Argon2 PHC strings, bcrypt (`$2y$`, `$2b$`), Django
+//! `pbkdf2_sha256$…`, salted MD5 `md5$SALT$HEX` and salted SHA-1
+//! `sha1$SALT$HEX`. Such an account is active at once and its hash becomes
+//! Argon2id at the first successful login. The column only fills accounts
+//! that have no password yet; it never overwrites one.
 //!
 //! Every row is validated before anything is written; a file with errors
 //! imports nothing unless the caller chose to skip invalid rows. The import is
@@ -59,7 +67,7 @@ pub struct ImportReport {
 /// A roster read and validated, ready to apply.
 #[derive(Debug, Clone)]
 pub struct Roster {
-    rows: Vec<(u64, ValidAccount)>,
+    rows: Vec<RosterRow>,
     errors: Vec<RowError>,
 }
 
@@ -77,6 +85,13 @@ impl Roster {
     }
 }
 
+#[derive(Debug, Clone)]
+struct RosterRow {
+    line: u64,
+    account: ValidAccount,
+    password_hash: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Column {
     TaxCode,
@@ -85,6 +100,7 @@ enum Column {
     Kind,
     Email,
     Username,
+    PasswordHash,
 }
 
 fn column(name: &str) -> Option<Column> {
@@ -95,6 +111,7 @@ fn column(name: &str) -> Option<Column> {
         "kind" | "tipo" => Some(Column::Kind),
         "email" | "e_mail" => Some(Column::Email),
         "username" | "nome_utente" => Some(Column::Username),
+        "password_hash" | "hash_password" => Some(Column::PasswordHash),
         _ => None,
     }
 }
@@ -153,7 +170,7 @@ pub fn read_roster(mut input: impl Read, default_kind: Option<AccountKind>) -> R
             }
             None => {
                 return Err(ImportError::Unreadable(format!(
-                    "unknown column {name:?} in the header; expected tax_code, first_name, last_name, kind, email, username"
+                    "unknown column {name:?} in the header; expected tax_code, first_name, last_name, kind, email, username, password_hash"
                 )));
             }
         }
@@ -235,6 +252,18 @@ pub fn read_roster(mut input: impl Read, default_kind: Option<AccountKind>) -> R
             email: get(Column::Email),
             username: get(Column::Username),
         };
+        let password_hash = get(Column::PasswordHash).filter(|h| !h.is_empty());
+        if let Some(hash) = &password_hash
+            && let Err(e) = varco_domain::password::recognise_stored_hash(hash)
+        {
+            errors.push(RowError {
+                line,
+                reason: format!(
+                    "password_hash: {e}; accepted: $argon2id$…, bcrypt $2y$/$2b$, pbkdf2_sha256$…, md5$SALT$HEX, sha1$SALT$HEX"
+                ),
+            });
+            continue;
+        }
         match input.validate() {
             Ok(valid) => {
                 if let Some(first) = seen_tax_codes.insert(valid.tax_code.to_string(), line) {
@@ -253,7 +282,11 @@ pub fn read_roster(mut input: impl Read, default_kind: Option<AccountKind>) -> R
                     });
                     continue;
                 }
-                rows.push((line, valid));
+                rows.push(RosterRow {
+                    line,
+                    account: valid,
+                    password_hash,
+                });
             }
             Err(AppError::Invalid { field, message }) => errors.push(RowError {
                 line,
@@ -291,7 +324,15 @@ pub async fn apply(
         skipped: roster.errors,
         ..ImportReport::default()
     };
-    for (done, (line, row)) in roster.rows.iter().enumerate() {
+    for (
+        done,
+        RosterRow {
+            line,
+            account: row,
+            password_hash,
+        },
+    ) in roster.rows.iter().enumerate()
+    {
         match existing.get(row.tax_code.as_str()) {
             Some(&id) => {
                 let changed = tx
@@ -305,7 +346,14 @@ pub async fn apply(
                     })
                     .await
                     .map_err(AppError::from)?;
-                if changed {
+                let hash_set = match password_hash {
+                    Some(hash) => tx
+                        .set_password_hash_if_none(id, hash, now.0)
+                        .await
+                        .map_err(AppError::from)?,
+                    None => false,
+                };
+                if changed || hash_set {
                     report.updated += 1;
                     let user_code = tx.account_by_id(id).await.map_err(AppError::from)?.map(|a| a.user_code);
                     audit::record(
@@ -344,8 +392,13 @@ pub async fn apply(
                     }
                     return Err(ImportError::InvalidRows(vec![error]));
                 }
+                let status = if password_hash.is_some() {
+                    AccountStatus::Active
+                } else {
+                    AccountStatus::PendingActivation
+                };
                 let (id, user_code) =
-                    insert_valid(&mut tx, school.id, row, AccountStatus::PendingActivation, None, now.0).await?;
+                    insert_valid(&mut tx, school.id, row, status, password_hash.as_deref(), now.0).await?;
                 report.created += 1;
                 audit::record(
                     &mut tx,

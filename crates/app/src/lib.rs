@@ -12,32 +12,58 @@ pub mod audit;
 mod error;
 pub mod hashing;
 pub mod import;
+pub mod jobs;
 pub mod login;
+pub mod mail;
+pub mod password;
 pub mod schools;
 pub mod sessions;
 pub mod setup;
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use varco_domain::account::AccountKind;
 use varco_domain::clock::{Clock, Timestamp};
 use varco_domain::lockout::LockoutPolicy;
-use varco_domain::password::{HashParams, PasswordPolicy};
+use varco_domain::password::{CommonPasswords, ExpiryPolicy, HashParams, PasswordPolicy};
 use varco_store::Store;
 
 pub use error::AppError;
 pub use hashing::HashingPool;
 
+/// A setting that differs between staff and family accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PerKind<T> {
+    pub staff: T,
+    pub family: T,
+}
+
+impl<T> PerKind<T> {
+    pub fn get(&self, kind: AccountKind) -> &T {
+        match kind {
+            AccountKind::Staff => &self.staff,
+            AccountKind::Family => &self.family,
+        }
+    }
+}
+
 /// The knobs of the use cases, filled from configuration.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone)]
 pub struct Settings {
+    /// The public base URL (no trailing slash): links in emails, Message-ID domain.
+    pub public_url: String,
     /// Idle session lifetime in seconds.
     pub session_idle_secs: i64,
     /// Absolute session lifetime in seconds.
     pub session_absolute_secs: i64,
     pub lockout: LockoutPolicy,
-    pub password_policy: PasswordPolicy,
+    /// Password rules per account kind.
+    pub policy: PerKind<PasswordPolicy>,
+    /// Password expiry per account kind (staff expire by default, families not).
+    pub expiry: PerKind<ExpiryPolicy>,
+    /// The common and breached passwords refused for every kind.
+    pub common_passwords: CommonPasswords,
     pub hash: HashParams,
     /// Concurrent hash computations; 0 means one per core.
     pub hash_concurrency: usize,
@@ -48,10 +74,19 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
+            public_url: "http://127.0.0.1:8080".into(),
             session_idle_secs: 30 * 60,
             session_absolute_secs: 12 * 3600,
             lockout: LockoutPolicy::default(),
-            password_policy: PasswordPolicy::default(),
+            policy: PerKind {
+                staff: PasswordPolicy::default(),
+                family: PasswordPolicy::default(),
+            },
+            expiry: PerKind {
+                staff: ExpiryPolicy::staff_default(),
+                family: ExpiryPolicy::family_default(),
+            },
+            common_passwords: CommonPasswords::bundled(),
             hash: HashParams::default(),
             hash_concurrency: 0,
             max_email_candidates: 3,
@@ -66,6 +101,8 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub hashing: HashingPool,
     pub settings: Arc<Settings>,
+    /// Woken after a transaction that queued mail commits (the outbox worker waits on it).
+    pub mail_notify: Arc<Notify>,
 }
 
 impl App {
@@ -81,6 +118,7 @@ impl App {
             clock,
             hashing,
             settings: Arc::new(settings),
+            mail_notify: Arc::new(Notify::new()),
         })
     }
 
@@ -94,6 +132,8 @@ impl App {
 pub struct RequestContext {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The language the person uses (`it`, `en`), remembered for their emails.
+    pub lang: Option<String>,
 }
 
 impl RequestContext {
@@ -101,6 +141,7 @@ impl RequestContext {
         RequestContext {
             ip,
             user_agent: user_agent.map(|ua| ua.chars().filter(|c| !c.is_control()).take(256).collect()),
+            lang: None,
         }
     }
 }

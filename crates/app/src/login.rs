@@ -170,7 +170,11 @@ async fn succeed(
     if let Some(hash) = &new_hash {
         tx.set_password_hash(account.id, hash, None, now.0).await?;
     }
-    let session = create_session(&mut tx, app, account.id, false, ctx).await?;
+    let must_change = crate::password::must_change(app, account, now);
+    let session = create_session(&mut tx, app, account.id, must_change, ctx).await?;
+    if let Some(lang) = ctx.lang.as_deref() {
+        tx.set_account_lang(account.id, lang).await?;
+    }
     let actor = Actor::Account {
         id: account.id,
         user_code: account.user_code.clone(),
@@ -194,7 +198,7 @@ async fn succeed(
     Ok(LoginSuccess {
         session,
         account: view(app, account, &roles),
-        password_expired: false,
+        password_expired: must_change,
     })
 }
 

@@ -95,10 +95,7 @@ pub async fn complete_setup(
     let valid = input.admin.validate()?;
     let context = valid.context_words(&input.school.name);
     let refs: Vec<&str> = context.iter().map(String::as_str).collect();
-    app.settings
-        .password_policy
-        .check(&password, &refs)
-        .map_err(AppError::PasswordPolicy)?;
+    crate::password::check_policy(app, valid.kind, &refs, &password)?;
     let hash = app.hashing.hash(password).await?;
 
     let now = app.now();

@@ -24,8 +24,9 @@ pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use email::{EmailAddress, EmailError};
 pub use lockout::{Admission, FailureOutcome, LockState, LockoutPolicy};
 pub use password::{
-    HashError, HashParams, MAX_PASSWORD_INPUT_BYTES, PasswordHasher, PasswordInput, PasswordInputError, PasswordPolicy,
-    PolicyViolation, Verification,
+    CommonPasswords, ExpiryPolicy, ExpiryStatus, FEEDBACK_CODES, HashError, HashFormat, HashParams,
+    MAX_PASSWORD_INPUT_BYTES, PasswordHasher, PasswordInput, PasswordInputError, PasswordPolicy, PolicyContext,
+    PolicyRefusal, PolicyViolation, StrengthFeedback, Verification, recognise_stored_hash,
 };
 pub use person::{PersonName, PersonNameError, Username, UsernameError};
 pub use school_code::{SchoolCode, SchoolCodeError};

@@ -30,6 +30,9 @@ pub struct AccountRecord {
     pub blocked_until: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    pub password_change_required: bool,
+    /// Preferred language for emails (`it`, `en`); `None` means Italian.
+    pub lang: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -68,7 +71,8 @@ pub struct AccountFilter<'a> {
 
 const SELECT: &str = "SELECT a.id, a.user_code, a.school_id, s.code AS school_code, s.name AS school_name, \
      a.kind, a.first_name, a.last_name, a.tax_code, a.email, a.email_verified, a.username, a.status, \
-     a.password_hash, a.password_changed_at, a.failed_logins, a.blocked_until, a.created_at, a.updated_at \
+     a.password_hash, a.password_changed_at, a.failed_logins, a.blocked_until, a.created_at, a.updated_at, \
+     a.password_change_required, a.lang \
      FROM accounts a JOIN schools s ON s.id = a.school_id";
 
 fn from_row(row: &AnyRow) -> Result<AccountRecord, StoreError> {
@@ -96,6 +100,8 @@ fn from_row(row: &AnyRow) -> Result<AccountRecord, StoreError> {
         blocked_until: row.try_get("blocked_until")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        password_change_required: row.try_get::<i64, _>("password_change_required")? != 0,
+        lang: row.try_get("lang")?,
     })
 }
 
@@ -318,5 +324,24 @@ impl Tx {
             .execute(self.conn())
             .await?;
         Ok(())
+    }
+}
+
+impl Tx {
+    /// Gives an account without a password the hash carried over from a
+    /// previous system, activating it if it waited for activation. Returns
+    /// false (and changes nothing) when the account already has a password.
+    pub async fn set_password_hash_if_none(&mut self, id: i64, hash: &str, now: i64) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE accounts SET password_hash = $2, password_changed_at = $3, updated_at = $3, \
+             status = CASE WHEN status = 'pending_activation' THEN 'active' ELSE status END \
+             WHERE id = $1 AND password_hash IS NULL",
+        )
+        .bind(id)
+        .bind(hash)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 }

@@ -121,3 +121,24 @@ impl Tx {
         Ok(r.rows_affected())
     }
 }
+
+impl Tx {
+    /// Sets or clears the "may only change the password" flag of a session.
+    pub async fn set_session_password_change_required(&mut self, id: i64, required: bool) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET password_change_required = $2 WHERE id = $1")
+            .bind(id)
+            .bind(i64::from(required))
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Restricts every session of an account to changing the password.
+    pub async fn restrict_sessions_of_account(&mut self, account_id: i64) -> Result<u64, StoreError> {
+        let r = sqlx::query("UPDATE sessions SET password_change_required = 1 WHERE account_id = $1")
+            .bind(account_id)
+            .execute(self.conn())
+            .await?;
+        Ok(r.rows_affected())
+    }
+}

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
-use varco_app::Settings;
+use varco_app::{PerKind, Settings};
 use varco_domain::lockout::LockoutPolicy;
-use varco_domain::password::{HashParams, PasswordPolicy};
+use varco_domain::password::{CommonPasswords, ExpiryPolicy, HashParams, PasswordPolicy};
 use varco_web::{Helpdesk, RateLimits};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,13 +37,132 @@ impl Default for SessionConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Password rules and expiry of one account kind.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KindPasswordConfig {
+    pub min_length: usize,
+    pub min_length_with_second_factor: usize,
+    pub max_length: usize,
+    /// Lowest zxcvbn score (0-4) accepted.
+    pub min_strength: u8,
+    /// How many previous passwords may not be reused.
+    pub history: usize,
+    /// Days after which the password expires; 0 = never (NIST and ASVS advise
+    /// against expiry: it is kept for the staff portal that requires it).
+    pub password_max_age_days: u32,
+    /// Days before expiry when a reminder is emailed.
+    pub expiry_reminder_days: Vec<u32>,
+}
+
+impl Default for KindPasswordConfig {
+    /// The policy defaults without expiry. (Loading always starts from
+    /// `Config::default()`, whose staff section expires after 180 days.)
+    fn default() -> Self {
+        KindPasswordConfig::with_max_age(0)
+    }
+}
+
+impl KindPasswordConfig {
+    fn with_max_age(days: u32) -> KindPasswordConfig {
+        let policy = PasswordPolicy::default();
+        KindPasswordConfig {
+            min_length: policy.min_length,
+            min_length_with_second_factor: policy.min_length_with_second_factor,
+            max_length: policy.max_length,
+            min_strength: policy.min_strength,
+            history: policy.history,
+            password_max_age_days: days,
+            expiry_reminder_days: vec![14, 7, 1],
+        }
+    }
+
+    pub fn policy(&self) -> PasswordPolicy {
+        PasswordPolicy {
+            min_length: self.min_length,
+            min_length_with_second_factor: self.min_length_with_second_factor,
+            max_length: self.max_length,
+            min_strength: self.min_strength,
+            history: self.history,
+        }
+    }
+
+    pub fn expiry(&self) -> ExpiryPolicy {
+        ExpiryPolicy {
+            max_age_days: (self.password_max_age_days > 0).then_some(self.password_max_age_days),
+            reminder_days: self.expiry_reminder_days.clone(),
+        }
+    }
+
+    fn check(&self, kind: &str) -> Result<(), ConfigError> {
+        if self.min_length < 8
+            || self.min_length_with_second_factor < 8
+            || self.max_length < 64
+            || self.min_length > self.max_length
+            || self.max_length > 256
+        {
+            return Err(ConfigError::Invalid(format!(
+                "password.{kind}: min_length must be at least 8, max_length between 64 and 256 and not below min_length"
+            )));
+        }
+        if self.min_strength > 4 {
+            return Err(ConfigError::Invalid(format!(
+                "password.{kind}.min_strength must be between 0 and 4"
+            )));
+        }
+        if self
+            .expiry_reminder_days
+            .iter()
+            .any(|&d| self.password_max_age_days > 0 && d >= self.password_max_age_days)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "password.{kind}.expiry_reminder_days must be shorter than password_max_age_days"
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PasswordConfig {
     pub hash: HashParams,
     /// Concurrent Argon2id computations; 0 = one per core.
     pub hash_concurrency: usize,
-    pub policy: PasswordPolicy,
+    /// A larger list of common or breached passwords (one per line) added to the bundled one.
+    pub common_passwords_file: Option<PathBuf>,
+    pub staff: KindPasswordConfig,
+    pub family: KindPasswordConfig,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        PasswordConfig {
+            hash: HashParams::default(),
+            hash_concurrency: 0,
+            common_passwords_file: None,
+            staff: KindPasswordConfig::with_max_age(180),
+            family: KindPasswordConfig::with_max_age(0),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailSettings {
+    /// The From address of every message.
+    pub from: String,
+    /// Per-school template overrides: `DIR/SCHOOL_CODE/LANG/TEMPLATE/{subject.txt,body.txt,body.html}`.
+    pub template_dir: Option<PathBuf>,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings {
+            from: "Varco <no-reply@varco.invalid>".into(),
+            template_dir: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,6 +181,7 @@ pub struct Config {
     pub log_level: String,
     pub session: SessionConfig,
     pub password: PasswordConfig,
+    pub mail: MailSettings,
     pub lockout: LockoutPolicy,
     pub rate_limits: RateLimits,
     /// The national helpdesk shown on `/help`.
@@ -81,6 +201,7 @@ impl Default for Config {
             log_level: "info".into(),
             session: SessionConfig::default(),
             password: PasswordConfig::default(),
+            mail: MailSettings::default(),
             lockout: LockoutPolicy::default(),
             rate_limits: RateLimits::default(),
             helpdesk: Helpdesk::default(),
@@ -101,6 +222,7 @@ const ENV_KEYS: &[&str] = &[
     "log_level",
     "session",
     "password",
+    "mail",
     "lockout",
     "rate_limits",
     "helpdesk",
@@ -173,15 +295,15 @@ impl Config {
                 "session idle_minutes and absolute_hours must be positive".into(),
             ));
         }
-        let policy = &self.password.policy;
-        if policy.min_length < 8
-            || policy.max_length < 64
-            || policy.min_length > policy.max_length
-            || policy.max_length > 256
+        self.password.staff.check("staff")?;
+        self.password.family.check("family")?;
+        if let Some(path) = &self.password.common_passwords_file
+            && !path.is_file()
         {
-            return Err(ConfigError::Invalid(
-                "password policy: min_length must be at least 8, max_length between 64 and 256 and not below min_length".into(),
-            ));
+            return Err(ConfigError::Invalid(format!(
+                "password.common_passwords_file {} does not exist",
+                path.display()
+            )));
         }
         if let Err(e) = self.password.hash.validate() {
             return Err(ConfigError::Invalid(format!("password hash parameters: {e}")));
@@ -200,16 +322,32 @@ impl Config {
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("varco.db").display()))
     }
 
-    pub fn app_settings(&self) -> Settings {
-        Settings {
+    /// The use-case settings; reads the optional larger common-password list.
+    pub fn app_settings(&self) -> Result<Settings, ConfigError> {
+        let mut common = CommonPasswords::bundled();
+        if let Some(path) = &self.password.common_passwords_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::Invalid(format!("password.common_passwords_file {}: {e}", path.display())))?;
+            common = common.with_file(&text);
+        }
+        Ok(Settings {
+            public_url: self.public_url.trim_end_matches('/').to_owned(),
+            policy: PerKind {
+                staff: self.password.staff.policy(),
+                family: self.password.family.policy(),
+            },
+            expiry: PerKind {
+                staff: self.password.staff.expiry(),
+                family: self.password.family.expiry(),
+            },
+            common_passwords: common,
             session_idle_secs: self.session.idle_minutes * 60,
             session_absolute_secs: self.session.absolute_hours * 3600,
             lockout: self.lockout,
-            password_policy: self.password.policy,
             hash: self.password.hash,
             hash_concurrency: self.password.hash_concurrency,
             ..Settings::default()
-        }
+        })
     }
 
     pub fn web_config(&self) -> varco_web::WebConfig {

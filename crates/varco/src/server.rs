@@ -45,7 +45,8 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 
 /// Builds the use-case layer over an open store.
 pub fn build_app(config: &Config, store: Store, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
-    App::new(store, clock, config.app_settings()).map_err(|e| anyhow::anyhow!("{e}"))
+    let settings = config.app_settings()?;
+    App::new(store, clock, settings).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// A running server.

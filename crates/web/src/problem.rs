@@ -123,6 +123,16 @@ pub struct Problem {
     /// For `invalid_input`: the field at fault.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For `password_policy` with `weak`: the strength estimator's advice, as codes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<FeedbackJson>,
+}
+
+/// Strength advice as stable codes (see the domain's `FEEDBACK_CODES`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FeedbackJson {
+    pub warning: Option<String>,
+    pub suggestions: Vec<String>,
 }
 
 /// An error answered as problem JSON (for `/api/v1/...`).
@@ -150,7 +160,10 @@ impl IntoResponse for ApiError {
             other => Some(other.to_string()),
         };
         let (violations, field) = match &error {
-            WebError::App(AppError::PasswordPolicy(v)) => (Some(v.iter().map(|v| v.code().to_owned()).collect()), None),
+            WebError::App(AppError::PasswordPolicy(refusal)) => (
+                Some(refusal.violations.iter().map(|v| v.code().to_owned()).collect()),
+                None,
+            ),
             WebError::App(AppError::Invalid { field, .. }) => (None, Some((*field).to_owned())),
             _ => (None, None),
         };
@@ -162,6 +175,13 @@ impl IntoResponse for ApiError {
             code: code.to_owned(),
             violations,
             field,
+            feedback: match &error {
+                WebError::App(AppError::PasswordPolicy(refusal)) => refusal.feedback.as_ref().map(|f| FeedbackJson {
+                    warning: f.warning.clone(),
+                    suggestions: f.suggestions.clone(),
+                }),
+                _ => None,
+            },
         };
         let mut response = (status, Json(problem)).into_response();
         response.headers_mut().insert(

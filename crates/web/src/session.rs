@@ -101,10 +101,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let ip = client_ip(parts);
         let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
-        Ok(Ctx {
-            request: RequestContext::new(ip.map(|ip| ip.to_string()), user_agent),
-            ip,
-        })
+        let mut request = RequestContext::new(ip.map(|ip| ip.to_string()), user_agent);
+        request.lang = Some(crate::pages::lang_of(&parts.headers).code().to_owned());
+        Ok(Ctx { request, ip })
+    }
+}
+
+/// A signed-in session allowed to do everything: an expired password or a
+/// forced change restricts a session to changing the password or logging out.
+pub fn full_session(session: &MaybeSession) -> Result<&Authenticated, varco_app::AppError> {
+    match &session.0 {
+        None => Err(varco_app::AppError::Unauthenticated),
+        Some(s) if s.session.password_change_required => Err(varco_app::AppError::PasswordChangeRequired),
+        Some(s) => Ok(s),
     }
 }
 

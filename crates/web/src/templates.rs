@@ -20,6 +20,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("setup.html", include_str!("../templates/setup.html")),
     ("setup_done.html", include_str!("../templates/setup_done.html")),
     ("error.html", include_str!("../templates/error.html")),
+    (
+        "password_change.html",
+        include_str!("../templates/password_change.html"),
+    ),
+    (
+        "password_changed.html",
+        include_str!("../templates/password_changed.html"),
+    ),
 ];
 
 pub struct Templates {

@@ -9,9 +9,10 @@
 //! `needs_rehash` is only ever set together with `matches`, so a failed login
 //! can never trigger a rehash. No error message carries the password.
 //!
-//! Stored formats are told apart by their prefix in `StoredFormat::detect`;
-//! legacy formats (bcrypt `$2b$`, Django `pbkdf2_sha256$…`, salted MD5) are
-//! added there as new variants, each verifying with `needs_rehash = true`.
+//! Stored formats are told apart by their shape in [`super::format`]: Argon2
+//! PHC strings are verified here, and the legacy formats of the registers
+//! schools migrate from (bcrypt, Django `pbkdf2_sha256`, salted MD5 and
+//! SHA-1) in [`super::legacy`], each verifying with `needs_rehash = true`.
 
 use std::fmt;
 
@@ -20,6 +21,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use rand::RngCore;
 use rand::rngs::OsRng;
 
+use super::format::StoredFormat;
 use super::input::PasswordInput;
 
 /// Salt length in bytes (ASVS and OWASP ask for at least 16).
@@ -63,15 +65,15 @@ pub enum HashError {
     /// The configured parameters are outside what Argon2 accepts.
     #[error("invalid password hashing parameters: {0}")]
     Params(#[source] argon2::Error),
-    /// The stored hash is not a readable PHC string (or lacks its salt or
-    /// output, or carries parameters Argon2 refuses).
+    /// The stored hash is not a readable PHC string or legacy hash (or lacks
+    /// its salt or output, or carries a cost outside the accepted bounds).
     #[error("the stored password hash is malformed")]
     Malformed,
     /// The stored hash is well formed but in a format this build cannot
     /// verify.
     #[error("the stored password hash uses an unsupported scheme: {scheme}")]
     UnsupportedScheme {
-        /// The PHC identifier or prefix found, e.g. `scrypt`.
+        /// The PHC identifier or prefix found, e.g. `scrypt`, `pbkdf2_sha1`.
         scheme: String,
     },
     /// Argon2 itself failed (for example, memory could not be allocated).
@@ -127,6 +129,19 @@ impl PasswordHasher {
     pub fn verify(&self, phc: &str, password: &PasswordInput) -> Result<Verification, HashError> {
         match StoredFormat::detect(phc)? {
             StoredFormat::Argon2(hash) => self.verify_argon2(&hash, password),
+            StoredFormat::Legacy(legacy) => {
+                let matches = legacy.matches(password)?;
+                if legacy.is_cheap() {
+                    // Pad an MD5/SHA-1 check to the cost of a real one, so a
+                    // migrated account does not answer faster than the rest.
+                    self.verify_dummy(password);
+                }
+                // Any legacy format is weaker than Argon2id: replace it at once.
+                Ok(Verification {
+                    matches,
+                    needs_rehash: matches,
+                })
+            }
         }
     }
 
@@ -198,33 +213,6 @@ impl fmt::Debug for PasswordHasher {
         f.debug_struct("PasswordHasher")
             .field("params", &self.params)
             .finish_non_exhaustive()
-    }
-}
-
-/// A stored password hash, recognised by its shape.
-enum StoredFormat<'a> {
-    /// `$argon2id$…`, `$argon2i$…` or `$argon2d$…`.
-    Argon2(PasswordHash<'a>),
-}
-
-impl<'a> StoredFormat<'a> {
-    fn detect(stored: &'a str) -> Result<StoredFormat<'a>, HashError> {
-        if !stored.starts_with('$') {
-            return Err(HashError::Malformed);
-        }
-        let hash = PasswordHash::new(stored).map_err(|_| HashError::Malformed)?;
-        let argon2_ids = [
-            Algorithm::Argon2id.ident(),
-            Algorithm::Argon2i.ident(),
-            Algorithm::Argon2d.ident(),
-        ];
-        if argon2_ids.contains(&hash.algorithm) {
-            Ok(StoredFormat::Argon2(hash))
-        } else {
-            Err(HashError::UnsupportedScheme {
-                scheme: hash.algorithm.as_str().to_owned(),
-            })
-        }
     }
 }
 

@@ -11,7 +11,7 @@ use varco_app::{Actor, App, RequestContext};
 use varco_domain::clock::SystemClock;
 use varco_domain::password::PasswordInput;
 
-use super::{AccountCommand, Cli, Command, RoleCommand, SchoolCommand};
+use super::{AccountCommand, Cli, Command, JobsCommand, OutboxCommand, RoleCommand, SchoolCommand};
 use crate::config::Config;
 use crate::server;
 
@@ -41,24 +41,24 @@ fn read_password_line() -> anyhow::Result<PasswordInput> {
     PasswordInput::new(line).map_err(|e| anyhow!("the password on standard input is not acceptable: {e}"))
 }
 
-fn describe_policy(violations: &[varco_domain::password::PolicyViolation], app: &App) -> String {
-    let policy = &app.settings.password_policy;
-    violations
-        .iter()
-        .map(|v| match v.code() {
-            "too_short" => format!("too_short (at least {} characters)", policy.min_length),
-            "too_long" => format!("too_long (at most {} characters)", policy.max_length),
-            "personal_data" => "personal_data (contains a name, username, email, tax code or school name)".to_owned(),
-            other => other.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+fn describe_policy(refusal: &varco_domain::password::PolicyRefusal) -> String {
+    let mut parts: Vec<String> = refusal.violations.iter().map(|v| v.code().to_owned()).collect();
+    if let Some(feedback) = &refusal.feedback {
+        parts.extend(
+            feedback
+                .warning
+                .iter()
+                .chain(feedback.suggestions.iter())
+                .map(|c| format!("hint: {c}")),
+        );
+    }
+    parts.join(", ")
 }
 
-fn app_error(app: &App, e: varco_app::AppError) -> anyhow::Error {
+fn app_error(e: varco_app::AppError) -> anyhow::Error {
     match e {
         varco_app::AppError::PasswordPolicy(v) => {
-            anyhow!("the password does not meet the policy: {}", describe_policy(&v, app))
+            anyhow!("the password does not meet the policy: {}", describe_policy(&v))
         }
         other => anyhow!(other),
     }
@@ -112,7 +112,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             };
             let school = varco_app::schools::add(&app, &actor, &ctx, &input)
                 .await
-                .map_err(|e| app_error(&app, e))?;
+                .map_err(app_error)?;
             out(&school.code);
             eprintln!("school {} added: {}", school.code, school.name);
         }
@@ -149,7 +149,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             };
             let account = varco_app::accounts::add(&app, &actor, &ctx, &input, password)
                 .await
-                .map_err(|e| app_error(&app, e))?;
+                .map_err(app_error)?;
             out(&account.user_code);
             if account.has_password {
                 eprintln!("account {} created and active", account.user_code);
@@ -173,7 +173,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 offset.max(0),
             )
             .await
-            .map_err(|e| app_error(&app, e))?;
+            .map_err(app_error)?;
             for account in &accounts {
                 if json {
                     json_line(account)?;
@@ -184,9 +184,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::Account(AccountCommand::Show { user_code, json }) => {
             let app = open(&config).await?;
-            let a = varco_app::accounts::show(&app, &user_code)
-                .await
-                .map_err(|e| app_error(&app, e))?;
+            let a = varco_app::accounts::show(&app, &user_code).await.map_err(app_error)?;
             if json {
                 json_line(&a)?;
             } else {
@@ -229,7 +227,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let app = open(&config).await?;
             let changed = varco_app::accounts::set_enabled(&app, &actor, &ctx, &user_code, false)
                 .await
-                .map_err(|e| app_error(&app, e))?;
+                .map_err(app_error)?;
             eprintln!(
                 "{}",
                 if changed {
@@ -243,7 +241,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let app = open(&config).await?;
             let changed = varco_app::accounts::set_enabled(&app, &actor, &ctx, &user_code, true)
                 .await
-                .map_err(|e| app_error(&app, e))?;
+                .map_err(app_error)?;
             eprintln!(
                 "{}",
                 if changed {
@@ -252,6 +250,59 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     "account was not disabled"
                 }
             );
+        }
+        Command::Account(AccountCommand::RequirePasswordChange { user_code }) => {
+            let app = open(&config).await?;
+            varco_app::password::require_change(&app, &actor, &ctx, &user_code)
+                .await
+                .map_err(app_error)?;
+            eprintln!("the account must change its password at the next login");
+        }
+        Command::Outbox(OutboxCommand::List { failed, limit, json }) => {
+            let app = open(&config).await?;
+            for m in varco_app::mail::outbox_list(&app, failed, limit.clamp(1, 100_000))
+                .await
+                .map_err(app_error)?
+            {
+                if json {
+                    json_line(&m)?;
+                } else {
+                    out(format!(
+                        "{}\t{}\t{}\t{}\tattempts={}\tcreated={}\t{}",
+                        m.id,
+                        m.status,
+                        m.template,
+                        m.recipient,
+                        m.attempts,
+                        m.created_at,
+                        match (&m.sent_at, &m.last_error) {
+                            (Some(sent), _) => format!("sent={sent}"),
+                            (None, Some(error)) => format!("next={} error={error}", m.next_attempt_at),
+                            (None, None) => format!("next={}", m.next_attempt_at),
+                        }
+                    ));
+                }
+            }
+        }
+        Command::Outbox(OutboxCommand::Retry { id }) => {
+            let app = open(&config).await?;
+            varco_app::mail::outbox_retry(&app, &actor, id)
+                .await
+                .map_err(app_error)?;
+            eprintln!("message {id} queued again");
+        }
+        Command::Jobs(JobsCommand::Run { job }) => {
+            let app = open(&config).await?;
+            match job.as_str() {
+                "expiry-reminders" => {
+                    let report = varco_app::jobs::expiry_reminders(&app).await.map_err(app_error)?;
+                    out(format!(
+                        "examined: {}, reminders queued: {}",
+                        report.examined, report.sent
+                    ));
+                }
+                other => bail!("unknown job {other}"),
+            }
         }
         Command::Role(command) => {
             let (args, grant) = match command {
@@ -269,7 +320,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 grant,
             )
             .await
-            .map_err(|e| app_error(&app, e))?;
+            .map_err(app_error)?;
             let what = match (grant, changed) {
                 (true, true) => "role granted",
                 (true, false) => "the account already had this role",
@@ -323,7 +374,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     }
                     bail!("{} invalid row(s); nothing was imported", errors.len());
                 }
-                Err(ImportError::App(e)) => return Err(app_error(&app, e)),
+                Err(ImportError::App(e)) => return Err(app_error(e)),
                 Err(e) => return Err(e.into()),
             };
             out(format!(
@@ -339,7 +390,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let app = open(&config).await?;
             let entries = varco_app::audit::list(&app, args.account.as_deref(), args.limit.clamp(1, 1_000_000))
                 .await
-                .map_err(|e| app_error(&app, e))?;
+                .map_err(app_error)?;
             for e in &entries {
                 if args.json {
                     json_line(e)?;
@@ -359,7 +410,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::Demo => {
             let app = open(&config).await?;
-            let report = varco_app::setup::demo(&app).await.map_err(|e| app_error(&app, e))?;
+            let report = varco_app::setup::demo(&app).await.map_err(app_error)?;
             out(format!("school: {} {}", report.school.code, report.school.name));
             for a in &report.accounts {
                 out(format!(

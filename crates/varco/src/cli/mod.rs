@@ -44,6 +44,12 @@ pub enum Command {
     Import(ImportArgs),
     /// Print credential events, newest first.
     Audit(AuditArgs),
+    /// Inspect and retry queued email.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+    /// Run periodic jobs now.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Fill an empty database with a demo school and one account per role,
     /// printing their user codes and freshly drawn passwords.
     Demo,
@@ -139,6 +145,34 @@ pub enum AccountCommand {
     Disable { user_code: String },
     /// Enable a disabled account.
     Enable { user_code: String },
+    /// Force a password change at the next login (current sessions are
+    /// restricted to changing the password too).
+    RequirePasswordChange { user_code: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List messages, newest first.
+    List {
+        /// Only the messages that gave up after their retries.
+        #[arg(long)]
+        failed: bool,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue a failed message again, due now.
+    Retry { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Run one job now: expiry-reminders.
+    Run {
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(varco_app::jobs::JOBS))]
+        job: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -96,3 +96,57 @@ error-unavailable = The service is not available right now. Please try again in 
 error-invalid = Invalid data: { $detail }
 error-request-id = Request code: { $id }
 error-home = Back to sign-in
+
+account-password = Password
+account-password-expires = Your password expires in { $days ->
+    [one] 1 day
+   *[other] { $days } days
+}.
+account-password-expired = Your password has expired.
+account-password-never = Your password does not expire.
+account-password-change = Change password
+
+password-change-title = Change your password
+password-change-intro = Choose a long password that is easy for you to remember, for example a few random words: at least { $min } characters. You can paste it from a password manager.
+password-change-expired = Your password has expired or must be changed. Choose a new one to continue.
+password-change-expiring = Your password expires in { $days ->
+    [one] 1 day
+   *[other] { $days } days
+}.
+password-change-current = Current password
+password-change-new = New password
+password-change-confirm = Repeat the new password
+password-change-submit = Change password
+password-change-mismatch = The two new passwords do not match.
+password-change-wrong-current = The current password is not correct.
+password-change-done-title = Password changed
+password-change-done = Your password has been changed. We sent you a confirmation email; your other open sessions have been closed.
+password-change-continue = Go to your account
+
+feedback-straight_rows_of_keys_are_easy_to_guess = Straight rows of keys are easy to guess.
+feedback-short_keyboard_patterns_are_easy_to_guess = Short keyboard patterns are easy to guess.
+feedback-repeats_like_aaa_are_easy_to_guess = Repeats like "aaa" are easy to guess.
+feedback-repeats_like_abc_abc_are_only_slightly_harder_to_guess = Repeats like "abcabc" are only slightly harder to guess.
+feedback-this_is_a_top_10_password = This is one of the 10 most common passwords.
+feedback-this_is_a_top_100_password = This is one of the 100 most common passwords.
+feedback-this_is_a_common_password = This is a very common password.
+feedback-this_is_similar_to_a_commonly_used_password = This is similar to a commonly used password.
+feedback-sequences_like_abc_are_easy_to_guess = Sequences like "abc" or "6543" are easy to guess.
+feedback-recent_years_are_easy_to_guess = Recent years are easy to guess.
+feedback-a_word_by_itself_is_easy_to_guess = A word by itself is easy to guess.
+feedback-dates_are_often_easy_to_guess = Dates are often easy to guess.
+feedback-names_and_surnames_by_themselves_are_easy_to_guess = Names and surnames by themselves are easy to guess.
+feedback-common_names_and_surnames_are_easy_to_guess = Common names and surnames are easy to guess.
+feedback-use_a_few_words_avoid_common_phrases = Use a few words, avoid common phrases.
+feedback-no_need_for_symbols_digits_or_uppercase_letters = No need for symbols, digits or uppercase letters.
+feedback-add_another_word_or_two = Add another word or two. Uncommon words are better.
+feedback-capitalization_doesnt_help_very_much = Capitalization doesn't help very much.
+feedback-all_uppercase_is_almost_as_easy_to_guess_as_all_lowercase = All-uppercase is almost as easy to guess as all-lowercase.
+feedback-reversed_words_arent_much_harder_to_guess = Reversed words aren't much harder to guess.
+feedback-predictable_substitutions_dont_help_very_much = Predictable substitutions like "@" instead of "a" don't help very much.
+feedback-use_a_longer_keyboard_pattern_with_more_turns = Use a longer keyboard pattern with more turns.
+feedback-avoid_repeated_words_and_characters = Avoid repeated words and characters.
+feedback-avoid_sequences = Avoid sequences.
+feedback-avoid_recent_years = Avoid recent years.
+feedback-avoid_years_that_are_associated_with_you = Avoid years that are associated with you.
+feedback-avoid_dates_and_years_that_are_associated_with_you = Avoid dates and years that are associated with you.

@@ -96,3 +96,57 @@ error-unavailable = Il servizio non è al momento disponibile. Riprova tra qualc
 error-invalid = Dati non validi: { $detail }
 error-request-id = Codice della richiesta: { $id }
 error-home = Torna alla pagina di accesso
+
+account-password = Password
+account-password-expires = La password scade tra { $days ->
+    [one] 1 giorno
+   *[other] { $days } giorni
+}.
+account-password-expired = La password è scaduta.
+account-password-never = La password non ha scadenza.
+account-password-change = Cambia password
+
+password-change-title = Cambia la password
+password-change-intro = Scegli una password lunga e facile da ricordare per te, per esempio alcune parole a caso: almeno { $min } caratteri. Puoi incollarla da un gestore di password.
+password-change-expired = La tua password è scaduta o deve essere cambiata. Per continuare scegline una nuova.
+password-change-expiring = La tua password scade tra { $days ->
+    [one] 1 giorno
+   *[other] { $days } giorni
+}.
+password-change-current = Password attuale
+password-change-new = Nuova password
+password-change-confirm = Ripeti la nuova password
+password-change-submit = Cambia password
+password-change-mismatch = Le due nuove password non coincidono.
+password-change-wrong-current = La password attuale non è corretta.
+password-change-done-title = Password cambiata
+password-change-done = La password è stata cambiata. Ti abbiamo inviato un'email di conferma; le altre sessioni aperte sono state chiuse.
+password-change-continue = Vai al tuo account
+
+feedback-straight_rows_of_keys_are_easy_to_guess = Le righe di tasti consecutivi sono facili da indovinare.
+feedback-short_keyboard_patterns_are_easy_to_guess = Le brevi sequenze sulla tastiera sono facili da indovinare.
+feedback-repeats_like_aaa_are_easy_to_guess = Le ripetizioni come "aaa" sono facili da indovinare.
+feedback-repeats_like_abc_abc_are_only_slightly_harder_to_guess = Le ripetizioni come "abcabc" sono solo poco più difficili da indovinare.
+feedback-this_is_a_top_10_password = È una delle 10 password più usate.
+feedback-this_is_a_top_100_password = È una delle 100 password più usate.
+feedback-this_is_a_common_password = È una password molto comune.
+feedback-this_is_similar_to_a_commonly_used_password = Somiglia a una password molto usata.
+feedback-sequences_like_abc_are_easy_to_guess = Le sequenze come "abc" o "6543" sono facili da indovinare.
+feedback-recent_years_are_easy_to_guess = Gli anni recenti sono facili da indovinare.
+feedback-a_word_by_itself_is_easy_to_guess = Una sola parola è facile da indovinare.
+feedback-dates_are_often_easy_to_guess = Le date sono spesso facili da indovinare.
+feedback-names_and_surnames_by_themselves_are_easy_to_guess = Nomi e cognomi da soli sono facili da indovinare.
+feedback-common_names_and_surnames_are_easy_to_guess = I nomi e cognomi comuni sono facili da indovinare.
+feedback-use_a_few_words_avoid_common_phrases = Usa alcune parole, evitando le frasi fatte.
+feedback-no_need_for_symbols_digits_or_uppercase_letters = Non servono simboli, cifre o maiuscole.
+feedback-add_another_word_or_two = Aggiungi ancora una o due parole poco comuni.
+feedback-capitalization_doesnt_help_very_much = Le maiuscole non aiutano molto.
+feedback-all_uppercase_is_almost_as_easy_to_guess_as_all_lowercase = Tutto maiuscolo è facile da indovinare quasi quanto tutto minuscolo.
+feedback-reversed_words_arent_much_harder_to_guess = Le parole scritte al contrario non sono molto più difficili da indovinare.
+feedback-predictable_substitutions_dont_help_very_much = Sostituzioni prevedibili come "@" al posto di "a" non aiutano molto.
+feedback-use_a_longer_keyboard_pattern_with_more_turns = Usa una sequenza di tasti più lunga e con più cambi di direzione.
+feedback-avoid_repeated_words_and_characters = Evita parole e caratteri ripetuti.
+feedback-avoid_sequences = Evita le sequenze.
+feedback-avoid_recent_years = Evita gli anni recenti.
+feedback-avoid_years_that_are_associated_with_you = Evita gli anni legati a te.
+feedback-avoid_dates_and_years_that_are_associated_with_you = Evita date e anni legati a te.

@@ -23,6 +23,7 @@ pub fn routes() -> Router<WebState> {
         .route("/login", post(login))
         .route("/logout", post(logout))
         .route("/me", get(me))
+        .route("/password/change", post(change_password))
         .fallback(not_found)
 }
 
@@ -95,6 +96,8 @@ pub struct AccountJson {
     pub status: String,
     pub school: SchoolJson,
     pub roles: Vec<RoleJson>,
+    /// Days until the password expires (0: expired); absent when it never does.
+    pub password_expires_in_days: Option<u32>,
 }
 
 impl From<AccountView> for AccountJson {
@@ -120,6 +123,7 @@ impl From<AccountView> for AccountJson {
                     school: r.school,
                 })
                 .collect(),
+            password_expires_in_days: v.password_expires_in_days,
         }
     }
 }
@@ -200,8 +204,43 @@ pub async fn logout(State(state): State<WebState>, headers: HeaderMap, ctx: Ctx)
     ))]
 pub async fn me(State(state): State<WebState>, ctx: Ctx, session: MaybeSession) -> Result<Json<AccountJson>, ApiError> {
     throttle(&state.api_limiter, &ctx)?;
-    let session = session.0.ok_or(WebError::App(varco_app::AppError::Unauthenticated))?;
+    let session = crate::session::full_session(&session).map_err(WebError::App)?;
     Ok(Json(session.view(&state.app).into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Change the password of the signed-in account (also from a session
+/// restricted by an expired password). Other sessions end; a confirmation
+/// email goes out.
+#[utoipa::path(post, path = "/api/v1/password/change", request_body = ChangePasswordRequest,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 400, description = "`password_policy` with `violations` (and `feedback` for `weak`), or `input_too_long`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthenticated`, or `invalid_credentials` for a wrong current password", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn change_password(
+    State(state): State<WebState>,
+    ctx: Ctx,
+    session: MaybeSession,
+    body: ApiJson<ChangePasswordRequest>,
+) -> Result<Response, ApiError> {
+    throttle(&state.login_limiter, &ctx)?;
+    let session = session.0.ok_or(WebError::App(varco_app::AppError::Unauthenticated))?;
+    let ApiJson(body) = body;
+    varco_app::password::change(
+        &state.app,
+        &session,
+        &body.current_password,
+        &body.new_password,
+        &ctx.request,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// 200 when the database answers, 503 otherwise.
@@ -221,8 +260,17 @@ pub async fn healthz(State(state): State<WebState>) -> Response {
         title = "Varco",
         description = "Identity, credentials and account recovery for Italian schools."
     ),
-    paths(login, logout, me),
-    components(schemas(LoginRequest, LoginResponse, AccountJson, SchoolJson, RoleJson, Problem))
+    paths(login, logout, me, change_password),
+    components(schemas(
+        LoginRequest,
+        LoginResponse,
+        AccountJson,
+        SchoolJson,
+        RoleJson,
+        Problem,
+        ChangePasswordRequest,
+        crate::problem::FeedbackJson
+    ))
 )]
 pub struct ApiDoc;
 

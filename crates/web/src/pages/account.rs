@@ -19,6 +19,9 @@ pub async fn show(
     let Some(session) = session.0 else {
         return Ok(Redirect::to("/login?next=/account").into_response());
     };
+    if session.session.password_change_required {
+        return Ok(Redirect::to("/password/change").into_response());
+    }
     let lang = lang_of(&headers);
     let account = session.view(&state.app);
     let html = render(

@@ -112,7 +112,13 @@ pub async fn submit(
     {
         Ok(outcome) => {
             let target = local_path(form.next.as_deref());
-            let target = if target == "/" { "/account".to_owned() } else { target };
+            let target = if outcome.password_expired {
+                "/password/change".to_owned()
+            } else if target == "/" {
+                "/account".to_owned()
+            } else {
+                target
+            };
             let mut response = Redirect::to(&target).into_response();
             response.headers_mut().insert(
                 header::SET_COOKIE,

@@ -4,6 +4,7 @@
 mod account;
 mod help;
 mod login;
+mod password;
 mod setup;
 
 use axum::Router;
@@ -28,6 +29,7 @@ pub fn routes() -> Router<WebState> {
         .route("/login", get(login::show).post(login::submit))
         .route("/logout", get(account::logout_page).post(account::logout))
         .route("/account", get(account::show))
+        .route("/password/change", get(password::show).post(password::submit))
         .route("/help", get(help::show))
         .route(
             "/setup",
@@ -64,6 +66,38 @@ pub(crate) fn render(
             "template {name}: {e}"
         ))))
     })
+}
+
+/// The messages, in the visitor's language, of a refused password: one per
+/// violated rule, then the strength advice.
+pub(crate) fn policy_messages(
+    state: &WebState,
+    lang: Lang,
+    policy: &varco_domain::password::PasswordPolicy,
+    refusal: &varco_domain::password::PolicyRefusal,
+) -> Vec<String> {
+    let min = (policy.min_length as i64).into();
+    let max = (policy.max_length as i64).into();
+    let mut messages: Vec<String> = refusal
+        .violations
+        .iter()
+        .map(|v| {
+            state.i18n.text(
+                lang,
+                &format!("policy-{}", v.code()),
+                &[
+                    ("min", fluent_bundle::FluentValue::clone(&min)),
+                    ("max", fluent_bundle::FluentValue::clone(&max)),
+                ],
+            )
+        })
+        .collect();
+    if let Some(feedback) = &refusal.feedback {
+        for code in feedback.warning.iter().chain(feedback.suggestions.iter()) {
+            messages.push(state.i18n.text(lang, &format!("feedback-{code}"), &[]));
+        }
+    }
+    messages
 }
 
 /// The anonymous-form CSRF token: the cookie's value, or a new one to set.

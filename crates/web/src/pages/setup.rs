@@ -76,7 +76,7 @@ fn form_page(
         "setup.html",
         minijinja::context! {
             csrf => csrf, token => token, form => form, errors => errors,
-            min_length => state.app.settings.password_policy.min_length,
+            min_length => state.app.settings.policy.staff.min_length,
         },
     )?;
     let mut response = (status, html).into_response();
@@ -113,7 +113,7 @@ pub async fn submit(
 ) -> Result<Response, PageError> {
     check_anonymous_form(&state, &headers, &form.csrf)?;
     let lang = lang_of(&headers);
-    let policy = &state.app.settings.password_policy;
+    let policy = &state.app.settings.policy.staff;
     let password = match PasswordInput::new(&form.password) {
         Ok(p) => p,
         Err(_) => {
@@ -171,20 +171,8 @@ pub async fn submit(
             Ok(html.into_response())
         }
         Err(AppError::InvalidToken) => invalid_link(&state, lang),
-        Err(AppError::PasswordPolicy(violations)) => {
-            let messages = violations
-                .iter()
-                .map(|v| {
-                    state.i18n.text(
-                        lang,
-                        &format!("policy-{}", v.code()),
-                        &[
-                            ("min", (policy.min_length as i64).into()),
-                            ("max", (policy.max_length as i64).into()),
-                        ],
-                    )
-                })
-                .collect();
+        Err(AppError::PasswordPolicy(refusal)) => {
+            let messages = super::policy_messages(&state, lang, policy, &refusal);
             form_page(&state, &headers, StatusCode::BAD_REQUEST, &form.token, &form, messages)
         }
         Err(e @ (AppError::Invalid { .. } | AppError::Conflict(_))) => {

@@ -1,0 +1,353 @@
+//! The Markdown report, from the JSON files the benchmarks left in one directory.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+use crate::argon::{ArgonReport, ITERATIONS, MEMORY_KIB, PARALLELISM};
+use crate::flood::FloodReport;
+use crate::login::LoginReport;
+use crate::roster::ImportReport;
+
+pub struct Meta {
+    pub backend: String,
+    pub commit: String,
+    pub date: String,
+    pub total_seconds: Option<f64>,
+}
+
+fn load<T: DeserializeOwned>(dir: &Path, name: &str) -> Option<T> {
+    let text = std::fs::read_to_string(dir.join(name)).ok()?;
+    match serde_json::from_str(&text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            eprintln!("report: cannot read {name}: {e}");
+            None
+        }
+    }
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|l| {
+                l.strip_prefix("model name")?
+                    .split_once(':')
+                    .map(|(_, v)| v.trim().to_owned())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "PASS" } else { "MISS" }
+}
+
+pub fn render(dir: &Path, meta: &Meta) -> String {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let argon: Option<ArgonReport> = load(dir, "argon2.json");
+    let login: Option<LoginReport> = load(dir, "login.json");
+    let flood: Option<FloodReport> = load(dir, "flood.json");
+    let import: Option<ImportReport> = load(dir, "import.json");
+
+    let raw = |threads: usize| {
+        argon
+            .as_ref()
+            .and_then(|a| a.results.iter().find(|r| r.threads == threads))
+            .map(|r| r.verifications_per_sec)
+    };
+    // C below the core count compares with C threads (1 → 1 thread); C at or above it with all cores.
+    let raw_for = |c: usize| raw(c.min(cores)).map(|v| (c.min(cores), v));
+
+    let mut summary: Vec<[String; 4]> = Vec::new();
+    let mut s = String::new();
+    let _ = writeln!(s, "# Varco benchmarks\n");
+    let _ = writeln!(
+        s,
+        "- date: {} · commit: `{}` · backend: **{}** · machine: {cores} cores, {}, {:.0} GiB{}",
+        meta.date,
+        meta.commit,
+        meta.backend,
+        cpu_model(),
+        mem_total_gib(),
+        meta.total_seconds
+            .map(|t| format!(" · whole run: {t:.0} s"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        s,
+        "- Argon2id m={MEMORY_KIB} KiB, t={ITERATIONS}, p={PARALLELISM}, v0x13 (server and in-process reference)\n"
+    );
+
+    let mut details = String::new();
+    // 1. Login throughput.
+    let _ = writeln!(details, "## 1. Login throughput\n");
+    match &argon {
+        Some(a) => {
+            let list: Vec<String> = a
+                .results
+                .iter()
+                .map(|r| format!("{} thread(s): **{:.1}/s**", r.threads, r.verifications_per_sec))
+                .collect();
+            let _ = writeln!(
+                details,
+                "Raw Argon2id verifications in process (median of {} rounds of {:.0} s): {}.\n",
+                a.results.first().map(|r| r.rounds.len()).unwrap_or(0),
+                a.seconds_per_round,
+                list.join(", ")
+            );
+        }
+        None => {
+            let _ = writeln!(details, "Raw Argon2id measurement: not run.\n");
+        }
+    }
+    match &login {
+        Some(l) => {
+            let _ = writeln!(
+                details,
+                "Successful logins over {} accounts, round robin, one shared keep-alive client; medians of {} round(s).\n",
+                l.accounts,
+                l.levels.first().map(|x| x.rounds.len()).unwrap_or(0)
+            );
+            let _ = writeln!(
+                details,
+                "| C | requests | logins/s | p50 ms | p99 ms | errors | raw verif/s (threads) | ratio | target ≥ 0.9 |"
+            );
+            let _ = writeln!(details, "|---:|---:|---:|---:|---:|---:|---:|---:|:---:|");
+            for level in &l.levels {
+                let (raw_text, ratio_text, pass) = match raw_for(level.concurrency) {
+                    Some((threads, v)) => {
+                        let ratio = level.logins_per_sec / v;
+                        (
+                            format!("{v:.1} ({threads})"),
+                            format!("{ratio:.2}"),
+                            verdict(ratio >= 0.9),
+                        )
+                    }
+                    None => ("-".into(), "-".into(), "-"),
+                };
+                let errors = match &level.first_error {
+                    Some(e) if level.errors > 0 => format!("{} ({e})", level.errors),
+                    _ => level.errors.to_string(),
+                };
+                let _ = writeln!(
+                    details,
+                    "| {} | {} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} |",
+                    level.concurrency,
+                    level.requests,
+                    level.logins_per_sec,
+                    level.p50_ms,
+                    level.p99_ms,
+                    errors,
+                    raw_text,
+                    ratio_text,
+                    pass
+                );
+                if pass != "-" {
+                    summary.push([
+                        format!("logins/s ÷ raw verif/s, C={}", level.concurrency),
+                        ratio_text,
+                        "≥ 0.9".into(),
+                        pass.into(),
+                    ]);
+                }
+            }
+            let _ = writeln!(details);
+        }
+        None => {
+            let _ = writeln!(details, "Not run (see the log).\n");
+        }
+    }
+
+    // 2. Flood.
+    let _ = writeln!(details, "## 2. /healthz and memory under a login flood\n");
+    match &flood {
+        Some(f) => {
+            let _ = writeln!(
+                details,
+                "{} clients looping successful logins for {:.1} s; one separate client GETs /healthz every 20 ms.\n",
+                f.clients, f.seconds
+            );
+            let _ = writeln!(details, "| measure | value | target | |");
+            let _ = writeln!(details, "|---|---:|---:|:---:|");
+            let mut row = |name: &str, value: String, target: &str, pass: Option<bool>| {
+                let v = pass.map(verdict).unwrap_or("");
+                let _ = writeln!(details, "| {name} | {value} | {target} | {v} |");
+                if let Some(p) = pass {
+                    summary.push([name.to_owned(), value, target.to_owned(), verdict(p).into()]);
+                }
+            };
+            row("healthz p50", format!("{:.1} ms", f.healthz.p50_ms), "", None);
+            row(
+                "healthz p99 during flood",
+                format!("{:.1} ms", f.healthz.p99_ms),
+                "< 50 ms",
+                Some(f.healthz.p99_ms < 50.0 && f.healthz_failures == 0),
+            );
+            row("healthz max", format!("{:.1} ms", f.healthz.max_ms), "", None);
+            row(
+                "healthz samples (failed)",
+                format!(
+                    "{} ({}{})",
+                    f.healthz.count,
+                    f.healthz_failures,
+                    f.healthz_first_error
+                        .as_ref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                ),
+                "",
+                None,
+            );
+            row(
+                "logins completed during flood",
+                format!("{} ({:.1}/s)", f.logins_ok, f.logins_per_sec),
+                "",
+                None,
+            );
+            row(
+                "login latency p50 / p99 in flood",
+                format!("{:.0} / {:.0} ms", f.login_latency.p50_ms, f.login_latency.p99_ms),
+                "",
+                None,
+            );
+            row(
+                "login errors / timeouts / cut at end",
+                format!(
+                    "{} / {} / {}{}",
+                    f.login_errors,
+                    f.login_timeouts,
+                    f.logins_cut_at_end,
+                    f.login_first_error
+                        .as_ref()
+                        .map(|e| format!(" (first error: {e})"))
+                        .unwrap_or_default()
+                ),
+                "",
+                None,
+            );
+            row(
+                "RSS just after start-up",
+                format!("{:.1} MiB", mib(f.rss_start_kib)),
+                "",
+                None,
+            );
+            row(
+                "idle RSS (3 × /healthz, 2 s idle)",
+                format!("{:.1} MiB", mib(f.rss_idle_kib)),
+                "< 30 MiB",
+                Some(mib(f.rss_idle_kib) < 30.0),
+            );
+            row(
+                "idle RSS (then 2 logins, 2 s idle)",
+                format!("{:.1} MiB", mib(f.rss_idle_after_login_kib)),
+                "< 30 MiB",
+                Some(mib(f.rss_idle_after_login_kib) < 30.0),
+            );
+            row(
+                "peak RSS in flood (VmRSS every 100 ms)",
+                format!("{:.1} MiB ({} samples)", mib(f.rss_peak_sampled_kib), f.rss_samples),
+                "< 300 MiB",
+                Some(mib(f.rss_peak_sampled_kib) < 300.0),
+            );
+            row(
+                "VmHWM after flood",
+                format!("{:.1} MiB", mib(f.hwm_kib)),
+                "< 300 MiB",
+                Some(mib(f.hwm_kib) < 300.0),
+            );
+            row(
+                "RSS 1 s after flood",
+                format!("{:.1} MiB", mib(f.rss_after_kib)),
+                "",
+                None,
+            );
+            let _ = writeln!(details);
+        }
+        None => {
+            let _ = writeln!(details, "Not run (see the log).\n");
+        }
+    }
+
+    // 3. Import.
+    let _ = writeln!(details, "## 3. Roster import (`varco import`)\n");
+    match &import {
+        Some(i) => {
+            let _ = writeln!(
+                details,
+                "{} rows (generated in {:.1} s), one school, wall clock of the whole `varco import` process.\n",
+                i.file_rows, i.generate_seconds
+            );
+            let _ = writeln!(details, "| run | seconds | rows/s | report | target | |");
+            let _ = writeln!(details, "|---|---:|---:|---|---:|:---:|");
+            let first_ok = i.first.seconds < 30.0 && i.first.created as usize == i.file_rows;
+            let again_ok = i.again.created == 0;
+            for (name, run, target, ok) in [
+                (
+                    "first import (fresh database)",
+                    &i.first,
+                    "< 30 s, all created",
+                    first_ok,
+                ),
+                ("same file again", &i.again, "created: 0", again_ok),
+            ] {
+                let _ = writeln!(
+                    details,
+                    "| {name} | {:.1} | {:.0} | {} | {target} | {} |",
+                    run.seconds,
+                    run.rows as f64 / run.seconds,
+                    run.output,
+                    verdict(ok)
+                );
+            }
+            summary.push([
+                format!("import {} rows", i.file_rows),
+                format!("{:.1} s", i.first.seconds),
+                "< 30 s".into(),
+                verdict(first_ok).into(),
+            ]);
+            summary.push([
+                "re-import is idempotent".into(),
+                format!("created: {} ({:.1} s)", i.again.created, i.again.seconds),
+                "created: 0".into(),
+                verdict(again_ok).into(),
+            ]);
+            let _ = writeln!(details);
+        }
+        None => {
+            let _ = writeln!(details, "Not run (see the log).\n");
+        }
+    }
+
+    let _ = writeln!(s, "## Summary\n");
+    let _ = writeln!(s, "| target | result | wanted | |");
+    let _ = writeln!(s, "|---|---:|---:|:---:|");
+    for [a, b, c, d] in &summary {
+        let _ = writeln!(s, "| {a} | {b} | {c} | {d} |");
+    }
+    let _ = writeln!(s);
+    s.push_str(&details);
+    s
+}
+
+fn mem_total_gib() -> f64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                l.strip_prefix("MemTotal:")?
+                    .split_whitespace()
+                    .next()?
+                    .parse::<f64>()
+                    .ok()
+            })
+        })
+        .map(|kib| kib / 1024.0 / 1024.0)
+        .unwrap_or(0.0)
+}

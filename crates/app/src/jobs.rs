@@ -1,0 +1,162 @@
+//! Periodic jobs. Each claims its period (a day) in the database, so with
+//! several nodes one of them runs it, and a restart the same day does not run
+//! it twice; the job itself is idempotent too (every reminder sent is
+//! recorded), so a run cut short by a crash is simply run again.
+//!
+//! `expiry-reminders`: for every active account whose password will expire,
+//! email the reminder of the most urgent threshold reached (14, 7, 1 days by
+//! default) unless that one, or a more urgent one, already went out for the
+//! same password. A server that was down for a week therefore sends one
+//! reminder, not three.
+
+use serde::Serialize;
+use serde_json::json;
+use varco_domain::account::AccountKind;
+use varco_domain::clock::Timestamp;
+
+use crate::audit::{self, Event, Outcome};
+use crate::mail::{Mail, enqueue, format_date, lang_of};
+use crate::{Actor, App, AppError, RequestContext};
+
+/// The jobs `varco jobs run NAME` knows.
+pub const JOBS: &[&str] = &["expiry-reminders"];
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ReminderReport {
+    pub examined: usize,
+    pub sent: usize,
+}
+
+const PAGE: i64 = 500;
+
+/// Sends the expiry reminders due now.
+pub async fn expiry_reminders(app: &App) -> Result<ReminderReport, AppError> {
+    let now = app.now();
+    let mut report = ReminderReport::default();
+    for kind in [AccountKind::Staff, AccountKind::Family] {
+        let policy = app.settings.expiry.get(kind);
+        let (Some(max_age_days), Some(&widest)) = (policy.max_age_days, policy.reminder_days.iter().max()) else {
+            continue;
+        };
+        // Only passwords already inside the widest reminder window matter.
+        let window_start = now.0 - (i64::from(max_age_days) - i64::from(widest)) * 86_400;
+        let mut after_id = 0;
+        loop {
+            let page = app
+                .store
+                .password_ages(kind.as_str(), window_start + 1, after_id, PAGE)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after_id = last.account_id;
+            for age in &page {
+                report.examined += 1;
+                let Some(threshold) = policy.reminder_due(Timestamp(age.password_changed_at), now) else {
+                    continue;
+                };
+                if send_reminder(app, age.account_id, age.password_changed_at, threshold, now).await? {
+                    report.sent += 1;
+                }
+            }
+            if (page.len() as i64) < PAGE {
+                break;
+            }
+        }
+    }
+    if report.sent > 0 {
+        app.mail_queued();
+    }
+    Ok(report)
+}
+
+async fn send_reminder(
+    app: &App,
+    account_id: i64,
+    changed_at: i64,
+    threshold: u32,
+    now: Timestamp,
+) -> Result<bool, AppError> {
+    let mut tx = app.store.begin().await?;
+    if tx
+        .expiry_reminder_sent(account_id, changed_at, i64::from(threshold))
+        .await?
+    {
+        return Ok(false);
+    }
+    let Some(account) = tx.account_by_id(account_id).await? else {
+        return Ok(false);
+    };
+    let policy = app.settings.expiry.get(account.kind);
+    // Every wider threshold counts as done too: one reminder per catch-up.
+    for &t in policy.reminder_days.iter().filter(|&&t| t >= threshold) {
+        tx.record_expiry_reminder(account_id, changed_at, i64::from(t), now.0)
+            .await?;
+    }
+    let expires_at = policy.expires_at(Timestamp(changed_at)).unwrap_or(now);
+    let days_left = match policy.status(Timestamp(changed_at), now) {
+        varco_domain::password::ExpiryStatus::Valid { days_left } => days_left,
+        _ => 0,
+    };
+    if let Some(email) = &account.email {
+        enqueue(
+            &mut tx,
+            app,
+            Mail {
+                to: email,
+                template: "password_expiry_reminder",
+                lang: lang_of(&account),
+                school_id: Some(account.school_id),
+                payload: json!({
+                    "first_name": account.first_name,
+                    "user_code": account.user_code,
+                    "days_left": days_left,
+                    "expires_on": format_date(expires_at),
+                    "change_url": app.link("/password/change"),
+                }),
+            },
+        )
+        .await?;
+    }
+    let detail = format!("threshold_days={threshold} days_left={days_left}");
+    audit::record(
+        &mut tx,
+        now,
+        &Actor::System,
+        &RequestContext::default(),
+        Event {
+            name: "password_expiry_reminder",
+            outcome: if account.email.is_some() {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            },
+            target_account_id: Some(account.id),
+            target: Some(&account.user_code),
+            detail: Some(if account.email.is_some() { &detail } else { "no_email" }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(account.email.is_some())
+}
+
+/// The daily period a job run belongs to (UTC date).
+pub fn daily_period(now: Timestamp) -> String {
+    now.to_rfc3339().get(0..10).unwrap_or("unknown").to_owned()
+}
+
+/// Runs the daily jobs if this node wins today's claim. Returns whether it ran.
+pub async fn run_daily_if_due(app: &App, node: &str) -> Result<bool, AppError> {
+    let now = app.now();
+    let period = daily_period(now);
+    if !app
+        .store
+        .claim_job("expiry-reminders", &period, node, now.0, 3600)
+        .await?
+    {
+        return Ok(false);
+    }
+    let report = expiry_reminders(app).await?;
+    tracing::info!(examined = report.examined, sent = report.sent, "expiry reminders done");
+    app.store.finish_job("expiry-reminders", &period, app.now().0).await?;
+    Ok(true)
+}

@@ -1,0 +1,183 @@
+//! Queuing email. A message is a row of the outbox written in the caller's
+//! transaction, so it exists exactly when the change that caused it does;
+//! the outbox worker (`varco_mail`) renders and delivers it later.
+//!
+//! Payloads hold what the template shows (names, dates, links), never a
+//! password; the worker empties them after delivery.
+
+use rand::RngCore;
+use rand::rngs::OsRng;
+use serde_json::Value;
+use varco_domain::clock::Timestamp;
+use varco_store::{AccountRecord, NewOutboxMessage, Tx};
+
+use crate::{App, AppError};
+
+/// One message to queue.
+#[derive(Debug, Clone)]
+pub struct Mail<'a> {
+    pub to: &'a str,
+    pub template: &'a str,
+    pub lang: &'a str,
+    pub school_id: Option<i64>,
+    pub payload: Value,
+}
+
+/// The host part of the public URL, for Message-IDs.
+fn message_id_domain(public_url: &str) -> &str {
+    let rest = public_url.split_once("://").map(|(_, r)| r).unwrap_or(public_url);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("varco.invalid");
+    let host = host.rsplit_once('@').map(|(_, h)| h).unwrap_or(host);
+    let host = host.split(':').next().unwrap_or(host);
+    if host.is_empty() { "varco.invalid" } else { host }
+}
+
+/// Queues a message in the caller's transaction. Call [`App::mail_queued`]
+/// after the commit to wake the worker.
+pub async fn enqueue(tx: &mut Tx, app: &App, mail: Mail<'_>) -> Result<(), AppError> {
+    let mut random = [0u8; 16];
+    OsRng.fill_bytes(&mut random);
+    let now = app.now();
+    let message_id = format!(
+        "{}.{}@{}",
+        now.0,
+        hex_string(&random),
+        message_id_domain(&app.settings.public_url)
+    );
+    let payload = serde_json::to_string(&mail.payload).map_err(|e| AppError::Internal(e.to_string()))?;
+    tx.insert_outbox(&NewOutboxMessage {
+        message_id: &message_id,
+        recipient: mail.to,
+        template: mail.template,
+        lang: mail.lang,
+        school_id: mail.school_id,
+        payload: &payload,
+        now: now.0,
+    })
+    .await?;
+    Ok(())
+}
+
+fn hex_string(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The language to write to an account in.
+pub fn lang_of(account: &AccountRecord) -> &str {
+    match account.lang.as_deref() {
+        Some("en") => "en",
+        _ => "it",
+    }
+}
+
+/// A date and time as emails show it: `23/11/2026 11:26 UTC`.
+pub fn format_time(t: Timestamp) -> String {
+    let rfc = t.to_rfc3339();
+    // "2026-11-23T11:26:07Z" → "23/11/2026 11:26 UTC"
+    match (rfc.get(0..4), rfc.get(5..7), rfc.get(8..10), rfc.get(11..16)) {
+        (Some(y), Some(m), Some(d), Some(hm)) => format!("{d}/{m}/{y} {hm} UTC"),
+        _ => rfc,
+    }
+}
+
+/// A date as emails show it: `23/11/2026`.
+pub fn format_date(t: Timestamp) -> String {
+    format_time(t).split(' ').next().unwrap_or_default().to_owned()
+}
+
+impl App {
+    /// Wakes the outbox worker after a transaction that queued mail committed.
+    pub fn mail_queued(&self) {
+        self.mail_notify.notify_one();
+    }
+
+    /// An absolute link to a page of Varco.
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.settings.public_url.trim_end_matches('/'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_use_the_public_host() {
+        assert_eq!(message_id_domain("https://accesso.scuola.it/base"), "accesso.scuola.it");
+        assert_eq!(message_id_domain("http://127.0.0.1:8080"), "127.0.0.1");
+        assert_eq!(message_id_domain(""), "varco.invalid");
+    }
+
+    #[test]
+    fn times_are_formatted_for_people() {
+        assert_eq!(format_time(Timestamp(1_795_433_167)), "23/11/2026 11:26 UTC");
+        assert_eq!(format_date(Timestamp(1_795_433_167)), "23/11/2026");
+    }
+}
+
+/// A queued or sent message as operators see it (no payload: it may hold links).
+#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub status: String,
+    pub template: String,
+    pub recipient: String,
+    pub attempts: i64,
+    pub created_at: String,
+    pub next_attempt_at: String,
+    pub sent_at: Option<String>,
+    pub last_error: Option<String>,
+    pub message_id: String,
+}
+
+/// Messages newest first; `failed_only` shows the ones that gave up.
+pub async fn outbox_list(app: &App, failed_only: bool, limit: i64) -> Result<Vec<OutboxEntry>, AppError> {
+    let filter = if failed_only {
+        varco_store::OutboxFilter::Failed
+    } else {
+        varco_store::OutboxFilter::All
+    };
+    let records = app.store.list_outbox(filter, limit).await?;
+    Ok(records
+        .into_iter()
+        .map(|r| OutboxEntry {
+            id: r.id,
+            status: r.status,
+            template: r.template,
+            recipient: r.recipient,
+            attempts: r.attempts,
+            created_at: Timestamp(r.created_at).to_rfc3339(),
+            next_attempt_at: Timestamp(r.next_attempt_at).to_rfc3339(),
+            sent_at: r.sent_at.map(|t| Timestamp(t).to_rfc3339()),
+            last_error: r.last_error,
+            message_id: r.message_id,
+        })
+        .collect())
+}
+
+/// Puts a message that failed (or still waits) back in the queue, due now.
+pub async fn outbox_retry(app: &App, actor: &crate::Actor, id: i64) -> Result<(), AppError> {
+    let now = app.now();
+    if !app.store.retry_outbox(id, now.0).await? {
+        return Err(AppError::NotFound("message not yet delivered with this id"));
+    }
+    let mut tx = app.store.begin().await?;
+    let detail = format!("outbox_id={id}");
+    crate::audit::record(
+        &mut tx,
+        now,
+        actor,
+        &crate::RequestContext::default(),
+        crate::audit::Event {
+            name: "mail_retry",
+            outcome: crate::audit::Outcome::Success,
+            target_account_id: None,
+            target: None,
+            detail: Some(&detail),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    app.mail_queued();
+    Ok(())
+}

@@ -1,0 +1,202 @@
+//! The transactional outbox: messages are inserted in the same transaction
+//! as the change that causes them and delivered later by a worker.
+//!
+//! Claiming takes a lease (`locked_until`) on a batch of due messages. On
+//! PostgreSQL the batch is chosen with `FOR UPDATE SKIP LOCKED`, so several
+//! nodes never claim the same row; SQLite has one writer at a time and needs
+//! no more than the `UPDATE … RETURNING`. A node that dies mid-send leaves
+//! its lease to expire and another claim delivers the message again: at
+//! least once, with the same `Message-ID`. After delivery the payload is
+//! emptied (data minimisation); the row stays as a record.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Backend, Store, StoreError, Tx};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRecord {
+    pub id: i64,
+    pub message_id: String,
+    pub recipient: String,
+    pub template: String,
+    pub lang: String,
+    pub school_id: Option<i64>,
+    pub payload: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewOutboxMessage<'a> {
+    pub message_id: &'a str,
+    pub recipient: &'a str,
+    pub template: &'a str,
+    pub lang: &'a str,
+    pub school_id: Option<i64>,
+    /// JSON object with the template's values.
+    pub payload: &'a str,
+    pub now: i64,
+}
+
+const COLUMNS: &str = "id, message_id, recipient, template, lang, school_id, payload, status, attempts, \
+     next_attempt_at, last_error, created_at, sent_at";
+
+fn from_row(row: &AnyRow) -> Result<OutboxRecord, StoreError> {
+    Ok(OutboxRecord {
+        id: row.try_get("id")?,
+        message_id: row.try_get("message_id")?,
+        recipient: row.try_get("recipient")?,
+        template: row.try_get("template")?,
+        lang: row.try_get("lang")?,
+        school_id: row.try_get("school_id")?,
+        payload: row.try_get("payload")?,
+        status: row.try_get("status")?,
+        attempts: row.try_get("attempts")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        last_error: row.try_get("last_error")?,
+        created_at: row.try_get("created_at")?,
+        sent_at: row.try_get("sent_at")?,
+    })
+}
+
+impl Tx {
+    pub async fn insert_outbox(&mut self, m: &NewOutboxMessage<'_>) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO outbox (message_id, recipient, template, lang, school_id, payload, status, attempts, \
+             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7) RETURNING id",
+        )
+        .bind(m.message_id)
+        .bind(m.recipient)
+        .bind(m.template)
+        .bind(m.lang)
+        .bind(m.school_id)
+        .bind(m.payload)
+        .bind(m.now)
+        .fetch_one(self.conn())
+        .await?)
+    }
+}
+
+/// Which messages `list_outbox` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxFilter {
+    All,
+    Pending,
+    Failed,
+}
+
+impl Store {
+    /// Claims up to `limit` due messages for `lease_secs` and counts the attempt.
+    pub async fn claim_outbox(&self, now: i64, lease_secs: i64, limit: i64) -> Result<Vec<OutboxRecord>, StoreError> {
+        let skip_locked = match self.backend() {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query(&format!(
+            "UPDATE outbox SET locked_until = $2, attempts = attempts + 1 WHERE id IN (\
+               SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $1 \
+               AND (locked_until IS NULL OR locked_until <= $1) ORDER BY next_attempt_at, id LIMIT $3{skip_locked}\
+             ) RETURNING {COLUMNS}"
+        ))
+        .bind(now)
+        .bind(now + lease_secs)
+        .bind(limit)
+        .fetch_all(tx.conn())
+        .await?;
+        tx.commit().await?;
+        let mut records: Vec<OutboxRecord> = rows.iter().map(from_row).collect::<Result<_, _>>()?;
+        records.sort_by_key(|r| r.id);
+        Ok(records)
+    }
+
+    /// Records a delivery and forgets the payload.
+    pub async fn mark_outbox_sent(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE outbox SET status = 'sent', sent_at = $2, payload = '{}', locked_until = NULL, last_error = NULL \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await
+    }
+
+    /// Records a failed attempt: try again at `next_attempt_at`, or give up
+    /// (`failed`) when it is `None`.
+    pub async fn mark_outbox_attempt_failed(
+        &self,
+        id: i64,
+        error: &str,
+        next_attempt_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let error: String = error.chars().take(1000).collect();
+        match next_attempt_at {
+            Some(at) => {
+                sqlx::query(
+                    "UPDATE outbox SET next_attempt_at = $2, last_error = $3, locked_until = NULL WHERE id = $1",
+                )
+                .bind(id)
+                .bind(at)
+                .bind(&error)
+                .execute(tx.conn())
+                .await?
+            }
+            None => {
+                sqlx::query("UPDATE outbox SET status = 'failed', last_error = $2, locked_until = NULL WHERE id = $1")
+                    .bind(id)
+                    .bind(&error)
+                    .execute(tx.conn())
+                    .await?
+            }
+        };
+        tx.commit().await
+    }
+
+    /// Puts a failed (or pending) message back in the queue, due now.
+    pub async fn retry_outbox(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let r = sqlx::query(
+            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2, locked_until = NULL, \
+             created_at = $2 WHERE id = $1 AND status <> 'sent'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn list_outbox(&self, filter: OutboxFilter, limit: i64) -> Result<Vec<OutboxRecord>, StoreError> {
+        let condition = match filter {
+            OutboxFilter::All => "",
+            OutboxFilter::Pending => "WHERE status = 'pending'",
+            OutboxFilter::Failed => "WHERE status = 'failed'",
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM outbox {condition} ORDER BY id DESC LIMIT $1"
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// How many messages wait (pending), for health and tests.
+    pub async fn count_pending_outbox(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+}
