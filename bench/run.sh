@@ -207,6 +207,10 @@ bench_import() {
         --rows "$ROSTER_ROWS" --out "$JSON/import.json"
 }
 
+LOAD_BEFORE=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$LOAD_BEFORE" 'BEGIN { exit !(l > 0.5) }'; then
+    echo "warning: load average is $LOAD_BEFORE: other work on these cores will lower the figures" >&2
+fi
 START=$SECONDS
 use_database main
 run_bench seed seed_accounts
@@ -224,7 +228,7 @@ cp "$JSON"/*.json "$RESULTS/json-$BACKEND/" 2>/dev/null || true
 
 log "results"
 "$BENCH" report --dir "$JSON" --backend "$BACKEND" --commit "$COMMIT" \
-    --date "$(date -u +%Y-%m-%dT%H:%MZ)" --total-seconds "$TOTAL" --out "$RESULTS/latest.md"
+    --date "$(date -u +%Y-%m-%dT%H:%MZ)" --total-seconds "$TOTAL" --load-before "$LOAD_BEFORE" --out "$RESULTS/latest.md"
 cp "$RESULTS/latest.md" "$RESULTS/latest-$BACKEND.md"
 echo >&2
 echo "written to bench/results/latest.md (and latest-$BACKEND.md)" >&2

@@ -4,6 +4,9 @@
 //   VARCO_E2E_SCREENSHOT=e2e/artifacts/login.png node e2e/login.mjs
 //
 // Optional: VARCO_E2E_CHROMIUM (default /usr/bin/chromium, Debian's package).
+// Optional: VARCO_E2E_NEW_PASSWORD — the account's password has expired: after
+// signing in expect the Italian change-password page, change it (current, new,
+// new again) and expect the confirmation "Password cambiata".
 // Prints "e2e login: ok" and exits 0, or explains the failure (expected vs.
 // current URL and visible text), saves <screenshot>-failure.png and exits 1.
 // The whole run, browser start and shutdown included, is bounded by 30 s.
@@ -137,7 +140,9 @@ try {
     await page.fill('input[name=password]', process.env.VARCO_E2E_PASSWORD, { timeout: remaining() });
   });
 
-  await run('submit and reach the account page', 'after submitting, a URL ending with /account', async () => {
+  const newPassword = process.env.VARCO_E2E_NEW_PASSWORD || '';
+  const landing = newPassword ? '/password/change' : '/account';
+  await run('submit and reach the next page', `after submitting, a URL ending with ${landing}`, async () => {
     // The form's answer (after any redirects) is one main-frame navigation: wait for it,
     // then check where it landed, so a refused login fails at once rather than at the deadline.
     const navigated = page.waitForEvent('framenavigated', {
@@ -150,12 +155,25 @@ try {
     await navigated;
     await page.waitForLoadState('load', { timeout: remaining() });
     const landed = new URL(page.url());
-    if (!landed.pathname.endsWith('/account')) fail(`the form submission ended on ${page.url()}`);
+    if (!landed.pathname.endsWith(landing)) fail(`the form submission ended on ${page.url()}`);
   });
 
-  await run('check account page', 'the visible text "Il tuo account"', async () => {
-    await page.getByText('Il tuo account').first().waitFor({ state: 'visible', timeout: remaining() });
-  });
+  if (newPassword) {
+    await run('check the expired-password notice', 'the visible text "La tua password è scaduta"', async () => {
+      await page.getByText('La tua password è scaduta').first().waitFor({ state: 'visible', timeout: remaining() });
+    });
+    await run('change the password', 'current, new and repeated password accepted: "Password cambiata"', async () => {
+      await page.fill('input[name=current_password]', process.env.VARCO_E2E_PASSWORD, { timeout: remaining() });
+      await page.fill('input[name=new_password]', newPassword, { timeout: remaining() });
+      await page.fill('input[name=new_password_confirm]', newPassword, { timeout: remaining() });
+      await page.click('form:has(input[name=new_password]) button[type=submit]', { timeout: remaining() });
+      await page.getByText('Password cambiata').first().waitFor({ state: 'visible', timeout: remaining() });
+    });
+  } else {
+    await run('check account page', 'the visible text "Il tuo account"', async () => {
+      await page.getByText('Il tuo account').first().waitFor({ state: 'visible', timeout: remaining() });
+    });
+  }
 
   await run('take screenshot', `a full-page screenshot saved to ${screenshotPath}`, async () => {
     mkdirSync(dirname(screenshotPath), { recursive: true });

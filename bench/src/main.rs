@@ -96,7 +96,8 @@ enum Command {
         out: PathBuf,
     },
     /// Many clients looping logins while one client probes /healthz; samples
-    /// the server's memory (PID) before and during the flood.
+    /// the server's memory (PID) before and during the flood; then a
+    /// disconnect storm (every client starts a login and hangs up).
     Flood {
         #[arg(long)]
         url: String,
@@ -114,6 +115,9 @@ enum Command {
         timeout_secs: u64,
         #[arg(long, default_value_t = 1)]
         client_threads: usize,
+        /// Skip the disconnect storm after the flood.
+        #[arg(long)]
+        no_storm: bool,
         #[arg(long)]
         out: PathBuf,
     },
@@ -152,6 +156,9 @@ enum Command {
         date: String,
         #[arg(long)]
         total_seconds: Option<f64>,
+        /// The 1-minute load average before the run.
+        #[arg(long)]
+        load_before: Option<String>,
         /// Also write the report here.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -266,6 +273,7 @@ fn main() -> anyhow::Result<()> {
             healthz_ms,
             timeout_secs,
             client_threads,
+            no_storm,
             out,
         } => {
             if !(1..=4096).contains(&clients) || !(1.0..=300.0).contains(&seconds) || healthz_ms == 0 {
@@ -277,6 +285,7 @@ fn main() -> anyhow::Result<()> {
                 duration: Duration::from_secs_f64(seconds),
                 healthz_interval: Duration::from_millis(healthz_ms),
                 timeout: Duration::from_secs(timeout_secs),
+                storm: !no_storm,
             };
             let report = runtime(client_threads)?.block_on(flood::run(&url, pid, &accounts, &plan))?;
             write_json(&out, &report)?;
@@ -295,6 +304,7 @@ fn main() -> anyhow::Result<()> {
             commit,
             date,
             total_seconds,
+            load_before,
             out,
         } => {
             let text = report::render(
@@ -304,6 +314,7 @@ fn main() -> anyhow::Result<()> {
                     commit,
                     date,
                     total_seconds,
+                    load_before,
                 },
             );
             print!("{text}");

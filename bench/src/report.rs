@@ -15,6 +15,8 @@ pub struct Meta {
     pub commit: String,
     pub date: String,
     pub total_seconds: Option<f64>,
+    /// /proc/loadavg's 1-minute figure before the benchmarks started.
+    pub load_before: Option<String>,
 }
 
 fn load<T: DeserializeOwned>(dir: &Path, name: &str) -> Option<T> {
@@ -80,6 +82,12 @@ pub fn render(dir: &Path, meta: &Meta) -> String {
             .map(|t| format!(" · whole run: {t:.0} s"))
             .unwrap_or_default()
     );
+    if let Some(load) = &meta.load_before {
+        let _ = writeln!(
+            s,
+            "- load average before the run: {load} (anything well above 0 means other work shared the cores)"
+        );
+    }
     let _ = writeln!(
         s,
         "- Argon2id m={MEMORY_KIB} KiB, t={ITERATIONS}, p={PARALLELISM}, v0x13 (server and in-process reference)\n"
@@ -171,8 +179,8 @@ pub fn render(dir: &Path, meta: &Meta) -> String {
         Some(f) => {
             let _ = writeln!(
                 details,
-                "{} clients looping successful logins for {:.1} s; one separate client GETs /healthz every 20 ms.\n",
-                f.clients, f.seconds
+                "{} clients loop successful logins for {:.0} s (those in flight then finish: {:.1} s in all); meanwhile one separate client GETs /healthz every 20 ms and the server's VmRSS is read every 100 ms.\n",
+                f.clients, f.seconds, f.seconds_with_drain
             );
             let _ = writeln!(details, "| measure | value | target | |");
             let _ = writeln!(details, "|---|---:|---:|:---:|");
@@ -218,12 +226,11 @@ pub fn render(dir: &Path, meta: &Meta) -> String {
                 None,
             );
             row(
-                "login errors / timeouts / cut at end",
+                "login errors / timeouts",
                 format!(
-                    "{} / {} / {}{}",
+                    "{} / {}{}",
                     f.login_errors,
                     f.login_timeouts,
-                    f.logins_cut_at_end,
                     f.login_first_error
                         .as_ref()
                         .map(|e| format!(" (first error: {e})"))
@@ -268,6 +275,37 @@ pub fn render(dir: &Path, meta: &Meta) -> String {
                 "",
                 None,
             );
+            row(
+                "server threads at start / peak in flood",
+                format!("{} / {}", f.threads_start, f.threads_peak),
+                "",
+                None,
+            );
+            if let Some(storm) = &f.storm {
+                row(
+                    &format!(
+                        "disconnect storm ({} logins started, all hung up after 1 s): server CPU in the 3 s after",
+                        storm.clients
+                    ),
+                    format!("{:.2} s", storm.cpu_seconds_after_hangup),
+                    &format!(
+                        "info: ≈ {:.2} s = the {cores} verifications running",
+                        cores as f64 / 40.0
+                    ),
+                    None,
+                );
+                row(
+                    "disconnect storm: peak RSS / VmHWM / peak threads",
+                    format!(
+                        "{:.1} / {:.1} MiB / {}",
+                        mib(storm.rss_peak_sampled_kib),
+                        mib(storm.hwm_kib),
+                        storm.threads_peak
+                    ),
+                    "",
+                    None,
+                );
+            }
             let _ = writeln!(details);
         }
         None => {

@@ -15,6 +15,7 @@
 //! the footer with the school's and the national helpdesk.
 
 mod error;
+mod escaping;
 mod message;
 mod templates;
 mod transport;
@@ -25,7 +26,7 @@ use std::path::PathBuf;
 
 pub use error::MailError;
 pub use templates::{RenderInput, RenderedMessage, Renderer, SchoolFooter, TEMPLATES};
-pub use transport::{SendError, SmtpSecurity, SmtpSettings, Transport};
+pub use transport::{SendError, SmtpRelay, SmtpSecurity, SmtpSettings, Transport};
 pub use worker::{DeliveryReport, OutboxWorker, WorkerSettings};
 
 /// A helpdesk's contacts, as shown in email footers (and on `/help`).

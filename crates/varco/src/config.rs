@@ -154,6 +154,13 @@ pub struct MailSettings {
     pub from: String,
     /// Per-school template overrides: `DIR/SCHOOL_CODE/LANG/TEMPLATE/{subject.txt,body.txt,body.html}`.
     pub template_dir: Option<PathBuf>,
+    /// Messages claimed per round by the outbox worker.
+    pub batch: i64,
+    /// How long a claimed message stays reserved to the node that claimed it;
+    /// after a crash another claim delivers it once this has passed.
+    pub lease_secs: i64,
+    /// After this long a message that could not be delivered is marked failed.
+    pub give_up_after_hours: i64,
 }
 
 impl Default for MailSettings {
@@ -161,6 +168,9 @@ impl Default for MailSettings {
         MailSettings {
             from: "Varco <no-reply@varco.invalid>".into(),
             template_dir: None,
+            batch: 50,
+            lease_secs: 60,
+            give_up_after_hours: 24,
         }
     }
 }
@@ -308,6 +318,19 @@ impl Config {
         if let Err(e) = self.password.hash.validate() {
             return Err(ConfigError::Invalid(format!("password hash parameters: {e}")));
         }
+        if self.mail.batch < 1 || self.mail.lease_secs < 1 || self.mail.give_up_after_hours < 1 {
+            return Err(ConfigError::Invalid(
+                "mail.batch, mail.lease_secs and mail.give_up_after_hours must be at least 1".into(),
+            ));
+        }
+        if let Some(url) = &self.smtp_url
+            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "smtp_url must start with smtp:// or smtps:// (got {:?})",
+                redact_url(url)
+            )));
+        }
         if self.database_max_connections == 0 {
             return Err(ConfigError::Invalid(
                 "database_max_connections must be at least 1".into(),
@@ -348,6 +371,31 @@ impl Config {
             hash_concurrency: self.password.hash_concurrency,
             ..Settings::default()
         })
+    }
+
+    pub fn mail_config(&self) -> varco_mail::MailConfig {
+        varco_mail::MailConfig {
+            from: self.mail.from.clone(),
+            smtp_url: self.smtp_url.clone(),
+            eml_dir: self.data_dir.join("mail"),
+            template_override_dir: self.mail.template_dir.clone(),
+            national_helpdesk: varco_mail::Helpdesk {
+                name: self.helpdesk.name.clone(),
+                email: self.helpdesk.email.clone(),
+                phone: self.helpdesk.phone.clone(),
+                hours: self.helpdesk.hours.clone(),
+            },
+            public_url: self.public_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    pub fn worker_settings(&self) -> varco_mail::WorkerSettings {
+        varco_mail::WorkerSettings {
+            batch: self.mail.batch,
+            lease_secs: self.mail.lease_secs,
+            give_up_after_secs: self.mail.give_up_after_hours * 3600,
+            ..varco_mail::WorkerSettings::default()
+        }
     }
 
     pub fn web_config(&self) -> varco_web::WebConfig {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use varco_app::App;
 use varco_domain::clock::{Clock, SystemClock};
@@ -56,28 +56,29 @@ pub struct Running {
     pub app: App,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    background: watch::Sender<bool>,
+    worker: JoinHandle<()>,
 }
 
 impl Running {
-    /// Stops accepting connections, lets in-flight requests finish, closes the pool.
+    /// Stops accepting connections, lets in-flight requests finish, lets the
+    /// mail worker finish the message in hand, closes the pool.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         self.task.await.context("server task")?.context("server")?;
+        let _ = self.background.send(true);
+        let _ = self.worker.await;
         self.app.store.close().await;
         Ok(())
     }
 
-    /// Waits until the server ends by itself (after `stop` from elsewhere or an error).
-    pub async fn wait(mut self, signal: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    /// Runs until `signal`, then stops gracefully.
+    pub async fn wait(self, signal: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
         signal.await;
         tracing::info!("shutting down: finishing in-flight requests");
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        self.task.await.context("server task")?.context("server")?;
-        self.app.store.close().await;
+        self.stop().await?;
         tracing::info!("stopped");
         Ok(())
     }
@@ -115,7 +116,21 @@ pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
         );
     }
 
-    spawn_upkeep(app.clone(), state.clone());
+    let (background, background_rx) = watch::channel(false);
+    let mail_config = config.mail_config();
+    let renderer = varco_mail::Renderer::new(&mail_config).context("mail templates")?;
+    let transport = varco_mail::Transport::from_config(&mail_config).context("mail transport")?;
+    tracing::info!(transport = %transport.describe(), "mail");
+    let worker = varco_mail::OutboxWorker::new(
+        app.store.clone(),
+        renderer,
+        transport,
+        app.clock.clone(),
+        config.worker_settings(),
+    )
+    .with_notifier(app.mail_notify.clone());
+    let worker = tokio::spawn(worker.run(background_rx.clone()));
+    spawn_upkeep(app.clone(), state.clone(), background_rx);
     let router = varco_web::router(state);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -131,14 +146,27 @@ pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
         app,
         shutdown: Some(tx),
         task,
+        background,
+        worker,
     })
 }
 
-fn spawn_upkeep(app: App, state: varco_web::WebState) {
+/// Hourly upkeep: the daily jobs (claimed once per day across nodes), the
+/// purge of expired sessions, the trimming of per-IP limiters.
+fn spawn_upkeep(app: App, state: varco_web::WebState, mut stop: watch::Receiver<bool>) {
+    let node = format!("{}-{}", std::process::id(), rand::random::<u32>());
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => return,
+            }
+            match varco_app::jobs::run_daily_if_due(&app, &node).await {
+                Ok(true) => tracing::info!("daily jobs ran"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "daily jobs failed"),
+            }
             match varco_app::sessions::purge_expired(&app).await {
                 Ok(n) if n > 0 => tracing::info!(sessions = n, "expired sessions removed"),
                 Ok(_) => {}

@@ -33,7 +33,9 @@ impl CommonPasswords {
     #[must_use]
     pub fn bundled() -> CommonPasswords {
         static PARSED: std::sync::OnceLock<CommonPasswords> = std::sync::OnceLock::new();
-        PARSED.get_or_init(|| CommonPasswords::empty().with_file(BUNDLED)).clone()
+        PARSED
+            .get_or_init(|| CommonPasswords::empty().with_file(BUNDLED))
+            .clone()
     }
 
     /// A list with nothing in it; every password passes the common rule.

@@ -30,13 +30,49 @@ fn missing_prerequisite() -> Option<String> {
     None
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_signs_in_in_italian_and_lands_on_account() {
+fn skip_or_fail() -> bool {
     if let Some(missing) = missing_prerequisite() {
         if std::env::var_os("CI").is_some() {
             panic!("the browser test cannot run in CI: {missing}");
         }
         eprintln!("SKIPPING the browser test: {missing}");
+        return true;
+    }
+    false
+}
+
+/// Runs `e2e/login.mjs` against a test server; returns its stdout.
+async fn run_browser(t: &TestApp, login: &str, password: &str, new_password: Option<&str>, shot: &str) -> String {
+    let artifacts = e2e_dir().join("artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let screenshot = artifacts.join(shot);
+    let _ = std::fs::remove_file(&screenshot);
+    let mut command = Command::new("node");
+    command
+        .arg("login.mjs")
+        .current_dir(e2e_dir())
+        .env("VARCO_E2E_BASE_URL", &t.base)
+        .env("VARCO_E2E_LOGIN", login)
+        .env("VARCO_E2E_PASSWORD", password)
+        .env("VARCO_E2E_SCREENSHOT", &screenshot);
+    match new_password {
+        Some(p) => command.env("VARCO_E2E_NEW_PASSWORD", p),
+        None => command.env_remove("VARCO_E2E_NEW_PASSWORD"),
+    };
+    let out = tokio::task::spawn_blocking(move || command.output().expect("run node"))
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "browser test failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("e2e login: ok"), "{stdout}");
+    assert!(screenshot.exists(), "screenshot kept");
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_signs_in_in_italian_and_lands_on_account() {
+    if skip_or_fail() {
         return;
     }
     let t = TestApp::spawn(Backend::Sqlite).await.expect("sqlite");
@@ -44,35 +80,38 @@ async fn browser_signs_in_in_italian_and_lands_on_account() {
     let account = t
         .add_account(1, "browser@example.it", Some("browser"), Some(PASSWORD))
         .await;
-    let artifacts = e2e_dir().join("artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let screenshot = artifacts.join("login-account.png");
-    let _ = std::fs::remove_file(&screenshot);
-    let dir = e2e_dir();
-    let base = t.base.clone();
-    let login = account.user_code.clone();
-    let shot = screenshot.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg("login.mjs")
-            .current_dir(dir)
-            .env("VARCO_E2E_BASE_URL", base)
-            .env("VARCO_E2E_LOGIN", login)
-            .env("VARCO_E2E_PASSWORD", PASSWORD)
-            .env("VARCO_E2E_SCREENSHOT", shot)
-            .output()
-            .expect("run node")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "browser test failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("e2e login: ok"), "{stdout}");
-    assert!(screenshot.exists(), "screenshot kept");
+    run_browser(&t, &account.user_code, PASSWORD, None, "login-account.png").await;
     let audit = varco_app::audit::list(t.app(), Some(&account.user_code), 10)
         .await
         .unwrap();
     assert!(audit.iter().any(|e| e.event == "login" && e.outcome == "success"));
+    t.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_expired_staff_password_is_changed_in_italian() {
+    if skip_or_fail() {
+        return;
+    }
+    let t = TestApp::spawn(Backend::Sqlite).await.expect("sqlite");
+    t.add_school().await;
+    // Even numbers are staff accounts; their passwords expire after 180 days.
+    let account = t
+        .add_account(2, "scaduta@example.it", Some("scaduta"), Some(PASSWORD))
+        .await;
+    t.clock.advance(181 * 86_400);
+    let new_password = "girandola mattone arcobaleno 64";
+    run_browser(
+        &t,
+        "scaduta",
+        PASSWORD,
+        Some(new_password),
+        "expired-password-changed.png",
+    )
+    .await;
+    let view = varco_app::accounts::show(t.app(), &account.user_code).await.unwrap();
+    assert!(!view.password_change_required, "the change took effect");
+    assert_eq!(t.login("scaduta", PASSWORD).await.status(), 401);
+    assert_eq!(t.login("scaduta", new_password).await.status(), 200);
     t.stop().await;
 }

@@ -3,8 +3,10 @@
 //! PostgreSQL database, and drives it over HTTP (or runs the real CLI).
 
 mod harness;
+mod smtp;
 
 mod api;
 mod browser;
 mod cli;
+mod lifecycle;
 mod pages;

@@ -1,0 +1,723 @@
+//! Rendering an outbox row into a message: subject, plain text and HTML in
+//! the recipient's language, with the helpdesk footer, as RFC 5322 bytes.
+//!
+//! The built-in templates live in `crates/mail/templates/<lang>/<name>/`
+//! (`subject.txt`, `body.txt`, `body.html`) and are compiled into the binary.
+//! A school may replace any of those files (and its footers) by placing its
+//! own under `<template_override_dir>/<SCHOOL_CODE>/<lang>/…`; overrides are
+//! read at render time, so editing one needs no restart.
+//!
+//! Invariants:
+//! - every message ends with the footer (school and national helpdesk): the
+//!   renderer appends it, a body template cannot leave it out;
+//! - a broken override never loses a message: it is logged and the built-in
+//!   file is used instead;
+//! - values cannot change a message's structure: HTML is auto-escaped, values
+//!   in text templates lose their control characters (no new lines, no
+//!   headers), and the subject is one line without control characters;
+//! - the recipient is exactly the outbox row's address, parsed strictly.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use minijinja::value::Value;
+use minijinja::{AutoEscape, Environment, Error, UndefinedBehavior};
+use serde::Serialize;
+use serde_json::Map;
+use varco_domain::clock::{Clock, SystemClock};
+use varco_store::SchoolRecord;
+
+use crate::escaping::{format_value, one_line, tidy_text};
+use crate::message::{self, Sender};
+use crate::{Helpdesk, MailConfig, MailError};
+
+/// Names of the templates the outbox may ask for.
+pub const TEMPLATES: &[&str] = &["password_changed", "password_expiry_reminder", "test_message"];
+
+/// Languages with a complete set of templates; the first is the default.
+const LANGS: &[&str] = &["it", "en"];
+
+const LAYOUT: &str = "_layout.html";
+
+macro_rules! embedded {
+    ($($path:literal),* $(,)?) => {
+        &[$(($path, include_str!(concat!("../templates/", $path)))),*]
+    };
+}
+
+/// Every built-in file, by its path under `templates/`.
+const BUILT_IN: &[(&str, &str)] = embedded![
+    "_layout.html",
+    "it/_footer.txt",
+    "it/_footer.html",
+    "en/_footer.txt",
+    "en/_footer.html",
+    "it/password_changed/subject.txt",
+    "it/password_changed/body.txt",
+    "it/password_changed/body.html",
+    "en/password_changed/subject.txt",
+    "en/password_changed/body.txt",
+    "en/password_changed/body.html",
+    "it/password_expiry_reminder/subject.txt",
+    "it/password_expiry_reminder/body.txt",
+    "it/password_expiry_reminder/body.html",
+    "en/password_expiry_reminder/subject.txt",
+    "en/password_expiry_reminder/body.txt",
+    "en/password_expiry_reminder/body.html",
+    "it/test_message/subject.txt",
+    "it/test_message/body.txt",
+    "it/test_message/body.html",
+    "en/test_message/subject.txt",
+    "en/test_message/body.txt",
+    "en/test_message/body.html",
+];
+
+/// The school a message is about, for the footer (and for per-school templates).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SchoolFooter {
+    /// Codice meccanografico; names the override folder.
+    pub code: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub helpdesk_email: Option<String>,
+    pub helpdesk_phone: Option<String>,
+    pub helpdesk_hours: Option<String>,
+}
+
+impl From<&SchoolRecord> for SchoolFooter {
+    fn from(school: &SchoolRecord) -> Self {
+        SchoolFooter {
+            code: school.code.clone(),
+            name: school.name.clone(),
+            email: school.email.clone(),
+            helpdesk_email: school.helpdesk_email.clone(),
+            helpdesk_phone: school.helpdesk_phone.clone(),
+            helpdesk_hours: school.helpdesk_hours.clone(),
+        }
+    }
+}
+
+/// What to render: one outbox row plus its school.
+#[derive(Debug, Clone)]
+pub struct RenderInput<'a> {
+    /// Without angle brackets, e.g. `1795433167.ab12…@accesso.scuola.it`.
+    pub message_id: &'a str,
+    pub recipient: &'a str,
+    pub template: &'a str,
+    /// `it` or `en`; anything else falls back to `it`.
+    pub lang: &'a str,
+    /// A JSON object with the template's values.
+    pub payload: &'a serde_json::Value,
+    pub school: Option<SchoolFooter>,
+}
+
+/// A message ready for a transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedMessage {
+    pub message_id: String,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub lang: String,
+    /// The whole RFC 5322 message (headers, multipart/alternative text + HTML, UTF-8).
+    pub bytes: Vec<u8>,
+}
+
+/// Fills templates; cheap to share (`&self`), built once at startup.
+#[derive(Debug)]
+pub struct Renderer {
+    env: Environment<'static>,
+    sender: Sender,
+    override_dir: Option<PathBuf>,
+    national_helpdesk: Helpdesk,
+    public_url: String,
+    clock: Arc<dyn Clock>,
+}
+
+impl Renderer {
+    /// Compiles the built-in templates and checks the `From` address.
+    pub fn new(config: &MailConfig) -> Result<Renderer, MailError> {
+        let mut env = Environment::new();
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html") {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
+        });
+        env.set_formatter(format_value);
+        for (name, source) in BUILT_IN {
+            env.add_template(name, source)
+                .map_err(|e| MailError::Config(format!("built-in template {name}: {e}")))?;
+        }
+        Ok(Renderer {
+            env,
+            sender: Sender::new(&config.from)?,
+            override_dir: config.template_override_dir.clone(),
+            national_helpdesk: config.national_helpdesk.clone(),
+            public_url: config.public_url.trim_end_matches('/').to_owned(),
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// Uses `clock` for the `Date` header (the worker passes its own).
+    pub fn set_clock(&mut self, clock: Arc<dyn Clock>) {
+        self.clock = clock;
+    }
+
+    pub fn render(&self, input: &RenderInput<'_>) -> Result<RenderedMessage, MailError> {
+        let template = TEMPLATES
+            .iter()
+            .copied()
+            .find(|name| *name == input.template)
+            .ok_or_else(|| MailError::Render(format!("unknown template {:?}", input.template)))?;
+        let lang = LANGS.iter().copied().find(|l| *l == input.lang).unwrap_or(LANGS[0]);
+        let context = self.context(input, lang)?;
+        let overrides = input
+            .school
+            .as_ref()
+            .and_then(|school| self.override_root(&school.code));
+        let overrides = overrides.as_deref();
+
+        let subject = one_line(&self.render_part(overrides, lang, &format!("{template}/subject.txt"), &context)?);
+        if subject.is_empty() {
+            return Err(MailError::Render(format!(
+                "template {template} ({lang}) has an empty subject"
+            )));
+        }
+        let body_text = self.render_part(overrides, lang, &format!("{template}/body.txt"), &context)?;
+        let body_html = self.render_part(overrides, lang, &format!("{template}/body.html"), &context)?;
+        let footer_text = self.render_part(overrides, lang, "_footer.txt", &context)?;
+        let footer_html = self.render_part(overrides, lang, "_footer.html", &context)?;
+
+        // "-- " is the signature separator mail clients recognise and dim.
+        let text = format!("{}\n\n-- \n{}\n", tidy_text(&body_text), tidy_text(&footer_text));
+        let html = self
+            .env
+            .get_template(LAYOUT)
+            .and_then(|layout| {
+                layout.render(minijinja::context! {
+                    lang => lang,
+                    subject => &subject,
+                    body => Value::from_safe_string(body_html),
+                    footer => Value::from_safe_string(footer_html),
+                })
+            })
+            .map_err(|e| MailError::Render(describe(&e)))?;
+
+        let bytes = message::compose(&message::Parts {
+            sender: &self.sender,
+            message_id: input.message_id,
+            to: input.recipient,
+            subject: &subject,
+            text: &text,
+            html: &html,
+            lang,
+            date: self.clock.now(),
+        })?;
+        Ok(RenderedMessage {
+            message_id: input.message_id.to_owned(),
+            to: input.recipient.to_owned(),
+            subject,
+            text,
+            html,
+            lang: lang.to_owned(),
+            bytes,
+        })
+    }
+
+    /// The payload's values plus what every template may use: `school`,
+    /// `national_helpdesk`, `public_url`, `lang` and `forgot_url`.
+    fn context(&self, input: &RenderInput<'_>, lang: &str) -> Result<Value, MailError> {
+        let serde_json::Value::Object(payload) = input.payload else {
+            return Err(MailError::Render("the payload is not a JSON object".to_owned()));
+        };
+        let mut values: Map<String, serde_json::Value> = payload.clone();
+        let forgot_url = match payload.get("forgot_url").and_then(|v| v.as_str()) {
+            Some(url) => url.to_owned(),
+            None => self.forgot_url(payload.get("change_url").and_then(|v| v.as_str())),
+        };
+        values.insert("school".to_owned(), to_json(&input.school));
+        values.insert("national_helpdesk".to_owned(), to_json(&self.national_helpdesk));
+        values.insert("public_url".to_owned(), self.public_url.clone().into());
+        values.insert("lang".to_owned(), lang.into());
+        values.insert("forgot_url".to_owned(), forgot_url.into());
+        Ok(Value::from_serialize(&values))
+    }
+
+    /// Where "forgot password" lives: on the host of the link the message
+    /// already carries, or else on the configured public URL.
+    fn forgot_url(&self, change_url: Option<&str>) -> String {
+        let origin = change_url
+            .and_then(|link| url::Url::parse(link).ok())
+            .filter(|link| link.has_host())
+            .map(|link| link.origin().ascii_serialization());
+        format!("{}/password/forgot", origin.as_deref().unwrap_or(&self.public_url))
+    }
+
+    /// `<override_dir>/<CODE>`, when overrides are configured and the code is
+    /// a plain codice meccanografico (so it cannot climb out of the folder).
+    fn override_root(&self, code: &str) -> Option<PathBuf> {
+        let dir = self.override_dir.as_ref()?;
+        let plain = !code.is_empty() && code.len() <= 32 && code.bytes().all(|b| b.is_ascii_alphanumeric());
+        if !plain {
+            tracing::warn!(
+                school_code = code,
+                "school code unusable as a template folder; built-in templates used"
+            );
+            return None;
+        }
+        Some(dir.join(code))
+    }
+
+    /// Renders `<lang>/<part>`: the school's file when it has a working one,
+    /// the built-in one otherwise.
+    fn render_part(
+        &self,
+        overrides: Option<&Path>,
+        lang: &str,
+        part: &str,
+        context: &Value,
+    ) -> Result<String, MailError> {
+        let name = format!("{lang}/{part}");
+        if let Some(root) = overrides {
+            let path = root.join(lang).join(part);
+            match std::fs::read_to_string(&path) {
+                Ok(source) => match self.env.render_named_str(&name, &source, context) {
+                    Ok(rendered) => return Ok(rendered),
+                    Err(e) => tracing::warn!(
+                        path = %path.display(),
+                        error = %describe(&e),
+                        "school template does not render; built-in template used"
+                    ),
+                },
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(
+                    path = %path.display(),
+                    error = %e,
+                    "school template unreadable; built-in template used"
+                ),
+            }
+        }
+        self.env
+            .get_template(&name)
+            .and_then(|template| template.render(context))
+            .map_err(|e| MailError::Render(describe(&e)))
+    }
+}
+
+/// A plain struct of strings as JSON (serialising such a value cannot fail).
+fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+/// A template error with its cause and location, without the values used.
+fn describe(error: &Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use varco_domain::clock::{FixedClock, Timestamp};
+
+    /// The files that make up one template, in each language.
+    const PARTS: &[&str] = &["subject.txt", "body.txt", "body.html"];
+
+    fn config() -> MailConfig {
+        MailConfig {
+            from: "Varco <no-reply@varco.example>".to_owned(),
+            national_helpdesk: Helpdesk {
+                name: Some("Assistenza nazionale Varco".to_owned()),
+                email: Some("aiuto@varco.example".to_owned()),
+                phone: Some("800 123 456".to_owned()),
+                hours: Some("lun–ven 8–18".to_owned()),
+            },
+            public_url: "https://accesso.varco.example".to_owned(),
+            ..MailConfig::default()
+        }
+    }
+
+    fn renderer(config: &MailConfig) -> Renderer {
+        let mut renderer = Renderer::new(config).unwrap();
+        renderer.set_clock(Arc::new(FixedClock::new(Timestamp(1_795_433_167))));
+        renderer
+    }
+
+    fn school() -> SchoolFooter {
+        SchoolFooter {
+            code: "RMIC81500X".to_owned(),
+            name: "IC Via dei Glicini".to_owned(),
+            email: Some("rmic81500x@istruzione.example".to_owned()),
+            helpdesk_email: Some("segreteria@glicini.example".to_owned()),
+            helpdesk_phone: Some("06 1234 5678".to_owned()),
+            helpdesk_hours: Some("lun–ven 10–13, lun–mer 15–17".to_owned()),
+        }
+    }
+
+    fn sample_payload(template: &str) -> serde_json::Value {
+        match template {
+            "password_changed" => json!({
+                "first_name": "Giulia",
+                "user_code": "G7K2M9Q4",
+                "changed_at": "23/11/2026 11:26 UTC",
+                "ip": "203.0.113.7",
+                "school_name": "IC Via dei Glicini",
+                "change_url": "https://accesso.varco.example/password/change",
+            }),
+            "password_expiry_reminder" => json!({
+                "first_name": "Giulia",
+                "user_code": "G7K2M9Q4",
+                "days_left": 7,
+                "expires_on": "30/11/2026",
+                "change_url": "https://accesso.varco.example/password/change",
+            }),
+            "test_message" => json!({ "first_name": "Giulia" }),
+            other => panic!("no sample payload for {other}"),
+        }
+    }
+
+    fn input<'a>(template: &'a str, lang: &'a str, payload: &'a serde_json::Value) -> RenderInput<'a> {
+        RenderInput {
+            message_id: "1795433167.00ff@accesso.varco.example",
+            recipient: "giulia.rossi@example.org",
+            template,
+            lang,
+            payload,
+            school: Some(school()),
+        }
+    }
+
+    fn header_section(message: &RenderedMessage) -> String {
+        let raw = String::from_utf8(message.bytes.clone()).unwrap();
+        raw.split("\r\n\r\n").next().unwrap().to_owned()
+    }
+
+    #[test]
+    fn every_template_has_every_part_in_every_language() {
+        for lang in LANGS {
+            for template in TEMPLATES {
+                for part in PARTS {
+                    let path = format!("{lang}/{template}/{part}");
+                    assert!(BUILT_IN.iter().any(|(name, _)| *name == path), "missing {path}");
+                }
+            }
+            for footer in ["_footer.txt", "_footer.html"] {
+                let path = format!("{lang}/{footer}");
+                assert!(BUILT_IN.iter().any(|(name, _)| *name == path), "missing {path}");
+            }
+        }
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        for lang in LANGS {
+            for entry in std::fs::read_dir(folder.join(lang)).unwrap() {
+                let name = entry.unwrap().file_name().into_string().unwrap();
+                assert!(
+                    name.starts_with('_') || TEMPLATES.contains(&name.as_str()),
+                    "templates/{lang}/{name} is not listed in TEMPLATES"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_template_renders_in_both_languages_with_the_footer() {
+        let renderer = renderer(&config());
+        for template in TEMPLATES {
+            let payload = sample_payload(template);
+            let it = renderer.render(&input(template, "it", &payload)).unwrap();
+            let en = renderer.render(&input(template, "en", &payload)).unwrap();
+            for message in [&it, &en] {
+                assert!(!message.subject.is_empty(), "{template}: empty subject");
+                for body in [&message.text, &message.html] {
+                    assert!(
+                        body.contains("segreteria@glicini.example"),
+                        "{template}: no school helpdesk"
+                    );
+                    assert!(body.contains("06 1234 5678"), "{template}: no school phone");
+                    assert!(body.contains("aiuto@varco.example"), "{template}: no national helpdesk");
+                    assert!(body.contains("IC Via dei Glicini"), "{template}: no school name");
+                    assert!(body.contains("Giulia"), "{template}: no first name");
+                    assert!(body.contains("Varco"), "{template}: not signed");
+                }
+                assert!(message.html.contains("lun–ven 10–13, lun–mer 15–17"));
+                assert!(message.text.contains("\n-- \n"), "{template}: no signature separator");
+                assert!(!message.text.contains("\n\n\n"), "{template}: loose blank lines");
+            }
+            assert_ne!(it.subject, en.subject, "{template}");
+            assert_ne!(it.text, en.text, "{template}");
+            assert_ne!(it.html, en.html, "{template}");
+            assert_eq!(it.lang, "it");
+            assert_eq!(en.lang, "en");
+        }
+    }
+
+    #[test]
+    fn unknown_languages_fall_back_to_italian() {
+        let renderer = renderer(&config());
+        let payload = sample_payload("test_message");
+        let message = renderer.render(&input("test_message", "de", &payload)).unwrap();
+        assert_eq!(message.lang, "it");
+        assert_eq!(message.subject, "Messaggio di prova per Giulia");
+    }
+
+    #[test]
+    fn password_changed_says_when_where_and_what_to_do() {
+        let renderer = renderer(&config());
+        let payload = sample_payload("password_changed");
+        let message = renderer.render(&input("password_changed", "it", &payload)).unwrap();
+        assert!(message.text.contains("23/11/2026 11:26 UTC"));
+        assert!(message.text.contains("203.0.113.7"));
+        assert!(message.text.contains("G7K2M9Q4"));
+        assert!(message.text.contains("Password dimenticata?"));
+        assert!(message.text.contains("https://accesso.varco.example/password/forgot"));
+        assert!(
+            message
+                .html
+                .contains("href=\"https://accesso.varco.example/password/forgot\"")
+        );
+        assert!(message.text.contains("non invia mai password per email"));
+
+        let mut without_ip = payload.clone();
+        without_ip["ip"] = serde_json::Value::Null;
+        let message = renderer.render(&input("password_changed", "en", &without_ip)).unwrap();
+        assert!(
+            message.text.contains("was changed on 23/11/2026 11:26 UTC."),
+            "{}",
+            message.text
+        );
+        assert!(!message.text.contains("IP address"));
+        assert!(!message.text.contains("none"));
+    }
+
+    #[test]
+    fn forgot_link_prefers_the_payload_then_the_change_link_host() {
+        let renderer = renderer(&config());
+        let mut payload = sample_payload("password_changed");
+        payload["change_url"] = json!("https://altro.example:8443/base/password/change");
+        let message = renderer.render(&input("password_changed", "it", &payload)).unwrap();
+        assert!(message.text.contains("https://altro.example:8443/password/forgot"));
+
+        payload["forgot_url"] = json!("https://altro.example:8443/base/password/forgot");
+        let message = renderer.render(&input("password_changed", "it", &payload)).unwrap();
+        assert!(message.text.contains("https://altro.example:8443/base/password/forgot"));
+    }
+
+    #[test]
+    fn expiry_reminder_counts_days_in_both_languages() {
+        let renderer = renderer(&config());
+        let mut payload = sample_payload("password_expiry_reminder");
+        let subject = |payload: &serde_json::Value, lang: &str| {
+            renderer
+                .render(&input("password_expiry_reminder", lang, payload))
+                .unwrap()
+                .subject
+        };
+        assert_eq!(subject(&payload, "it"), "La tua password Varco scade tra 7 giorni");
+        assert_eq!(subject(&payload, "en"), "Your Varco password expires in 7 days");
+        payload["days_left"] = json!(1);
+        assert_eq!(subject(&payload, "it"), "La tua password Varco scade tra 1 giorno");
+        assert_eq!(subject(&payload, "en"), "Your Varco password expires in 1 day");
+        payload["days_left"] = json!(0);
+        assert_eq!(subject(&payload, "it"), "La tua password Varco scade oggi");
+        let message = renderer
+            .render(&input("password_expiry_reminder", "it", &payload))
+            .unwrap();
+        assert!(message.text.contains("https://accesso.varco.example/password/change"));
+        assert!(message.text.contains("non ti chiederà mai la password per email"));
+    }
+
+    #[test]
+    fn a_school_without_helpdesk_and_a_message_without_school_still_get_a_footer() {
+        let renderer = renderer(&config());
+        let payload = sample_payload("test_message");
+        let mut bare = input("test_message", "it", &payload);
+        bare.school = Some(SchoolFooter {
+            code: "RMIC81500X".to_owned(),
+            name: "IC Via dei Glicini".to_owned(),
+            ..SchoolFooter::default()
+        });
+        let message = renderer.render(&bare).unwrap();
+        assert!(message.text.contains("rivolgiti alla segreteria della scuola"));
+        assert!(message.text.contains("aiuto@varco.example"));
+        bare.school = None;
+        let message = renderer.render(&bare).unwrap();
+        assert!(message.text.contains("aiuto@varco.example"));
+        assert!(message.html.contains("aiuto@varco.example"));
+    }
+
+    #[test]
+    fn html_values_are_escaped_and_text_values_stay_on_their_line() {
+        let renderer = renderer(&config());
+        let payload = json!({ "first_name": "<script>alert(1)</script>\r\n\r\n--boundary\u{202e}" });
+        let message = renderer.render(&input("test_message", "en", &payload)).unwrap();
+        assert!(!message.html.contains("<script>"));
+        assert!(
+            message.html.contains("Hello &lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{}",
+            message.html
+        );
+        let greeting = message.text.lines().next().unwrap();
+        assert!(greeting.starts_with("Hello <script>alert(1)</script>"), "{greeting}");
+        assert!(
+            greeting.contains("--boundary"),
+            "the value stays on the greeting line: {greeting}"
+        );
+        assert!(!message.text.contains('\u{202e}'));
+
+        let quoted = json!({ "first_name": "x\" onclick=\"alert(1)'" });
+        let message = renderer.render(&input("test_message", "en", &quoted)).unwrap();
+        assert!(message.html.contains("x&quot; onclick=&quot;alert(1)&#39;"));
+    }
+
+    #[test]
+    fn header_injection_through_a_name_adds_no_header_and_keeps_the_recipient() {
+        let renderer = renderer(&config());
+        let payload = json!({ "first_name": "Eve\r\nBcc: x@evil.example" });
+        let message = renderer.render(&input("test_message", "it", &payload)).unwrap();
+        assert_eq!(message.subject, "Messaggio di prova per Eve Bcc: x@evil.example");
+        let headers = header_section(&message);
+        for line in headers.split("\r\n") {
+            assert!(!line.to_ascii_lowercase().starts_with("bcc:"), "extra header: {line}");
+            assert!(!line.to_ascii_lowercase().starts_with("cc:"), "extra header: {line}");
+        }
+        let to: Vec<&str> = headers.split("\r\n").filter(|l| l.starts_with("To:")).collect();
+        assert_eq!(to, ["To: giulia.rossi@example.org"]);
+        assert_eq!(message.to, "giulia.rossi@example.org");
+    }
+
+    #[test]
+    fn a_recipient_with_extra_lines_is_refused() {
+        let renderer = renderer(&config());
+        let payload = sample_payload("test_message");
+        for bad in [
+            "a@example.org\r\nBcc: x@evil.example",
+            "a@example.org, x@evil.example",
+            "Eve <x@evil.example>",
+        ] {
+            let mut forged = input("test_message", "it", &payload);
+            forged.recipient = bad;
+            assert!(
+                matches!(renderer.render(&forged), Err(MailError::Render(_))),
+                "{bad:?} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn the_message_has_the_expected_headers_and_parts() {
+        let renderer = renderer(&config());
+        let payload = sample_payload("password_changed");
+        let message = renderer.render(&input("password_changed", "it", &payload)).unwrap();
+        let headers = header_section(&message);
+        assert!(
+            headers.contains("Message-ID: <1795433167.00ff@accesso.varco.example>"),
+            "{headers}"
+        );
+        assert!(headers.contains("From: Varco <no-reply@varco.example>"), "{headers}");
+        assert!(headers.contains("Date: Mon, 23 Nov 2026 11:26:07 +0000"), "{headers}");
+        assert!(headers.contains("Content-Language: it"), "{headers}");
+        assert!(headers.contains("Auto-Submitted: auto-generated"), "{headers}");
+        assert!(headers.contains("MIME-Version: 1.0"), "{headers}");
+        assert!(headers.contains("Content-Type: multipart/alternative"), "{headers}");
+        // Non-ASCII words of the subject are RFC 2047 encoded words.
+        assert!(headers.contains("Subject: La password del tuo account Varco =?utf-8?b?w6g=?= stata cambiata"));
+        let raw = String::from_utf8(message.bytes.clone()).unwrap();
+        assert!(raw.contains("Content-Type: text/plain; charset=utf-8"));
+        assert!(raw.contains("Content-Type: text/html; charset=utf-8"));
+    }
+
+    #[test]
+    fn unknown_templates_and_bad_payloads_are_render_errors() {
+        let renderer = renderer(&config());
+        let payload = sample_payload("test_message");
+        let unknown = renderer.render(&input("no_such_template", "it", &payload));
+        assert!(matches!(unknown, Err(MailError::Render(_))));
+        let not_an_object = json!(["Giulia"]);
+        let bad = renderer.render(&input("test_message", "it", &not_an_object));
+        assert!(matches!(bad, Err(MailError::Render(_))));
+        let missing = json!({});
+        let bad = renderer.render(&input("test_message", "it", &missing));
+        assert!(
+            matches!(bad, Err(MailError::Render(_))),
+            "a missing value must not render as blank"
+        );
+    }
+
+    #[test]
+    fn a_school_override_replaces_a_part_and_a_broken_one_falls_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = config();
+        config.template_override_dir = Some(dir.path().to_owned());
+        let renderer = renderer(&config);
+        let payload = sample_payload("test_message");
+
+        let folder = dir.path().join("RMIC81500X/it/test_message");
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("subject.txt"), "Prova dalla scuola per {{ first_name }}").unwrap();
+        std::fs::write(
+            folder.join("body.html"),
+            "<p>{{ first_name }} & co {{ no_such_value }}</p>",
+        )
+        .unwrap();
+        let message = renderer.render(&input("test_message", "it", &payload)).unwrap();
+        assert_eq!(message.subject, "Prova dalla scuola per Giulia");
+        assert!(
+            message.html.contains("questo è un messaggio di prova"),
+            "broken override falls back"
+        );
+        assert!(
+            message.text.contains("aiuto@varco.example"),
+            "the footer is still there"
+        );
+
+        // Other schools and languages keep the built-in files.
+        let english = renderer.render(&input("test_message", "en", &payload)).unwrap();
+        assert_eq!(english.subject, "Test message for Giulia");
+        let mut other = input("test_message", "it", &payload);
+        other.school = Some(SchoolFooter {
+            code: "../RMIC81500X".to_owned(),
+            ..school()
+        });
+        assert_eq!(
+            renderer.render(&other).unwrap().subject,
+            "Messaggio di prova per Giulia"
+        );
+
+        std::fs::write(folder.join("subject.txt"), "{% if %}").unwrap();
+        let message = renderer.render(&input("test_message", "it", &payload)).unwrap();
+        assert_eq!(message.subject, "Messaggio di prova per Giulia");
+
+        std::fs::write(
+            dir.path().join("RMIC81500X/it/_footer.txt"),
+            "Solo la scuola: {{ school.name }}",
+        )
+        .unwrap();
+        let message = renderer.render(&input("test_message", "it", &payload)).unwrap();
+        assert!(
+            message.text.ends_with("-- \nSolo la scuola: IC Via dei Glicini\n"),
+            "{}",
+            message.text
+        );
+    }
+
+    #[test]
+    fn no_template_mentions_a_password_value() {
+        for (name, source) in BUILT_IN {
+            assert!(!source.contains("{{ password"), "{name} prints a password");
+            assert!(!source.contains("{{ token"), "{name} prints a token");
+            assert!(!source.contains("{{ pin"), "{name} prints a PIN");
+        }
+    }
+}
