@@ -27,6 +27,8 @@ pub struct ThreadResult {
     /// Median over the rounds.
     pub verifications_per_sec: f64,
     pub rounds: Vec<f64>,
+    /// The largest share of the machine other processes used in a round.
+    pub other_load: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,20 +85,27 @@ pub fn run(thread_counts: &[usize], seconds: f64, rounds: usize) -> anyhow::Resu
     let mut results = Vec::new();
     for &threads in thread_counts {
         let mut per_round = Vec::new();
+        let mut other_load: f64 = 0.0;
         for _ in 0..rounds.max(1) {
+            let before = crate::cpu::snapshot(None);
             per_round.push(round(
                 &phc,
                 &password,
                 threads.max(1),
                 Duration::from_secs_f64(seconds),
             )?);
+            other_load = other_load.max(crate::cpu::others_share(&before, &crate::cpu::snapshot(None)));
         }
         let verifications_per_sec = median(&per_round);
-        eprintln!("argon2: {threads} thread(s): {verifications_per_sec:.1} verifications/s (rounds {per_round:.1?})");
+        eprintln!(
+            "argon2: {threads} thread(s): {verifications_per_sec:.1} verifications/s (rounds {per_round:.1?}), other load {:.0}%",
+            other_load * 100.0
+        );
         results.push(ThreadResult {
             threads,
             verifications_per_sec,
             rounds: per_round,
+            other_load,
         });
     }
     Ok(ArgonReport {

@@ -26,15 +26,10 @@ pub fn proc_status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
         .ok_or_else(|| anyhow!("no {field} in /proc/{pid}/status"))
 }
 
-/// CPU seconds (user + system) the process has used, from /proc/PID/stat,
-/// assuming the usual 100 clock ticks per second.
+/// CPU seconds (user + system) the process has used, assuming the usual 100
+/// clock ticks per second.
 fn proc_cpu_seconds(pid: u32) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    Ok((ticks(11) + ticks(12)) as f64 / 100.0)
+    Ok(crate::cpu::process_ticks(&pid.to_string()) as f64 / 100.0)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -64,6 +59,8 @@ pub struct FloodReport {
     pub threads_peak: u64,
     pub hwm_kib: u64,
     pub rss_after_kib: u64,
+    /// Share of the machine other processes used during the flood (0..1).
+    pub other_load: f64,
     pub storm: Option<StormReport>,
 }
 
@@ -222,6 +219,7 @@ pub async fn run(base_url: &str, pid: u32, accounts: &Accounts, plan: &Plan) -> 
     // The flood: no login starts after `deadline`; those in flight then finish
     // (each bounded by the request timeout), and the probes go on meanwhile.
     let flood_client = client(plan.timeout)?;
+    let cpu_before = crate::cpu::snapshot(Some(pid));
     let start = Instant::now();
     let deadline = start + plan.duration;
     let hard_deadline = deadline + plan.timeout + Duration::from_secs(5);
@@ -268,6 +266,7 @@ pub async fn run(base_url: &str, pid: u32, accounts: &Accounts, plan: &Plan) -> 
         all.first_error = all.first_error.or(t.first_error);
     }
     let seconds_with_drain = start.elapsed().as_secs_f64();
+    let other_load = crate::cpu::others_share(&cpu_before, &crate::cpu::snapshot(Some(pid)));
     stop.store(true, Ordering::Relaxed);
     let probes = healthz.join().map_err(|_| anyhow!("healthz prober panicked"))??;
     let peaks = rss.join().map_err(|_| anyhow!("RSS sampler panicked"))?;
@@ -298,6 +297,7 @@ pub async fn run(base_url: &str, pid: u32, accounts: &Accounts, plan: &Plan) -> 
         threads_peak: peaks.threads,
         hwm_kib,
         rss_after_kib,
+        other_load,
         storm: None,
     };
     eprintln!(

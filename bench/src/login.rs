@@ -71,6 +71,8 @@ pub struct Round {
     pub seconds: f64,
     pub logins_per_sec: f64,
     pub latency: Latency,
+    /// Share of the machine used by other processes meanwhile (0..1).
+    pub other_load: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -83,6 +85,8 @@ pub struct Level {
     pub p99_ms: f64,
     pub errors: usize,
     pub first_error: Option<String>,
+    /// The largest share of the machine other processes used in a round.
+    pub other_load: f64,
     pub rounds: Vec<Round>,
 }
 
@@ -99,7 +103,9 @@ async fn round(
     concurrency: usize,
     requests: usize,
     max_time: Duration,
+    server_pid: Option<u32>,
 ) -> anyhow::Result<Round> {
+    let cpu_before = crate::cpu::snapshot(server_pid);
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let deadline = start + max_time;
@@ -137,6 +143,7 @@ async fn round(
         first_error = first_error.or(f);
     }
     let seconds = start.elapsed().as_secs_f64();
+    let other_load = crate::cpu::others_share(&cpu_before, &crate::cpu::snapshot(server_pid));
     let ok = latencies.len();
     Ok(Round {
         requests: ok + errors,
@@ -146,6 +153,7 @@ async fn round(
         seconds,
         logins_per_sec: ok as f64 / seconds,
         latency: Latency::of(latencies),
+        other_load,
     })
 }
 
@@ -156,6 +164,7 @@ pub struct Plan {
     pub repeats: usize,
     pub timeout: Duration,
     pub max_round_time: Duration,
+    pub server_pid: Option<u32>,
 }
 
 pub async fn run(base_url: &str, accounts: &Accounts, plan: &Plan) -> anyhow::Result<LoginReport> {
@@ -166,7 +175,16 @@ pub async fn run(base_url: &str, accounts: &Accounts, plan: &Plan) -> anyhow::Re
     let list = Arc::new(accounts.accounts.clone());
     let client = client(plan.timeout)?;
     // Warm-up: check every credential works once (and fail early if not).
-    let warm = round(&client, &url, &list, 2, list.len(), plan.max_round_time).await?;
+    let warm = round(
+        &client,
+        &url,
+        &list,
+        2,
+        list.len(),
+        plan.max_round_time,
+        plan.server_pid,
+    )
+    .await?;
     if warm.errors > 0 {
         bail!(
             "warm-up logins failed: {} of {} ({})",
@@ -180,10 +198,23 @@ pub async fn run(base_url: &str, accounts: &Accounts, plan: &Plan) -> anyhow::Re
         let requests = plan.min_requests.max(plan.requests_per_client * concurrency);
         let mut rounds = Vec::new();
         for _ in 0..plan.repeats.max(1) {
-            let r = round(&client, &url, &list, concurrency, requests, plan.max_round_time).await?;
+            let r = round(
+                &client,
+                &url,
+                &list,
+                concurrency,
+                requests,
+                plan.max_round_time,
+                plan.server_pid,
+            )
+            .await?;
             eprintln!(
-                "login: C={concurrency}: {:.1} logins/s, p50 {:.1} ms, p99 {:.1} ms, {} errors",
-                r.logins_per_sec, r.latency.p50_ms, r.latency.p99_ms, r.errors
+                "login: C={concurrency}: {:.1} logins/s, p50 {:.1} ms, p99 {:.1} ms, {} errors, other load {:.0}%",
+                r.logins_per_sec,
+                r.latency.p50_ms,
+                r.latency.p99_ms,
+                r.errors,
+                r.other_load * 100.0
             );
             rounds.push(r);
         }
@@ -196,6 +227,7 @@ pub async fn run(base_url: &str, accounts: &Accounts, plan: &Plan) -> anyhow::Re
             p99_ms: pick(|r| r.latency.p99_ms),
             errors: rounds.iter().map(|r| r.errors).sum(),
             first_error: rounds.iter().find_map(|r| r.first_error.clone()),
+            other_load: rounds.iter().map(|r| r.other_load).fold(0.0, f64::max),
             rounds,
         });
     }

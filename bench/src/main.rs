@@ -5,6 +5,7 @@
 //! server URL given (127.0.0.1 in run.sh).
 
 mod argon;
+mod cpu;
 mod flood;
 mod login;
 mod report;
@@ -73,6 +74,9 @@ enum Command {
     Login {
         #[arg(long)]
         url: String,
+        /// The server's process id (to tell its CPU use from other processes').
+        #[arg(long)]
+        pid: Option<u32>,
         #[arg(long)]
         accounts: PathBuf,
         #[arg(long, value_delimiter = ',', default_value = "1,4,16,64")]
@@ -132,6 +136,9 @@ enum Command {
         file: PathBuf,
         #[arg(long, default_value_t = 100_000)]
         rows: usize,
+        /// Kill an import that takes longer than this.
+        #[arg(long, default_value_t = 120)]
+        timeout_secs: u64,
         #[arg(long)]
         out: PathBuf,
     },
@@ -156,9 +163,6 @@ enum Command {
         date: String,
         #[arg(long)]
         total_seconds: Option<f64>,
-        /// The 1-minute load average before the run.
-        #[arg(long)]
-        load_before: Option<String>,
         /// Also write the report here.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -239,6 +243,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Login {
             url,
+            pid,
             accounts,
             concurrency,
             min_requests,
@@ -260,6 +265,7 @@ fn main() -> anyhow::Result<()> {
                 repeats,
                 timeout: Duration::from_secs(timeout_secs),
                 max_round_time: Duration::from_secs(max_round_secs),
+                server_pid: pid,
             };
             let report = runtime(client_threads)?.block_on(login::run(&url, &accounts, &plan))?;
             write_json(&out, &report)?;
@@ -295,8 +301,12 @@ fn main() -> anyhow::Result<()> {
             school,
             file,
             rows,
+            timeout_secs,
             out,
-        } => write_json(&out, &roster::run(&varco, &school, &file, rows)?)?,
+        } => write_json(
+            &out,
+            &roster::run(&varco, &school, &file, rows, Duration::from_secs(timeout_secs))?,
+        )?,
         Command::Roster { file, rows, seed } => roster::generate(&file, rows, seed)?,
         Command::Report {
             dir,
@@ -304,7 +314,6 @@ fn main() -> anyhow::Result<()> {
             commit,
             date,
             total_seconds,
-            load_before,
             out,
         } => {
             let text = report::render(
@@ -314,7 +323,6 @@ fn main() -> anyhow::Result<()> {
                     commit,
                     date,
                     total_seconds,
-                    load_before,
                 },
             );
             print!("{text}");

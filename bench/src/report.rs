@@ -15,8 +15,6 @@ pub struct Meta {
     pub commit: String,
     pub date: String,
     pub total_seconds: Option<f64>,
-    /// /proc/loadavg's 1-minute figure before the benchmarks started.
-    pub load_before: Option<String>,
 }
 
 fn load<T: DeserializeOwned>(dir: &Path, name: &str) -> Option<T> {
@@ -82,12 +80,6 @@ pub fn render(dir: &Path, meta: &Meta) -> String {
             .map(|t| format!(" · whole run: {t:.0} s"))
             .unwrap_or_default()
     );
-    if let Some(load) = &meta.load_before {
-        let _ = writeln!(
-            s,
-            "- load average before the run: {load} (anything well above 0 means other work shared the cores)"
-        );
-    }
     let _ = writeln!(
         s,
         "- Argon2id m={MEMORY_KIB} KiB, t={ITERATIONS}, p={PARALLELISM}, v0x13 (server and in-process reference)\n"
@@ -101,7 +93,14 @@ pub fn render(dir: &Path, meta: &Meta) -> String {
             let list: Vec<String> = a
                 .results
                 .iter()
-                .map(|r| format!("{} thread(s): **{:.1}/s**", r.threads, r.verifications_per_sec))
+                .map(|r| {
+                    format!(
+                        "{} thread(s): **{:.1}/s** (other load {:.0}%)",
+                        r.threads,
+                        r.verifications_per_sec,
+                        r.other_load * 100.0
+                    )
+                })
                 .collect();
             let _ = writeln!(
                 details,
@@ -125,9 +124,9 @@ pub fn render(dir: &Path, meta: &Meta) -> String {
             );
             let _ = writeln!(
                 details,
-                "| C | requests | logins/s | p50 ms | p99 ms | errors | raw verif/s (threads) | ratio | target ≥ 0.9 |"
+                "| C | requests | logins/s | p50 ms | p99 ms | errors | raw verif/s (threads) | ratio | target ≥ 0.9 | other load |"
             );
-            let _ = writeln!(details, "|---:|---:|---:|---:|---:|---:|---:|---:|:---:|");
+            let _ = writeln!(details, "|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|");
             for level in &l.levels {
                 let (raw_text, ratio_text, pass) = match raw_for(level.concurrency) {
                     Some((threads, v)) => {
@@ -146,7 +145,7 @@ pub fn render(dir: &Path, meta: &Meta) -> String {
                 };
                 let _ = writeln!(
                     details,
-                    "| {} | {} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} |",
+                    "| {} | {} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {:.0}% |",
                     level.concurrency,
                     level.requests,
                     level.logins_per_sec,
@@ -155,7 +154,8 @@ pub fn render(dir: &Path, meta: &Meta) -> String {
                     errors,
                     raw_text,
                     ratio_text,
-                    pass
+                    pass,
+                    level.other_load * 100.0
                 );
                 if pass != "-" {
                     summary.push([
@@ -191,6 +191,12 @@ pub fn render(dir: &Path, meta: &Meta) -> String {
                     summary.push([name.to_owned(), value, target.to_owned(), verdict(p).into()]);
                 }
             };
+            row(
+                "other load during the flood",
+                format!("{:.0}%", f.other_load * 100.0),
+                "",
+                None,
+            );
             row("healthz p50", format!("{:.1} ms", f.healthz.p50_ms), "", None);
             row(
                 "healthz p99 during flood",
@@ -288,10 +294,10 @@ pub fn render(dir: &Path, meta: &Meta) -> String {
                         storm.clients
                     ),
                     format!("{:.2} s", storm.cpu_seconds_after_hangup),
-                    &format!(
-                        "info: ≈ {:.2} s = the {cores} verifications running",
-                        cores as f64 / 40.0
-                    ),
+                    &match raw(1) {
+                        Some(v) => format!("info: {cores} verifications ≈ {:.2} s", cores as f64 / v),
+                        None => "info".to_owned(),
+                    },
                     None,
                 );
                 row(
@@ -324,35 +330,57 @@ pub fn render(dir: &Path, meta: &Meta) -> String {
             );
             let _ = writeln!(details, "| run | seconds | rows/s | report | target | |");
             let _ = writeln!(details, "|---|---:|---:|---|---:|:---:|");
-            let first_ok = i.first.seconds < 30.0 && i.first.created as usize == i.file_rows;
-            let again_ok = i.again.created == 0;
-            for (name, run, target, ok) in [
-                (
-                    "first import (fresh database)",
-                    &i.first,
-                    "< 30 s, all created",
-                    first_ok,
-                ),
-                ("same file again", &i.again, "created: 0", again_ok),
-            ] {
+            let first_ok = !i.first.timed_out && i.first.seconds < 30.0 && i.first.created as usize == i.file_rows;
+            let again_ok = i.again.as_ref().is_some_and(|a| !a.timed_out && a.created == 0);
+            let mut runs = vec![(
+                "first import (fresh database)",
+                &i.first,
+                "< 30 s, all created",
+                first_ok,
+            )];
+            if let Some(again) = &i.again {
+                runs.push(("same file again", again, "created: 0", again_ok));
+            }
+            for (name, run, target, ok) in runs {
+                let seconds = if run.timed_out {
+                    format!("> {:.0} (killed)", run.seconds)
+                } else {
+                    format!("{:.1}", run.seconds)
+                };
+                let rate = if run.timed_out {
+                    "-".to_owned()
+                } else {
+                    format!("{:.0}", run.rows as f64 / run.seconds)
+                };
                 let _ = writeln!(
                     details,
-                    "| {name} | {:.1} | {:.0} | {} | {target} | {} |",
-                    run.seconds,
-                    run.rows as f64 / run.seconds,
+                    "| {name} | {seconds} | {rate} | {} | {target} | {} |",
                     run.output,
                     verdict(ok)
                 );
             }
+            if i.again.is_none() {
+                let _ = writeln!(
+                    details,
+                    "| same file again | - | - | not run: the first import did not finish | created: 0 | MISS |"
+                );
+            }
             summary.push([
                 format!("import {} rows", i.file_rows),
-                format!("{:.1} s", i.first.seconds),
+                if i.first.timed_out {
+                    format!("> {:.0} s (killed)", i.first.seconds)
+                } else {
+                    format!("{:.1} s", i.first.seconds)
+                },
                 "< 30 s".into(),
                 verdict(first_ok).into(),
             ]);
             summary.push([
                 "re-import is idempotent".into(),
-                format!("created: {} ({:.1} s)", i.again.created, i.again.seconds),
+                match &i.again {
+                    Some(a) => format!("created: {} ({:.1} s)", a.created, a.seconds),
+                    None => "not run".to_owned(),
+                },
                 "created: 0".into(),
                 verdict(again_ok).into(),
             ]);
@@ -363,6 +391,24 @@ pub fn render(dir: &Path, meta: &Meta) -> String {
         }
     }
 
+    let mut other_loads: Vec<f64> = Vec::new();
+    if let Some(a) = &argon {
+        other_loads.extend(a.results.iter().map(|r| r.other_load));
+    }
+    if let Some(l) = &login {
+        other_loads.extend(l.levels.iter().map(|x| x.other_load));
+    }
+    if let Some(f) = &flood {
+        other_loads.push(f.other_load);
+    }
+    let worst = other_loads.iter().copied().fold(0.0, f64::max);
+    if worst > 0.05 {
+        let _ = writeln!(
+            s,
+            "> **Warning:** other processes used up to {:.0}% of the machine during the measurements (column *other load*); CPU-bound figures from those parts are too low. Rerun on an idle machine.\n",
+            worst * 100.0
+        );
+    }
     let _ = writeln!(s, "## Summary\n");
     let _ = writeln!(s, "| target | result | wanted | |");
     let _ = writeln!(s, "|---|---:|---:|:---:|");

@@ -2,14 +2,14 @@
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::seed::varco;
+use crate::seed::{RunError, varco, varco_within};
 use crate::taxcode::tax_code;
 
 const FIRST_NAMES: &[&str] = &[
@@ -74,8 +74,10 @@ pub fn generate(path: &Path, rows: usize, seed: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ImportRun {
+    /// Killed at the time limit (then `seconds` is the limit and the counts are 0).
+    pub timed_out: bool,
     pub seconds: f64,
     pub rows: u64,
     pub created: u64,
@@ -89,8 +91,10 @@ pub struct ImportRun {
 pub struct ImportReport {
     pub file_rows: usize,
     pub generate_seconds: f64,
+    pub timeout_seconds: f64,
     pub first: ImportRun,
-    pub again: ImportRun,
+    /// Not run when the first import timed out.
+    pub again: Option<ImportRun>,
 }
 
 fn field(line: &str, name: &str) -> anyhow::Result<u64> {
@@ -99,10 +103,21 @@ fn field(line: &str, name: &str) -> anyhow::Result<u64> {
         .ok_or_else(|| anyhow!("no {name:?} in the import report {line:?}"))
 }
 
-fn import_once(varco_bin: &Path, school: &str, file: &Path) -> anyhow::Result<ImportRun> {
+fn import_once(varco_bin: &Path, school: &str, file: &Path, timeout: Duration) -> anyhow::Result<ImportRun> {
     let file = file.to_str().ok_or_else(|| anyhow!("the roster path is not UTF-8"))?;
     let start = Instant::now();
-    let output = varco(varco_bin, &["import", "--school", school, file], None)?;
+    let output = match varco_within(varco_bin, &["import", "--school", school, file], None, timeout) {
+        Ok(output) => output,
+        Err(RunError::TimedOut(limit)) => {
+            return Ok(ImportRun {
+                timed_out: true,
+                seconds: limit.as_secs_f64(),
+                output: format!("killed after {} s", limit.as_secs()),
+                ..ImportRun::default()
+            });
+        }
+        Err(e) => return Err(anyhow!("{e}")),
+    };
     let seconds = start.elapsed().as_secs_f64();
     let line = output
         .lines()
@@ -110,6 +125,7 @@ fn import_once(varco_bin: &Path, school: &str, file: &Path) -> anyhow::Result<Im
         .ok_or_else(|| anyhow!("varco import printed no report: {output:?}"))?
         .to_owned();
     Ok(ImportRun {
+        timed_out: false,
         seconds,
         rows: field(&line, "rows")?,
         created: field(&line, "created")?,
@@ -120,7 +136,13 @@ fn import_once(varco_bin: &Path, school: &str, file: &Path) -> anyhow::Result<Im
     })
 }
 
-pub fn run(varco_bin: &Path, school: &str, file: &Path, rows: usize) -> anyhow::Result<ImportReport> {
+pub fn run(
+    varco_bin: &Path,
+    school: &str,
+    file: &Path,
+    rows: usize,
+    timeout: Duration,
+) -> anyhow::Result<ImportReport> {
     let start = Instant::now();
     generate(file, rows, 42)?;
     let generate_seconds = start.elapsed().as_secs_f64();
@@ -131,13 +153,20 @@ pub fn run(varco_bin: &Path, school: &str, file: &Path, rows: usize) -> anyhow::
         None,
     )
     .context("adding the import school")?;
-    let first = import_once(varco_bin, school, file).context("first import")?;
+    let first = import_once(varco_bin, school, file, timeout).context("first import")?;
     eprintln!("import: first {:.1} s: {}", first.seconds, first.output);
-    let again = import_once(varco_bin, school, file).context("second import")?;
-    eprintln!("import: again {:.1} s: {}", again.seconds, again.output);
+    let again = if first.timed_out {
+        eprintln!("import: the first import did not finish; not importing again");
+        None
+    } else {
+        let again = import_once(varco_bin, school, file, timeout).context("second import")?;
+        eprintln!("import: again {:.1} s: {}", again.seconds, again.output);
+        Some(again)
+    };
     Ok(ImportReport {
         file_rows: rows,
         generate_seconds,
+        timeout_seconds: timeout.as_secs_f64(),
         first,
         again,
     })

@@ -1,11 +1,11 @@
 //! Seeding accounts through the real `varco` CLI, each with its own random password.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use rand::Rng;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -43,8 +43,40 @@ fn password(rng: &mut impl Rng, len: usize, avoid: &[String]) -> String {
     }
 }
 
-/// Runs `varco` with `args` (environment inherited), feeding `stdin`; returns stdout.
-pub fn varco(varco: &Path, args: &[&str], stdin: Option<&str>) -> anyhow::Result<String> {
+/// Why a `varco` run gave no output.
+#[derive(Debug)]
+pub enum RunError {
+    /// Killed after the time limit.
+    TimedOut(Duration),
+    Other(anyhow::Error),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::TimedOut(d) => write!(f, "killed after {} s", d.as_secs()),
+            RunError::Other(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl From<anyhow::Error> for RunError {
+    fn from(e: anyhow::Error) -> Self {
+        RunError::Other(e)
+    }
+}
+
+impl From<std::io::Error> for RunError {
+    fn from(e: std::io::Error) -> Self {
+        RunError::Other(e.into())
+    }
+}
+
+/// Runs `varco` with `args` (environment inherited), feeding `stdin`; kills
+/// it after `timeout`. Returns stdout.
+pub fn varco_within(varco: &Path, args: &[&str], stdin: Option<&str>, timeout: Duration) -> Result<String, RunError> {
     let mut child = Command::new(varco)
         .args(args)
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
@@ -56,16 +88,45 @@ pub fn varco(varco: &Path, args: &[&str], stdin: Option<&str>) -> anyhow::Result
         pipe.write_all(input.as_bytes())?;
         pipe.write_all(b"\n")?;
     }
-    let out = child.wait_with_output()?;
-    if !out.status.success() {
-        bail!(
-            "varco {} failed ({}): {}",
+    // Drain the pipes on threads so a chatty child never blocks on a full pipe.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if start.elapsed() >= timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(RunError::TimedOut(timeout));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    if !status.success() {
+        return Err(RunError::Other(anyhow!(
+            "varco {} failed ({status}): {}",
             args.first().copied().unwrap_or(""),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+            stderr.trim()
+        )));
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    Ok(stdout)
+}
+
+/// [`varco_within`] with a 60 s limit, for quick admin commands.
+pub fn varco(varco_bin: &Path, args: &[&str], stdin: Option<&str>) -> anyhow::Result<String> {
+    varco_within(varco_bin, args, stdin, Duration::from_secs(60)).map_err(|e| anyhow!("{e}"))
 }
 
 pub fn run(varco_bin: &Path, school: &str, count: usize, password_len: usize) -> anyhow::Result<Accounts> {

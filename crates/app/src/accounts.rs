@@ -245,7 +245,15 @@ pub async fn add(
     )
     .await?;
     let record = tx.account_by_id(id).await?.ok_or(AppError::NotFound("account"))?;
+    let activation_sent = if hash.is_none() {
+        crate::recovery::queue_activation(&mut tx, app, crate::recovery::Activation::of(&record)).await?
+    } else {
+        false
+    };
     tx.commit().await?;
+    if activation_sent {
+        app.mail_queued();
+    }
     Ok(view(app, &record, &[]))
 }
 

@@ -55,12 +55,31 @@ pub enum ImportError {
     App(#[from] AppError),
 }
 
+/// How to import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Import the valid rows of a file that has invalid ones.
+    pub skip_invalid: bool,
+    /// Email an activation link to every new account without a password.
+    pub send_activation: bool,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            skip_invalid: false,
+            send_activation: true,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct ImportReport {
     pub rows: usize,
     pub created: usize,
     pub updated: usize,
     pub unchanged: usize,
+    pub activation_links: usize,
     pub skipped: Vec<RowError>,
 }
 
@@ -309,9 +328,10 @@ pub async fn apply(
     ctx: &RequestContext,
     school_code: &str,
     roster: Roster,
-    skip_invalid: bool,
+    options: ImportOptions,
     mut progress: impl FnMut(usize),
 ) -> Result<ImportReport, ImportError> {
+    let skip_invalid = options.skip_invalid;
     if !roster.errors.is_empty() && !skip_invalid {
         return Err(ImportError::InvalidRows(roster.errors));
     }
@@ -400,6 +420,25 @@ pub async fn apply(
                 let (id, user_code) =
                     insert_valid(&mut tx, school.id, row, status, password_hash.as_deref(), now.0).await?;
                 report.created += 1;
+                if options.send_activation
+                    && password_hash.is_none()
+                    && crate::recovery::queue_activation(
+                        &mut tx,
+                        app,
+                        crate::recovery::Activation {
+                            account_id: id,
+                            first_name: row.first_name.as_str(),
+                            user_code: user_code.as_str(),
+                            school_id: school.id,
+                            school_name: &school.name,
+                            email: row.email.as_ref().map(|e| e.as_str()),
+                            lang: "it",
+                        },
+                    )
+                    .await?
+                {
+                    report.activation_links += 1;
+                }
                 audit::record(
                     &mut tx,
                     now,
@@ -444,6 +483,9 @@ pub async fn apply(
     )
     .await?;
     tx.commit().await.map_err(AppError::from)?;
+    if report.activation_links > 0 {
+        app.mail_queued();
+    }
     progress(report.rows);
     report.skipped.sort_by_key(|e| e.line);
     Ok(report)

@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod email_change;
 mod error;
 pub mod hashing;
 pub mod import;
@@ -16,7 +17,9 @@ pub mod jobs;
 pub mod login;
 pub mod mail;
 pub mod password;
+pub mod recovery;
 pub mod schools;
+pub mod session_list;
 pub mod sessions;
 pub mod setup;
 

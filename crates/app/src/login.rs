@@ -37,14 +37,14 @@ pub struct LoginSuccess {
 
 /// How the login text was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum LoginKey {
+pub(crate) enum LoginKey {
     Email(String),
     UserCode(UserCode),
     Username(Username),
     Nothing,
 }
 
-fn classify(login: &str) -> LoginKey {
+pub(crate) fn classify(login: &str) -> LoginKey {
     let login = login.trim();
     if login.contains('@') {
         return LoginKey::Email(login.to_owned());
@@ -58,7 +58,7 @@ fn classify(login: &str) -> LoginKey {
     }
 }
 
-async fn candidates(tx: &mut Tx, key: &LoginKey, max_email: i64) -> Result<Vec<AccountRecord>, AppError> {
+pub(crate) async fn candidates(tx: &mut Tx, key: &LoginKey, max_email: i64) -> Result<Vec<AccountRecord>, AppError> {
     Ok(match key {
         LoginKey::Email(email) => tx.accounts_by_email(email, max_email.max(1)).await?,
         LoginKey::UserCode(code) => tx.account_by_user_code(code.as_str()).await?.into_iter().collect(),

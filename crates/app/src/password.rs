@@ -133,7 +133,7 @@ pub async fn change(
         return Err(AppError::InvalidCredentials);
     };
     if !app.hashing.verify(stored, current).await?.matches {
-        record_wrong_current_password(app, &account, ctx).await?;
+        record_wrong_current_password(app, &account, ctx, "password_change").await?;
         return Err(AppError::InvalidCredentials);
     }
     check_new_password(app, &account, &new).await?;
@@ -203,10 +203,13 @@ pub async fn change(
     Ok(())
 }
 
-async fn record_wrong_current_password(
+/// Counts a wrong current password given to confirm a sensitive change as a
+/// failed login (the session may be stolen), audited as a failed `event`.
+pub(crate) async fn record_wrong_current_password(
     app: &App,
     account: &AccountRecord,
     ctx: &RequestContext,
+    event: &str,
 ) -> Result<(), AppError> {
     let now = app.now();
     let policy = app.settings.lockout;
@@ -230,7 +233,7 @@ async fn record_wrong_current_password(
         },
         ctx,
         Event {
-            name: "password_change",
+            name: event,
             outcome: Outcome::Failure,
             target_account_id: Some(account.id),
             target: Some(&account.user_code),

@@ -100,6 +100,8 @@ pub enum TokenPurpose {
     Activate,
     /// Confirmation of a new email address.
     EmailChange,
+    /// Undoing an email change, from the link sent to the old address.
+    EmailUndo,
 }
 
 impl TokenPurpose {
@@ -109,6 +111,7 @@ impl TokenPurpose {
         TokenPurpose::Reset,
         TokenPurpose::Activate,
         TokenPurpose::EmailChange,
+        TokenPurpose::EmailUndo,
     ];
 
     /// The stored spelling.
@@ -119,6 +122,7 @@ impl TokenPurpose {
             TokenPurpose::Reset => "reset",
             TokenPurpose::Activate => "activate",
             TokenPurpose::EmailChange => "email_change",
+            TokenPurpose::EmailUndo => "email_undo",
         }
     }
 
@@ -141,6 +145,7 @@ impl TokenPurpose {
             TokenPurpose::Reset => HOUR / 2,
             TokenPurpose::Activate => 7 * DAY,
             TokenPurpose::EmailChange => DAY,
+            TokenPurpose::EmailUndo => 7 * DAY,
         }
     }
 }

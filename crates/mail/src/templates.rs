@@ -32,7 +32,15 @@ use crate::message::{self, Sender};
 use crate::{Helpdesk, MailConfig, MailError};
 
 /// Names of the templates the outbox may ask for.
-pub const TEMPLATES: &[&str] = &["password_changed", "password_expiry_reminder", "test_message"];
+pub const TEMPLATES: &[&str] = &[
+    "password_changed",
+    "password_expiry_reminder",
+    "test_message",
+    "password_reset",
+    "account_activation",
+    "email_change_confirm",
+    "email_changed_notice",
+];
 
 /// Languages with a complete set of templates; the first is the default.
 const LANGS: &[&str] = &["it", "en"];
@@ -58,6 +66,30 @@ const BUILT_IN: &[(&str, &str)] = embedded![
     "en/password_changed/subject.txt",
     "en/password_changed/body.txt",
     "en/password_changed/body.html",
+    "it/password_reset/subject.txt",
+    "it/password_reset/body.txt",
+    "it/password_reset/body.html",
+    "en/password_reset/subject.txt",
+    "en/password_reset/body.txt",
+    "en/password_reset/body.html",
+    "it/account_activation/subject.txt",
+    "it/account_activation/body.txt",
+    "it/account_activation/body.html",
+    "en/account_activation/subject.txt",
+    "en/account_activation/body.txt",
+    "en/account_activation/body.html",
+    "it/email_change_confirm/subject.txt",
+    "it/email_change_confirm/body.txt",
+    "it/email_change_confirm/body.html",
+    "en/email_change_confirm/subject.txt",
+    "en/email_change_confirm/body.txt",
+    "en/email_change_confirm/body.html",
+    "it/email_changed_notice/subject.txt",
+    "it/email_changed_notice/body.txt",
+    "it/email_changed_notice/body.html",
+    "en/email_changed_notice/subject.txt",
+    "en/email_changed_notice/body.txt",
+    "en/email_changed_notice/body.html",
     "it/password_expiry_reminder/subject.txt",
     "it/password_expiry_reminder/body.txt",
     "it/password_expiry_reminder/body.html",
@@ -385,6 +417,27 @@ mod tests {
                 "change_url": "https://accesso.varco.example/password/change",
             }),
             "test_message" => json!({ "first_name": "Giulia" }),
+            "password_reset" => json!({
+                "accounts": [
+                    {"first_name": "Giulia", "last_name": "Rossi", "user_code": "ABCD23456", "school_name": "IC Via Roma", "link": "https://varco.example/password/reset?token=one"},
+                    {"first_name": "Luca", "last_name": "Rossi", "user_code": "EFGH23456", "school_name": "IC Via Roma", "link": "https://varco.example/password/reset?token=two"}
+                ],
+                "expires_minutes": 30,
+                "help_url": "https://varco.example/help",
+            }),
+            "account_activation" => json!({
+                "first_name": "Giulia", "user_code": "ABCD23456", "school_name": "IC Via Roma",
+                "link": "https://varco.example/password/reset?token=act", "expires_days": 7,
+            }),
+            "email_change_confirm" => json!({
+                "first_name": "Giulia", "user_code": "ABCD23456",
+                "link": "https://varco.example/account/email/confirm?token=conf", "expires_hours": 24,
+            }),
+            "email_changed_notice" => json!({
+                "first_name": "Giulia", "user_code": "ABCD23456", "new_email_masked": "m•••o@example.it",
+                "changed_at": "23/11/2026 11:26 UTC", "undo_link": "https://varco.example/account/email/undo?token=undo",
+                "undo_days": 7, "help_url": "https://varco.example/help",
+            }),
             other => panic!("no sample payload for {other}"),
         }
     }

@@ -345,3 +345,18 @@ impl Tx {
         Ok(r.rows_affected() == 1)
     }
 }
+
+impl Tx {
+    /// Serialises transactions working on one account's counters (per-account
+    /// throttles): a row lock on PostgreSQL; on SQLite the write transaction
+    /// (`BEGIN IMMEDIATE`) already excludes every other writer.
+    pub async fn lock_account(&mut self, id: i64) -> Result<(), StoreError> {
+        if self.backend == crate::Backend::Postgres {
+            sqlx::query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+}

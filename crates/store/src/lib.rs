@@ -13,6 +13,7 @@
 
 mod accounts;
 mod audit;
+mod email_changes;
 mod error;
 mod lifecycle;
 mod migrations;
@@ -29,6 +30,7 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 
 pub use accounts::{AccountFilter, AccountRecord, NewAccount, RosterUpdate};
 pub use audit::{AuditFilter, AuditRecord, NewAuditEvent};
+pub use email_changes::{EmailChangeRecord, NewEmailChange};
 pub use error::StoreError;
 pub use lifecycle::PasswordAge;
 pub use migrations::{MIGRATION_NAMES, MigrationReport};
@@ -92,6 +94,7 @@ pub struct Store {
 #[derive(Debug)]
 pub struct Tx {
     inner: Transaction<'static, Any>,
+    backend: Backend,
 }
 
 impl Store {
@@ -151,13 +154,17 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
-        Ok(Tx { inner })
+        Ok(Tx {
+            inner,
+            backend: self.backend,
+        })
     }
 
     /// Starts a transaction that only reads.
     pub async fn begin_read(&self) -> Result<Tx, StoreError> {
         Ok(Tx {
             inner: self.pool.begin().await?,
+            backend: self.backend,
         })
     }
 

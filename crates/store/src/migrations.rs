@@ -13,15 +13,21 @@ use sqlx::migrate::{MigrateError, Migration, MigrationType, Migrator};
 use crate::{Backend, StoreError};
 
 /// The migration file names, in order, shared by both engines.
-pub const MIGRATION_NAMES: &[&str] = &["0001_foundation.sql", "0002_password_lifecycle.sql"];
+pub const MIGRATION_NAMES: &[&str] = &[
+    "0001_foundation.sql",
+    "0002_password_lifecycle.sql",
+    "0003_recovery.sql",
+];
 
 const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0001_foundation.sql"),
     include_str!("../migrations/sqlite/0002_password_lifecycle.sql"),
+    include_str!("../migrations/sqlite/0003_recovery.sql"),
 ];
 const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_foundation.sql"),
     include_str!("../migrations/postgres/0002_password_lifecycle.sql"),
+    include_str!("../migrations/postgres/0003_recovery.sql"),
 ];
 
 /// What `migrate` did.

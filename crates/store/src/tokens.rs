@@ -102,3 +102,30 @@ impl Tx {
         Ok(r.rows_affected())
     }
 }
+
+impl Tx {
+    /// The token with this hash whatever its state (for telling "expired" or
+    /// "used" apart from "unknown" on the page a link opens).
+    pub async fn token_by_hash(&mut self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, purpose, account_id, created_at, expires_at, used_at FROM one_time_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.conn())
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// How many tokens of a purpose were issued to an account since `since`
+    /// (per-account throttling of links by email).
+    pub async fn count_tokens_since(&mut self, account_id: i64, purpose: &str, since: i64) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM one_time_tokens WHERE account_id = $1 AND purpose = $2 AND created_at >= $3",
+        )
+        .bind(account_id)
+        .bind(purpose)
+        .bind(since)
+        .fetch_one(self.conn())
+        .await?)
+    }
+}

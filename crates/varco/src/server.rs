@@ -98,13 +98,15 @@ pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
         }
     })?;
     let local_addr = listener.local_addr()?;
+    let mut effective = config.clone();
+    if config.listen.ends_with(":0") && config.public_url == Config::default().public_url {
+        // Port 0 (tests): the default public URL cannot be right; use the real one.
+        effective.public_url = format!("http://{local_addr}");
+    }
+    let config = &effective;
     let store = open_store(config).await?;
     let app = build_app(config, store, clock)?;
-    let mut web_config = config.web_config();
-    if config.listen.ends_with(":0") && web_config.public_url == crate::config::Config::default().public_url {
-        // Port 0 (tests): the default public URL cannot be right; use the real one.
-        web_config.public_url = format!("http://{local_addr}");
-    }
+    let web_config = config.web_config();
     let public_url = web_config.public_url.clone();
     let state = varco_web::WebState::new(app.clone(), web_config);
 

@@ -61,9 +61,24 @@ impl Lang {
     }
 }
 
-const SOURCES: [(Lang, &str); 2] = [
-    (Lang::It, include_str!("../locales/it/main.ftl")),
-    (Lang::En, include_str!("../locales/en/main.ftl")),
+/// The Fluent files of each language (one resource per area of the product).
+const SOURCES: [(Lang, &[&str]); 2] = [
+    (
+        Lang::It,
+        &[
+            include_str!("../locales/it/main.ftl"),
+            include_str!("../locales/it/recovery.ftl"),
+            include_str!("../locales/it/account.ftl"),
+        ],
+    ),
+    (
+        Lang::En,
+        &[
+            include_str!("../locales/en/main.ftl"),
+            include_str!("../locales/en/recovery.ftl"),
+            include_str!("../locales/en/account.ftl"),
+        ],
+    ),
 ];
 
 /// The loaded bundles.
@@ -80,12 +95,14 @@ impl std::fmt::Debug for I18n {
 impl I18n {
     pub fn load() -> I18n {
         let mut bundles = HashMap::new();
-        for (lang, source) in SOURCES {
-            let resource = FluentResource::try_new(source.to_owned()).expect("the bundled Fluent files parse");
+        for (lang, sources) in SOURCES {
             let id: LanguageIdentifier = lang.code().parse().expect("language identifier");
             let mut bundle = FluentBundle::new_concurrent(vec![id]);
             bundle.set_use_isolating(false);
-            bundle.add_resource(resource).expect("no duplicate Fluent messages");
+            for source in sources {
+                let resource = FluentResource::try_new((*source).to_owned()).expect("the bundled Fluent files parse");
+                bundle.add_resource(resource).expect("no duplicate Fluent messages");
+            }
             bundles.insert(lang, bundle);
         }
         I18n { bundles }
@@ -114,9 +131,10 @@ impl I18n {
 
     /// Message ids of one language, for the completeness test.
     pub fn message_ids(lang: Lang) -> Vec<String> {
-        let source = SOURCES.iter().find(|(l, _)| *l == lang).map(|(_, s)| *s).unwrap_or("");
-        source
-            .lines()
+        let sources = SOURCES.iter().find(|(l, _)| *l == lang).map(|(_, s)| *s).unwrap_or(&[]);
+        sources
+            .iter()
+            .flat_map(|s| s.lines())
             .filter(|l| !l.starts_with('#') && !l.starts_with(' ') && l.contains(" = "))
             .filter_map(|l| l.split(" = ").next().map(str::to_owned))
             .collect()

@@ -42,6 +42,8 @@ pub struct Helpdesk {
 pub struct RateLimits {
     pub login_per_minute: u32,
     pub api_per_minute: u32,
+    /// Forgot-password requests and link uses per IP per minute.
+    pub recovery_per_minute: u32,
 }
 
 impl Default for RateLimits {
@@ -49,6 +51,7 @@ impl Default for RateLimits {
         RateLimits {
             login_per_minute: 30,
             api_per_minute: 600,
+            recovery_per_minute: 10,
         }
     }
 }
@@ -86,6 +89,7 @@ pub struct WebState {
     pub templates: Arc<Templates>,
     pub login_limiter: IpLimiter,
     pub api_limiter: IpLimiter,
+    pub recovery_limiter: IpLimiter,
 }
 
 impl WebState {
@@ -97,6 +101,7 @@ impl WebState {
             app,
             login_limiter: IpLimiter::per_minute(config.rate_limits.login_per_minute),
             api_limiter: IpLimiter::per_minute(config.rate_limits.api_per_minute),
+            recovery_limiter: IpLimiter::per_minute(config.rate_limits.recovery_per_minute),
             config: Arc::new(config),
             i18n,
             templates,

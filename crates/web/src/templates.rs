@@ -20,6 +20,28 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("setup.html", include_str!("../templates/setup.html")),
     ("setup_done.html", include_str!("../templates/setup_done.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("forgot.html", include_str!("../templates/forgot.html")),
+    ("forgot_sent.html", include_str!("../templates/forgot_sent.html")),
+    ("reset.html", include_str!("../templates/reset.html")),
+    ("reset_done.html", include_str!("../templates/reset_done.html")),
+    ("link_invalid.html", include_str!("../templates/link_invalid.html")),
+    ("email_change.html", include_str!("../templates/email_change.html")),
+    (
+        "email_change_sent.html",
+        include_str!("../templates/email_change_sent.html"),
+    ),
+    ("email_confirm.html", include_str!("../templates/email_confirm.html")),
+    (
+        "email_confirmed.html",
+        include_str!("../templates/email_confirmed.html"),
+    ),
+    ("email_undo.html", include_str!("../templates/email_undo.html")),
+    ("email_undone.html", include_str!("../templates/email_undone.html")),
+    (
+        "email_link_invalid.html",
+        include_str!("../templates/email_link_invalid.html"),
+    ),
+    ("sessions.html", include_str!("../templates/sessions.html")),
     (
         "password_change.html",
         include_str!("../templates/password_change.html"),

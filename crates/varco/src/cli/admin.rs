@@ -251,6 +251,13 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 }
             );
         }
+        Command::Account(AccountCommand::ResendActivation { user_code }) => {
+            let app = open(&config).await?;
+            varco_app::recovery::resend_activation(&app, &actor, &ctx, &user_code)
+                .await
+                .map_err(app_error)?;
+            eprintln!("a new activation link was queued for the account's address");
+        }
         Command::Account(AccountCommand::RequirePasswordChange { user_code }) => {
             let app = open(&config).await?;
             varco_app::password::require_change(&app, &actor, &ctx, &user_code)
@@ -356,13 +363,23 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             } else {
                 None
             };
-            let result =
-                varco_app::import::apply(&app, &actor, &ctx, &args.school, roster, args.skip_invalid, |done| {
+            let result = varco_app::import::apply(
+                &app,
+                &actor,
+                &ctx,
+                &args.school,
+                roster,
+                varco_app::import::ImportOptions {
+                    skip_invalid: args.skip_invalid,
+                    send_activation: !args.no_activation_email,
+                },
+                |done| {
                     if let Some(bar) = &bar {
                         bar.set_position(done as u64);
                     }
-                })
-                .await;
+                },
+            )
+            .await;
             if let Some(bar) = &bar {
                 bar.finish_and_clear();
             }
@@ -378,12 +395,13 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 Err(e) => return Err(e.into()),
             };
             out(format!(
-                "rows: {}, created: {}, updated: {}, unchanged: {}, skipped: {}",
+                "rows: {}, created: {}, updated: {}, unchanged: {}, skipped: {}, activation links: {}",
                 report.rows,
                 report.created,
                 report.updated,
                 report.unchanged,
-                report.skipped.len()
+                report.skipped.len(),
+                report.activation_links
             ));
         }
         Command::Audit(args) => {

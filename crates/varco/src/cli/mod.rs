@@ -145,6 +145,8 @@ pub enum AccountCommand {
     Disable { user_code: String },
     /// Enable a disabled account.
     Enable { user_code: String },
+    /// Email a new activation link to an account that waits for activation.
+    ResendActivation { user_code: String },
     /// Force a password change at the next login (current sessions are
     /// restricted to changing the password too).
     RequirePasswordChange { user_code: String },
@@ -232,6 +234,10 @@ pub struct ImportArgs {
     /// The kind for rows without a kind column.
     #[arg(long, value_enum)]
     pub kind: Option<KindArg>,
+    /// Do not email activation links to the new accounts (send them later
+    /// with `account resend-activation`).
+    #[arg(long)]
+    pub no_activation_email: bool,
 }
 
 #[derive(Debug, Args)]

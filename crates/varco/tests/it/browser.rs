@@ -115,3 +115,95 @@ async fn browser_expired_staff_password_is_changed_in_italian() {
     assert_eq!(t.login("scaduta", new_password).await.status(), 200);
     t.stop().await;
 }
+
+fn node(script: &str, envs: &[(&str, String)]) -> std::process::Output {
+    let mut command = Command::new("node");
+    command.arg(script).current_dir(e2e_dir());
+    for (k, v) in envs {
+        command.env(k, v);
+    }
+    command.output().expect("run node")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_forgot_password_reset_by_emailed_link() {
+    if skip_or_fail() {
+        return;
+    }
+    let Some(sink) = crate::smtp::SmtpSink::start() else {
+        return;
+    };
+    let url = sink.url();
+    let options = crate::harness::Options {
+        tweak: Box::new(move |c| c.smtp_url = Some(url)),
+        ..Default::default()
+    };
+    let t = TestApp::spawn_with(Backend::Sqlite, options).await.expect("sqlite");
+    t.add_school().await;
+    let account = t
+        .add_account(3, "genitore@example.it", Some("genitore"), Some(PASSWORD))
+        .await;
+    let base = t.base.clone();
+    let forgot = tokio::task::spawn_blocking(move || {
+        node(
+            "recovery.mjs",
+            &[
+                ("VARCO_E2E_PHASE", "forgot".into()),
+                ("VARCO_E2E_BASE_URL", base),
+                ("VARCO_E2E_LOGIN", "genitore".into()),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        forgot.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&forgot.stdout),
+        String::from_utf8_lossy(&forgot.stderr)
+    );
+    // The reset message, read from the real SMTP server.
+    let messages = sink.wait_for(1, std::time::Duration::from_secs(20)).await;
+    let text = messages.first().expect("the reset message").text();
+    let start = text
+        .find("http")
+        .and_then(|_| text.find(&format!("{}/password/reset?token=", t.base)))
+        .expect("a link");
+    let link: String = text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<')
+        .collect();
+    let artifacts = e2e_dir().join("artifacts");
+    let shot = artifacts.join("recovery-new-password.png");
+    let _ = std::fs::remove_file(&shot);
+    let base = t.base.clone();
+    let shot_env = shot.display().to_string();
+    let reset = tokio::task::spawn_blocking(move || {
+        node(
+            "recovery.mjs",
+            &[
+                ("VARCO_E2E_PHASE", "reset".into()),
+                ("VARCO_E2E_BASE_URL", base),
+                ("VARCO_E2E_LINK", link),
+                ("VARCO_E2E_LOGIN", "genitore".into()),
+                ("VARCO_E2E_OLD_PASSWORD", PASSWORD.into()),
+                ("VARCO_E2E_NEW_PASSWORD", "altalena zucchero finestra 48".into()),
+                ("VARCO_E2E_SCREENSHOT", shot_env),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&reset.stdout);
+    assert!(
+        reset.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&reset.stderr)
+    );
+    assert!(stdout.contains("e2e recovery: ok"));
+    assert!(shot.exists());
+    assert_eq!(t.login("genitore", "altalena zucchero finestra 48").await.status(), 200);
+    assert_eq!(t.login("genitore", PASSWORD).await.status(), 401);
+    let _ = account;
+    t.stop().await;
+}

@@ -272,7 +272,10 @@ async fn legacy_hashes_log_in_and_become_argon2id(backend: Backend) {
         &RequestContext::default(),
         SCHOOL,
         roster,
-        true,
+        varco_app::import::ImportOptions {
+            skip_invalid: true,
+            send_activation: true,
+        },
         |_| {},
     )
     .await

@@ -5,8 +5,10 @@
 mod harness;
 mod smtp;
 
+mod account_settings;
 mod api;
 mod browser;
 mod cli;
 mod lifecycle;
 mod pages;
+mod recovery;

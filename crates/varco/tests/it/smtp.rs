@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 pub struct SmtpSink {
     pub port: u16,
-    maildir: PathBuf,
+    pub maildir: PathBuf,
     child: Option<Child>,
     _dir: tempfile::TempDir,
 }

@@ -24,6 +24,8 @@ pub fn routes() -> Router<WebState> {
         .route("/logout", post(logout))
         .route("/me", get(me))
         .route("/password/change", post(change_password))
+        .route("/password/forgot", post(forgot_password))
+        .route("/password/reset", post(reset_password))
         .fallback(not_found)
 }
 
@@ -243,6 +245,62 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ForgotPasswordRequest {
+    /// A username, user code or email address.
+    pub login: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AcceptedResponse {
+    /// Always true: the answer never tells whether an account matched.
+    pub accepted: bool,
+}
+
+/// Ask for a password-reset link. The answer is the same whatever the login:
+/// if it matches an account with an address, a link is emailed.
+#[utoipa::path(post, path = "/api/v1/password/forgot", request_body = ForgotPasswordRequest,
+    responses(
+        (status = 202, description = "Accepted, whatever the login", body = AcceptedResponse),
+        (status = 429, description = "`throttled` (per IP), with Retry-After", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn forgot_password(
+    State(state): State<WebState>,
+    ctx: Ctx,
+    body: ApiJson<ForgotPasswordRequest>,
+) -> Result<Response, ApiError> {
+    throttle(&state.recovery_limiter, &ctx)?;
+    let ApiJson(body) = body;
+    crate::pages::recovery::start_reset_request(&state, body.login, &ctx);
+    Ok((StatusCode::ACCEPTED, Json(AcceptedResponse { accepted: true })).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetPasswordRequest {
+    /// The token of the emailed link.
+    pub token: String,
+    pub new_password: String,
+}
+
+/// Set a new password with a reset (or activation) link's token. Every
+/// session of the account ends; nobody is signed in.
+#[utoipa::path(post, path = "/api/v1/password/reset", request_body = ResetPasswordRequest,
+    responses(
+        (status = 204, description = "Password set"),
+        (status = 400, description = "`invalid_token` (malformed, unknown, expired, used, other purpose) or `password_policy`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`throttled` (per IP)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn reset_password(
+    State(state): State<WebState>,
+    ctx: Ctx,
+    body: ApiJson<ResetPasswordRequest>,
+) -> Result<Response, ApiError> {
+    throttle(&state.recovery_limiter, &ctx)?;
+    let ApiJson(body) = body;
+    varco_app::recovery::reset_password(&state.app, &body.token, &body.new_password, &ctx.request).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 /// 200 when the database answers, 503 otherwise.
 pub async fn healthz(State(state): State<WebState>) -> Response {
     match state.app.store.ping().await {
@@ -260,7 +318,7 @@ pub async fn healthz(State(state): State<WebState>) -> Response {
         title = "Varco",
         description = "Identity, credentials and account recovery for Italian schools."
     ),
-    paths(login, logout, me, change_password),
+    paths(login, logout, me, change_password, forgot_password, reset_password),
     components(schemas(
         LoginRequest,
         LoginResponse,
@@ -269,7 +327,10 @@ pub async fn healthz(State(state): State<WebState>) -> Response {
         RoleJson,
         Problem,
         ChangePasswordRequest,
-        crate::problem::FeedbackJson
+        crate::problem::FeedbackJson,
+        ForgotPasswordRequest,
+        AcceptedResponse,
+        ResetPasswordRequest
     ))
 )]
 pub struct ApiDoc;

@@ -2,16 +2,19 @@
 //! carries a CSRF token and every text comes from the Fluent files.
 
 mod account;
+mod email;
 mod help;
 mod login;
 mod password;
+pub(crate) mod recovery;
+mod sessions;
 mod setup;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use minijinja::Value;
 use rand::rngs::OsRng;
 use serde::Deserialize;
@@ -30,6 +33,43 @@ pub fn routes() -> Router<WebState> {
         .route("/logout", get(account::logout_page).post(account::logout))
         .route("/account", get(account::show))
         .route("/password/change", get(password::show).post(password::submit))
+        .route("/account/email", get(email::show).post(email::submit))
+        .route(
+            "/account/email/confirm",
+            // The link's token is in the URL: never leak it as a referrer.
+            get(email::confirm_page)
+                .post(email::confirm_submit)
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                )),
+        )
+        .route(
+            "/account/email/undo",
+            get(email::undo_page)
+                .post(email::undo_submit)
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                )),
+        )
+        .route("/account/sessions", get(sessions::show))
+        .route("/account/sessions/end-others", post(sessions::end_others))
+        .route("/account/sessions/{id}/end", post(sessions::end))
+        .route(
+            "/password/forgot",
+            get(recovery::forgot_page).post(recovery::forgot_submit),
+        )
+        .route(
+            "/password/reset",
+            // The link's token is in the URL: never leak it as a referrer.
+            get(recovery::reset_page)
+                .post(recovery::reset_submit)
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                )),
+        )
         .route("/help", get(help::show))
         .route(
             "/setup",

@@ -1,0 +1,377 @@
+//! Changing the email address of one's own account: request, confirmation
+//! by the new address, undo from the old one.
+//!
+//! ```text
+//!   request (signed in, current password)
+//!      │  token `email_change` (24 h) → link mailed to the NEW address
+//!      ▼
+//!   pending ──confirm (link, no login)──▶ changed
+//!      │                                   │  token `email_undo` (7 days) → notice to the OLD address
+//!      │ newer request / 24 h              ▼
+//!      ▼                              undone (old address and its verified flag back,
+//!   dead link                                  every session of the account ended)
+//! ```
+//!
+//! Invariants:
+//! - A request changes nothing on the account: the new address is used only
+//!   once a link that reached it comes back (so it is verified when it takes
+//!   effect). A newer request spends the older unconfirmed links.
+//! - Every step spends its token with a single conditional UPDATE inside the
+//!   transaction that makes the change, so two parallel uses of one link
+//!   cannot both succeed, and a link works for its own purpose only.
+//! - The old address is told, with no secret, when and to what (masked) the
+//!   address changed, and gets a link that puts it back; the undo also ends
+//!   every session, since whoever changed it may still be signed in.
+
+use rand::rngs::OsRng;
+use serde_json::json;
+use varco_domain::account::AccountStatus;
+use varco_domain::email::EmailAddress;
+use varco_domain::password::{PasswordInput, PasswordInputError};
+use varco_domain::token::{SecretToken, TokenPurpose};
+use varco_store::{AccountRecord, NewEmailChange, NewToken, TokenRecord, Tx};
+
+use crate::audit::{self, Event, Outcome};
+use crate::mail::{Mail, enqueue, format_time, lang_of};
+use crate::sessions::Authenticated;
+use crate::{Actor, App, AppError, RequestContext};
+
+/// Email-change links one account may ask for per hour (each one is a
+/// message to an address nobody has verified yet).
+pub const REQUESTS_PER_HOUR: i64 = 5;
+
+fn actor_of(account: &AccountRecord) -> Actor {
+    Actor::Account {
+        id: account.id,
+        user_code: account.user_code.clone(),
+    }
+}
+
+/// A new token of `purpose` for an account, inserted; returns it with its id.
+async fn issue_token(
+    tx: &mut Tx,
+    account_id: i64,
+    purpose: TokenPurpose,
+    now: i64,
+) -> Result<(SecretToken, i64), AppError> {
+    let token = SecretToken::generate(&mut OsRng);
+    let id = tx
+        .insert_token(&NewToken {
+            token_hash: token.hash().as_str(),
+            purpose: purpose.as_str(),
+            account_id: Some(account_id),
+            now,
+            expires_at: now + purpose.default_lifetime_secs(),
+        })
+        .await?;
+    Ok((token, id))
+}
+
+/// The live token of `purpose` behind a link, if any.
+async fn live(tx: &mut Tx, token: &str, purpose: TokenPurpose, now: i64) -> Result<Option<TokenRecord>, AppError> {
+    let Some(token) = SecretToken::from_user(token) else {
+        return Ok(None);
+    };
+    Ok(tx.live_token(token.hash().as_str(), purpose.as_str(), now).await?)
+}
+
+/// Asks to change the signed-in account's address to `new_email`: checks the
+/// current password (a wrong one counts as a failed login), then mails a
+/// confirmation link to the new address. Returns the new address.
+pub async fn request(
+    app: &App,
+    session: &Authenticated,
+    new_email: &str,
+    current_password: &str,
+    ctx: &RequestContext,
+) -> Result<EmailAddress, AppError> {
+    if session.session.password_change_required {
+        return Err(AppError::PasswordChangeRequired);
+    }
+    let current = match PasswordInput::new(current_password) {
+        Ok(p) => p,
+        Err(PasswordInputError::TooLong) => return Err(AppError::InputTooLong),
+        Err(PasswordInputError::Empty) => return Err(AppError::InvalidCredentials),
+    };
+    let mut tx = app.store.begin_read().await?;
+    let account = tx
+        .account_by_id(session.account.id)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    tx.commit().await?;
+    let Some(stored) = account.password_hash.clone() else {
+        return Err(AppError::InvalidCredentials);
+    };
+    if !app.hashing.verify(stored, current).await?.matches {
+        crate::password::record_wrong_current_password(app, &account, ctx, "email_change_requested").await?;
+        return Err(AppError::InvalidCredentials);
+    }
+    let new_email = EmailAddress::parse(new_email).map_err(|e| AppError::invalid("email", e))?;
+    if account
+        .email
+        .as_deref()
+        .is_some_and(|old| old.eq_ignore_ascii_case(new_email.as_str()))
+    {
+        return Err(AppError::Conflict("the new address is the current one".into()));
+    }
+
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let recent = tx
+        .count_tokens_since(account.id, TokenPurpose::EmailChange.as_str(), now.0 - 3600)
+        .await?;
+    if recent >= REQUESTS_PER_HOUR {
+        audit::record(
+            &mut tx,
+            now,
+            &session.actor(),
+            ctx,
+            Event {
+                name: "email_change_requested",
+                outcome: Outcome::Failure,
+                target_account_id: Some(account.id),
+                target: Some(&account.user_code),
+                detail: Some("throttled"),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        return Err(AppError::Throttled { retry_after_secs: 3600 });
+    }
+    tx.spend_tokens_of_purpose(TokenPurpose::EmailChange.as_str(), Some(account.id), now.0)
+        .await?;
+    let (token, token_id) = issue_token(&mut tx, account.id, TokenPurpose::EmailChange, now.0).await?;
+    tx.insert_email_change(&NewEmailChange {
+        account_id: account.id,
+        old_email: account.email.as_deref(),
+        old_email_verified: account.email_verified,
+        new_email: new_email.as_str(),
+        confirm_token_id: token_id,
+        now: now.0,
+    })
+    .await?;
+    let detail = format!("new={}", new_email.masked());
+    audit::record(
+        &mut tx,
+        now,
+        &session.actor(),
+        ctx,
+        Event {
+            name: "email_change_requested",
+            outcome: Outcome::Success,
+            target_account_id: Some(account.id),
+            target: Some(&account.user_code),
+            detail: Some(&detail),
+        },
+    )
+    .await?;
+    enqueue(
+        &mut tx,
+        app,
+        Mail {
+            to: new_email.as_str(),
+            template: "email_change_confirm",
+            lang: lang_of(&account),
+            school_id: Some(account.school_id),
+            payload: json!({
+                "first_name": account.first_name,
+                "user_code": account.user_code,
+                "link": app.link(&format!("/account/email/confirm?token={}", token.as_str())),
+                "expires_hours": TokenPurpose::EmailChange.default_lifetime_secs() / 3600,
+            }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    app.mail_queued();
+    Ok(new_email)
+}
+
+/// What a confirmation or undo link is about, for the page it opens (which
+/// only shows a button: opening a link changes nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkInfo {
+    pub user_code: String,
+    pub first_name: String,
+    /// The address the link would put in place, masked.
+    pub email_masked: Option<String>,
+}
+
+fn masked(address: Option<&str>) -> Option<String> {
+    address.map(|a| {
+        EmailAddress::parse(a)
+            .map(|e| e.masked())
+            .unwrap_or_else(|_| a.to_owned())
+    })
+}
+
+/// Looks at a confirmation link without using it; `None` when it cannot be used.
+pub async fn inspect_confirm(app: &App, token: &str) -> Result<Option<LinkInfo>, AppError> {
+    let now = app.now().0;
+    let mut tx = app.store.begin_read().await?;
+    let Some(record) = live(&mut tx, token, TokenPurpose::EmailChange, now).await? else {
+        return Ok(None);
+    };
+    let Some(change) = tx.email_change_by_confirm_token(record.id).await? else {
+        return Ok(None);
+    };
+    let account = tx.account_by_id(change.account_id).await?;
+    tx.commit().await?;
+    Ok(account
+        .filter(|a| a.status != AccountStatus::Disabled)
+        .map(|a| LinkInfo {
+            user_code: a.user_code,
+            first_name: a.first_name,
+            email_masked: masked(Some(&change.new_email)),
+        }))
+}
+
+/// Looks at an undo link without using it; `None` when it cannot be used.
+pub async fn inspect_undo(app: &App, token: &str) -> Result<Option<LinkInfo>, AppError> {
+    let now = app.now().0;
+    let mut tx = app.store.begin_read().await?;
+    let Some(record) = live(&mut tx, token, TokenPurpose::EmailUndo, now).await? else {
+        return Ok(None);
+    };
+    let Some(change) = tx.email_change_by_undo_token(record.id).await? else {
+        return Ok(None);
+    };
+    let account = tx.account_by_id(change.account_id).await?;
+    tx.commit().await?;
+    Ok(account.map(|a| LinkInfo {
+        user_code: a.user_code,
+        first_name: a.first_name,
+        email_masked: masked(change.old_email.as_deref()),
+    }))
+}
+
+/// Confirms a change with the link mailed to the new address: the address
+/// becomes the account's (verified), and the old address gets a notice with
+/// an undo link. Returns the new address.
+pub async fn confirm(app: &App, token: &str, ctx: &RequestContext) -> Result<String, AppError> {
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let record = live(&mut tx, token, TokenPurpose::EmailChange, now.0)
+        .await?
+        .ok_or(AppError::InvalidToken)?;
+    let change = tx
+        .email_change_by_confirm_token(record.id)
+        .await?
+        .ok_or(AppError::InvalidToken)?;
+    let account = tx
+        .account_by_id(change.account_id)
+        .await?
+        .filter(|a| a.status != AccountStatus::Disabled)
+        .ok_or(AppError::InvalidToken)?;
+    if !tx.spend_token(record.id, now.0).await? {
+        return Err(AppError::InvalidToken);
+    }
+    let (undo, undo_id) = issue_token(&mut tx, account.id, TokenPurpose::EmailUndo, now.0).await?;
+    tx.set_account_email(account.id, Some(&change.new_email), true, now.0)
+        .await?;
+    if !tx
+        .mark_email_change_confirmed(
+            change.id,
+            account.email.as_deref(),
+            account.email_verified,
+            undo_id,
+            now.0,
+        )
+        .await?
+    {
+        return Err(AppError::InvalidToken);
+    }
+    let new_masked = masked(Some(&change.new_email)).unwrap_or_default();
+    let detail = format!("new={new_masked}");
+    audit::record(
+        &mut tx,
+        now,
+        &actor_of(&account),
+        ctx,
+        Event {
+            name: "email_changed",
+            outcome: Outcome::Success,
+            target_account_id: Some(account.id),
+            target: Some(&account.user_code),
+            detail: Some(&detail),
+        },
+    )
+    .await?;
+    if let Some(old) = &account.email {
+        enqueue(
+            &mut tx,
+            app,
+            Mail {
+                to: old,
+                template: "email_changed_notice",
+                lang: lang_of(&account),
+                school_id: Some(account.school_id),
+                payload: json!({
+                    "first_name": account.first_name,
+                    "user_code": account.user_code,
+                    "new_email_masked": new_masked,
+                    "changed_at": format_time(now),
+                    "undo_link": app.link(&format!("/account/email/undo?token={}", undo.as_str())),
+                    "undo_days": TokenPurpose::EmailUndo.default_lifetime_secs() / 86_400,
+                    "help_url": app.link("/help"),
+                }),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    app.mail_queued();
+    Ok(change.new_email)
+}
+
+/// Undoes a confirmed change with the link mailed to the old address: the
+/// old address (and its verified flag) comes back, pending change and undo
+/// links of the account die, and every session of the account ends.
+pub async fn undo(app: &App, token: &str, ctx: &RequestContext) -> Result<(), AppError> {
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let record = live(&mut tx, token, TokenPurpose::EmailUndo, now.0)
+        .await?
+        .ok_or(AppError::InvalidToken)?;
+    let change = tx
+        .email_change_by_undo_token(record.id)
+        .await?
+        .ok_or(AppError::InvalidToken)?;
+    let account = tx
+        .account_by_id(change.account_id)
+        .await?
+        .ok_or(AppError::InvalidToken)?;
+    if !tx.spend_token(record.id, now.0).await? || !tx.mark_email_change_undone(change.id, now.0).await? {
+        return Err(AppError::InvalidToken);
+    }
+    // Whoever made the change may have queued more: none of it survives.
+    for purpose in [TokenPurpose::EmailChange, TokenPurpose::EmailUndo] {
+        tx.spend_tokens_of_purpose(purpose.as_str(), Some(account.id), now.0)
+            .await?;
+    }
+    tx.set_account_email(
+        account.id,
+        change.old_email.as_deref(),
+        change.old_email.is_some() && change.old_email_verified,
+        now.0,
+    )
+    .await?;
+    let ended = tx.delete_sessions_of_account(account.id, None).await?;
+    let detail = format!("sessions_ended={ended}");
+    audit::record(
+        &mut tx,
+        now,
+        &actor_of(&account),
+        ctx,
+        Event {
+            name: "email_change_undone",
+            outcome: Outcome::Success,
+            target_account_id: Some(account.id),
+            target: Some(&account.user_code),
+            detail: Some(&detail),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,416 @@
+//! Self-service recovery: "forgot password" links, the reset itself, and the
+//! activation links of accounts created without a password.
+//!
+//! Invariants:
+//! - A forgot-password request never reveals whether an account exists: the
+//!   web layer answers at once, the same for every login, and this module's
+//!   [`request_reset`] runs afterwards; it changes nothing on any account.
+//! - A link is a 256-bit token, stored only as SHA-256, bound to one account
+//!   and one purpose (`reset`, 30 minutes; `activate`, 7 days), spent by a
+//!   single conditional UPDATE so two parallel uses cannot both succeed. A
+//!   newer link, and any password set through a link, spend the older ones.
+//! - Links are built from the configured public URL, never from a request.
+//! - After a reset every session ends, the lock is cleared, a confirmation
+//!   (without any secret) goes to the account's address, and nobody is
+//!   signed in automatically.
+
+use std::collections::BTreeMap;
+
+use rand::rngs::OsRng;
+use serde_json::{Value, json};
+use varco_domain::account::AccountStatus;
+use varco_domain::clock::Timestamp;
+use varco_domain::password::PasswordInput;
+use varco_domain::token::{SecretToken, TokenPurpose};
+use varco_store::{AccountRecord, NewToken, Tx};
+
+use crate::audit::{self, Event, Outcome};
+use crate::login::{candidates, classify};
+use crate::mail::{Mail, enqueue, format_time, lang_of};
+use crate::{Actor, App, AppError, RequestContext};
+
+/// Links by email per account and hour; more requests are dropped quietly.
+pub const LINKS_PER_ACCOUNT_PER_HOUR: i64 = 3;
+
+/// How many accounts sharing one address a request may reach.
+const MAX_ACCOUNTS_PER_ADDRESS: i64 = 10;
+
+/// Issues a link token for an account, spending its older links of the same purpose.
+async fn issue_link(
+    tx: &mut Tx,
+    app: &App,
+    account_id: i64,
+    purpose: TokenPurpose,
+    now: Timestamp,
+) -> Result<String, AppError> {
+    tx.spend_tokens_of_purpose(purpose.as_str(), Some(account_id), now.0)
+        .await?;
+    let token = SecretToken::generate(&mut OsRng);
+    tx.insert_token(&NewToken {
+        token_hash: token.hash().as_str(),
+        purpose: purpose.as_str(),
+        account_id: Some(account_id),
+        now: now.0,
+        expires_at: now.0 + purpose.default_lifetime_secs(),
+    })
+    .await?;
+    Ok(app.link(&format!("/password/reset?token={}", token.as_str())))
+}
+
+/// Who an activation link is for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Activation<'a> {
+    pub account_id: i64,
+    pub first_name: &'a str,
+    pub user_code: &'a str,
+    pub school_id: i64,
+    pub school_name: &'a str,
+    pub email: Option<&'a str>,
+    pub lang: &'a str,
+}
+
+impl<'a> Activation<'a> {
+    pub(crate) fn of(account: &'a AccountRecord) -> Activation<'a> {
+        Activation {
+            account_id: account.id,
+            first_name: &account.first_name,
+            user_code: &account.user_code,
+            school_id: account.school_id,
+            school_name: &account.school_name,
+            email: account.email.as_deref(),
+            lang: lang_of(account),
+        }
+    }
+}
+
+/// Queues the activation email of an account that has no password yet.
+/// Does nothing for an account without an email address.
+pub(crate) async fn queue_activation(tx: &mut Tx, app: &App, who: Activation<'_>) -> Result<bool, AppError> {
+    let Some(email) = who.email else { return Ok(false) };
+    let now = app.now();
+    let link = issue_link(tx, app, who.account_id, TokenPurpose::Activate, now).await?;
+    enqueue(
+        tx,
+        app,
+        Mail {
+            to: email,
+            template: "account_activation",
+            lang: who.lang,
+            school_id: Some(who.school_id),
+            payload: json!({
+                "first_name": who.first_name,
+                "user_code": who.user_code,
+                "school_name": who.school_name,
+                "link": link,
+                "expires_days": TokenPurpose::Activate.default_lifetime_secs() / 86_400,
+            }),
+        },
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Sends a new activation link to an account that still waits for one.
+pub async fn resend_activation(
+    app: &App,
+    actor: &Actor,
+    ctx: &RequestContext,
+    user_code: &str,
+) -> Result<(), AppError> {
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let account = crate::accounts::find_by_user_code(&mut tx, user_code).await?;
+    if account.status != AccountStatus::PendingActivation {
+        return Err(AppError::Conflict("the account is not waiting for activation".into()));
+    }
+    if account.email.is_none() {
+        return Err(AppError::Conflict(
+            "the account has no email address to send the link to".into(),
+        ));
+    }
+    queue_activation(&mut tx, app, Activation::of(&account)).await?;
+    audit::record(
+        &mut tx,
+        now,
+        actor,
+        ctx,
+        Event {
+            name: "activation_link_sent",
+            outcome: Outcome::Success,
+            target_account_id: Some(account.id),
+            target: Some(&account.user_code),
+            detail: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    app.mail_queued();
+    Ok(())
+}
+
+/// Handles a forgot-password request: for every matching account that can
+/// use a link (active or locked, or waiting for activation) and has an
+/// address, issue a link; one message per address lists its accounts.
+/// Unknown, disabled and address-less accounts get nothing. Errors are for
+/// logging only: the requester already has the answer.
+pub async fn request_reset(app: &App, login: &str, ctx: &RequestContext) -> Result<usize, AppError> {
+    let login = login.trim();
+    if login.is_empty() || login.len() > 320 {
+        return Ok(0);
+    }
+    let key = classify(login);
+    let mut tx = app.store.begin_read().await?;
+    let found = candidates(&mut tx, &key, MAX_ACCOUNTS_PER_ADDRESS).await?;
+    tx.commit().await?;
+    let usable: Vec<&AccountRecord> = found
+        .iter()
+        .filter(|a| a.email.is_some() && a.status != AccountStatus::Disabled)
+        .collect();
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    if usable.is_empty() {
+        audit::record(
+            &mut tx,
+            now,
+            &Actor::Anonymous,
+            ctx,
+            Event {
+                name: "password_reset_requested",
+                outcome: Outcome::Failure,
+                target_account_id: found.first().map(|a| a.id),
+                target: found.first().map(|a| a.user_code.as_str()),
+                detail: Some(if found.is_empty() {
+                    "no_matching_account"
+                } else {
+                    "account_not_usable"
+                }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(0);
+    }
+    // Recipient address → (template language, the accounts it lists).
+    let mut messages: BTreeMap<String, (String, i64, Vec<Value>)> = BTreeMap::new();
+    let mut activations = 0;
+    for account in usable {
+        tx.lock_account(account.id).await?;
+        let email = account.email.clone().unwrap_or_default();
+        let recent = tx
+            .count_tokens_since(account.id, TokenPurpose::Reset.as_str(), now.0 - 3600)
+            .await?
+            + tx.count_tokens_since(account.id, TokenPurpose::Activate.as_str(), now.0 - 3600)
+                .await?;
+        let throttled = recent >= LINKS_PER_ACCOUNT_PER_HOUR;
+        audit::record(
+            &mut tx,
+            now,
+            &Actor::Anonymous,
+            ctx,
+            Event {
+                name: "password_reset_requested",
+                outcome: if throttled { Outcome::Failure } else { Outcome::Success },
+                target_account_id: Some(account.id),
+                target: Some(&account.user_code),
+                detail: throttled.then_some("throttled"),
+            },
+        )
+        .await?;
+        if throttled {
+            continue;
+        }
+        if account.status == AccountStatus::PendingActivation {
+            // Never activated: what they need is the activation link.
+            queue_activation(&mut tx, app, Activation::of(account)).await?;
+            activations += 1;
+            continue;
+        }
+        let link = issue_link(&mut tx, app, account.id, TokenPurpose::Reset, now).await?;
+        let entry = messages
+            .entry(email.to_lowercase())
+            .or_insert_with(|| (lang_of(account).to_owned(), account.school_id, Vec::new()));
+        entry.2.push(json!({
+            "first_name": account.first_name,
+            "last_name": account.last_name,
+            "user_code": account.user_code,
+            "school_name": account.school_name,
+            "link": link,
+        }));
+    }
+    let sent = messages.len() + activations;
+    for (to, (lang, school_id, accounts)) in messages {
+        enqueue(
+            &mut tx,
+            app,
+            Mail {
+                to: &to,
+                template: "password_reset",
+                lang: &lang,
+                school_id: Some(school_id),
+                payload: json!({
+                    "accounts": accounts,
+                    "expires_minutes": TokenPurpose::Reset.default_lifetime_secs() / 60,
+                    "help_url": app.link("/help"),
+                }),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    if sent > 0 {
+        app.mail_queued();
+    }
+    Ok(sent)
+}
+
+/// What a link found in a URL is, for the page it opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkState {
+    /// Usable: the form may be shown.
+    Valid {
+        activation: bool,
+        user_code: String,
+        first_name: String,
+    },
+    /// Known but expired or already used.
+    Spent,
+    /// Malformed, unknown, or for another purpose.
+    Unknown,
+}
+
+/// Looks at a reset or activation link without using it.
+pub async fn inspect_link(app: &App, token: &str) -> Result<LinkState, AppError> {
+    let Some(token) = SecretToken::from_user(token) else {
+        return Ok(LinkState::Unknown);
+    };
+    let mut tx = app.store.begin_read().await?;
+    let record = tx.token_by_hash(token.hash().as_str()).await?;
+    let account = match record.as_ref().and_then(|r| r.account_id) {
+        Some(id) => tx.account_by_id(id).await?,
+        None => None,
+    };
+    tx.commit().await?;
+    let (Some(record), Some(account)) = (record, account) else {
+        return Ok(LinkState::Unknown);
+    };
+    let activation = match TokenPurpose::parse(&record.purpose) {
+        Some(TokenPurpose::Reset) => false,
+        Some(TokenPurpose::Activate) => true,
+        _ => return Ok(LinkState::Unknown),
+    };
+    if record.used_at.is_some() || record.expires_at <= app.now().0 || account.status == AccountStatus::Disabled {
+        return Ok(LinkState::Spent);
+    }
+    Ok(LinkState::Valid {
+        activation,
+        user_code: account.user_code,
+        first_name: account.first_name,
+    })
+}
+
+/// Sets a new password through a reset or activation link.
+pub async fn reset_password(app: &App, token: &str, new_password: &str, ctx: &RequestContext) -> Result<(), AppError> {
+    let token = SecretToken::from_user(token).ok_or(AppError::InvalidToken)?;
+    let new = PasswordInput::new(new_password).map_err(|e| match e {
+        varco_domain::password::PasswordInputError::TooLong => AppError::InputTooLong,
+        varco_domain::password::PasswordInputError::Empty => {
+            AppError::PasswordPolicy(varco_domain::password::PolicyRefusal {
+                violations: vec![varco_domain::password::PolicyViolation::TooShort],
+                feedback: None,
+            })
+        }
+    })?;
+    let now = app.now();
+    let mut tx = app.store.begin_read().await?;
+    let record = tx
+        .token_by_hash(token.hash().as_str())
+        .await?
+        .ok_or(AppError::InvalidToken)?;
+    let purpose = TokenPurpose::parse(&record.purpose).ok_or(AppError::InvalidToken)?;
+    if !matches!(purpose, TokenPurpose::Reset | TokenPurpose::Activate)
+        || record.used_at.is_some()
+        || record.expires_at <= now.0
+    {
+        return Err(AppError::InvalidToken);
+    }
+    let account_id = record.account_id.ok_or(AppError::InvalidToken)?;
+    let account = tx.account_by_id(account_id).await?.ok_or(AppError::InvalidToken)?;
+    tx.commit().await?;
+    if account.status == AccountStatus::Disabled {
+        return Err(AppError::InvalidToken);
+    }
+    crate::password::check_new_password(app, &account, &new).await?;
+    let hash = app.hashing.hash(new).await?;
+
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    if !tx.spend_token(record.id, now.0).await? {
+        return Err(AppError::InvalidToken);
+    }
+    for other in [TokenPurpose::Reset, TokenPurpose::Activate] {
+        tx.spend_tokens_of_purpose(other.as_str(), Some(account.id), now.0)
+            .await?;
+    }
+    if let Some(old) = &account.password_hash {
+        let keep = app.settings.policy.get(account.kind).history as i64;
+        tx.push_password_history(account.id, old, now.0, keep).await?;
+    }
+    tx.set_password_hash(account.id, &hash, Some(now.0), now.0).await?;
+    tx.set_password_change_required(account.id, false, now.0).await?;
+    tx.set_login_failures(account.id, 0, None).await?;
+    // Following the link proved the mailbox: the address is verified.
+    tx.set_email_verified(account.id).await?;
+    let activated = account.status == AccountStatus::PendingActivation;
+    if activated {
+        tx.set_account_status(account.id, AccountStatus::Active, now.0).await?;
+    }
+    let ended = tx.delete_sessions_of_account(account.id, None).await?;
+    let detail = format!("sessions_ended={ended}");
+    audit::record(
+        &mut tx,
+        now,
+        &Actor::Account {
+            id: account.id,
+            user_code: account.user_code.clone(),
+        },
+        ctx,
+        Event {
+            name: if activated {
+                "account_activated"
+            } else {
+                "password_reset"
+            },
+            outcome: Outcome::Success,
+            target_account_id: Some(account.id),
+            target: Some(&account.user_code),
+            detail: Some(&detail),
+        },
+    )
+    .await?;
+    if let Some(email) = &account.email {
+        enqueue(
+            &mut tx,
+            app,
+            Mail {
+                to: email,
+                template: "password_changed",
+                lang: lang_of(&account),
+                school_id: Some(account.school_id),
+                payload: json!({
+                    "first_name": account.first_name,
+                    "user_code": account.user_code,
+                    "changed_at": format_time(now),
+                    "ip": ctx.ip,
+                    "school_name": account.school_name,
+                    "change_url": app.link("/password/change"),
+                    "forgot_url": app.link("/password/forgot"),
+                    "help_url": app.link("/help"),
+                }),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    app.mail_queued();
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! Email changes asked for by the account's owner: one row per request,
+//! bound to the confirmation token sent to the new address and, once
+//! confirmed, to the undo token sent to the old one. The row remembers the
+//! old address and whether it was verified, so an undo puts back exactly
+//! what was there. Marking a row confirmed or undone is a conditional
+//! UPDATE: a second attempt changes nothing and reports false.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{StoreError, Tx};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailChangeRecord {
+    pub id: i64,
+    pub account_id: i64,
+    pub old_email: Option<String>,
+    pub old_email_verified: bool,
+    pub new_email: String,
+    pub confirm_token_id: i64,
+    pub undo_token_id: Option<i64>,
+    pub requested_at: i64,
+    pub confirmed_at: Option<i64>,
+    pub undone_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewEmailChange<'a> {
+    pub account_id: i64,
+    pub old_email: Option<&'a str>,
+    pub old_email_verified: bool,
+    pub new_email: &'a str,
+    pub confirm_token_id: i64,
+    pub now: i64,
+}
+
+const COLUMNS: &str = "id, account_id, old_email, old_email_verified, new_email, confirm_token_id, \
+     undo_token_id, requested_at, confirmed_at, undone_at";
+
+fn from_row(row: &AnyRow) -> Result<EmailChangeRecord, StoreError> {
+    Ok(EmailChangeRecord {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        old_email: row.try_get("old_email")?,
+        old_email_verified: row.try_get::<i64, _>("old_email_verified")? != 0,
+        new_email: row.try_get("new_email")?,
+        confirm_token_id: row.try_get("confirm_token_id")?,
+        undo_token_id: row.try_get("undo_token_id")?,
+        requested_at: row.try_get("requested_at")?,
+        confirmed_at: row.try_get("confirmed_at")?,
+        undone_at: row.try_get("undone_at")?,
+    })
+}
+
+impl Tx {
+    pub async fn insert_email_change(&mut self, c: &NewEmailChange<'_>) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO email_changes (account_id, old_email, old_email_verified, new_email, confirm_token_id, \
+             requested_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(c.account_id)
+        .bind(c.old_email)
+        .bind(i64::from(c.old_email_verified))
+        .bind(c.new_email)
+        .bind(c.confirm_token_id)
+        .bind(c.now)
+        .fetch_one(self.conn())
+        .await?)
+    }
+
+    /// The change a confirmation token was issued for.
+    pub async fn email_change_by_confirm_token(
+        &mut self,
+        token_id: i64,
+    ) -> Result<Option<EmailChangeRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM email_changes WHERE confirm_token_id = $1"
+        ))
+        .bind(token_id)
+        .fetch_optional(self.conn())
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// The change an undo token was issued for.
+    pub async fn email_change_by_undo_token(&mut self, token_id: i64) -> Result<Option<EmailChangeRecord>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM email_changes WHERE undo_token_id = $1"))
+            .bind(token_id)
+            .fetch_optional(self.conn())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Records the confirmation: the address replaced at that moment (and
+    /// whether it was verified) and the undo token sent to it. False when the
+    /// change was already confirmed.
+    pub async fn mark_email_change_confirmed(
+        &mut self,
+        id: i64,
+        old_email: Option<&str>,
+        old_email_verified: bool,
+        undo_token_id: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE email_changes SET old_email = $2, old_email_verified = $3, undo_token_id = $4, \
+             confirmed_at = $5 WHERE id = $1 AND confirmed_at IS NULL",
+        )
+        .bind(id)
+        .bind(old_email)
+        .bind(i64::from(old_email_verified))
+        .bind(undo_token_id)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Records the undo of a confirmed change; false when already undone.
+    pub async fn mark_email_change_undone(&mut self, id: i64, now: i64) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE email_changes SET undone_at = $2 WHERE id = $1 AND confirmed_at IS NOT NULL AND undone_at IS NULL",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Replaces an account's address and its verified flag.
+    pub async fn set_account_email(
+        &mut self,
+        account_id: i64,
+        email: Option<&str>,
+        verified: bool,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE accounts SET email = $2, email_verified = $3, updated_at = $4 WHERE id = $1")
+            .bind(account_id)
+            .bind(email)
+            .bind(i64::from(verified))
+            .bind(now)
+            .execute(self.conn())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+}
