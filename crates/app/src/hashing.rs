@@ -81,6 +81,10 @@ impl HashingPool {
         let (done, result) = oneshot::channel();
         self.jobs
             .send(Box::new(move |hasher| {
+                // The request was dropped (the client hung up): skip the work.
+                if done.is_closed() {
+                    return;
+                }
                 let _ = done.send(job(hasher));
             }))
             .map_err(|_| AppError::Internal("the hashing threads have stopped".into()))?;

@@ -591,6 +591,179 @@ mod tests {
         assert!(message.text.contains("non ti chiederà mai la password per email"));
     }
 
+    /// Renders `template` in `lang` and checks that every link is in the
+    /// text part as given and in the HTML part as a clickable `href`.
+    fn assert_links_in_text_and_html(template: &str, links: &[&str]) {
+        let renderer = renderer(&config());
+        let payload = sample_payload(template);
+        for lang in LANGS {
+            let message = renderer.render(&input(template, lang, &payload)).unwrap();
+            for link in links {
+                assert!(
+                    message.text.contains(link) && message.html.contains(&format!("href=\"{link}\"")),
+                    "{template} ({lang}): {link} missing from the text or the HTML part"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn password_reset_links_are_in_text_and_html() {
+        assert_links_in_text_and_html(
+            "password_reset",
+            &[
+                "https://varco.example/password/reset?token=one",
+                "https://varco.example/password/reset?token=two",
+                "https://varco.example/help",
+            ],
+        );
+    }
+
+    #[test]
+    fn account_activation_link_is_in_text_and_html() {
+        assert_links_in_text_and_html(
+            "account_activation",
+            &["https://varco.example/password/reset?token=act"],
+        );
+    }
+
+    #[test]
+    fn email_change_confirm_link_is_in_text_and_html() {
+        assert_links_in_text_and_html(
+            "email_change_confirm",
+            &["https://varco.example/account/email/confirm?token=conf"],
+        );
+    }
+
+    #[test]
+    fn email_changed_notice_links_are_in_text_and_html() {
+        assert_links_in_text_and_html(
+            "email_changed_notice",
+            &[
+                "https://varco.example/account/email/undo?token=undo",
+                "https://varco.example/help",
+            ],
+        );
+    }
+
+    #[test]
+    fn password_reset_lists_every_account_and_speaks_to_one_by_name() {
+        let renderer = renderer(&config());
+        let mut payload = sample_payload("password_reset");
+        let message = renderer.render(&input("password_reset", "it", &payload)).unwrap();
+        for code in ["ABCD23456", "EFGH23456"] {
+            assert!(message.text.contains(code) && message.html.contains(code), "{code}");
+        }
+        assert!(message.text.starts_with("Ciao,\n"), "{}", message.text);
+        assert!(
+            message
+                .text
+                .contains("Ogni collegamento si può usare una sola volta ed è valido per 30 minuti.")
+        );
+        assert!(message.text.contains("le password restano quelle di prima"));
+        assert!(message.text.contains("Varco non invia mai password per email"));
+
+        payload["accounts"].as_array_mut().unwrap().truncate(1);
+        payload["expires_minutes"] = json!(1);
+        let it = renderer.render(&input("password_reset", "it", &payload)).unwrap();
+        assert!(it.text.starts_with("Ciao Giulia,\n"), "{}", it.text);
+        assert!(it.text.contains("dell'account Varco registrato con questo indirizzo"));
+        assert!(
+            it.text
+                .contains("Il collegamento si può usare una sola volta ed è valido per 1 minuto.")
+        );
+        assert!(it.text.contains("la password resta quella di prima"));
+        assert!(!it.text.contains("EFGH23456"));
+        let en = renderer.render(&input("password_reset", "en", &payload)).unwrap();
+        assert!(
+            en.text
+                .contains("The link can be used only once and is valid for 1 minute.")
+        );
+        assert!(en.html.contains("valid for <strong>1 minute</strong>"));
+    }
+
+    #[test]
+    fn link_lifetimes_are_singular_or_plural() {
+        let renderer = renderer(&config());
+        let cases = [
+            (
+                "account_activation",
+                "expires_days",
+                "7 giorni",
+                "1 giorno",
+                "7 days",
+                "1 day",
+            ),
+            (
+                "email_change_confirm",
+                "expires_hours",
+                "24 ore",
+                "1 ora",
+                "24 hours",
+                "1 hour",
+            ),
+            (
+                "email_changed_notice",
+                "undo_days",
+                "7 giorni",
+                "1 giorno",
+                "7 days",
+                "1 day",
+            ),
+        ];
+        for (template, key, it_many, it_one, en_many, en_one) in cases {
+            let mut payload = sample_payload(template);
+            let text = |payload: &serde_json::Value, lang: &str| {
+                let message = renderer.render(&input(template, lang, payload)).unwrap();
+                format!("{}\n{}", message.text, message.html)
+            };
+            assert!(
+                text(&payload, "it").contains(&format!("valido per {it_many}")),
+                "{template}"
+            );
+            assert!(
+                text(&payload, "en").contains(&format!("valid for {en_many}")),
+                "{template}"
+            );
+            payload[key] = json!(1);
+            let (it, en) = (text(&payload, "it"), text(&payload, "en"));
+            assert!(it.contains(&format!("valido per {it_one}")), "{template}: {it}");
+            assert!(!it.contains(it_many), "{template}");
+            assert!(en.contains(&format!("valid for {en_one}")), "{template}: {en}");
+            assert!(!en.contains(&format!("{en_one}s")), "{template}");
+        }
+    }
+
+    #[test]
+    fn account_and_email_messages_say_who_and_what() {
+        let renderer = renderer(&config());
+        let activation = sample_payload("account_activation");
+        let message = renderer
+            .render(&input("account_activation", "it", &activation))
+            .unwrap();
+        assert!(message.text.contains("Il tuo codice utente è: ABCD23456"));
+        assert!(message.text.contains("IC Via Roma ha creato per te un account Varco"));
+
+        let confirm = sample_payload("email_change_confirm");
+        let message = renderer.render(&input("email_change_confirm", "en", &confirm)).unwrap();
+        assert!(message.text.contains("used for this account only after you confirm it"));
+        assert!(
+            message
+                .text
+                .contains("If you did not ask for this change, ignore this message")
+        );
+
+        let notice = sample_payload("email_changed_notice");
+        for lang in LANGS {
+            let message = renderer.render(&input("email_changed_notice", lang, &notice)).unwrap();
+            for body in [&message.text, &message.html] {
+                assert!(body.contains("m•••o@example.it"), "{lang}");
+                assert!(body.contains("23/11/2026 11:26 UTC"), "{lang}");
+                assert!(body.contains("ABCD23456"), "{lang}");
+            }
+        }
+    }
+
     #[test]
     fn a_school_without_helpdesk_and_a_message_without_school_still_get_a_footer() {
         let renderer = renderer(&config());

@@ -83,22 +83,32 @@ impl Tx {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Spends every outstanding token of a purpose (a newer link kills older ones).
+    /// Spends every outstanding token of a purpose (a newer link kills older
+    /// ones): of one account, or of nobody in particular (`None`: setup links).
+    /// Two statements rather than `($2 IS NULL OR …)`, which no index serves.
     pub async fn spend_tokens_of_purpose(
         &mut self,
         purpose: &str,
         account_id: Option<i64>,
         now: i64,
     ) -> Result<u64, StoreError> {
-        let r = sqlx::query(
-            "UPDATE one_time_tokens SET used_at = $3 WHERE purpose = $1 AND used_at IS NULL \
-             AND ($2 IS NULL OR account_id = $2)",
-        )
-        .bind(purpose)
-        .bind(account_id)
-        .bind(now)
-        .execute(self.conn())
-        .await?;
+        let r = match account_id {
+            Some(id) => sqlx::query(
+                "UPDATE one_time_tokens SET used_at = $3 WHERE account_id = $2 AND purpose = $1 AND used_at IS NULL",
+            )
+            .bind(purpose)
+            .bind(id)
+            .bind(now)
+            .execute(self.conn())
+            .await?,
+            None => {
+                sqlx::query("UPDATE one_time_tokens SET used_at = $2 WHERE purpose = $1 AND used_at IS NULL")
+                    .bind(purpose)
+                    .bind(now)
+                    .execute(self.conn())
+                    .await?
+            }
+        };
         Ok(r.rows_affected())
     }
 }
