@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use lettre::address::Envelope;
 use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use percent_encoding::percent_decode_str;
@@ -184,6 +184,11 @@ pub struct SmtpRelay {
     sender: Sender,
     hello: ClientId,
     pool: OnceLock<Result<AsyncSmtpTransport<Tokio1Executor>, String>>,
+    /// The worker's own connection (plain or STARTTLS), opened with
+    /// `TCP_NODELAY`: lettre writes a message body and its final `.` in two
+    /// writes, and Nagle's algorithm held the second until the server's
+    /// delayed ACK, 40 ms per message (23 messages/s instead of hundreds).
+    direct: tokio::sync::Mutex<Option<AsyncSmtpConnection>>,
 }
 
 impl fmt::Debug for SmtpRelay {
@@ -202,6 +207,7 @@ impl SmtpRelay {
             sender,
             hello: hello_name(public_url),
             pool: OnceLock::new(),
+            direct: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -247,6 +253,9 @@ impl SmtpRelay {
         let to = message::recipient(&message.to).map_err(|e| SendError::Permanent(e.to_string()))?;
         let envelope = Envelope::new(Some(self.sender.address().clone()), vec![to])
             .map_err(|e| SendError::Permanent(format!("no valid envelope: {e}")))?;
+        if self.settings.security != SmtpSecurity::Implicit {
+            return self.send_direct(&envelope, &message.bytes).await;
+        }
         let transport = self.transport()?;
         let sent = transport.send_raw(&envelope, &message.bytes).await;
         // lettre parks a used connection from a spawned task; yielding lets
@@ -256,7 +265,81 @@ impl SmtpRelay {
         sent.map(drop).map_err(|error| classify(&error, &self.settings))
     }
 
+    /// Opens a connection of our own: TCP with `TCP_NODELAY`, EHLO, STARTTLS
+    /// when configured, then AUTH when there are credentials.
+    async fn connect_direct(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let settings = &self.settings;
+        let address = (settings.host.as_str(), settings.port);
+        let stream = tokio::time::timeout(COMMAND_TIMEOUT, tokio::net::TcpStream::connect(address))
+            .await
+            .map_err(|_| SendError::Transient(format!("connecting to {}:{} timed out", settings.host, settings.port)))?
+            .map_err(|e| SendError::Transient(format!("cannot connect to {}:{}: {e}", settings.host, settings.port)))?;
+        stream
+            .set_nodelay(true)
+            .map_err(|e| SendError::Transient(format!("cannot set TCP_NODELAY: {e}")))?;
+        let mut connection = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello)
+            .await
+            .map_err(|e| classify(&e, settings))?;
+        if settings.security == SmtpSecurity::StartTls {
+            let parameters = TlsParameters::new(settings.host.clone())
+                .map_err(|e| SendError::Transient(format!("cannot set up TLS for {}: {e}", settings.host)))?;
+            if !connection.can_starttls() {
+                return Err(SendError::Transient(format!(
+                    "{} does not offer STARTTLS",
+                    settings.host
+                )));
+            }
+            connection
+                .starttls(parameters, &self.hello)
+                .await
+                .map_err(|e| classify(&e, settings))?;
+        }
+        if let Some(user) = &settings.username {
+            let credentials = Credentials::new(user.clone(), settings.password.clone().unwrap_or_default());
+            connection
+                .auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
+                .await
+                .map_err(|e| classify(&e, settings))?;
+        }
+        Ok(connection)
+    }
+
+    /// Sends over the kept connection; a connection the server closed while
+    /// idle is replaced once, transparently.
+    async fn send_direct(&self, envelope: &Envelope, bytes: &[u8]) -> Result<(), SendError> {
+        let mut slot = self.direct.lock().await;
+        let reused = match slot.as_mut() {
+            Some(connection) if !connection.has_broken() => true,
+            _ => {
+                *slot = Some(self.connect_direct().await?);
+                false
+            }
+        };
+        let Some(connection) = slot.as_mut() else {
+            return Err(SendError::Transient("no SMTP connection".into()));
+        };
+        match connection.send(envelope, bytes).await {
+            Ok(_) => Ok(()),
+            Err(error) if reused && error.status().is_none() => {
+                // The idle connection was gone (closed by the server): once more on a new one.
+                let mut fresh = self.connect_direct().await?;
+                let sent = fresh.send(envelope, bytes).await;
+                *slot = if sent.is_ok() { Some(fresh) } else { None };
+                sent.map(drop).map_err(|e| classify(&e, &self.settings))
+            }
+            Err(error) => {
+                if connection.has_broken() || error.status().is_none() {
+                    *slot = None;
+                }
+                Err(classify(&error, &self.settings))
+            }
+        }
+    }
+
     pub(crate) async fn shutdown(&self) {
+        if let Some(mut connection) = self.direct.lock().await.take() {
+            let _ = connection.quit().await;
+        }
         if let Some(Ok(transport)) = self.pool.get() {
             transport.shutdown().await;
         }
