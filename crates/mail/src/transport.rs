@@ -49,7 +49,7 @@ pub enum Transport {
     /// Writes each message to `<dir>/<sanitised Message-ID>.eml`.
     EmlFiles { dir: PathBuf },
     /// Hands messages to an SMTP relay over a pool of reused connections.
-    Smtp(SmtpRelay),
+    Smtp(Box<SmtpRelay>),
 }
 
 impl Transport {
@@ -61,7 +61,11 @@ impl Transport {
             Some(url) => {
                 let settings = SmtpSettings::parse(url)?;
                 let sender = Sender::new(&config.from)?;
-                Ok(Transport::Smtp(SmtpRelay::new(settings, sender, &config.public_url)))
+                Ok(Transport::Smtp(Box::new(SmtpRelay::new(
+                    settings,
+                    sender,
+                    &config.public_url,
+                ))))
             }
             None => {
                 std::fs::create_dir_all(&config.eml_dir).map_err(|e| {
