@@ -20,7 +20,7 @@ pub mod strength;
 pub use common::CommonPasswords;
 pub use expiry::{ExpiryPolicy, ExpiryStatus};
 pub use format::{HashFormat, recognise_stored_hash};
-pub use hashing::{HashError, HashParams, PasswordHasher, Verification};
+pub use hashing::{HashError, HashParams, PasswordHasher, Verification, release_hash_memory};
 pub use input::{MAX_PASSWORD_INPUT_BYTES, PasswordInput, PasswordInputError};
 pub use legacy::{MAX_BCRYPT_COST, MAX_PBKDF2_ITERATIONS};
 pub use policy::{PasswordPolicy, PolicyContext, PolicyRefusal, PolicyViolation};
