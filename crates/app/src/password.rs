@@ -175,29 +175,7 @@ pub async fn change(
         },
     )
     .await?;
-    if let Some(email) = &account.email {
-        enqueue(
-            &mut tx,
-            app,
-            Mail {
-                to: email,
-                template: "password_changed",
-                lang: lang_of(&account),
-                school_id: Some(account.school_id),
-                payload: json!({
-                    "first_name": account.first_name,
-                    "user_code": account.user_code,
-                    "changed_at": format_time(now),
-                    "ip": ctx.ip,
-                    "school_name": account.school_name,
-                    "change_url": app.link("/password/change"),
-                    "forgot_url": app.link("/password/forgot"),
-                    "help_url": app.link("/help"),
-                }),
-            },
-        )
-        .await?;
-    }
+    queue_password_changed_notice(&mut tx, app, &account, now, ctx).await?;
     tx.commit().await?;
     app.mail_queued();
     Ok(())
@@ -280,4 +258,38 @@ pub(crate) fn expiry_status(app: &App, account: &AccountRecord, now: Timestamp) 
         Some(changed) => app.settings.expiry.get(account.kind).status(Timestamp(changed), now),
         None => ExpiryStatus::NoExpiry,
     }
+}
+
+/// Queues the notice that the password changed (by the user, or through a
+/// reset or activation link): when, from where, what to do if it wasn't them.
+/// Never the password. Nothing for an account without an address.
+pub(crate) async fn queue_password_changed_notice(
+    tx: &mut varco_store::Tx,
+    app: &App,
+    account: &AccountRecord,
+    now: Timestamp,
+    ctx: &RequestContext,
+) -> Result<(), AppError> {
+    let Some(email) = &account.email else { return Ok(()) };
+    enqueue(
+        tx,
+        app,
+        Mail {
+            to: email,
+            template: "password_changed",
+            lang: lang_of(account),
+            school_id: Some(account.school_id),
+            payload: json!({
+                "first_name": account.first_name,
+                "user_code": account.user_code,
+                "changed_at": format_time(now),
+                "ip": ctx.ip,
+                "school_name": account.school_name,
+                "change_url": app.link("/password/change"),
+                "forgot_url": app.link("/password/forgot"),
+                "help_url": app.link("/help"),
+            }),
+        },
+    )
+    .await
 }

@@ -26,7 +26,7 @@ use varco_store::{AccountRecord, NewToken, Tx};
 
 use crate::audit::{self, Event, Outcome};
 use crate::login::{candidates, classify};
-use crate::mail::{Mail, enqueue, format_time, lang_of};
+use crate::mail::{Mail, enqueue, lang_of};
 use crate::{Actor, App, AppError, RequestContext};
 
 /// Links by email per account and hour; more requests are dropped quietly.
@@ -387,29 +387,7 @@ pub async fn reset_password(app: &App, token: &str, new_password: &str, ctx: &Re
         },
     )
     .await?;
-    if let Some(email) = &account.email {
-        enqueue(
-            &mut tx,
-            app,
-            Mail {
-                to: email,
-                template: "password_changed",
-                lang: lang_of(&account),
-                school_id: Some(account.school_id),
-                payload: json!({
-                    "first_name": account.first_name,
-                    "user_code": account.user_code,
-                    "changed_at": format_time(now),
-                    "ip": ctx.ip,
-                    "school_name": account.school_name,
-                    "change_url": app.link("/password/change"),
-                    "forgot_url": app.link("/password/forgot"),
-                    "help_url": app.link("/help"),
-                }),
-            },
-        )
-        .await?;
-    }
+    crate::password::queue_password_changed_notice(&mut tx, app, &account, now, ctx).await?;
     tx.commit().await?;
     app.mail_queued();
     Ok(())
