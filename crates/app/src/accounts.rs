@@ -316,6 +316,8 @@ pub async fn set_enabled(
         let ended = if enabled {
             0
         } else {
+            // A link must not bring a disabled account back when it is enabled.
+            crate::credentials::spend_links(&mut tx, record.id, crate::credentials::EVERY_ACCOUNT_LINK, now).await?;
             tx.delete_sessions_of_account(record.id, None).await?
         };
         let detail = format!("status={} sessions_ended={ended}", status.as_str());
@@ -336,6 +338,42 @@ pub async fn set_enabled(
     }
     tx.commit().await?;
     Ok(changed)
+}
+
+/// Lifts a login lock and forgets the account's failed logins (an operator
+/// who has checked who is asking). Returns false when there was nothing to
+/// lift.
+pub async fn unlock(app: &App, actor: &Actor, ctx: &RequestContext, user_code: &str) -> Result<bool, AppError> {
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let record = find_by_user_code(&mut tx, user_code).await?;
+    let record = tx
+        .account_for_update(record.id)
+        .await?
+        .ok_or(AppError::NotFound("account"))?;
+    if record.failed_logins == 0 && record.blocked_until.is_none() {
+        tx.commit().await?;
+        return Ok(false);
+    }
+    crate::credentials::clear_lock(&mut tx, app, &record).await?;
+    let blocked = record.blocked_until.is_some_and(|until| until > now.0);
+    let detail = format!("failed_logins={} was_blocked={blocked}", record.failed_logins);
+    audit::record(
+        &mut tx,
+        now,
+        actor,
+        ctx,
+        Event {
+            name: "account_unlocked",
+            outcome: Outcome::Success,
+            target_account_id: Some(record.id),
+            target: Some(&record.user_code),
+            detail: Some(&detail),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Grants (or with `grant == false` revokes) a role. `desk` needs a school;

@@ -20,52 +20,32 @@
 //!   transaction that makes the change, so two parallel uses of one link
 //!   cannot both succeed, and a link works for its own purpose only.
 //! - The old address is told, with no secret, when and to what (masked) the
-//!   address changed, and gets a link that puts it back; the undo also ends
-//!   every session, since whoever changed it may still be signed in.
+//!   address changed, and gets a link that puts it back for 7 days.
+//! - Whoever changed the address knew the password, so the undo evicts them
+//!   for good: every session ends, the password is removed (it goes to the
+//!   history, so it cannot come back) and a reset link goes to the restored
+//!   address. An undo of an older change also rolls back every later one,
+//!   in order, spending their undo links: the address that held the account
+//!   first has the last word for 7 days (security review finding 3).
+//! - Confirming a change, and undoing one, spend the account's reset and
+//!   activation links (they were mailed to the other address).
 
-use rand::rngs::OsRng;
 use serde_json::json;
 use varco_domain::account::AccountStatus;
+use varco_domain::clock::Timestamp;
 use varco_domain::email::EmailAddress;
-use varco_domain::password::{PasswordInput, PasswordInputError};
 use varco_domain::token::{SecretToken, TokenPurpose};
-use varco_store::{AccountRecord, NewEmailChange, NewToken, TokenRecord, Tx};
+use varco_store::{AccountRecord, NewEmailChange, TokenRecord, Tx};
 
 use crate::audit::{self, Event, Outcome};
+use crate::credentials::{EVERY_ACCOUNT_LINK, actor_of, clear_lock, confirm_current_password, issue_link, spend_links};
 use crate::mail::{Mail, enqueue, format_time, lang_of};
 use crate::sessions::Authenticated;
-use crate::{Actor, App, AppError, RequestContext};
+use crate::{App, AppError, RequestContext};
 
 /// Email-change links one account may ask for per hour (each one is a
 /// message to an address nobody has verified yet).
 pub const REQUESTS_PER_HOUR: i64 = 5;
-
-fn actor_of(account: &AccountRecord) -> Actor {
-    Actor::Account {
-        id: account.id,
-        user_code: account.user_code.clone(),
-    }
-}
-
-/// A new token of `purpose` for an account, inserted; returns it with its id.
-async fn issue_token(
-    tx: &mut Tx,
-    account_id: i64,
-    purpose: TokenPurpose,
-    now: i64,
-) -> Result<(SecretToken, i64), AppError> {
-    let token = SecretToken::generate(&mut OsRng);
-    let id = tx
-        .insert_token(&NewToken {
-            token_hash: token.hash().as_str(),
-            purpose: purpose.as_str(),
-            account_id: Some(account_id),
-            now,
-            expires_at: now + purpose.default_lifetime_secs(),
-        })
-        .await?;
-    Ok((token, id))
-}
 
 /// The live token of `purpose` behind a link, if any.
 async fn live(tx: &mut Tx, token: &str, purpose: TokenPurpose, now: i64) -> Result<Option<TokenRecord>, AppError> {
@@ -88,24 +68,15 @@ pub async fn request(
     if session.session.password_change_required {
         return Err(AppError::PasswordChangeRequired);
     }
-    let current = match PasswordInput::new(current_password) {
-        Ok(p) => p,
-        Err(PasswordInputError::TooLong) => return Err(AppError::InputTooLong),
-        Err(PasswordInputError::Empty) => return Err(AppError::InvalidCredentials),
-    };
-    let mut tx = app.store.begin_read().await?;
-    let account = tx
-        .account_by_id(session.account.id)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
-    tx.commit().await?;
-    let Some(stored) = account.password_hash.clone() else {
-        return Err(AppError::InvalidCredentials);
-    };
-    if !app.hashing.verify(stored, current).await?.matches {
-        crate::password::record_wrong_current_password(app, &account, ctx, "email_change_requested").await?;
-        return Err(AppError::InvalidCredentials);
-    }
+    let account = confirm_current_password(
+        app,
+        session.account.id,
+        session.session.id,
+        current_password,
+        "email_change_requested",
+        ctx,
+    )
+    .await?;
     let new_email = EmailAddress::parse(new_email).map_err(|e| AppError::invalid("email", e))?;
     if account
         .email
@@ -138,9 +109,14 @@ pub async fn request(
         tx.commit().await?;
         return Err(AppError::Throttled { retry_after_secs: 3600 });
     }
-    tx.spend_tokens_of_purpose(TokenPurpose::EmailChange.as_str(), Some(account.id), now.0)
-        .await?;
-    let (token, token_id) = issue_token(&mut tx, account.id, TokenPurpose::EmailChange, now.0).await?;
+    let (token, token_id) = issue_link(
+        &mut tx,
+        account.id,
+        TokenPurpose::EmailChange,
+        Some(new_email.as_str()),
+        now,
+    )
+    .await?;
     tx.insert_email_change(&NewEmailChange {
         account_id: account.id,
         old_email: account.email.as_deref(),
@@ -266,9 +242,24 @@ pub async fn confirm(app: &App, token: &str, ctx: &RequestContext) -> Result<Str
     if !tx.spend_token(record.id, now.0).await? {
         return Err(AppError::InvalidToken);
     }
-    let (undo, undo_id) = issue_token(&mut tx, account.id, TokenPurpose::EmailUndo, now.0).await?;
+    // Older undo links stay: each rolls back its change and every later one.
+    let (undo, undo_id) = issue_link(
+        &mut tx,
+        account.id,
+        TokenPurpose::EmailUndo,
+        account.email.as_deref(),
+        now,
+    )
+    .await?;
     tx.set_account_email(account.id, Some(&change.new_email), true, now.0)
         .await?;
+    spend_links(
+        &mut tx,
+        account.id,
+        &[TokenPurpose::Reset, TokenPurpose::Activate, TokenPurpose::EmailChange],
+        now,
+    )
+    .await?;
     if !tx
         .mark_email_change_confirmed(
             change.id,
@@ -325,8 +316,10 @@ pub async fn confirm(app: &App, token: &str, ctx: &RequestContext) -> Result<Str
 }
 
 /// Undoes a confirmed change with the link mailed to the old address: the
-/// old address (and its verified flag) comes back, pending change and undo
-/// links of the account die, and every session of the account ends.
+/// change and every later confirmed one are rolled back, the address the
+/// change replaced (and its verified flag) comes back, every link and
+/// session of the account ends, and the password is removed; a reset link
+/// goes to the restored address, so only its owner can sign in again.
 pub async fn undo(app: &App, token: &str, ctx: &RequestContext) -> Result<(), AppError> {
     let now = app.now();
     let mut tx = app.store.begin().await?;
@@ -338,26 +331,49 @@ pub async fn undo(app: &App, token: &str, ctx: &RequestContext) -> Result<(), Ap
         .await?
         .ok_or(AppError::InvalidToken)?;
     let account = tx
-        .account_by_id(change.account_id)
+        .account_for_update(change.account_id)
         .await?
         .ok_or(AppError::InvalidToken)?;
     if !tx.spend_token(record.id, now.0).await? || !tx.mark_email_change_undone(change.id, now.0).await? {
         return Err(AppError::InvalidToken);
     }
-    // Whoever made the change may have queued more: none of it survives.
-    for purpose in [TokenPurpose::EmailChange, TokenPurpose::EmailUndo] {
-        tx.spend_tokens_of_purpose(purpose.as_str(), Some(account.id), now.0)
-            .await?;
+    let later = tx.confirmed_email_changes_after(account.id, change.id).await?;
+    for newer in &later {
+        tx.mark_email_change_undone(newer.id, now.0).await?;
     }
+    // Whoever made the change may have asked for more: none of it survives.
+    spend_links(&mut tx, account.id, EVERY_ACCOUNT_LINK, now).await?;
+    let restored = change.old_email.as_deref();
     tx.set_account_email(
         account.id,
-        change.old_email.as_deref(),
-        change.old_email.is_some() && change.old_email_verified,
+        restored,
+        restored.is_some() && change.old_email_verified,
         now.0,
     )
     .await?;
+    // The password was known to whoever changed the address.
+    if let Some(old) = &account.password_hash {
+        let history = app.settings.policy.get(account.kind).history as i64;
+        tx.push_password_history(account.id, old, now.0, history).await?;
+    }
+    tx.clear_password_hash(account.id, now.0).await?;
+    clear_lock(&mut tx, app, &account).await?;
     let ended = tx.delete_sessions_of_account(account.id, None).await?;
-    let detail = format!("sessions_ended={ended}");
+    let reset_sent = match restored {
+        Some(address) => {
+            let restored_account = AccountRecord {
+                email: Some(address.to_owned()),
+                ..account.clone()
+            };
+            queue_reset_after_undo(&mut tx, app, &restored_account, address, now).await?;
+            true
+        }
+        None => false,
+    };
+    let detail = format!(
+        "sessions_ended={ended} later_changes_undone={} password_removed=true reset_link_sent={reset_sent}",
+        later.len()
+    );
     audit::record(
         &mut tx,
         now,
@@ -373,5 +389,39 @@ pub async fn undo(app: &App, token: &str, ctx: &RequestContext) -> Result<(), Ap
     )
     .await?;
     tx.commit().await?;
+    app.mail_queued();
     Ok(())
+}
+
+/// The reset link that follows an undo, to the restored address.
+async fn queue_reset_after_undo(
+    tx: &mut Tx,
+    app: &App,
+    account: &AccountRecord,
+    address: &str,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    let (token, _) = issue_link(tx, account.id, TokenPurpose::Reset, Some(address), now).await?;
+    enqueue(
+        tx,
+        app,
+        Mail {
+            to: address,
+            template: "password_reset",
+            lang: lang_of(account),
+            school_id: Some(account.school_id),
+            payload: json!({
+                "accounts": [{
+                    "first_name": account.first_name,
+                    "last_name": account.last_name,
+                    "user_code": account.user_code,
+                    "school_name": account.school_name,
+                    "link": app.link(&format!("/password/reset?token={}", token.as_str())),
+                }],
+                "expires_minutes": TokenPurpose::Reset.default_lifetime_secs() / 60,
+                "help_url": app.link("/help"),
+            }),
+        },
+    )
+    .await
 }

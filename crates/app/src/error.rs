@@ -16,6 +16,11 @@ pub enum AppError {
     InvalidCredentials,
     #[error("too many attempts; retry in {retry_after_secs} s")]
     Throttled { retry_after_secs: u64 },
+    /// Wrong passwords were typed for this login text (whether or not an
+    /// account answers to it): the next attempt must wait. The same schedule
+    /// and words for a real account and an unknown login.
+    #[error("too many wrong passwords; retry in {retry_after_secs} s")]
+    LoginDelayed { retry_after_secs: u64 },
     #[error("{field}: {message}")]
     Invalid { field: &'static str, message: String },
     #[error("the input is too long")]

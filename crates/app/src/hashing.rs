@@ -114,6 +114,7 @@ impl HashingPool {
             Verification {
                 matches: false,
                 needs_rehash: false,
+                prefix_only: false,
             }
         }))
     }

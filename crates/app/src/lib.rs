@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod audit;
+mod credentials;
 pub mod email_change;
 mod error;
 pub mod hashing;
@@ -16,12 +17,14 @@ pub mod import;
 pub mod jobs;
 pub mod login;
 pub mod mail;
+mod notices;
 pub mod password;
 pub mod recovery;
 pub mod schools;
 pub mod session_list;
 pub mod sessions;
 pub mod setup;
+pub mod timing;
 
 use std::sync::Arc;
 
@@ -72,6 +75,9 @@ pub struct Settings {
     pub hash_concurrency: usize,
     /// How many accounts sharing one email a login may try.
     pub max_email_candidates: i64,
+    /// Fixed time before a failed login is answered, in milliseconds; `None`
+    /// measures it from the stored hashes (see [`timing`]).
+    pub failure_floor_ms: Option<u64>,
 }
 
 impl Default for Settings {
@@ -93,6 +99,7 @@ impl Default for Settings {
             hash: HashParams::default(),
             hash_concurrency: 0,
             max_email_candidates: 3,
+            failure_floor_ms: None,
         }
     }
 }
@@ -106,6 +113,8 @@ pub struct App {
     pub settings: Arc<Settings>,
     /// Woken after a transaction that queued mail commits (the outbox worker waits on it).
     pub mail_notify: Arc<Notify>,
+    /// How long a failed login takes at least (equal timing for every refusal).
+    pub failure_floor: Arc<timing::FailureFloor>,
 }
 
 impl App {
@@ -122,6 +131,7 @@ impl App {
             hashing,
             settings: Arc::new(settings),
             mail_notify: Arc::new(Notify::new()),
+            failure_floor: Arc::new(timing::FailureFloor::default()),
         })
     }
 

@@ -13,17 +13,29 @@
 //!
 //! Failures are counted in the accounts table, so every node sees the same
 //! count; the [`LockoutPolicy`](varco_domain::lockout::LockoutPolicy) turns the
-//! count into growing delays and then a temporary lock.
+//! count into growing delays and then a temporary lock. Each attempt is
+//! reserved (counted as a failure) before its hash is checked, so parallel
+//! guesses cannot pass the lock.
+//!
+//! The same schedule also runs on the typed login text itself, known account
+//! or not: while it delays, the answer says how long to wait
+//! ([`AppError::LoginDelayed`]), with the same numbers and words for a real
+//! account and for a login that matches nothing. Every other refusal answers
+//! no earlier than the failure floor of [`crate::timing`], so its time does
+//! not tell which hash (if any) was checked.
 
+use tokio::time::Instant;
 use varco_domain::account::AccountStatus;
-use varco_domain::lockout::{Admission, LockState};
-use varco_domain::password::PasswordInput;
+use varco_domain::lockout::Reservation;
+use varco_domain::password::{PasswordInput, Verification};
 use varco_domain::person::Username;
+use varco_domain::token::fingerprint;
 use varco_domain::user_code::UserCode;
 use varco_store::{AccountRecord, Tx};
 
 use crate::accounts::{AccountView, view};
 use crate::audit::{self, Event, Outcome};
+use crate::credentials::{Reserved, actor_of, password_typed, record_locked, reserve_attempts};
 use crate::sessions::{NewSessionToken, create_session};
 use crate::{Actor, App, AppError, RequestContext};
 
@@ -67,14 +79,6 @@ pub(crate) async fn candidates(tx: &mut Tx, key: &LoginKey, max_email: i64) -> R
     })
 }
 
-/// Why a candidate account did not let the user in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Refusal {
-    WrongPassword,
-    Blocked,
-    NotActive,
-}
-
 pub async fn login(
     app: &App,
     login: &str,
@@ -82,136 +86,192 @@ pub async fn login(
     ctx: &RequestContext,
     previous_session: Option<&str>,
 ) -> Result<LoginSuccess, AppError> {
+    let arrived = Instant::now();
     if login.len() > 320 {
         return Err(AppError::InputTooLong);
     }
-    let password = match PasswordInput::new(password) {
-        Ok(p) => p,
-        Err(varco_domain::password::PasswordInputError::TooLong) => {
-            return Err(AppError::InputTooLong);
-        }
-        Err(_) => return Err(AppError::InvalidCredentials),
-    };
+    let password = password_typed(password)?;
     let key = classify(login);
+    let login_hash = fingerprint(login);
     let mut tx = app.store.begin_read().await?;
-    let accounts = candidates(&mut tx, &key, app.settings.max_email_candidates).await?;
+    let found = candidates(&mut tx, &key, app.settings.max_email_candidates).await?;
+    tx.commit().await?;
+    let ids: Vec<i64> = found.iter().map(|a| a.id).collect();
+    let floor = app.failure_floor.get(app).await?;
+
+    // Reserve the attempt before any hash is checked: on the login text (the
+    // wait a person is told about) and on each account (the lockout).
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let text_state = tx.login_throttle_for_update(&login_hash).await?;
+    match app.settings.lockout.reserve(&text_state, now) {
+        Reservation::Blocked { until } => {
+            tx.commit().await?;
+            let retry_after_secs = u64::try_from(until.0 - now.0).unwrap_or(1).max(1);
+            return Err(AppError::LoginDelayed { retry_after_secs });
+        }
+        Reservation::Reserved { if_wrong } => tx.set_login_throttle(&login_hash, &if_wrong.state).await?,
+    }
+    let reserved = reserve_attempts(&mut tx, app, &ids, now).await?;
     tx.commit().await?;
 
-    let now = app.now();
-    let policy = app.settings.lockout;
-    let mut refusals: Vec<(usize, Refusal)> = Vec::new();
-    let mut winner: Option<(usize, bool)> = None;
-    for (index, account) in accounts.iter().enumerate() {
-        let state = LockState {
-            failed_count: account.failed_logins,
-            blocked_until: account.blocked_until.map(varco_domain::clock::Timestamp),
-        };
-        let usable_hash = match (&account.password_hash, account.status) {
-            (Some(hash), AccountStatus::Active) => Some(hash.clone()),
-            _ => None,
-        };
-        let admitted = matches!(policy.admit(&state, now), Admission::Allowed);
-        match usable_hash {
-            Some(hash) if admitted => {
-                let verification = app.hashing.verify(hash, password.clone()).await?;
+    let mut winner = None;
+    for (index, attempt) in reserved.iter().enumerate() {
+        match attempt {
+            Reserved::Check { hash, .. } => {
+                let verification = app.hashing.verify(hash.clone(), password.clone()).await?;
                 if verification.matches {
-                    winner = Some((index, verification.needs_rehash));
+                    winner = Some((index, verification));
                     break;
                 }
-                refusals.push((index, Refusal::WrongPassword));
             }
-            Some(_) => {
+            Reserved::Blocked { .. } | Reserved::Unusable { .. } => {
                 app.hashing.verify_dummy(password.clone()).await?;
-                refusals.push((index, Refusal::Blocked));
-            }
-            None => {
-                app.hashing.verify_dummy(password.clone()).await?;
-                refusals.push((index, Refusal::NotActive));
             }
         }
     }
-    if accounts.is_empty() {
+    if reserved.is_empty() {
         app.hashing.verify_dummy(password.clone()).await?;
     }
 
-    match winner {
-        Some((index, needs_rehash)) => {
-            succeed(app, &accounts[index], password, needs_rehash, ctx, previous_session).await
+    let refused = match winner {
+        Some((index, verification)) => {
+            let success = Success {
+                reserved: &reserved,
+                index,
+                verification,
+                login_hash: &login_hash,
+            };
+            match succeed(app, success, password, ctx, previous_session).await {
+                Err(AppError::InvalidCredentials) => Err(AppError::InvalidCredentials),
+                other => return other,
+            }
         }
         None => {
-            fail(app, &accounts, &refusals, ctx).await?;
+            fail(app, &reserved, ctx).await?;
             Err(AppError::InvalidCredentials)
         }
-    }
+    };
+    // Every refusal takes as long as the slowest one could (finding 7).
+    tokio::time::sleep_until(arrived + floor).await;
+    refused
+}
+
+/// The attempt that matched, among the reserved ones.
+struct Success<'a> {
+    reserved: &'a [Reserved],
+    index: usize,
+    verification: Verification,
+    login_hash: &'a str,
 }
 
 async fn succeed(
     app: &App,
-    account: &AccountRecord,
+    success: Success<'_>,
     password: PasswordInput,
-    needs_rehash: bool,
     ctx: &RequestContext,
     previous_session: Option<&str>,
 ) -> Result<LoginSuccess, AppError> {
+    let Reserved::Check {
+        account: checked,
+        hash: verified_hash,
+        ..
+    } = &success.reserved[success.index]
+    else {
+        return Err(AppError::InvalidCredentials);
+    };
+    let verification = success.verification;
     // Computed before the transaction: hashing must never hold a connection.
-    let new_hash = if needs_rehash {
+    let new_hash = if verification.needs_rehash {
         Some(app.hashing.hash(password).await?)
     } else {
         None
     };
     let now = app.now();
     let mut tx = app.store.begin().await?;
+    // The account may have changed while its hash was checked (a reset, a
+    // disable): the password that matched must still be the account's.
+    let account = match tx.account_for_update(checked.id).await? {
+        Some(a) if a.status == AccountStatus::Active && a.password_hash.as_deref() == Some(verified_hash) => a,
+        _ => {
+            tx.commit().await?;
+            return Err(AppError::InvalidCredentials);
+        }
+    };
+    // The other accounts sharing the address were not what this person was
+    // signing in to: their reservations do not count.
+    for (index, attempt) in success.reserved.iter().enumerate() {
+        if let (
+            true,
+            Reserved::Check {
+                account,
+                previous,
+                if_wrong,
+                ..
+            },
+        ) = (index != success.index, attempt)
+        {
+            tx.release_lock_state(account.id, if_wrong, previous).await?;
+        }
+    }
+    tx.set_lock_state(account.id, &app.settings.lockout.after_success())
+        .await?;
+    tx.clear_login_throttle(success.login_hash).await?;
     if let Some(previous) = previous_session {
         crate::sessions::delete_by_token(&mut tx, previous).await?;
     }
-    if account.failed_logins != 0 || account.blocked_until.is_some() {
-        tx.set_login_failures(account.id, 0, None).await?;
+    let mut detail = None;
+    if let Some(hash) = &new_hash
+        && tx.replace_password_hash(account.id, verified_hash, hash, now.0).await?
+    {
+        detail = Some("password_rehashed");
     }
-    if let Some(hash) = &new_hash {
-        tx.set_password_hash(account.id, hash, None, now.0).await?;
+    if verification.prefix_only {
+        // bcrypt matched only the first 72 bytes: keep the old hash and ask
+        // for a new password rather than store what was typed (finding 13).
+        tx.set_password_change_required(account.id, true, now.0).await?;
+        detail = Some("legacy_prefix_match_change_required");
     }
-    let must_change = crate::password::must_change(app, account, now);
+    let must_change = verification.prefix_only || crate::password::must_change(app, &account, now);
     let session = create_session(&mut tx, app, account.id, must_change, ctx).await?;
     if let Some(lang) = ctx.lang.as_deref() {
         tx.set_account_lang(account.id, lang).await?;
     }
-    let actor = Actor::Account {
-        id: account.id,
-        user_code: account.user_code.clone(),
-    };
     audit::record(
         &mut tx,
         now,
-        &actor,
+        &actor_of(&account),
         ctx,
         Event {
             name: "login",
             outcome: Outcome::Success,
             target_account_id: Some(account.id),
             target: Some(&account.user_code),
-            detail: new_hash.as_ref().map(|_| "password_rehashed"),
+            detail,
         },
     )
     .await?;
     let roles = tx.roles_of(account.id).await?;
     tx.commit().await?;
+    let account = AccountRecord {
+        failed_logins: 0,
+        blocked_until: None,
+        last_failed_login_at: None,
+        ..account
+    };
     Ok(LoginSuccess {
         session,
-        account: view(app, account, &roles),
+        account: view(app, &account, &roles),
         password_expired: must_change,
     })
 }
 
-async fn fail(
-    app: &App,
-    accounts: &[AccountRecord],
-    refusals: &[(usize, Refusal)],
-    ctx: &RequestContext,
-) -> Result<(), AppError> {
+/// Audits a refused login. The failures were counted when the attempts were
+/// reserved; a failure that imposed the lock is audited as such once.
+async fn fail(app: &App, reserved: &[Reserved], ctx: &RequestContext) -> Result<(), AppError> {
     let now = app.now();
-    let policy = app.settings.lockout;
     let mut tx = app.store.begin().await?;
-    if refusals.is_empty() {
+    if reserved.is_empty() {
         audit::record(
             &mut tx,
             now,
@@ -227,28 +287,14 @@ async fn fail(
         )
         .await?;
     }
-    for &(index, refusal) in refusals {
-        let account = &accounts[index];
-        let mut detail = match refusal {
-            Refusal::WrongPassword => "wrong_password",
-            Refusal::Blocked => "account_locked",
-            Refusal::NotActive => "account_not_active",
+    for attempt in reserved {
+        let account = attempt.account();
+        let (detail, locked_now) = match attempt {
+            Reserved::Check { locks: true, .. } => ("wrong_password_locked", true),
+            Reserved::Check { .. } => ("wrong_password", false),
+            Reserved::Blocked { .. } => ("account_locked", false),
+            Reserved::Unusable { .. } => ("account_not_active", false),
         };
-        let mut locked_now = false;
-        if refusal == Refusal::WrongPassword {
-            let count = tx.increment_login_failures(account.id).await?;
-            let previous = LockState {
-                failed_count: count.saturating_sub(1),
-                blocked_until: None,
-            };
-            let outcome = policy.after_failure(&previous, now);
-            tx.set_blocked_until(account.id, outcome.state.blocked_until.map(|t| t.0))
-                .await?;
-            if outcome.locked {
-                locked_now = true;
-                detail = "wrong_password_locked";
-            }
-        }
         audit::record(
             &mut tx,
             now,
@@ -264,21 +310,7 @@ async fn fail(
         )
         .await?;
         if locked_now {
-            let detail = format!("failed_logins={}", policy.lock_after);
-            audit::record(
-                &mut tx,
-                now,
-                &Actor::System,
-                ctx,
-                Event {
-                    name: "account_locked",
-                    outcome: Outcome::Success,
-                    target_account_id: Some(account.id),
-                    target: Some(&account.user_code),
-                    detail: Some(&detail),
-                },
-            )
-            .await?;
+            record_locked(&mut tx, app, account, now, ctx).await?;
         }
     }
     tx.commit().await?;

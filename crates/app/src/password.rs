@@ -8,30 +8,15 @@
 //! writes the audit event and queues the confirmation email (no secret in it).
 //! All hashing happens before the transaction opens.
 
-use serde_json::json;
 use varco_domain::account::AccountKind;
 use varco_domain::clock::Timestamp;
-use varco_domain::lockout::LockState;
-use varco_domain::password::{
-    ExpiryStatus, PasswordInput, PasswordInputError, PolicyContext, PolicyRefusal, PolicyViolation,
-};
+use varco_domain::password::{ExpiryStatus, PasswordInput, PolicyContext, PolicyRefusal, PolicyViolation};
 use varco_store::AccountRecord;
 
 use crate::audit::{self, Event, Outcome};
-use crate::mail::{Mail, enqueue, format_time, lang_of};
+use crate::credentials::{KeepSession, confirm_current_password, password_for_new, store_new_password};
 use crate::sessions::Authenticated;
 use crate::{Actor, App, AppError, RequestContext};
-
-fn input(raw: &str) -> Result<PasswordInput, AppError> {
-    match PasswordInput::new(raw) {
-        Ok(p) => Ok(p),
-        Err(PasswordInputError::TooLong) => Err(AppError::InputTooLong),
-        Err(PasswordInputError::Empty) => Err(AppError::PasswordPolicy(PolicyRefusal {
-            violations: vec![PolicyViolation::TooShort],
-            feedback: None,
-        })),
-    }
-}
 
 /// Words a password of this account must not contain.
 pub(crate) fn context_words(account: &AccountRecord) -> Vec<String> {
@@ -109,8 +94,9 @@ pub(crate) async fn check_new_password(
     Ok(())
 }
 
-/// Changes the password of the signed-in account. `current` must be right;
-/// a wrong one counts as a failed login (the session may be stolen).
+/// Changes the password of the signed-in account. `current` must be right,
+/// checked through the account's lockout like a login (a wrong one counts as
+/// a failed login: the session may be stolen).
 pub async fn change(
     app: &App,
     session: &Authenticated,
@@ -118,53 +104,40 @@ pub async fn change(
     new: &str,
     ctx: &RequestContext,
 ) -> Result<(), AppError> {
-    let current = input(current).map_err(|e| match e {
-        AppError::InputTooLong => AppError::InputTooLong,
-        _ => AppError::InvalidCredentials,
-    })?;
-    let new = input(new)?;
-    let mut tx = app.store.begin_read().await?;
-    let account = tx
-        .account_by_id(session.account.id)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
-    tx.commit().await?;
-    let Some(stored) = account.password_hash.clone() else {
-        return Err(AppError::InvalidCredentials);
-    };
-    if !app.hashing.verify(stored, current).await?.matches {
-        record_wrong_current_password(app, &account, ctx, "password_change").await?;
-        return Err(AppError::InvalidCredentials);
-    }
+    let new = password_for_new(new)?;
+    let account = confirm_current_password(
+        app,
+        session.account.id,
+        session.session.id,
+        current,
+        "password_change",
+        ctx,
+    )
+    .await?;
     check_new_password(app, &account, &new).await?;
     let hash = app.hashing.hash(new).await?;
     let now = app.now();
     let mut tx = app.store.begin().await?;
-    if let Some(old) = &account.password_hash {
-        let keep = app.settings.policy.get(account.kind).history as i64;
-        tx.push_password_history(account.id, old, now.0, keep).await?;
-    }
-    tx.set_password_hash(account.id, &hash, Some(now.0), now.0).await?;
-    tx.set_password_change_required(account.id, false, now.0).await?;
-    tx.set_login_failures(account.id, 0, None).await?;
-    let ended = tx
-        .delete_sessions_of_account(account.id, Some(session.session.id))
-        .await?;
-    tx.set_session_password_change_required(session.session.id, false)
-        .await?;
-    let actor = session.actor();
-    let detail = format!(
-        "sessions_ended={ended}{}",
-        if session.session.password_change_required {
-            " forced=true"
-        } else {
-            ""
-        }
-    );
+    let ended = store_new_password(
+        &mut tx,
+        app,
+        &account,
+        &hash,
+        KeepSession::This(session.session.id),
+        now,
+        ctx,
+    )
+    .await?;
+    let forced = if session.session.password_change_required {
+        " forced=true"
+    } else {
+        ""
+    };
+    let detail = format!("sessions_ended={ended}{forced}");
     audit::record(
         &mut tx,
         now,
-        &actor,
+        &session.actor(),
         ctx,
         Event {
             name: "password_changed",
@@ -175,51 +148,8 @@ pub async fn change(
         },
     )
     .await?;
-    queue_password_changed_notice(&mut tx, app, &account, now, ctx).await?;
     tx.commit().await?;
     app.mail_queued();
-    Ok(())
-}
-
-/// Counts a wrong current password given to confirm a sensitive change as a
-/// failed login (the session may be stolen), audited as a failed `event`.
-pub(crate) async fn record_wrong_current_password(
-    app: &App,
-    account: &AccountRecord,
-    ctx: &RequestContext,
-    event: &str,
-) -> Result<(), AppError> {
-    let now = app.now();
-    let policy = app.settings.lockout;
-    let mut tx = app.store.begin().await?;
-    let count = tx.increment_login_failures(account.id).await?;
-    let outcome = policy.after_failure(
-        &LockState {
-            failed_count: count.saturating_sub(1),
-            blocked_until: None,
-        },
-        now,
-    );
-    tx.set_blocked_until(account.id, outcome.state.blocked_until.map(|t| t.0))
-        .await?;
-    audit::record(
-        &mut tx,
-        now,
-        &Actor::Account {
-            id: account.id,
-            user_code: account.user_code.clone(),
-        },
-        ctx,
-        Event {
-            name: event,
-            outcome: Outcome::Failure,
-            target_account_id: Some(account.id),
-            target: Some(&account.user_code),
-            detail: Some("wrong_current_password"),
-        },
-    )
-    .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -258,38 +188,4 @@ pub(crate) fn expiry_status(app: &App, account: &AccountRecord, now: Timestamp) 
         Some(changed) => app.settings.expiry.get(account.kind).status(Timestamp(changed), now),
         None => ExpiryStatus::NoExpiry,
     }
-}
-
-/// Queues the notice that the password changed (by the user, or through a
-/// reset or activation link): when, from where, what to do if it wasn't them.
-/// Never the password. Nothing for an account without an address.
-pub(crate) async fn queue_password_changed_notice(
-    tx: &mut varco_store::Tx,
-    app: &App,
-    account: &AccountRecord,
-    now: Timestamp,
-    ctx: &RequestContext,
-) -> Result<(), AppError> {
-    let Some(email) = &account.email else { return Ok(()) };
-    enqueue(
-        tx,
-        app,
-        Mail {
-            to: email,
-            template: "password_changed",
-            lang: lang_of(account),
-            school_id: Some(account.school_id),
-            payload: json!({
-                "first_name": account.first_name,
-                "user_code": account.user_code,
-                "changed_at": format_time(now),
-                "ip": ctx.ip,
-                "school_name": account.school_name,
-                "change_url": app.link("/password/change"),
-                "forgot_url": app.link("/password/forgot"),
-                "help_url": app.link("/help"),
-            }),
-        },
-    )
-    .await
 }

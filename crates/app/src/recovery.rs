@@ -5,10 +5,12 @@
 //! - A forgot-password request never reveals whether an account exists: the
 //!   web layer answers at once, the same for every login, and this module's
 //!   [`request_reset`] runs afterwards; it changes nothing on any account.
-//! - A link is a 256-bit token, stored only as SHA-256, bound to one account
-//!   and one purpose (`reset`, 30 minutes; `activate`, 7 days), spent by a
-//!   single conditional UPDATE so two parallel uses cannot both succeed. A
-//!   newer link, and any password set through a link, spend the older ones.
+//! - A link is a 256-bit token, stored only as SHA-256, bound to one account,
+//!   one purpose (`reset`, 30 minutes; `activate`, 7 days) and the address
+//!   it was mailed to (a link whose address is no longer the account's is
+//!   dead), spent by a single conditional UPDATE so two parallel uses cannot
+//!   both succeed. A newer link, any new password, an email change or undo
+//!   and disabling the account spend the older ones.
 //! - Links are built from the configured public URL, never from a request.
 //! - After a reset every session ends, the lock is cleared, a confirmation
 //!   (without any secret) goes to the account's address, and nobody is
@@ -16,15 +18,16 @@
 
 use std::collections::BTreeMap;
 
-use rand::rngs::OsRng;
 use serde_json::{Value, json};
 use varco_domain::account::AccountStatus;
 use varco_domain::clock::Timestamp;
-use varco_domain::password::PasswordInput;
 use varco_domain::token::{SecretToken, TokenPurpose};
-use varco_store::{AccountRecord, NewToken, Tx};
+use varco_store::{AccountRecord, TokenRecord, Tx};
 
 use crate::audit::{self, Event, Outcome};
+use crate::credentials::{
+    KeepSession, LinkRecipient, actor_of, issue_link, link_recipient, password_for_new, store_new_password,
+};
 use crate::login::{candidates, classify};
 use crate::mail::{Mail, enqueue, lang_of};
 use crate::{Actor, App, AppError, RequestContext};
@@ -35,25 +38,17 @@ pub const LINKS_PER_ACCOUNT_PER_HOUR: i64 = 3;
 /// How many accounts sharing one address a request may reach.
 const MAX_ACCOUNTS_PER_ADDRESS: i64 = 10;
 
-/// Issues a link token for an account, spending its older links of the same purpose.
-async fn issue_link(
+/// Issues a reset or activation link mailed to `email`, spending the
+/// account's older links of the same purpose; returns the URL.
+async fn issue_mailed_link(
     tx: &mut Tx,
     app: &App,
     account_id: i64,
+    email: &str,
     purpose: TokenPurpose,
     now: Timestamp,
 ) -> Result<String, AppError> {
-    tx.spend_tokens_of_purpose(purpose.as_str(), Some(account_id), now.0)
-        .await?;
-    let token = SecretToken::generate(&mut OsRng);
-    tx.insert_token(&NewToken {
-        token_hash: token.hash().as_str(),
-        purpose: purpose.as_str(),
-        account_id: Some(account_id),
-        now: now.0,
-        expires_at: now.0 + purpose.default_lifetime_secs(),
-    })
-    .await?;
+    let (token, _) = issue_link(tx, account_id, purpose, Some(email), now).await?;
     Ok(app.link(&format!("/password/reset?token={}", token.as_str())))
 }
 
@@ -88,7 +83,7 @@ impl<'a> Activation<'a> {
 pub(crate) async fn queue_activation(tx: &mut Tx, app: &App, who: Activation<'_>) -> Result<bool, AppError> {
     let Some(email) = who.email else { return Ok(false) };
     let now = app.now();
-    let link = issue_link(tx, app, who.account_id, TokenPurpose::Activate, now).await?;
+    let link = issue_mailed_link(tx, app, who.account_id, email, TokenPurpose::Activate, now).await?;
     enqueue(
         tx,
         app,
@@ -225,7 +220,7 @@ pub async fn request_reset(app: &App, login: &str, ctx: &RequestContext) -> Resu
             activations += 1;
             continue;
         }
-        let link = issue_link(&mut tx, app, account.id, TokenPurpose::Reset, now).await?;
+        let link = issue_mailed_link(&mut tx, app, account.id, &email, TokenPurpose::Reset, now).await?;
         let entry = messages
             .entry(email.to_lowercase())
             .or_insert_with(|| (lang_of(account).to_owned(), account.school_id, Vec::new()));
@@ -298,7 +293,11 @@ pub async fn inspect_link(app: &App, token: &str) -> Result<LinkState, AppError>
         Some(TokenPurpose::Activate) => true,
         _ => return Ok(LinkState::Unknown),
     };
-    if record.used_at.is_some() || record.expires_at <= app.now().0 || account.status == AccountStatus::Disabled {
+    if record.used_at.is_some()
+        || record.expires_at <= app.now().0
+        || account.status == AccountStatus::Disabled
+        || link_recipient(record.recipient_hash.as_deref(), &account) == LinkRecipient::Stale
+    {
         return Ok(LinkState::Spent);
     }
     Ok(LinkState::Valid {
@@ -308,18 +307,63 @@ pub async fn inspect_link(app: &App, token: &str) -> Result<LinkState, AppError>
     })
 }
 
-/// Sets a new password through a reset or activation link.
+/// Sets a new password through a reset or activation link. The link must be
+/// live, of one of those purposes, and mailed to the account's current
+/// address (a link sent to an address the account no longer has is dead).
 pub async fn reset_password(app: &App, token: &str, new_password: &str, ctx: &RequestContext) -> Result<(), AppError> {
     let token = SecretToken::from_user(token).ok_or(AppError::InvalidToken)?;
-    let new = PasswordInput::new(new_password).map_err(|e| match e {
-        varco_domain::password::PasswordInputError::TooLong => AppError::InputTooLong,
-        varco_domain::password::PasswordInputError::Empty => {
-            AppError::PasswordPolicy(varco_domain::password::PolicyRefusal {
-                violations: vec![varco_domain::password::PolicyViolation::TooShort],
-                feedback: None,
-            })
-        }
-    })?;
+    let new = password_for_new(new_password)?;
+    let (record, account) = usable_link(app, &token).await?;
+    crate::password::check_new_password(app, &account, &new).await?;
+    let hash = app.hashing.hash(new).await?;
+
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    // Re-read under the lock: the address or status may have changed while
+    // the password was hashed.
+    let account = tx.account_for_update(account.id).await?.ok_or(AppError::InvalidToken)?;
+    let recipient = link_recipient(record.recipient_hash.as_deref(), &account);
+    if account.status == AccountStatus::Disabled || recipient == LinkRecipient::Stale {
+        return Err(AppError::InvalidToken);
+    }
+    if !tx.spend_token(record.id, now.0).await? {
+        return Err(AppError::InvalidToken);
+    }
+    let ended = store_new_password(&mut tx, app, &account, &hash, KeepSession::None, now, ctx).await?;
+    // Following a link mailed to the current address proved the mailbox.
+    if recipient == LinkRecipient::Current {
+        tx.set_email_verified(account.id).await?;
+    }
+    let activated = account.status == AccountStatus::PendingActivation;
+    if activated {
+        tx.set_account_status(account.id, AccountStatus::Active, now.0).await?;
+    }
+    let detail = format!("sessions_ended={ended}");
+    audit::record(
+        &mut tx,
+        now,
+        &actor_of(&account),
+        ctx,
+        Event {
+            name: if activated {
+                "account_activated"
+            } else {
+                "password_reset"
+            },
+            outcome: Outcome::Success,
+            target_account_id: Some(account.id),
+            target: Some(&account.user_code),
+            detail: Some(&detail),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    app.mail_queued();
+    Ok(())
+}
+
+/// The live reset or activation token behind a link, and its account.
+async fn usable_link(app: &App, token: &SecretToken) -> Result<(TokenRecord, AccountRecord), AppError> {
     let now = app.now();
     let mut tx = app.store.begin_read().await?;
     let record = tx
@@ -336,59 +380,10 @@ pub async fn reset_password(app: &App, token: &str, new_password: &str, ctx: &Re
     let account_id = record.account_id.ok_or(AppError::InvalidToken)?;
     let account = tx.account_by_id(account_id).await?.ok_or(AppError::InvalidToken)?;
     tx.commit().await?;
-    if account.status == AccountStatus::Disabled {
+    if account.status == AccountStatus::Disabled
+        || link_recipient(record.recipient_hash.as_deref(), &account) == LinkRecipient::Stale
+    {
         return Err(AppError::InvalidToken);
     }
-    crate::password::check_new_password(app, &account, &new).await?;
-    let hash = app.hashing.hash(new).await?;
-
-    let now = app.now();
-    let mut tx = app.store.begin().await?;
-    if !tx.spend_token(record.id, now.0).await? {
-        return Err(AppError::InvalidToken);
-    }
-    for other in [TokenPurpose::Reset, TokenPurpose::Activate] {
-        tx.spend_tokens_of_purpose(other.as_str(), Some(account.id), now.0)
-            .await?;
-    }
-    if let Some(old) = &account.password_hash {
-        let keep = app.settings.policy.get(account.kind).history as i64;
-        tx.push_password_history(account.id, old, now.0, keep).await?;
-    }
-    tx.set_password_hash(account.id, &hash, Some(now.0), now.0).await?;
-    tx.set_password_change_required(account.id, false, now.0).await?;
-    tx.set_login_failures(account.id, 0, None).await?;
-    // Following the link proved the mailbox: the address is verified.
-    tx.set_email_verified(account.id).await?;
-    let activated = account.status == AccountStatus::PendingActivation;
-    if activated {
-        tx.set_account_status(account.id, AccountStatus::Active, now.0).await?;
-    }
-    let ended = tx.delete_sessions_of_account(account.id, None).await?;
-    let detail = format!("sessions_ended={ended}");
-    audit::record(
-        &mut tx,
-        now,
-        &Actor::Account {
-            id: account.id,
-            user_code: account.user_code.clone(),
-        },
-        ctx,
-        Event {
-            name: if activated {
-                "account_activated"
-            } else {
-                "password_reset"
-            },
-            outcome: Outcome::Success,
-            target_account_id: Some(account.id),
-            target: Some(&account.user_code),
-            detail: Some(&detail),
-        },
-    )
-    .await?;
-    crate::password::queue_password_changed_notice(&mut tx, app, &account, now, ctx).await?;
-    tx.commit().await?;
-    app.mail_queued();
-    Ok(())
+    Ok((record, account))
 }

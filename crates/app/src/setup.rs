@@ -44,6 +44,7 @@ pub async fn issue_setup_token(app: &App) -> Result<SecretToken, AppError> {
         account_id: None,
         now: now.0,
         expires_at: now.0 + purpose.default_lifetime_secs(),
+        recipient_hash: None,
     })
     .await?;
     audit::record(

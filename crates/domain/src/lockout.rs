@@ -32,17 +32,31 @@
 //!                       │ attempts refused  │   audit it, tell the owner)
 //!                       │ for lock_secs     │
 //!                       └────┬──────────────┘
-//!                            │ lock_secs pass: attempts are admitted again, but
-//!                            │ the count is not forgiven, so the next wrong
-//!                            ▼ password locks again at once
+//!                            │ lock_secs pass: attempts are admitted again; the
+//!                            │ count is forgiven only slowly (below), so the next
+//!                            ▼ wrong password soon after locks again at once
 //!                       (back to LOCKED, or reset by a right password)
 //! ```
 //!
 //! With the defaults (3, 60 s, 10, 900 s) the 3rd failure waits 1 s, then 2,
 //! 4, 8, 16, 32, 60 s, and the 10th locks for 15 minutes; from then on each
-//! wrong password locks again, so an online guesser gets one try per quarter
-//! hour — and the lock comes far below NIST's cap of 100 consecutive failures. A locked user can still reset by email or be unlocked by the
-//! desk; both end with [`LockoutPolicy::after_success`]'s reset state.
+//! wrong password locks again, so an online guesser gets about one try per
+//! quarter hour, and the lock comes far below NIST's cap of 100 consecutive
+//! failures. A locked user can still reset by email or be unlocked by an
+//! operator (`varco account unlock`); both end in [`LockoutPolicy::after_success`]'s
+//! reset state.
+//!
+//! **Forgiveness.** Old failures fade: the count halves for every full
+//! `forgive_after_secs` (1 hour) without a failure, counted from the last
+//! failure. Someone who mistyped ten times last week starts almost fresh;
+//! a guesser who keeps trying every few minutes never gets there.
+//!
+//! **Reservation (no race).** An attempt is counted as a failure *before* its
+//! password is checked ([`LockoutPolicy::reserve`]), in a write transaction
+//! that serialises attempts on one account; a right password then resets the
+//! state. So parallel guesses queue behind each other's reservations and the
+//! delays bind them all: N requests sent at once get no more checks than N
+//! requests sent one by one (security review finding 4).
 //!
 //! A refused attempt (blocked) is not a failure and must not be recorded: the
 //! password was never checked.
@@ -61,6 +75,9 @@ pub struct LockoutPolicy {
     pub lock_after: u32,
     /// How long a lock lasts, in seconds.
     pub lock_secs: i64,
+    /// Quiet time after which the failure count halves, in seconds (each
+    /// further full period halves it again); 0 never forgives.
+    pub forgive_after_secs: i64,
 }
 
 impl Default for LockoutPolicy {
@@ -70,6 +87,7 @@ impl Default for LockoutPolicy {
             max_delay_secs: 60,
             lock_after: 10,
             lock_secs: 900,
+            forgive_after_secs: 3600,
         }
     }
 }
@@ -81,6 +99,8 @@ pub struct LockState {
     pub failed_count: u32,
     /// Attempts are refused until this moment.
     pub blocked_until: Option<Timestamp>,
+    /// When the last failure was counted (`None`: never, or not known).
+    pub last_failure_at: Option<Timestamp>,
 }
 
 /// Whether an attempt may be checked now.
@@ -90,6 +110,22 @@ pub enum Admission {
     Allowed,
     /// Refuse without checking; say nothing more specific than for a wrong
     /// password.
+    Blocked {
+        /// When attempts are admitted again.
+        until: Timestamp,
+    },
+}
+
+/// The answer to [`LockoutPolicy::reserve`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// Check the password. Store `if_wrong.state` now, before checking; on
+    /// a right password store [`LockoutPolicy::after_success`] instead.
+    Reserved {
+        /// The state as if this attempt failed.
+        if_wrong: FailureOutcome,
+    },
+    /// Refuse without checking.
     Blocked {
         /// When attempts are admitted again.
         until: Timestamp,
@@ -117,15 +153,43 @@ impl LockoutPolicy {
         }
     }
 
+    /// Admits an attempt and counts it as a failure in advance, or refuses it.
+    #[must_use]
+    pub fn reserve(&self, state: &LockState, now: Timestamp) -> Reservation {
+        match self.admit(state, now) {
+            Admission::Blocked { until } => Reservation::Blocked { until },
+            Admission::Allowed => Reservation::Reserved {
+                if_wrong: self.after_failure(state, now),
+            },
+        }
+    }
+
+    /// The failure count at `now` once old failures are forgiven: halved for
+    /// each full `forgive_after_secs` since the last failure.
+    #[must_use]
+    pub fn forgiven_count(&self, state: &LockState, now: Timestamp) -> u32 {
+        let (Some(last), true) = (state.last_failure_at, self.forgive_after_secs > 0) else {
+            return state.failed_count;
+        };
+        let periods = (now.0 - last.0).max(0) / self.forgive_after_secs;
+        if periods >= 32 {
+            0
+        } else {
+            state.failed_count >> periods
+        }
+    }
+
     /// The state after a wrong password checked at `now`.
     #[must_use]
     pub fn after_failure(&self, state: &LockState, now: Timestamp) -> FailureOutcome {
-        let failed_count = state.failed_count.saturating_add(1);
+        let failed_count = self.forgiven_count(state, now).saturating_add(1);
+        let last_failure_at = Some(now);
         if failed_count >= self.lock_after {
             return FailureOutcome {
                 state: LockState {
                     failed_count,
                     blocked_until: Some(now.plus_secs(self.lock_secs.max(0))),
+                    last_failure_at,
                 },
                 locked: true,
             };
@@ -136,6 +200,7 @@ impl LockoutPolicy {
             state: LockState {
                 failed_count,
                 blocked_until,
+                last_failure_at,
             },
             locked: false,
         }
@@ -179,6 +244,7 @@ mod tests {
                 max_delay_secs: 60,
                 lock_after: 10,
                 lock_secs: 900,
+                forgive_after_secs: 3600,
             }
         );
     }
@@ -197,7 +263,8 @@ mod tests {
             FailureOutcome {
                 state: LockState {
                     failed_count: 1,
-                    blocked_until: None
+                    blocked_until: None,
+                    last_failure_at: Some(T0),
                 },
                 locked: false
             }
@@ -242,7 +309,8 @@ mod tests {
             state,
             LockState {
                 failed_count: 10,
-                blocked_until: Some(until)
+                blocked_until: Some(until),
+                last_failure_at: Some(now),
             }
         );
         assert_eq!(policy.admit(&state, now), Admission::Blocked { until });
@@ -284,6 +352,7 @@ mod tests {
             let state = LockState {
                 failed_count,
                 blocked_until: None,
+                last_failure_at: None,
             };
             let outcome = policy.after_failure(&state, T0);
             assert_eq!(outcome.state.blocked_until, Some(T0.plus_secs(60)));
@@ -292,6 +361,7 @@ mod tests {
         let saturated = LockState {
             failed_count: u32::MAX,
             blocked_until: None,
+            last_failure_at: None,
         };
         let outcome = policy.after_failure(&saturated, T0);
         assert_eq!(outcome.state.failed_count, u32::MAX);
@@ -305,6 +375,7 @@ mod tests {
             max_delay_secs: 5,
             lock_after: 4,
             lock_secs: 60,
+            forgive_after_secs: 0,
         };
         let first = policy.after_failure(&LockState::default(), T0);
         assert_eq!(first.state.blocked_until, Some(T0.plus_secs(1)));
@@ -315,6 +386,66 @@ mod tests {
         let fourth = policy.after_failure(&third.state, T0.plus_secs(7));
         assert!(fourth.locked);
         assert_eq!(fourth.state.blocked_until, Some(T0.plus_secs(67)));
+    }
+
+    #[test]
+    fn reservation_counts_first_and_blocks_the_next_in_the_delay() {
+        let policy = policy();
+        let mut state = LockState::default();
+        // Three attempts arrive at the same instant: the first two are
+        // reserved as failures, the third reservation starts the 1 s delay,
+        // and a fourth at that instant is refused unchecked.
+        for expected in 1..=3 {
+            match policy.reserve(&state, T0) {
+                Reservation::Reserved { if_wrong } => {
+                    assert_eq!(if_wrong.state.failed_count, expected);
+                    state = if_wrong.state;
+                }
+                Reservation::Blocked { .. } => panic!("attempt {expected} refused"),
+            }
+        }
+        assert_eq!(
+            policy.reserve(&state, T0),
+            Reservation::Blocked { until: T0.plus_secs(1) }
+        );
+    }
+
+    #[test]
+    fn old_failures_are_forgiven_slowly() {
+        let policy = policy();
+        let mut state = LockState::default();
+        let mut now = T0;
+        for _ in 0..10 {
+            now = state.blocked_until.unwrap_or(now);
+            state = policy.after_failure(&state, now).state;
+        }
+        assert_eq!(state.failed_count, 10);
+        // Right after the lock ends, a wrong password locks again.
+        let lock_end = state.blocked_until.unwrap();
+        assert!(policy.after_failure(&state, lock_end).locked);
+        // One quiet hour after the last failure halves the count; two, a quarter.
+        let last = state.last_failure_at.unwrap();
+        assert_eq!(policy.forgiven_count(&state, last.plus_secs(3599)), 10);
+        assert_eq!(policy.forgiven_count(&state, last.plus_secs(3600)), 5);
+        assert_eq!(policy.forgiven_count(&state, last.plus_secs(7200)), 2);
+        assert_eq!(policy.forgiven_count(&state, last.plus_secs(3600 * 40)), 0);
+        let later = policy.after_failure(&state, last.plus_secs(3600));
+        assert!(!later.locked);
+        assert_eq!(later.state.failed_count, 6);
+        // A guesser who never pauses an hour is never forgiven.
+        let mut guesser = state;
+        for _ in 0..20 {
+            let at = guesser.blocked_until.unwrap();
+            let outcome = policy.after_failure(&guesser, at);
+            assert!(outcome.locked);
+            guesser = outcome.state;
+        }
+        // Unknown last failure (rows from before this field): nothing forgiven.
+        let unknown = LockState {
+            last_failure_at: None,
+            ..state
+        };
+        assert_eq!(policy.forgiven_count(&unknown, last.plus_secs(3600 * 40)), 10);
     }
 
     #[test]

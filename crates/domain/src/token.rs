@@ -87,6 +87,14 @@ impl TokenHash {
     }
 }
 
+/// Lower-case hex SHA-256 of a text once trimmed and lower-cased: how a link
+/// remembers the address it was mailed to, and the login throttle the login
+/// text it counts, without keeping either in clear.
+#[must_use]
+pub fn fingerprint(text: &str) -> String {
+    hex::encode(Sha256::digest(text.trim().to_lowercase().as_bytes()))
+}
+
 /// What a one-time token may be used for; a token works for one purpose only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -212,6 +220,13 @@ mod tests {
         assert!(SecretToken::from_user(&with_padding).is_none());
         let accented = format!("é{}", &token.as_str()[2..]);
         assert!(SecretToken::from_user(&accented).is_none());
+    }
+
+    #[test]
+    fn fingerprint_ignores_case_and_surrounding_space() {
+        assert_eq!(fingerprint(" Maria@Example.IT "), fingerprint("maria@example.it"));
+        assert_ne!(fingerprint("maria@example.it"), fingerprint("mario@example.it"));
+        assert_eq!(fingerprint("x").len(), 64);
     }
 
     #[test]

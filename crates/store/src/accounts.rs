@@ -5,6 +5,8 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use varco_domain::clock::Timestamp;
+use varco_domain::lockout::LockState;
 use varco_domain::{AccountKind, AccountStatus};
 
 use crate::{StoreError, Tx};
@@ -28,6 +30,7 @@ pub struct AccountRecord {
     pub password_changed_at: Option<i64>,
     pub failed_logins: u32,
     pub blocked_until: Option<i64>,
+    pub last_failed_login_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
     pub password_change_required: bool,
@@ -71,7 +74,8 @@ pub struct AccountFilter<'a> {
 
 const SELECT: &str = "SELECT a.id, a.user_code, a.school_id, s.code AS school_code, s.name AS school_name, \
      a.kind, a.first_name, a.last_name, a.tax_code, a.email, a.email_verified, a.username, a.status, \
-     a.password_hash, a.password_changed_at, a.failed_logins, a.blocked_until, a.created_at, a.updated_at, \
+     a.password_hash, a.password_changed_at, a.failed_logins, a.blocked_until, a.last_failed_login_at, \
+     a.created_at, a.updated_at, \
      a.password_change_required, a.lang \
      FROM accounts a JOIN schools s ON s.id = a.school_id";
 
@@ -98,11 +102,23 @@ fn from_row(row: &AnyRow) -> Result<AccountRecord, StoreError> {
         password_changed_at: row.try_get("password_changed_at")?,
         failed_logins: u32::try_from(failed).unwrap_or(u32::MAX),
         blocked_until: row.try_get("blocked_until")?,
+        last_failed_login_at: row.try_get("last_failed_login_at")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         password_change_required: row.try_get::<i64, _>("password_change_required")? != 0,
         lang: row.try_get("lang")?,
     })
+}
+
+impl AccountRecord {
+    /// The failed-login state the lockout policy works on.
+    pub fn lock_state(&self) -> LockState {
+        LockState {
+            failed_count: self.failed_logins,
+            blocked_until: self.blocked_until.map(Timestamp),
+            last_failure_at: self.last_failed_login_at.map(Timestamp),
+        }
+    }
 }
 
 impl Tx {
@@ -274,40 +290,100 @@ impl Tx {
     }
 
     /// Stores the failed-login state computed by the lockout policy.
-    pub async fn set_login_failures(
-        &mut self,
-        id: i64,
-        failed_logins: u32,
-        blocked_until: Option<i64>,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE accounts SET failed_logins = $2, blocked_until = $3 WHERE id = $1")
-            .bind(id)
-            .bind(i64::from(failed_logins))
-            .bind(blocked_until)
-            .execute(self.conn())
-            .await?;
-        Ok(())
-    }
-
-    /// Counts one more failure atomically and returns the new count, so two
-    /// nodes failing at once never lose a count.
-    pub async fn increment_login_failures(&mut self, id: i64) -> Result<u32, StoreError> {
-        let count: i64 = sqlx::query_scalar(
-            "UPDATE accounts SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins",
+    pub async fn set_lock_state(&mut self, id: i64, state: &LockState) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE accounts SET failed_logins = $2, blocked_until = $3, last_failed_login_at = $4 WHERE id = $1",
         )
         .bind(id)
-        .fetch_one(self.conn())
+        .bind(i64::from(state.failed_count))
+        .bind(state.blocked_until.map(|t| t.0))
+        .bind(state.last_failure_at.map(|t| t.0))
+        .execute(self.conn())
         .await?;
-        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+        Ok(())
     }
 
-    pub async fn set_blocked_until(&mut self, id: i64, blocked_until: Option<i64>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE accounts SET blocked_until = $2 WHERE id = $1")
+    /// Puts back `previous` only if the stored state is still `reserved`
+    /// (what this caller wrote): a reservation made for an attempt that
+    /// turned out not to count. Anything written since by another attempt
+    /// wins. True when the state was put back.
+    pub async fn release_lock_state(
+        &mut self,
+        id: i64,
+        reserved: &LockState,
+        previous: &LockState,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE accounts SET failed_logins = $2, blocked_until = $3, last_failed_login_at = $4 \
+             WHERE id = $1 AND failed_logins = $5 AND last_failed_login_at = $6",
+        )
+        .bind(id)
+        .bind(i64::from(previous.failed_count))
+        .bind(previous.blocked_until.map(|t| t.0))
+        .bind(previous.last_failure_at.map(|t| t.0))
+        .bind(i64::from(reserved.failed_count))
+        .bind(reserved.last_failure_at.map(|t| t.0))
+        .execute(self.conn())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// The account as it is now, its row locked for the rest of the
+    /// transaction on PostgreSQL (on SQLite the write transaction already
+    /// excludes every other writer).
+    pub async fn account_for_update(&mut self, id: i64) -> Result<Option<AccountRecord>, StoreError> {
+        self.lock_account(id).await?;
+        self.account_by_id(id).await
+    }
+
+    /// Replaces the password hash only if it is still `expected` (a rehash
+    /// racing a reset must not overwrite the new password). True when replaced.
+    pub async fn replace_password_hash(
+        &mut self,
+        id: i64,
+        expected: &str,
+        hash: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let r =
+            sqlx::query("UPDATE accounts SET password_hash = $3, updated_at = $4 WHERE id = $1 AND password_hash = $2")
+                .bind(id)
+                .bind(expected)
+                .bind(hash)
+                .bind(now)
+                .execute(self.conn())
+                .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Removes the password of an account (after an email-change undo: the
+    /// person who changed the address knew it). Login is impossible until a
+    /// new one is set through a link.
+    pub async fn clear_password_hash(&mut self, id: i64, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET password_hash = NULL, updated_at = $2 WHERE id = $1")
             .bind(id)
-            .bind(blocked_until)
+            .bind(now)
             .execute(self.conn())
             .await?;
         Ok(())
+    }
+
+    /// Up to `limit` stored password hashes that are not Argon2id with
+    /// `current_prefix` (legacy formats, older Argon2 costs): what a failed
+    /// login may have to verify, for calibrating the failure answer time.
+    pub async fn uncommon_password_hashes(
+        &mut self,
+        current_prefix: &str,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let pattern = format!("{}%", current_prefix.replace('%', ""));
+        Ok(sqlx::query_scalar(
+            "SELECT password_hash FROM accounts WHERE password_hash IS NOT NULL AND password_hash NOT LIKE $1 LIMIT $2",
+        )
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(self.conn())
+        .await?)
     }
 
     pub async fn count_accounts(&mut self) -> Result<i64, StoreError> {

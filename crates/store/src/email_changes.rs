@@ -116,6 +116,24 @@ impl Tx {
         Ok(r.rows_affected() == 1)
     }
 
+    /// The confirmed, not undone changes of an account made after change
+    /// `after_id`, oldest first (an undo of an older change rolls them back too).
+    pub async fn confirmed_email_changes_after(
+        &mut self,
+        account_id: i64,
+        after_id: i64,
+    ) -> Result<Vec<EmailChangeRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM email_changes WHERE account_id = $1 AND id > $2 \
+             AND confirmed_at IS NOT NULL AND undone_at IS NULL ORDER BY id"
+        ))
+        .bind(account_id)
+        .bind(after_id)
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
     /// Records the undo of a confirmed change; false when already undone.
     pub async fn mark_email_change_undone(&mut self, id: i64, now: i64) -> Result<bool, StoreError> {
         let r = sqlx::query(

@@ -16,6 +16,7 @@ mod audit;
 mod email_changes;
 mod error;
 mod lifecycle;
+mod login_throttle;
 mod migrations;
 mod outbox;
 mod roles;

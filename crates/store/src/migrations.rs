@@ -17,17 +17,20 @@ pub const MIGRATION_NAMES: &[&str] = &[
     "0001_foundation.sql",
     "0002_password_lifecycle.sql",
     "0003_recovery.sql",
+    "0004_solid_ground.sql",
 ];
 
 const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0001_foundation.sql"),
     include_str!("../migrations/sqlite/0002_password_lifecycle.sql"),
     include_str!("../migrations/sqlite/0003_recovery.sql"),
+    include_str!("../migrations/sqlite/0004_solid_ground.sql"),
 ];
 const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_foundation.sql"),
     include_str!("../migrations/postgres/0002_password_lifecycle.sql"),
     include_str!("../migrations/postgres/0003_recovery.sql"),
+    include_str!("../migrations/postgres/0004_solid_ground.sql"),
 ];
 
 /// What `migrate` did.

@@ -1,4 +1,5 @@
-//! One-time tokens (setup link now; reset, activation and email change later).
+//! One-time tokens: the setup link, reset and activation links, email-change
+//! confirmation and undo links.
 //! Only the SHA-256 of a token is stored; spending one is a single
 //! conditional UPDATE, so two parallel uses cannot both succeed.
 
@@ -15,6 +16,8 @@ pub struct TokenRecord {
     pub created_at: i64,
     pub expires_at: i64,
     pub used_at: Option<i64>,
+    /// SHA-256 of the lower-cased address the link was mailed to, if bound.
+    pub recipient_hash: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -24,6 +27,8 @@ pub struct NewToken<'a> {
     pub account_id: Option<i64>,
     pub now: i64,
     pub expires_at: i64,
+    /// SHA-256 of the lower-cased address the link goes to, if bound.
+    pub recipient_hash: Option<&'a str>,
 }
 
 fn from_row(row: &AnyRow) -> Result<TokenRecord, StoreError> {
@@ -34,20 +39,22 @@ fn from_row(row: &AnyRow) -> Result<TokenRecord, StoreError> {
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         used_at: row.try_get("used_at")?,
+        recipient_hash: row.try_get("recipient_hash")?,
     })
 }
 
 impl Tx {
     pub async fn insert_token(&mut self, t: &NewToken<'_>) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
-            "INSERT INTO one_time_tokens (token_hash, purpose, account_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO one_time_tokens (token_hash, purpose, account_id, created_at, expires_at, recipient_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(t.token_hash)
         .bind(t.purpose)
         .bind(t.account_id)
         .bind(t.now)
         .bind(t.expires_at)
+        .bind(t.recipient_hash)
         .fetch_one(self.conn())
         .await?)
     }
@@ -60,7 +67,7 @@ impl Tx {
         now: i64,
     ) -> Result<Option<TokenRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, purpose, account_id, created_at, expires_at, used_at FROM one_time_tokens \
+            "SELECT id, purpose, account_id, created_at, expires_at, used_at, recipient_hash FROM one_time_tokens \
              WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
         )
         .bind(token_hash)
@@ -114,11 +121,26 @@ impl Tx {
 }
 
 impl Tx {
+    /// Spends every outstanding token of an account whose purpose is one of
+    /// `purposes`; returns how many were spent.
+    pub async fn spend_account_tokens(
+        &mut self,
+        account_id: i64,
+        purposes: &[&str],
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let mut spent = 0;
+        for purpose in purposes {
+            spent += self.spend_tokens_of_purpose(purpose, Some(account_id), now).await?;
+        }
+        Ok(spent)
+    }
+
     /// The token with this hash whatever its state (for telling "expired" or
     /// "used" apart from "unknown" on the page a link opens).
     pub async fn token_by_hash(&mut self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, purpose, account_id, created_at, expires_at, used_at FROM one_time_tokens WHERE token_hash = $1",
+            "SELECT id, purpose, account_id, created_at, expires_at, used_at, recipient_hash FROM one_time_tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(self.conn())

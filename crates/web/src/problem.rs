@@ -53,7 +53,9 @@ pub fn classify(error: &WebError) -> (StatusCode, &'static str, &'static str) {
     match error {
         WebError::App(e) => match e {
             AppError::InvalidCredentials => (S::UNAUTHORIZED, "invalid_credentials", "Invalid credentials"),
-            AppError::Throttled { .. } => (S::TOO_MANY_REQUESTS, "throttled", "Too many requests"),
+            AppError::Throttled { .. } | AppError::LoginDelayed { .. } => {
+                (S::TOO_MANY_REQUESTS, "throttled", "Too many requests")
+            }
             AppError::Invalid { .. } => (S::BAD_REQUEST, "invalid_input", "Invalid input"),
             AppError::InputTooLong => (S::BAD_REQUEST, "input_too_long", "Input too long"),
             AppError::PasswordPolicy(_) => (
@@ -86,7 +88,9 @@ pub fn classify(error: &WebError) -> (StatusCode, &'static str, &'static str) {
 
 fn retry_after(error: &WebError) -> Option<u64> {
     match error {
-        WebError::App(AppError::Throttled { retry_after_secs }) => Some(*retry_after_secs),
+        WebError::App(AppError::Throttled { retry_after_secs } | AppError::LoginDelayed { retry_after_secs }) => {
+            Some(*retry_after_secs)
+        }
         WebError::Throttled(secs) => Some(*secs),
         _ => None,
     }
@@ -154,7 +158,9 @@ impl IntoResponse for ApiError {
             WebError::App(AppError::Invalid { .. } | AppError::NotFound(_) | AppError::Conflict(_)) => {
                 Some(error.to_string())
             }
-            WebError::App(AppError::Throttled { .. }) | WebError::Throttled(_) => Some(error.to_string()),
+            WebError::App(AppError::Throttled { .. } | AppError::LoginDelayed { .. }) | WebError::Throttled(_) => {
+                Some(error.to_string())
+            }
             WebError::MalformedJson(detail) => Some(detail.clone()),
             WebError::App(_) => None,
             other => Some(other.to_string()),

@@ -124,6 +124,10 @@ pub struct Verification {
     /// from what [`PasswordHasher::hash`] makes now; store a fresh hash.
     /// Always `false` when `matches` is `false`.
     pub needs_rehash: bool,
+    /// The match looked only at a prefix of what was typed (bcrypt reads 72
+    /// bytes): the typed text must not become the new hash, since the real
+    /// password may differ after the prefix. Ask for a new password instead.
+    pub prefix_only: bool,
 }
 
 /// Hashes and verifies passwords with one set of Argon2id parameters.
@@ -167,15 +171,18 @@ impl PasswordHasher {
             StoredFormat::Argon2(hash) => self.verify_argon2(&hash, password),
             StoredFormat::Legacy(legacy) => {
                 let matches = legacy.matches(password)?;
+                let prefix_only = matches && legacy.reads_only_a_prefix_of(password);
                 if legacy.is_cheap() {
                     // Pad an MD5/SHA-1 check to the cost of a real one, so a
                     // migrated account does not answer faster than the rest.
                     self.verify_dummy(password);
                 }
-                // Any legacy format is weaker than Argon2id: replace it at once.
+                // Any legacy format is weaker than Argon2id: replace it at
+                // once, unless only a prefix of the input was checked.
                 Ok(Verification {
                     matches,
-                    needs_rehash: matches,
+                    needs_rehash: matches && !prefix_only,
+                    prefix_only,
                 })
             }
         }
@@ -252,6 +259,7 @@ impl PasswordHasher {
         Ok(Verification {
             matches,
             needs_rehash: matches && !self.is_current(hash),
+            prefix_only: false,
         })
     }
 
@@ -371,14 +379,16 @@ mod tests {
             hasher.verify(&phc, &password("correct horse battery staple")).unwrap(),
             Verification {
                 matches: true,
-                needs_rehash: false
+                needs_rehash: false,
+                prefix_only: false
             }
         );
         assert_eq!(
             hasher.verify(&phc, &password("Correct horse battery staple")).unwrap(),
             Verification {
                 matches: false,
-                needs_rehash: false
+                needs_rehash: false,
+                prefix_only: false
             }
         );
     }
@@ -403,14 +413,16 @@ mod tests {
             stronger.verify(&phc, &password("vecchi parametri")).unwrap(),
             Verification {
                 matches: true,
-                needs_rehash: true
+                needs_rehash: true,
+                prefix_only: false
             }
         );
         assert_eq!(
             stronger.verify(&phc, &password("sbagliata")).unwrap(),
             Verification {
                 matches: false,
-                needs_rehash: false
+                needs_rehash: false,
+                prefix_only: false
             }
         );
         for changed in [
@@ -440,7 +452,8 @@ mod tests {
                 hasher.verify(&phc, &password("password di prima")).unwrap(),
                 Verification {
                     matches: true,
-                    needs_rehash: true
+                    needs_rehash: true,
+                    prefix_only: false
                 },
                 "{phc}"
             );

@@ -88,6 +88,12 @@ impl<'a> LegacyHash<'a> {
         matches!(self, LegacyHash::SaltedMd5 { .. } | LegacyHash::SaltedSha1 { .. })
     }
 
+    /// Whether checking `password` against this hash reads only a prefix of
+    /// it: bcrypt ignores everything after 72 bytes.
+    pub(super) fn reads_only_a_prefix_of(&self, password: &PasswordInput) -> bool {
+        matches!(self, LegacyHash::Bcrypt(_)) && password.as_str().len() > BCRYPT_MAX_BYTES
+    }
+
     /// Whether `password` is the one this hash was made from.
     pub(super) fn matches(&self, password: &PasswordInput) -> Result<bool, HashError> {
         let password = password.as_str().as_bytes();
@@ -111,6 +117,9 @@ impl<'a> LegacyHash<'a> {
         }
     }
 }
+
+/// The longest input bcrypt reads.
+const BCRYPT_MAX_BYTES: usize = 72;
 
 fn parse_bcrypt(stored: &str) -> Result<LegacyHash<'_>, HashError> {
     // The crate's parser checks length, separators and both base64 fields.
@@ -168,10 +177,12 @@ mod tests {
     const MATCH: Verification = Verification {
         matches: true,
         needs_rehash: true,
+        prefix_only: false,
     };
     const NO_MATCH: Verification = Verification {
         matches: false,
         needs_rehash: false,
+        prefix_only: false,
     };
 
     fn hasher() -> PasswordHasher {
@@ -254,11 +265,17 @@ mod tests {
     fn bcrypt_reads_only_the_first_72_bytes_like_php() {
         let long = "a".repeat(72);
         let stored = bcrypt::hash(&long, 4).unwrap();
-        assert!(
-            hasher()
-                .verify(&stored, &password(&format!("{long}b")))
-                .unwrap()
-                .matches
+        // Exactly 72 bytes: a full match, rehashed as usual.
+        assert_eq!(hasher().verify(&stored, &password(&long)).unwrap(), MATCH);
+        // Longer: bcrypt matches on the prefix, but the typed text must not
+        // become the new hash (security review finding 13).
+        assert_eq!(
+            hasher().verify(&stored, &password(&format!("{long}b"))).unwrap(),
+            Verification {
+                matches: true,
+                needs_rehash: false,
+                prefix_only: true,
+            }
         );
     }
 

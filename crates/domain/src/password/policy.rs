@@ -149,8 +149,8 @@ impl PasswordPolicy {
         let mut feedback = None;
         if self.min_strength > 0 {
             let inputs: Vec<&str> = words.iter().map(String::as_str).collect();
-            // Over strength::MAX_ESTIMATED_CHARS there is no estimate: such a
-            // password is long enough that length alone makes it strong.
+            // Only the first strength::MAX_ESTIMATED_CHARS characters are
+            // estimated: length alone never skips the check.
             if let Some(estimate) = strength::estimate(password.as_str(), &inputs)
                 && estimate.score < self.min_strength
             {
@@ -475,9 +475,9 @@ mod tests {
     }
 
     #[test]
-    fn very_long_passwords_skip_the_estimate() {
-        // 101 characters of one repeated letter: zxcvbn would call it weak,
-        // but past 100 characters length alone is the answer.
+    fn very_long_passwords_are_still_estimated() {
+        // Security review finding 9: 101 characters of one repeated letter
+        // used to skip the estimate and be accepted.
         let policy = PasswordPolicy::default();
         let context = PolicyContext {
             words: &[],
@@ -485,11 +485,23 @@ mod tests {
             has_second_factor: false,
         };
         assert!(violations(policy.check(&password(&"a".repeat(100)), &context)).contains(&PolicyViolation::Weak));
-        assert_eq!(policy.check(&password(&"a".repeat(101)), &context), Ok(()));
+        assert_eq!(
+            violations(policy.check(&password(&"a".repeat(101)), &context)),
+            [PolicyViolation::Weak]
+        );
+        assert_eq!(
+            violations(policy.check(&password(&"a".repeat(128)), &context)),
+            [PolicyViolation::Weak]
+        );
         assert_eq!(
             violations(policy.check(&password(&"a".repeat(129)), &context)),
-            [PolicyViolation::TooLong]
+            [PolicyViolation::TooLong, PolicyViolation::Weak]
         );
+        // A long passphrase of real variety passes.
+        let long =
+            "lampone verde sotto il ponte di Rialto quando piove a dirotto e il gatto dorme, poi arriva il tram 19";
+        assert!(long.chars().count() > 100);
+        assert_eq!(policy.check(&password(long), &context), Ok(()));
     }
 
     #[test]

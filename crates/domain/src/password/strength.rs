@@ -7,13 +7,13 @@
 //! enums is an exhaustive `match`: a zxcvbn release that adds a variant stops
 //! the build instead of emitting an untranslated code. Only the first
 //! [`MAX_ESTIMATED_CHARS`] characters are ever estimated, which bounds the CPU
-//! one check can cost.
+//! one check can cost; a longer password is judged by that prefix, so length
+//! alone never skips the check (a run of one character stays weak at 128).
 
 use zxcvbn::feedback::{Suggestion, Warning};
 
-/// Longest password given to zxcvbn; longer ones are not estimated at all
-/// (zxcvbn itself looks at no more than 100 characters, and its matching grows
-/// faster than linearly).
+/// Longest prefix given to zxcvbn (zxcvbn itself looks at no more than 100
+/// characters, and its matching grows faster than linearly).
 pub const MAX_ESTIMATED_CHARS: usize = 100;
 
 /// Why a password was judged weak and what would help, as codes the web layer
@@ -73,14 +73,15 @@ pub(super) struct Estimate {
     pub(super) feedback: StrengthFeedback,
 }
 
-/// Estimates `password` (at most [`MAX_ESTIMATED_CHARS`] characters, or `None`)
-/// with `user_inputs` (names, username, …) as words an attacker would try
-/// first.
+/// Estimates the first [`MAX_ESTIMATED_CHARS`] characters of `password` with
+/// `user_inputs` (names, username, …) as words an attacker would try first.
+/// `None` only for an empty password.
 pub(super) fn estimate(password: &str, user_inputs: &[&str]) -> Option<Estimate> {
-    if password.chars().count() > MAX_ESTIMATED_CHARS {
+    let prefix: String = password.chars().take(MAX_ESTIMATED_CHARS).collect();
+    if prefix.is_empty() {
         return None;
     }
-    let entropy = zxcvbn::zxcvbn(password, user_inputs);
+    let entropy = zxcvbn::zxcvbn(&prefix, user_inputs);
     let mut feedback = entropy
         .feedback()
         .map(|advice| StrengthFeedback {
@@ -266,11 +267,15 @@ mod tests {
     }
 
     #[test]
-    fn long_passwords_are_not_estimated() {
-        assert!(estimate(&"x".repeat(MAX_ESTIMATED_CHARS), &[]).is_some());
-        assert!(estimate(&"x".repeat(MAX_ESTIMATED_CHARS + 1), &[]).is_none());
+    fn long_passwords_are_judged_by_their_prefix() {
+        // Security review finding 9: "a"×101 used to skip the check entirely.
+        for length in [MAX_ESTIMATED_CHARS, MAX_ESTIMATED_CHARS + 1, 128, 1000] {
+            let estimate = estimate(&"a".repeat(length), &[]).expect("estimated");
+            assert!(estimate.score <= 1, "length {length}: {}", estimate.score);
+        }
         // Counted in characters, not bytes.
-        assert!(estimate(&"è".repeat(MAX_ESTIMATED_CHARS), &[]).is_some());
+        assert!(estimate(&"è".repeat(MAX_ESTIMATED_CHARS + 5), &[]).is_some());
+        assert!(estimate("", &[]).is_none());
     }
 
     #[test]

@@ -198,15 +198,23 @@ async fn lockout_after_repeated_failures(backend: Backend) {
         t.clock.advance(policy.max_delay_secs + 1);
         let _ = i;
     }
-    // Locked now: even the right password gets the same answer.
-    let (status, body) = problem(t.login(&a.user_code, PASSWORD).await).await;
-    assert_eq!(status, 401);
-    assert_eq!(body["code"], "invalid_credentials");
+    // Locked now: even the right password is refused, and the answer says
+    // how long to wait (the same as for a login that matches nothing).
+    let r = t.login(&a.user_code, PASSWORD).await;
+    // The clock moved max_delay_secs + 1 past the locking failure.
+    let wait = policy.lock_secs - policy.max_delay_secs - 1;
+    assert_eq!(r.headers()["retry-after"], wait.to_string().as_str());
+    let (status, body) = problem(r).await;
+    assert_eq!(status, 429);
+    assert_eq!(body["code"], "throttled");
     let view = varco_app::accounts::show(t.app(), &a.user_code).await.unwrap();
     assert!(view.locked);
     let audit = varco_app::audit::list(t.app(), Some(&a.user_code), 100).await.unwrap();
-    assert!(audit.iter().any(|e| e.event == "account_locked"), "{audit:?}");
-    assert!(audit.iter().any(|e| e.detail.as_deref() == Some("account_locked")));
+    assert_eq!(
+        audit.iter().filter(|e| e.event == "account_locked").count(),
+        1,
+        "{audit:?}"
+    );
     // The lock is temporary.
     t.clock.advance(policy.lock_secs + 1);
     assert_eq!(t.login(&a.user_code, PASSWORD).await.status(), 200);

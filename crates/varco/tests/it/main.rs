@@ -3,6 +3,7 @@
 //! PostgreSQL database, and drives it over HTTP (or runs the real CLI).
 
 mod harness;
+mod kit;
 mod smtp;
 
 mod account_settings;
@@ -12,3 +13,4 @@ mod cli;
 mod lifecycle;
 mod pages;
 mod recovery;
+mod security;

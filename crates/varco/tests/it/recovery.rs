@@ -177,7 +177,7 @@ async fn reset_by_emailed_link_end_to_end(backend: Backend) {
         t.login("reimposta", "wrong wrong wrong").await;
         t.clock.advance(61);
     }
-    assert_eq!(t.login("reimposta", PASSWORD).await.status(), 401, "locked");
+    assert_eq!(t.login("reimposta", PASSWORD).await.status(), 429, "locked");
     // A forged Host header does not change the link.
     let c = client();
     let r = c

@@ -18,6 +18,10 @@ login-field-password = Password
 login-submit = Sign in
 login-error = Invalid credentials. Check what you typed and try again; after several attempts sign-in is slowed down to protect the account.
 login-throttled = Too many attempts from this address. Try again in { $seconds } seconds.
+login-wait = Too many attempts: try again in { $seconds ->
+    [one] one second
+   *[other] { $seconds } seconds
+}. If you forgot your password, you can reset it.
 login-too-long = What you typed is too long.
 login-forgot = Forgot your password?
 login-help = Cannot sign in? Get help.

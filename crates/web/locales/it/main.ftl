@@ -18,6 +18,10 @@ login-field-password = Password
 login-submit = Accedi
 login-error = Credenziali non valide. Controlla i dati inseriti e riprova; dopo diversi tentativi l'accesso viene rallentato per proteggere l'account.
 login-throttled = Troppi tentativi da questo indirizzo. Riprova tra { $seconds } secondi.
+login-wait = Troppi tentativi: riprova tra { $seconds ->
+    [one] un secondo
+   *[other] { $seconds } secondi
+}. Se hai dimenticato la password, puoi reimpostarla.
 login-too-long = I dati inseriti sono troppo lunghi.
 login-forgot = Password dimenticata?
 login-help = Non riesci ad accedere? Vai all'assistenza.

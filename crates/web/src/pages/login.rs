@@ -138,6 +138,24 @@ pub async fn submit(
                 false,
             )
         }
+        Err(AppError::LoginDelayed { retry_after_secs }) => {
+            let message = state
+                .i18n
+                .text(lang, "login-wait", &[("seconds", retry_after_secs.into())]);
+            let mut response = page(
+                &state,
+                &headers,
+                StatusCode::TOO_MANY_REQUESTS,
+                &form.login,
+                Some(message),
+                form.next.as_deref(),
+                false,
+            )?;
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after_secs.into());
+            Ok(response)
+        }
         Err(AppError::InputTooLong) => {
             let message = state.i18n.text(lang, "login-too-long", &[]);
             page(
