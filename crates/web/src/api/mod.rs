@@ -15,6 +15,7 @@ use varco_app::accounts::AccountView;
 
 use crate::WebState;
 use crate::problem::{ApiError, Problem, WebError};
+use crate::ratelimit::{Attempt, IpLimiter, failed_link_use, failed_sign_in};
 use crate::security::check_same_origin;
 use crate::session::{Ctx, MaybeSession, clear_session_cookie, cookie_name, cookie_value, session_cookie};
 
@@ -138,11 +139,9 @@ pub struct LoginResponse {
     pub password_expired: bool,
 }
 
-fn throttle(limiter: &crate::ratelimit::IpLimiter, ctx: &Ctx) -> Result<(), WebError> {
-    match ctx.ip {
-        Some(ip) => limiter.check(ip).map_err(WebError::Throttled),
-        None => Ok(()),
-    }
+/// Takes a cell of `limiter` for the request's address (429 when none is left).
+fn throttle(limiter: &IpLimiter, ctx: &Ctx) -> Result<Attempt, WebError> {
+    limiter.attempt(ctx.ip).map_err(WebError::Throttled)
 }
 
 /// Log in with a username, user code or email and a password.
@@ -161,17 +160,19 @@ pub async fn login(
     ctx: Ctx,
     body: ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    throttle(&state.login_limiter, &ctx)?;
+    let attempt = throttle(&state.login_limiter, &ctx)?;
     let ApiJson(body) = body;
     let previous = cookie_value(&headers, cookie_name(&state.config));
-    let outcome = varco_app::login::login(
+    let result = varco_app::login::login(
         &state.app,
         &body.login,
         &body.password,
         &ctx.request,
         previous.as_deref(),
     )
-    .await?;
+    .await;
+    attempt.settle(failed_sign_in(&result));
+    let outcome = result?;
     let cookie = session_cookie(&state.config, outcome.session.token.as_str());
     let response = LoginResponse {
         account: outcome.account.into(),
@@ -187,7 +188,7 @@ pub async fn login(
         (status = 403, description = "`cross_origin`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn logout(State(state): State<WebState>, headers: HeaderMap, ctx: Ctx) -> Result<Response, ApiError> {
-    throttle(&state.api_limiter, &ctx)?;
+    let _counted = throttle(&state.api_limiter, &ctx)?;
     if let Some(token) = cookie_value(&headers, cookie_name(&state.config)) {
         varco_app::sessions::logout(&state.app, &token, &ctx.request).await?;
     }
@@ -205,7 +206,7 @@ pub async fn logout(State(state): State<WebState>, headers: HeaderMap, ctx: Ctx)
         (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn me(State(state): State<WebState>, ctx: Ctx, session: MaybeSession) -> Result<Json<AccountJson>, ApiError> {
-    throttle(&state.api_limiter, &ctx)?;
+    let _counted = throttle(&state.api_limiter, &ctx)?;
     let session = crate::session::full_session(&session).map_err(WebError::App)?;
     Ok(Json(session.view(&state.app).into()))
 }
@@ -231,17 +232,22 @@ pub async fn change_password(
     session: MaybeSession,
     body: ApiJson<ChangePasswordRequest>,
 ) -> Result<Response, ApiError> {
-    throttle(&state.login_limiter, &ctx)?;
-    let session = session.0.ok_or(WebError::App(varco_app::AppError::Unauthenticated))?;
+    let attempt = throttle(&state.login_limiter, &ctx)?;
+    let Some(session) = session.0 else {
+        attempt.succeeded();
+        return Err(WebError::App(varco_app::AppError::Unauthenticated).into());
+    };
     let ApiJson(body) = body;
-    varco_app::password::change(
+    let result = varco_app::password::change(
         &state.app,
         &session,
         &body.current_password,
         &body.new_password,
         &ctx.request,
     )
-    .await?;
+    .await;
+    attempt.settle(failed_sign_in(&result));
+    result?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -269,7 +275,8 @@ pub async fn forgot_password(
     ctx: Ctx,
     body: ApiJson<ForgotPasswordRequest>,
 ) -> Result<Response, ApiError> {
-    throttle(&state.recovery_limiter, &ctx)?;
+    // Every request counts: the answer never says whether it "failed".
+    let _counted = throttle(&state.recovery_limiter, &ctx)?;
     let ApiJson(body) = body;
     crate::pages::recovery::start_reset_request(&state, body.login, &ctx);
     Ok((StatusCode::ACCEPTED, Json(AcceptedResponse { accepted: true })).into_response())
@@ -295,9 +302,11 @@ pub async fn reset_password(
     ctx: Ctx,
     body: ApiJson<ResetPasswordRequest>,
 ) -> Result<Response, ApiError> {
-    throttle(&state.recovery_limiter, &ctx)?;
+    let attempt = throttle(&state.recovery_limiter, &ctx)?;
     let ApiJson(body) = body;
-    varco_app::recovery::reset_password(&state.app, &body.token, &body.new_password, &ctx.request).await?;
+    let result = varco_app::recovery::reset_password(&state.app, &body.token, &body.new_password, &ctx.request).await;
+    attempt.settle(failed_link_use(&result));
+    result?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
