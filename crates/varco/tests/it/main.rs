@@ -11,4 +11,5 @@ mod browser;
 mod cli;
 mod lifecycle;
 mod pages;
+mod proxy;
 mod recovery;
