@@ -148,11 +148,13 @@ fn throttle(limiter: &IpLimiter, ctx: &Ctx) -> Result<Attempt, WebError> {
 #[utoipa::path(post, path = "/api/v1/login", request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in; the session cookie is set", body = LoginResponse),
-        (status = 400, description = "Malformed body or input too long", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`malformed_json`, or `input_too_long`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`invalid_credentials`, the same for every reason", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`cross_origin`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`throttled`, with Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large` (over 64 KiB)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type` (not application/json)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`throttled`: too many failed attempts from this address, or the login's growing delay", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "`unavailable`: the database or the password hashing is overloaded", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn login(
     State(state): State<WebState>,
@@ -186,6 +188,8 @@ pub async fn login(
     responses(
         (status = 204, description = "Logged out (also when there was no session)"),
         (status = 403, description = "`cross_origin`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`throttled` (per address)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "`unavailable`: the database does not answer", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn logout(State(state): State<WebState>, headers: HeaderMap, ctx: Ctx) -> Result<Response, ApiError> {
     let _counted = throttle(&state.api_limiter, &ctx)?;
@@ -204,6 +208,9 @@ pub async fn logout(State(state): State<WebState>, headers: HeaderMap, ctx: Ctx)
     responses(
         (status = 200, description = "The signed-in account", body = AccountJson),
         (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`password_change_required`: the session may only change the password or log out", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`throttled` (per address)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "`unavailable`: the database does not answer", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn me(State(state): State<WebState>, ctx: Ctx, session: MaybeSession) -> Result<Json<AccountJson>, ApiError> {
     let _counted = throttle(&state.api_limiter, &ctx)?;
@@ -223,8 +230,13 @@ pub struct ChangePasswordRequest {
 #[utoipa::path(post, path = "/api/v1/password/change", request_body = ChangePasswordRequest,
     responses(
         (status = 204, description = "Changed"),
-        (status = 400, description = "`password_policy` with `violations` (and `feedback` for `weak`), or `input_too_long`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`password_policy` with `violations` (and `feedback` for `weak`), `input_too_long`, or `malformed_json`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`unauthenticated`, or `invalid_credentials` for a wrong current password", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`cross_origin`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large` (over 64 KiB)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type` (not application/json)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`throttled`: too many wrong current passwords from this address, or the account's growing delay", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "`unavailable`: the database or the password hashing is overloaded", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn change_password(
     State(state): State<WebState>,
@@ -268,7 +280,11 @@ pub struct AcceptedResponse {
 #[utoipa::path(post, path = "/api/v1/password/forgot", request_body = ForgotPasswordRequest,
     responses(
         (status = 202, description = "Accepted, whatever the login", body = AcceptedResponse),
-        (status = 429, description = "`throttled` (per IP), with Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`malformed_json`, or `input_too_long`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`cross_origin`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large` (over 64 KiB)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type` (not application/json)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`throttled` (per address; every request counts)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn forgot_password(
     State(state): State<WebState>,
@@ -294,8 +310,12 @@ pub struct ResetPasswordRequest {
 #[utoipa::path(post, path = "/api/v1/password/reset", request_body = ResetPasswordRequest,
     responses(
         (status = 204, description = "Password set"),
-        (status = 400, description = "`invalid_token` (malformed, unknown, expired, used, other purpose) or `password_policy`", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`throttled` (per IP)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_token` (malformed, unknown, expired, used, other purpose), `password_policy`, `input_too_long` or `malformed_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`cross_origin`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large` (over 64 KiB)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type` (not application/json)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`throttled`: too many failed link uses from this address", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "`unavailable`: the database or the password hashing is overloaded", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reset_password(
     State(state): State<WebState>,
@@ -348,4 +368,38 @@ pub async fn openapi_json() -> Response {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     Json(doc).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every answer the shared layers can give is documented (schemathesis
+    /// checks the rest in CI, see e2e/schemathesis.sh).
+    #[test]
+    fn every_endpoint_documents_the_shared_answers() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        assert_eq!(paths.len(), 6);
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().unwrap() {
+                let responses = operation["responses"].as_object().unwrap();
+                let mut expected = vec!["429"];
+                if method == "post" {
+                    expected.push("403");
+                }
+                if operation.get("requestBody").is_some() {
+                    expected.extend(["400", "413", "415"]);
+                }
+                for status in expected {
+                    assert!(
+                        responses.contains_key(status),
+                        "{method} {path} does not document {status}"
+                    );
+                }
+                let throttled = &responses["429"];
+                assert!(throttled["headers"].get("Retry-After").is_some(), "{method} {path}");
+            }
+        }
+    }
 }
