@@ -430,3 +430,39 @@ async fn through_nginx(backend: Backend) {
     assert_eq!(ips, vec![Some("127.0.0.2".to_owned()); 2]);
     t.stop().await;
 }
+
+#[test]
+fn trusted_proxies_come_from_the_environment_or_the_file() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let run = |envs: &[(&str, &str)], args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_varco"));
+        c.args(args)
+            .env("VARCO_DATA_DIR", dir.path())
+            .env("VARCO_LOG", "warn")
+            .env_remove("VARCO_DATABASE_URL")
+            .env_remove("VARCO_TRUSTED_PROXIES");
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        c.stdin(Stdio::null()).output().unwrap()
+    };
+    let out = run(&[("VARCO_TRUSTED_PROXIES", "10.0.0.0/8, ::1,127.0.0.1")], &["migrate"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[("VARCO_TRUSTED_PROXIES", "10.0.0.0/8,bogus/99")], &["migrate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("trusted_proxies") && stderr.contains("bogus/99"),
+        "{stderr}"
+    );
+    let config = dir.path().join("varco.toml");
+    std::fs::write(&config, "trusted_proxies = [\"192.168.0.0/16\", \"10.0.0.0/40\"]\n").unwrap();
+    let out = run(&[], &["--config", config.to_str().unwrap(), "migrate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("10.0.0.0/40"), "{stderr}");
+    std::fs::write(&config, "trusted_proxies = [\"192.168.0.0/16\", \"fd00::/8\"]\n").unwrap();
+    let out = run(&[], &["--config", config.to_str().unwrap(), "migrate"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
