@@ -46,6 +46,24 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 
+# A signed-in session for the operations that need one (see schemathesis.toml):
+# the first demo account signs in through the API.
+VARCO_ST_SESSION="$(python3 - "$base" "$work/demo.txt" <<'PY'
+import json, re, sys, urllib.request
+base, demo = sys.argv[1], open(sys.argv[2]).read()
+m = re.search(r"username (\S+)\s+password (\S+)", demo)
+request = urllib.request.Request(
+    base + "/api/v1/login",
+    data=json.dumps({"login": m.group(1), "password": m.group(2)}).encode(),
+    headers={"Content-Type": "application/json", "Origin": base},
+)
+with urllib.request.urlopen(request) as response:
+    cookie = response.headers["Set-Cookie"]
+print(re.match(r"varco_session=([^;]+)", cookie).group(1))
+PY
+)"
+export VARCO_ST_SESSION
+
 # State-changing JSON calls must come from the public origin (or none).
 "$venv/bin/schemathesis" --config-file e2e/schemathesis.toml run "$base/api/openapi.json" \
     --checks all \
