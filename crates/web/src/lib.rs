@@ -135,12 +135,10 @@ pub const JSON_BODY_LIMIT: usize = 64 * 1024;
 
 /// The whole HTTP surface.
 pub fn router(state: WebState) -> Router {
-    let api = api::routes()
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            api::same_origin_guard,
-        ))
-        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
+    let api = api::routes().layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        api::same_origin_guard,
+    ));
     Router::new()
         .merge(pages::routes())
         .nest("/api/v1", api)
@@ -155,6 +153,7 @@ pub fn router(state: WebState) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::headers))
         .layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::layer))
+        // Bodies (JSON and forms) past 64 KiB are refused with 413.
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         // Outermost: the id is set first, so the access log and every handler
         // see it, and it is copied onto the response.
