@@ -123,6 +123,35 @@ fn x_forwarded_for_chain(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
     chain
 }
 
+/// Middleware (outside the request-id layer): an `x-request-id` is kept only
+/// from a trusted proxy, and only when short and plain (letters, digits,
+/// `-`, `_`, `.`); otherwise Varco makes its own, so a client cannot choose
+/// the id that its requests carry in the log.
+pub async fn untrusted_request_id(State(state): State<WebState>, mut request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| canonical(c.0.ip()));
+    let keep = peer.is_some_and(|ip| is_trusted(ip, &state.config.trusted_proxies))
+        && request
+            .headers()
+            .get(X_REQUEST_ID)
+            .is_some_and(|v| plain_request_id(v.as_bytes()));
+    if !keep {
+        request.headers_mut().remove(X_REQUEST_ID);
+    }
+    next.run(request).await
+}
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+fn plain_request_id(id: &[u8]) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
 /// Middleware: stores the [`ClientIp`] of the request for the extractors.
 pub async fn layer(State(state): State<WebState>, mut request: Request, next: Next) -> Response {
     if let Some(peer) = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) {
@@ -234,6 +263,15 @@ mod tests {
         let trusted = nets(&["127.0.0.1/32"]);
         let headers = h(&[("x-forwarded-for", "127.0.0.1, 10.0.0.1, 198.51.100.4")]);
         assert_eq!(resolve(ip("127.0.0.1"), &headers, &trusted), ip("198.51.100.4"));
+    }
+
+    #[test]
+    fn only_plain_request_ids_are_kept() {
+        assert!(plain_request_id(b"4f1c2a9e-77b0.x_1"));
+        assert!(!plain_request_id(b""));
+        assert!(!plain_request_id(&[b'a'; 65]));
+        assert!(!plain_request_id(b"a b"));
+        assert!(!plain_request_id(b"id\x1b[31m"));
     }
 
     #[test]

@@ -168,5 +168,9 @@ pub fn router(state: WebState) -> Router {
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(security::MakeHexRequestId))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client_ip::untrusted_request_id,
+        ))
         .with_state(state)
 }

@@ -262,6 +262,19 @@ async fn https_sends_hsts_and_host_prefixed_cookies(backend: Backend) {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["strict-transport-security"], "max-age=31536000");
     assert!(r.headers().contains_key("x-request-id"));
+    // A client (not a trusted proxy) cannot choose its request id; the id
+    // Varco made is on the error page.
+    let missing = client
+        .get(t.url("/no-such-page"))
+        .header("x-request-id", "chosen-by-the-client")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let id = missing.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_ne!(id, "chosen-by-the-client");
+    assert_eq!(id.len(), 16);
+    assert!(missing.text().await.unwrap().contains(&id));
     let cookies = set_cookies(&r);
     let csrf_cookie = cookies
         .iter()
@@ -425,6 +438,16 @@ async fn through_nginx(backend: Backend) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.headers().contains_key("x-request-id"));
+    // An id set by the trusted proxy is kept, and shown on error pages.
+    let r = client
+        .get(format!("http://127.0.0.1:{port}/no-such-page"))
+        .header("x-request-id", "nginx-abc123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.headers()["x-request-id"], "nginx-abc123");
+    assert!(r.text().await.unwrap().contains("nginx-abc123"));
     drop(child);
     let ips = failure_ips(&t, &a.user_code).await;
     assert_eq!(ips, vec![Some("127.0.0.2".to_owned()); 2]);
