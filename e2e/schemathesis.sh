@@ -65,7 +65,10 @@ PY
 export VARCO_ST_SESSION
 
 # State-changing JSON calls must come from the public origin (or none).
-"$venv/bin/schemathesis" --config-file e2e/schemathesis.toml run "$base/api/openapi.json" \
+config="$PWD/e2e/schemathesis.toml"
+# From the scratch directory: schemathesis keeps a cache in its working directory.
+cd "$work"
+"$venv/bin/schemathesis" --config-file "$config" run "$base/api/openapi.json" \
     --checks all \
     --header "Origin: $base" \
     --max-examples 30 \
