@@ -196,6 +196,10 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// The national helpdesk shown on `/help`.
     pub helpdesk: Helpdesk,
+    /// Reverse proxies (CIDRs or addresses) whose `Forwarded` /
+    /// `X-Forwarded-For` name the client; in the environment, comma-separated.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for Config {
@@ -215,6 +219,7 @@ impl Default for Config {
             lockout: LockoutPolicy::default(),
             rate_limits: RateLimits::default(),
             helpdesk: Helpdesk::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -236,6 +241,7 @@ const ENV_KEYS: &[&str] = &[
     "lockout",
     "rate_limits",
     "helpdesk",
+    "trusted_proxies",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -331,6 +337,7 @@ impl Config {
                 redact_url(url)
             )));
         }
+        self.trusted_proxies()?;
         if self.database_max_connections == 0 {
             return Err(ConfigError::Invalid(
                 "database_max_connections must be at least 1".into(),
@@ -398,13 +405,55 @@ impl Config {
         }
     }
 
+    /// `trusted_proxies` parsed: `10.0.0.0/8`, `2001:db8::/32`, or a single
+    /// address (`127.0.0.1` means `127.0.0.1/32`).
+    pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|entry| {
+                let entry = entry.trim();
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map(|net| net.trunc())
+                    .map_err(|_| {
+                        ConfigError::Invalid(format!(
+                            "trusted_proxies: {entry:?} is not an address or a CIDR like 10.0.0.0/8 or fd00::/8"
+                        ))
+                    })
+            })
+            .collect()
+    }
+
     pub fn web_config(&self) -> varco_web::WebConfig {
         varco_web::WebConfig {
             public_url: self.public_url.trim_end_matches('/').to_owned(),
             national_helpdesk: self.helpdesk.clone(),
             rate_limits: self.rate_limits.clone(),
+            // Checked at load; an entry that does not parse was refused there.
+            trusted_proxies: self.trusted_proxies().unwrap_or_default(),
         }
     }
+}
+
+/// A list from TOML (`["10.0.0.0/8", "::1"]`) or a comma-separated string
+/// from the environment (`VARCO_TRUSTED_PROXIES=10.0.0.0/8,::1`).
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrCommas {
+        List(Vec<String>),
+        Commas(String),
+    }
+    Ok(match ListOrCommas::deserialize(deserializer)? {
+        ListOrCommas::List(list) => list,
+        ListOrCommas::Commas(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 /// A database URL with any password replaced, for messages.
@@ -429,6 +478,34 @@ mod tests {
     fn passwords_in_urls_are_redacted() {
         assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    #[test]
+    fn trusted_proxies_from_a_list_or_commas() {
+        let c: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(r#"trusted_proxies = ["10.0.0.0/8", "::1"]"#))
+            .extract()
+            .unwrap();
+        let nets = c.trusted_proxies().unwrap();
+        assert_eq!(nets.len(), 2);
+        assert!(nets[0].contains(&"10.2.3.4".parse::<std::net::IpAddr>().unwrap()));
+        assert_eq!(nets[1].to_string(), "::1/128");
+        let c: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Figment::new().join(("trusted_proxies", "127.0.0.1/32, 192.168.0.0/16")))
+            .extract()
+            .unwrap();
+        assert_eq!(c.trusted_proxies, ["127.0.0.1/32", "192.168.0.0/16"]);
+        c.check().unwrap();
+    }
+
+    #[test]
+    fn a_bad_trusted_proxy_is_refused_by_name() {
+        let c = Config {
+            trusted_proxies: vec!["10.0.0.0/33".into()],
+            ..Config::default()
+        };
+        let e = c.check().unwrap_err().to_string();
+        assert!(e.contains("trusted_proxies") && e.contains("10.0.0.0/33"), "{e}");
     }
 
     #[test]

@@ -174,8 +174,7 @@ fn spawn_upkeep(app: App, state: varco_web::WebState, mut stop: watch::Receiver<
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "session purge failed"),
             }
-            state.login_limiter.shrink();
-            state.api_limiter.shrink();
+            state.upkeep();
         }
     });
 }

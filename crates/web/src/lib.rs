@@ -5,6 +5,7 @@
 //! and render its result. Errors become responses only in [`problem`].
 
 pub mod api;
+pub mod client_ip;
 pub mod i18n;
 pub mod pages;
 pub mod problem;
@@ -20,6 +21,10 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
+use tower_http::LatencyUnit;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
 use varco_app::App;
 
 use crate::i18n::I18n;
@@ -36,14 +41,18 @@ pub struct Helpdesk {
     pub hours: Option<String>,
 }
 
-/// Per-IP limits, requests per minute (0 = off).
+/// Per-address limits per minute (0 = off). Sign-in and link limits count
+/// failed attempts only; see [`ratelimit`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RateLimits {
+    /// Failed sign-ins (and wrong current passwords) per address per minute.
     pub login_per_minute: u32,
     pub api_per_minute: u32,
-    /// Forgot-password requests and link uses per IP per minute.
+    /// Forgot-password requests and failed link uses per address per minute.
     pub recovery_per_minute: u32,
+    /// IPv6 addresses share one budget per network of this prefix length.
+    pub ipv6_prefix: u8,
 }
 
 impl Default for RateLimits {
@@ -52,6 +61,7 @@ impl Default for RateLimits {
             login_per_minute: 30,
             api_per_minute: 600,
             recovery_per_minute: 10,
+            ipv6_prefix: 64,
         }
     }
 }
@@ -63,6 +73,8 @@ pub struct WebConfig {
     pub public_url: String,
     pub national_helpdesk: Helpdesk,
     pub rate_limits: RateLimits,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` are believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl WebConfig {
@@ -97,14 +109,23 @@ impl WebState {
         config.public_url = config.public_url.trim_end_matches('/').to_owned();
         let i18n = Arc::new(I18n::load());
         let templates = Arc::new(Templates::load(i18n.clone()));
+        let limits = &config.rate_limits;
         WebState {
             app,
-            login_limiter: IpLimiter::per_minute(config.rate_limits.login_per_minute),
-            api_limiter: IpLimiter::per_minute(config.rate_limits.api_per_minute),
-            recovery_limiter: IpLimiter::per_minute(config.rate_limits.recovery_per_minute),
+            login_limiter: IpLimiter::per_minute(limits.login_per_minute, limits.ipv6_prefix),
+            api_limiter: IpLimiter::per_minute(limits.api_per_minute, limits.ipv6_prefix),
+            recovery_limiter: IpLimiter::per_minute(limits.recovery_per_minute, limits.ipv6_prefix),
             config: Arc::new(config),
             i18n,
             templates,
+        }
+    }
+
+    /// Periodic trimming: every limiter forgets the addresses whose budget is
+    /// full again, so memory stays bounded whatever addresses come by.
+    pub fn upkeep(&self) {
+        for limiter in [&self.login_limiter, &self.api_limiter, &self.recovery_limiter] {
+            limiter.shrink();
         }
     }
 }
@@ -114,12 +135,10 @@ pub const JSON_BODY_LIMIT: usize = 64 * 1024;
 
 /// The whole HTTP surface.
 pub fn router(state: WebState) -> Router {
-    let api = api::routes()
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            api::same_origin_guard,
-        ))
-        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
+    let api = api::routes().layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        api::same_origin_guard,
+    ));
     Router::new()
         .merge(pages::routes())
         .nest("/api/v1", api)
@@ -132,8 +151,26 @@ pub fn router(state: WebState) -> Router {
             state.clone(),
             security::render_page_failures,
         ))
-        .layer(axum::middleware::from_fn(security::headers))
-        .layer(axum::middleware::from_fn(security::request_id))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), client_ip::layer))
+        // Bodies (JSON and forms) past 64 KiB are refused with 413.
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        // Outermost: the id is set first, so the access log and every handler
+        // see it, and it is copied onto the response.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(security::request_span)
+                .on_response(
+                    DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .latency_unit(LatencyUnit::Millis),
+                ),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(security::MakeHexRequestId))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client_ip::untrusted_request_id,
+        ))
         .with_state(state)
 }

@@ -1,45 +1,55 @@
-//! Middleware every response passes through: a request id, the security
-//! headers, the rendering of page errors, and the same-origin rule for
+//! Middleware every response passes through: the request id and access log
+//! (tower-http, set up in `router`), the security headers, the rendering of page errors, and the same-origin rule for
 //! cookie-authenticated JSON.
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use rand::RngCore;
 use rand::rngs::OsRng;
-use tracing::Instrument;
+use tower_http::request_id::{MakeRequestId, RequestId};
 
 use crate::WebState;
 use crate::problem::{PageFailure, WebError};
 
-/// The id of a request, shown on error pages and in logs.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
+/// Makes the id of a request (16 hex digits), shown on error pages, sent
+/// back in `x-request-id` and carried by every log line of the request.
+/// An `x-request-id` set by a proxy in front is kept.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MakeHexRequestId;
 
-pub async fn request_id(mut request: Request, next: Next) -> Response {
-    let mut bytes = [0u8; 8];
-    OsRng.fill_bytes(&mut bytes);
-    let id = hex::encode(bytes);
-    let span = tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path());
-    request.extensions_mut().insert(RequestId(id.clone()));
-    let started = std::time::Instant::now();
-    let response = next.run(request).instrument(span.clone()).await;
-    span.in_scope(|| {
-        tracing::info!(
-            status = response.status().as_u16(),
-            ms = started.elapsed().as_millis() as u64,
-            "served"
-        );
-    });
-    response
+impl MakeRequestId for MakeHexRequestId {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        let mut bytes = [0u8; 8];
+        OsRng.fill_bytes(&mut bytes);
+        HeaderValue::from_str(&hex::encode(bytes)).ok().map(RequestId::new)
+    }
+}
+
+/// The id of a request, as set by the request-id layer.
+pub fn request_id_of<B>(request: &axum::http::Request<B>) -> Option<String> {
+    request
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The span of a request in the access log: the id, the method and the path
+/// (never the query, which may carry a one-time token).
+pub fn request_span(request: &axum::http::Request<Body>) -> tracing::Span {
+    let id = request_id_of(request).unwrap_or_default();
+    tracing::info_span!("request", id = %id, method = %request.method(), path = %request.uri().path())
 }
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 font-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// Security headers on every response; `no-store` on everything but static assets.
-pub async fn headers(request: Request, next: Next) -> Response {
+/// Security headers on every response; `no-store` on everything but static
+/// assets; HSTS when the public URL is https.
+pub async fn headers(State(state): State<WebState>, request: Request, next: Next) -> Response {
     let is_static = request.uri().path().starts_with("/static/");
     let mut response = next.run(request).await;
     let h = response.headers_mut();
@@ -58,6 +68,12 @@ pub async fn headers(request: Request, next: Next) -> Response {
     if !is_static {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
+    if state.config.is_https() {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     response
 }
 
@@ -66,7 +82,7 @@ pub async fn render_page_failures(State(state): State<WebState>, request: Reques
     let lang = crate::pages::lang_of(request.headers());
     let signed_in =
         crate::session::cookie_value(request.headers(), crate::session::cookie_name(&state.config)).is_some();
-    let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone());
+    let request_id = request_id_of(&request);
     let response = next.run(request).await;
     let Some(failure) = response.extensions().get::<PageFailure>().cloned() else {
         return response;

@@ -3,8 +3,10 @@
 //! The cookie is `varco_session` (`__Host-varco_session` on https):
 //! `HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure` on https, no `Max-Age` (it
 //! dies with the browser; the server enforces idle and absolute limits).
-//! Anonymous forms (login, setup) use a double-submit `varco_csrf` cookie;
-//! forms of a signed-in user use the CSRF token stored with the session.
+//! Anonymous forms (login, setup) use a double-submit `varco_csrf` cookie
+//! (`__Host-varco_csrf` on https); forms of a signed-in user use the CSRF
+//! token stored with the session. Cookies are parsed and written by the
+//! `cookie` crate (through `axum-extra`).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -12,9 +14,12 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use subtle::ConstantTimeEq;
 use varco_app::RequestContext;
 use varco_app::sessions::Authenticated;
 
+use crate::client_ip::ClientIp;
 use crate::problem::{ApiError, PageError, WebError};
 use crate::{WebConfig, WebState};
 
@@ -26,66 +31,86 @@ pub fn cookie_name(config: &WebConfig) -> &'static str {
     }
 }
 
+/// The anonymous-form CSRF cookie over plain http.
 pub const CSRF_COOKIE: &str = "varco_csrf";
 pub const LANG_COOKIE: &str = "varco_lang";
 
-/// The value of a cookie, if the request carries it.
+/// The name of the anonymous-form CSRF cookie: `__Host-` on https, so a
+/// sibling subdomain cannot set it.
+pub fn csrf_cookie_name(config: &WebConfig) -> &'static str {
+    if config.is_https() {
+        "__Host-varco_csrf"
+    } else {
+        CSRF_COOKIE
+    }
+}
+
+/// The value of a cookie, if the request carries it (and it is not empty).
 pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim().to_owned())
+    CookieJar::from_headers(headers)
+        .get(name)
+        .map(|c| c.value().to_owned())
         .filter(|v| !v.is_empty())
 }
 
-fn attributes(config: &WebConfig, same_site: &str) -> String {
-    let secure = if config.is_https() { "; Secure" } else { "" };
-    format!("Path=/; HttpOnly; SameSite={same_site}{secure}")
+/// The anonymous-form CSRF cookie's value.
+pub fn csrf_cookie_value(config: &WebConfig, headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, csrf_cookie_name(config))
+}
+
+/// `Path=/`, `HttpOnly`, the given `SameSite`, `Secure` on https.
+fn base(config: &WebConfig, name: &'static str, value: String, same_site: SameSite) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .same_site(same_site)
+        .secure(config.is_https())
+        .build()
+}
+
+fn header_value(cookie: &Cookie<'_>) -> HeaderValue {
+    HeaderValue::from_str(&cookie.encoded().to_string()).expect("an encoded cookie is a valid header value")
 }
 
 pub fn session_cookie(config: &WebConfig, token: &str) -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{}={token}; {}",
-        cookie_name(config),
-        attributes(config, "Lax")
-    ))
-    .expect("a base64url token is a valid header value")
+    header_value(&base(config, cookie_name(config), token.to_owned(), SameSite::Lax))
 }
 
 pub fn clear_session_cookie(config: &WebConfig) -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{}=; Max-Age=0; {}",
-        cookie_name(config),
-        attributes(config, "Lax")
-    ))
-    .expect("valid header value")
+    let mut cookie = base(config, cookie_name(config), String::new(), SameSite::Lax);
+    cookie.set_max_age(time::Duration::ZERO);
+    header_value(&cookie)
 }
 
 pub fn csrf_cookie(config: &WebConfig, token: &str) -> HeaderValue {
-    HeaderValue::from_str(&format!("{CSRF_COOKIE}={token}; {}", attributes(config, "Strict")))
-        .expect("valid header value")
+    header_value(&base(
+        config,
+        csrf_cookie_name(config),
+        token.to_owned(),
+        SameSite::Strict,
+    ))
 }
 
 pub fn lang_cookie(config: &WebConfig, lang: &str) -> HeaderValue {
-    let secure = if config.is_https() { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{LANG_COOKIE}={lang}; Path=/; Max-Age=31536000; SameSite=Lax{secure}"
-    ))
-    .expect("valid header value")
+    let mut cookie = base(config, LANG_COOKIE, lang.to_owned(), SameSite::Lax);
+    cookie.set_http_only(None);
+    cookie.set_max_age(time::Duration::days(365));
+    header_value(&cookie)
 }
 
-/// Constant-time comparison of two tokens.
+/// Constant-time comparison of two tokens (the length is not secret).
 pub fn tokens_equal(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.as_bytes().ct_eq(b.as_bytes()).into()
 }
 
-/// The client address (the TCP peer; Varco does not trust forwarding headers).
+/// The client address: the TCP peer, or the forwarded client when the peer
+/// is a trusted proxy (see [`crate::client_ip`]).
 pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+    parts
+        .extensions
+        .get::<ClientIp>()
+        .map(|c| c.0)
+        .or_else(|| parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()))
 }
 
 /// The audit context of a request.
@@ -155,6 +180,52 @@ mod tests {
         headers.insert(header::COOKIE, HeaderValue::from_static("a=1; varco_session=abc; b=2"));
         assert_eq!(cookie_value(&headers, "varco_session").as_deref(), Some("abc"));
         assert_eq!(cookie_value(&headers, "varco_csrf"), None);
+    }
+
+    fn config(public_url: &str) -> WebConfig {
+        WebConfig {
+            public_url: public_url.to_owned(),
+            national_helpdesk: crate::Helpdesk::default(),
+            rate_limits: crate::RateLimits::default(),
+            trusted_proxies: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn cookie_attributes_on_http_and_https() {
+        let http = config("http://127.0.0.1:8080");
+        assert_eq!(
+            session_cookie(&http, "tok"),
+            "varco_session=tok; HttpOnly; SameSite=Lax; Path=/"
+        );
+        assert_eq!(
+            csrf_cookie(&http, "c"),
+            "varco_csrf=c; HttpOnly; SameSite=Strict; Path=/"
+        );
+        let https = config("https://varco.example");
+        assert_eq!(
+            session_cookie(&https, "tok"),
+            "__Host-varco_session=tok; HttpOnly; SameSite=Lax; Secure; Path=/"
+        );
+        assert_eq!(
+            clear_session_cookie(&https),
+            "__Host-varco_session=; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=0"
+        );
+        assert_eq!(
+            csrf_cookie(&https, "c"),
+            "__Host-varco_csrf=c; HttpOnly; SameSite=Strict; Secure; Path=/"
+        );
+        assert_eq!(
+            lang_cookie(&https, "en"),
+            "varco_lang=en; SameSite=Lax; Secure; Path=/; Max-Age=31536000"
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("varco_csrf=a; __Host-varco_csrf=b"),
+        );
+        assert_eq!(csrf_cookie_value(&https, &headers).as_deref(), Some("b"));
+        assert_eq!(csrf_cookie_value(&http, &headers).as_deref(), Some("a"));
     }
 
     #[test]

@@ -12,5 +12,6 @@ mod browser;
 mod cli;
 mod lifecycle;
 mod pages;
+mod proxy;
 mod recovery;
 mod security;

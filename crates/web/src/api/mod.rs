@@ -15,6 +15,7 @@ use varco_app::accounts::AccountView;
 
 use crate::WebState;
 use crate::problem::{ApiError, Problem, WebError};
+use crate::ratelimit::{Attempt, IpLimiter, failed_link_use, failed_sign_in};
 use crate::security::check_same_origin;
 use crate::session::{Ctx, MaybeSession, clear_session_cookie, cookie_name, cookie_value, session_cookie};
 
@@ -138,22 +139,22 @@ pub struct LoginResponse {
     pub password_expired: bool,
 }
 
-fn throttle(limiter: &crate::ratelimit::IpLimiter, ctx: &Ctx) -> Result<(), WebError> {
-    match ctx.ip {
-        Some(ip) => limiter.check(ip).map_err(WebError::Throttled),
-        None => Ok(()),
-    }
+/// Takes a cell of `limiter` for the request's address (429 when none is left).
+fn throttle(limiter: &IpLimiter, ctx: &Ctx) -> Result<Attempt, WebError> {
+    limiter.attempt(ctx.ip).map_err(WebError::Throttled)
 }
 
 /// Log in with a username, user code or email and a password.
 #[utoipa::path(post, path = "/api/v1/login", request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in; the session cookie is set", body = LoginResponse),
-        (status = 400, description = "Malformed body or input too long", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`malformed_json`, or `input_too_long`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`invalid_credentials`, the same for every reason", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`cross_origin`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not application/json", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`throttled`, with Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large` (over 64 KiB)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type` (not application/json)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`throttled`: too many failed attempts from this address, or the login's growing delay", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "`unavailable`: the database or the password hashing is overloaded", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn login(
     State(state): State<WebState>,
@@ -161,17 +162,19 @@ pub async fn login(
     ctx: Ctx,
     body: ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    throttle(&state.login_limiter, &ctx)?;
+    let attempt = throttle(&state.login_limiter, &ctx)?;
     let ApiJson(body) = body;
     let previous = cookie_value(&headers, cookie_name(&state.config));
-    let outcome = varco_app::login::login(
+    let result = varco_app::login::login(
         &state.app,
         &body.login,
         &body.password,
         &ctx.request,
         previous.as_deref(),
     )
-    .await?;
+    .await;
+    attempt.settle(failed_sign_in(&result));
+    let outcome = result?;
     let cookie = session_cookie(&state.config, outcome.session.token.as_str());
     let response = LoginResponse {
         account: outcome.account.into(),
@@ -185,9 +188,11 @@ pub async fn login(
     responses(
         (status = 204, description = "Logged out (also when there was no session)"),
         (status = 403, description = "`cross_origin`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`throttled` (per address)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "`unavailable`: the database does not answer", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn logout(State(state): State<WebState>, headers: HeaderMap, ctx: Ctx) -> Result<Response, ApiError> {
-    throttle(&state.api_limiter, &ctx)?;
+    let _counted = throttle(&state.api_limiter, &ctx)?;
     if let Some(token) = cookie_value(&headers, cookie_name(&state.config)) {
         varco_app::sessions::logout(&state.app, &token, &ctx.request).await?;
     }
@@ -203,9 +208,12 @@ pub async fn logout(State(state): State<WebState>, headers: HeaderMap, ctx: Ctx)
     responses(
         (status = 200, description = "The signed-in account", body = AccountJson),
         (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`password_change_required`: the session may only change the password or log out", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`throttled` (per address)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "`unavailable`: the database does not answer", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn me(State(state): State<WebState>, ctx: Ctx, session: MaybeSession) -> Result<Json<AccountJson>, ApiError> {
-    throttle(&state.api_limiter, &ctx)?;
+    let _counted = throttle(&state.api_limiter, &ctx)?;
     let session = crate::session::full_session(&session).map_err(WebError::App)?;
     Ok(Json(session.view(&state.app).into()))
 }
@@ -222,8 +230,13 @@ pub struct ChangePasswordRequest {
 #[utoipa::path(post, path = "/api/v1/password/change", request_body = ChangePasswordRequest,
     responses(
         (status = 204, description = "Changed"),
-        (status = 400, description = "`password_policy` with `violations` (and `feedback` for `weak`), or `input_too_long`", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`password_policy` with `violations` (and `feedback` for `weak`), `input_too_long`, or `malformed_json`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`unauthenticated`, or `invalid_credentials` for a wrong current password", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`cross_origin`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large` (over 64 KiB)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type` (not application/json)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`throttled`: too many wrong current passwords from this address, or the account's growing delay", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "`unavailable`: the database or the password hashing is overloaded", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn change_password(
     State(state): State<WebState>,
@@ -231,17 +244,22 @@ pub async fn change_password(
     session: MaybeSession,
     body: ApiJson<ChangePasswordRequest>,
 ) -> Result<Response, ApiError> {
-    throttle(&state.login_limiter, &ctx)?;
-    let session = session.0.ok_or(WebError::App(varco_app::AppError::Unauthenticated))?;
+    let attempt = throttle(&state.login_limiter, &ctx)?;
+    let Some(session) = session.0 else {
+        attempt.succeeded();
+        return Err(WebError::App(varco_app::AppError::Unauthenticated).into());
+    };
     let ApiJson(body) = body;
-    varco_app::password::change(
+    let result = varco_app::password::change(
         &state.app,
         &session,
         &body.current_password,
         &body.new_password,
         &ctx.request,
     )
-    .await?;
+    .await;
+    attempt.settle(failed_sign_in(&result));
+    result?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -262,14 +280,19 @@ pub struct AcceptedResponse {
 #[utoipa::path(post, path = "/api/v1/password/forgot", request_body = ForgotPasswordRequest,
     responses(
         (status = 202, description = "Accepted, whatever the login", body = AcceptedResponse),
-        (status = 429, description = "`throttled` (per IP), with Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`malformed_json`, or `input_too_long`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`cross_origin`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large` (over 64 KiB)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type` (not application/json)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`throttled` (per address; every request counts)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn forgot_password(
     State(state): State<WebState>,
     ctx: Ctx,
     body: ApiJson<ForgotPasswordRequest>,
 ) -> Result<Response, ApiError> {
-    throttle(&state.recovery_limiter, &ctx)?;
+    // Every request counts: the answer never says whether it "failed".
+    let _counted = throttle(&state.recovery_limiter, &ctx)?;
     let ApiJson(body) = body;
     crate::pages::recovery::start_reset_request(&state, body.login, &ctx);
     Ok((StatusCode::ACCEPTED, Json(AcceptedResponse { accepted: true })).into_response())
@@ -287,17 +310,23 @@ pub struct ResetPasswordRequest {
 #[utoipa::path(post, path = "/api/v1/password/reset", request_body = ResetPasswordRequest,
     responses(
         (status = 204, description = "Password set"),
-        (status = 400, description = "`invalid_token` (malformed, unknown, expired, used, other purpose) or `password_policy`", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`throttled` (per IP)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_token` (malformed, unknown, expired, used, other purpose), `password_policy`, `input_too_long` or `malformed_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`cross_origin`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large` (over 64 KiB)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type` (not application/json)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`throttled`: too many failed link uses from this address", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "`unavailable`: the database or the password hashing is overloaded", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn reset_password(
     State(state): State<WebState>,
     ctx: Ctx,
     body: ApiJson<ResetPasswordRequest>,
 ) -> Result<Response, ApiError> {
-    throttle(&state.recovery_limiter, &ctx)?;
+    let attempt = throttle(&state.recovery_limiter, &ctx)?;
     let ApiJson(body) = body;
-    varco_app::recovery::reset_password(&state.app, &body.token, &body.new_password, &ctx.request).await?;
+    let result = varco_app::recovery::reset_password(&state.app, &body.token, &body.new_password, &ctx.request).await;
+    attempt.settle(failed_link_use(&result));
+    result?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -339,4 +368,38 @@ pub async fn openapi_json() -> Response {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     Json(doc).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every answer the shared layers can give is documented (schemathesis
+    /// checks the rest in CI, see e2e/schemathesis.sh).
+    #[test]
+    fn every_endpoint_documents_the_shared_answers() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        assert_eq!(paths.len(), 6);
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().unwrap() {
+                let responses = operation["responses"].as_object().unwrap();
+                let mut expected = vec!["429"];
+                if method == "post" {
+                    expected.push("403");
+                }
+                if operation.get("requestBody").is_some() {
+                    expected.extend(["400", "413", "415"]);
+                }
+                for status in expected {
+                    assert!(
+                        responses.contains_key(status),
+                        "{method} {path} does not document {status}"
+                    );
+                }
+                let throttled = &responses["429"];
+                assert!(throttled["headers"].get("Retry-After").is_some(), "{method} {path}");
+            }
+        }
+    }
 }

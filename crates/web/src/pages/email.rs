@@ -113,28 +113,30 @@ pub async fn submit(
     if input.new_email.trim() != input.new_email_confirm.trim() {
         return refuse(StatusCode::BAD_REQUEST, "email-change-mismatch");
     }
-    if let Some(ip) = ctx.ip
-        && let Err(seconds) = state.login_limiter.check(ip)
-    {
-        let message = state.i18n.text(lang, "login-throttled", &[("seconds", seconds.into())]);
-        return form(
-            &state,
-            lang,
-            StatusCode::TOO_MANY_REQUESTS,
-            &session,
-            typed,
-            vec![message],
-        );
-    }
-    match varco_app::email_change::request(
+    let attempt = match state.login_limiter.attempt(ctx.ip) {
+        Ok(attempt) => attempt,
+        Err(seconds) => {
+            let message = state.i18n.text(lang, "login-throttled", &[("seconds", seconds.into())]);
+            return form(
+                &state,
+                lang,
+                StatusCode::TOO_MANY_REQUESTS,
+                &session,
+                typed,
+                vec![message],
+            );
+        }
+    };
+    let result = varco_app::email_change::request(
         &state.app,
         &session,
         &input.new_email,
         &input.current_password,
         &ctx.request,
     )
-    .await
-    {
+    .await;
+    attempt.settle(crate::ratelimit::failed_sign_in(&result));
+    match result {
         Ok(address) => {
             let html = render(
                 &state,
@@ -220,14 +222,18 @@ async fn link_page(state: &WebState, headers: &HeaderMap, token: &str, undo: boo
 }
 
 /// Checks a link's form and the per-address limit shared with the other link endpoints.
-fn check_link_form(state: &WebState, headers: &HeaderMap, ctx: &Ctx, form: &TokenForm) -> Result<(), PageError> {
+/// The cell taken comes back when the link is used successfully.
+fn check_link_form(
+    state: &WebState,
+    headers: &HeaderMap,
+    ctx: &Ctx,
+    form: &TokenForm,
+) -> Result<crate::ratelimit::Attempt, PageError> {
     check_anonymous_form(state, headers, &form.csrf)?;
-    if let Some(ip) = ctx.ip
-        && let Err(seconds) = state.recovery_limiter.check(ip)
-    {
-        return Err(PageError(WebError::Throttled(seconds)));
-    }
-    Ok(())
+    state
+        .recovery_limiter
+        .attempt(ctx.ip)
+        .map_err(|seconds| PageError(WebError::Throttled(seconds)))
 }
 
 pub async fn confirm_page(
@@ -244,9 +250,11 @@ pub async fn confirm_submit(
     ctx: Ctx,
     Form(form): Form<TokenForm>,
 ) -> Result<Response, PageError> {
-    check_link_form(&state, &headers, &ctx, &form)?;
+    let attempt = check_link_form(&state, &headers, &ctx, &form)?;
     let lang = lang_of(&headers);
-    match varco_app::email_change::confirm(&state.app, &form.token, &ctx.request).await {
+    let result = varco_app::email_change::confirm(&state.app, &form.token, &ctx.request).await;
+    attempt.settle(result.is_err());
+    match result {
         Ok(address) => {
             let email = varco_domain::email::EmailAddress::parse(&address)
                 .map(|a| a.masked())
@@ -280,9 +288,11 @@ pub async fn undo_submit(
     ctx: Ctx,
     Form(form): Form<TokenForm>,
 ) -> Result<Response, PageError> {
-    check_link_form(&state, &headers, &ctx, &form)?;
+    let attempt = check_link_form(&state, &headers, &ctx, &form)?;
     let lang = lang_of(&headers);
-    match varco_app::email_change::undo(&state.app, &form.token, &ctx.request).await {
+    let result = varco_app::email_change::undo(&state.app, &form.token, &ctx.request).await;
+    attempt.settle(result.is_err());
+    match result {
         Ok(()) => {
             let html = render(
                 &state,

@@ -84,32 +84,34 @@ pub async fn submit(
 ) -> Result<Response, PageError> {
     check_anonymous_form(&state, &headers, &form.csrf)?;
     let lang = lang_of(&headers);
-    if let Some(ip) = ctx.ip
-        && let Err(seconds) = state.login_limiter.check(ip)
-    {
-        let message = state.i18n.text(lang, "login-throttled", &[("seconds", seconds.into())]);
-        let mut response = page(
-            &state,
-            &headers,
-            StatusCode::TOO_MANY_REQUESTS,
-            &form.login,
-            Some(message),
-            form.next.as_deref(),
-            false,
-        )?;
-        response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
-        return Ok(response);
-    }
+    let attempt = match state.login_limiter.attempt(ctx.ip) {
+        Ok(attempt) => attempt,
+        Err(seconds) => {
+            let message = state.i18n.text(lang, "login-throttled", &[("seconds", seconds.into())]);
+            let mut response = page(
+                &state,
+                &headers,
+                StatusCode::TOO_MANY_REQUESTS,
+                &form.login,
+                Some(message),
+                form.next.as_deref(),
+                false,
+            )?;
+            response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+            return Ok(response);
+        }
+    };
     let previous = cookie_value(&headers, cookie_name(&state.config));
-    match varco_app::login::login(
+    let result = varco_app::login::login(
         &state.app,
         &form.login,
         &form.password,
         &ctx.request,
         previous.as_deref(),
     )
-    .await
-    {
+    .await;
+    attempt.settle(crate::ratelimit::failed_sign_in(&result));
+    match result {
         Ok(outcome) => {
             let target = local_path(form.next.as_deref());
             let target = if outcome.password_expired {

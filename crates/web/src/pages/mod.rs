@@ -24,7 +24,7 @@ use varco_domain::token::SecretToken;
 use crate::WebState;
 use crate::i18n::Lang;
 use crate::problem::{PageError, WebError};
-use crate::session::{CSRF_COOKIE, LANG_COOKIE, MaybeSession, cookie_value, csrf_cookie, lang_cookie};
+use crate::session::{LANG_COOKIE, MaybeSession, cookie_value, csrf_cookie, csrf_cookie_value, lang_cookie};
 
 pub fn routes() -> Router<WebState> {
     Router::new()
@@ -142,7 +142,7 @@ pub(crate) fn policy_messages(
 
 /// The anonymous-form CSRF token: the cookie's value, or a new one to set.
 pub(crate) fn anonymous_csrf(state: &WebState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
-    match cookie_value(headers, CSRF_COOKIE).filter(|v| SecretToken::from_user(v).is_some()) {
+    match csrf_cookie_value(&state.config, headers).filter(|v| SecretToken::from_user(v).is_some()) {
         Some(existing) => (existing, None),
         None => {
             let token = SecretToken::generate(&mut OsRng);
@@ -158,7 +158,7 @@ pub(crate) fn check_anonymous_form(state: &WebState, headers: &HeaderMap, submit
         tracing::info!(origin = ?headers.get(axum::http::header::ORIGIN), expected = state.config.origin(), "form refused: cross-origin");
         return Err(PageError(e));
     }
-    match cookie_value(headers, CSRF_COOKIE) {
+    match csrf_cookie_value(&state.config, headers) {
         Some(cookie) if crate::session::tokens_equal(&cookie, submitted) => Ok(()),
         Some(_) => {
             tracing::info!("form refused: the CSRF token does not match the cookie");

@@ -85,21 +85,23 @@ pub async fn submit(
         let message = state.i18n.text(lang, "password-change-mismatch", &[]);
         return form(&state, &headers, StatusCode::BAD_REQUEST, &session, vec![message]);
     }
-    if let Some(ip) = ctx.ip
-        && let Err(seconds) = state.login_limiter.check(ip)
-    {
-        let message = state.i18n.text(lang, "login-throttled", &[("seconds", seconds.into())]);
-        return form(&state, &headers, StatusCode::TOO_MANY_REQUESTS, &session, vec![message]);
-    }
-    match varco_app::password::change(
+    let attempt = match state.login_limiter.attempt(ctx.ip) {
+        Ok(attempt) => attempt,
+        Err(seconds) => {
+            let message = state.i18n.text(lang, "login-throttled", &[("seconds", seconds.into())]);
+            return form(&state, &headers, StatusCode::TOO_MANY_REQUESTS, &session, vec![message]);
+        }
+    };
+    let result = varco_app::password::change(
         &state.app,
         &session,
         &input.current_password,
         &input.new_password,
         &ctx.request,
     )
-    .await
-    {
+    .await;
+    attempt.settle(crate::ratelimit::failed_sign_in(&result));
+    match result {
         Ok(()) => {
             let html = render(
                 &state,

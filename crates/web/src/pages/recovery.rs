@@ -179,11 +179,11 @@ pub async fn reset_submit(
 ) -> Result<Response, PageError> {
     check_anonymous_form(&state, &headers, &form.csrf)?;
     let lang = lang_of(&headers);
-    if let Some(ip) = ctx.ip
-        && let Err(seconds) = state.recovery_limiter.check(ip)
-    {
-        return Err(PageError(crate::problem::WebError::Throttled(seconds)));
-    }
+    let attempt = state
+        .recovery_limiter
+        .attempt(ctx.ip)
+        .map_err(|seconds| PageError(crate::problem::WebError::Throttled(seconds)))?;
+    // An unknown or spent link counts against the address (the attempt is dropped).
     let link = varco_app::recovery::inspect_link(&state.app, &form.token).await?;
     let LinkState::Valid {
         activation, user_code, ..
@@ -192,6 +192,7 @@ pub async fn reset_submit(
         return invalid_link(&state, lang);
     };
     if form.new_password != form.new_password_confirm {
+        attempt.succeeded();
         let message = state.i18n.text(lang, "reset-mismatch", &[]);
         return reset_form(
             &state,
@@ -202,7 +203,9 @@ pub async fn reset_submit(
             vec![message],
         );
     }
-    match varco_app::recovery::reset_password(&state.app, &form.token, &form.new_password, &ctx.request).await {
+    let result = varco_app::recovery::reset_password(&state.app, &form.token, &form.new_password, &ctx.request).await;
+    attempt.settle(crate::ratelimit::failed_link_use(&result));
+    match result {
         Ok(()) => {
             let html = render(
                 &state,
