@@ -166,7 +166,9 @@ impl Attempt {
 pub fn failed_sign_in<T>(result: &Result<T, varco_app::AppError>) -> bool {
     matches!(
         result,
-        Err(varco_app::AppError::InvalidCredentials | varco_app::AppError::Throttled { .. })
+        Err(varco_app::AppError::InvalidCredentials
+            | varco_app::AppError::Throttled { .. }
+            | varco_app::AppError::LoginDelayed { .. })
     )
 }
 
