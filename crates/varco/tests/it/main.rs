@@ -12,3 +12,4 @@ mod cli;
 mod lifecycle;
 mod pages;
 mod recovery;
+mod setup;
