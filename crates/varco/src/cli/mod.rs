@@ -3,6 +3,8 @@
 //! Admin commands go through `varco_app`, so they leave audit records too.
 
 mod admin;
+mod import;
+mod server_cmd;
 
 use std::path::PathBuf;
 
@@ -170,11 +172,18 @@ pub enum OutboxCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
-    /// Run one job now: expiry-reminders.
+    /// Run one job now.
     Run {
-        #[arg(value_parser = clap::builder::PossibleValuesParser::new(varco_app::jobs::JOBS))]
-        job: String,
+        #[arg(value_enum)]
+        job: JobArg,
     },
+}
+
+/// The periodic jobs that can be run by hand.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum JobArg {
+    /// Email the accounts whose password expires soon.
+    ExpiryReminders,
 }
 
 #[derive(Debug, Args)]

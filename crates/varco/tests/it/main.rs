@@ -10,6 +10,7 @@ mod api;
 mod browser;
 mod cli;
 mod lifecycle;
+mod newcomer;
 mod pages;
 mod recovery;
 mod setup;
