@@ -243,3 +243,27 @@ async fn setup_errors_come_all_at_once_in_italian_with_the_values_kept(backend: 
     assert!(!varco_app::setup::needs_setup(t.app()).await.unwrap());
     t.stop().await;
 }
+
+/// A full hashing queue (AppError::Busy) is a 503 `unavailable` with
+/// `Retry-After`, on the API and on pages (with its own message).
+#[tokio::test]
+async fn a_full_hashing_queue_is_a_503_with_retry_after() {
+    use axum::response::IntoResponse;
+    use varco_app::AppError;
+    use varco_web::problem::{ApiError, PageError, PageFailure, WebError};
+
+    let api = ApiError(WebError::App(AppError::Busy)).into_response();
+    assert_eq!(api.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(api.headers().contains_key("retry-after"));
+    let body = axum::body::to_bytes(api.into_body(), 4096).await.unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["code"], "unavailable");
+
+    let page = PageError(WebError::App(AppError::Busy)).into_response();
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(page.headers().contains_key("retry-after"));
+    assert_eq!(
+        page.extensions().get::<PageFailure>().unwrap().message_key,
+        "error-busy"
+    );
+}
