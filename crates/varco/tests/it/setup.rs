@@ -107,11 +107,27 @@ async fn setup_posts_are_rate_limited_per_address(backend: Backend) {
 async fn setup_is_gone_once_an_admin_exists(backend: Backend) {
     let Some(t) = TestApp::spawn(backend).await else { return };
     let token = varco_app::setup::issue_setup_token(t.app()).await.unwrap();
+    let pending = "la prima configurazione è in attesa";
+    let login = || async {
+        t.client
+            .get(t.url("/login"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    assert!(
+        login().await.contains(pending),
+        "the sign-in page says setup is pending"
+    );
     let csrf = csrf(&t).await;
     let form = valid_form(&csrf, token.as_str());
     let r = t.client.post(t.url("/setup")).form(&form).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains("Configurazione completata"));
+    assert!(!login().await.contains(pending), "and says nothing once it is done");
     // Gone: GET with or without the spent token, and POST.
     for path in [format!("/setup?token={}", token.as_str()), "/setup".to_owned()] {
         let r = t.client.get(t.url(&path)).send().await.unwrap();
