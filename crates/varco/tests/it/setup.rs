@@ -186,7 +186,8 @@ async fn setup_errors_come_all_at_once_in_italian_with_the_values_kept(backend: 
         );
     }
     assert!(!html.contains("troppo lunga"), "no 'too long' for a blank password");
-    assert!(html.contains("aria-invalid=\"true\""));
+    assert!(html.contains("aria-invalid=\"true\" aria-describedby=\"school_code-error\" autofocus>"));
+    assert_eq!(html.matches(" autofocus").count(), 1, "only the first bad field");
 
     // Several wrong fields: all reported, in Italian, values kept but passwords.
     let mut form = valid_form(&csrf, token.as_str());

@@ -96,7 +96,8 @@ fn form_page(
         false,
         "setup.html",
         minijinja::context! {
-            csrf => csrf, token => token, form => form, errors => errors, field_errors => by_field,
+            csrf => csrf, token => token, form => form, field_errors => by_field,
+            first_error => errors.first().map(|e| e.field), errors => errors,
             min_length => state.app.settings.policy.staff.min_length,
         },
     )?;
