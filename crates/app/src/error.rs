@@ -41,6 +41,9 @@ pub enum AppError {
     InvalidToken,
     #[error("the service is temporarily unavailable")]
     Unavailable(#[source] StoreError),
+    /// The password-hashing queue is full: retry in a moment.
+    #[error("the service is busy; retry in a moment")]
+    Busy,
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -12,7 +12,12 @@
 //! a flood left hundreds of MiB cached in idle arenas; on a fixed set of
 //! threads each keeps one reusable working area while busy (no page faults
 //! per login) and frees it after two idle seconds.
+//!
+//! The queue in front of the threads is bounded: a flood that fills it gets
+//! [`AppError::Busy`] (503 with `Retry-After`) at once instead of waiting in
+//! an ever longer line that delays every sign-in.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
@@ -26,13 +31,20 @@ type Job = Box<dyn FnOnce(&PasswordHasher) + Send>;
 /// A hashing thread idle this long frees its Argon2 working area.
 const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Jobs that may wait per hashing thread (at ~25 ms each, a full queue is
+/// about three seconds of work), and never fewer than [`MIN_QUEUE`] in all.
+const QUEUE_PER_THREAD: usize = 128;
+const MIN_QUEUE: usize = 256;
+
 /// The hashing threads. Cloning shares them; they stop when the last clone
 /// is dropped.
 #[derive(Clone)]
 pub struct HashingPool {
     hasher: PasswordHasher,
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::SyncSender<Job>,
     threads: usize,
+    /// Jobs accepted into the queue since the pool started.
+    submitted: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for HashingPool {
@@ -45,11 +57,20 @@ impl std::fmt::Debug for HashingPool {
 }
 
 impl HashingPool {
+    /// `concurrency` threads (at least one) behind a queue sized for them.
     pub fn new(params: HashParams, concurrency: usize) -> Result<HashingPool, AppError> {
+        let threads = concurrency.max(1);
+        HashingPool::with_queue(params, threads, (threads * QUEUE_PER_THREAD).max(MIN_QUEUE))
+    }
+
+    /// `concurrency` threads behind a queue of at most `queue` waiting jobs
+    /// (at least one); a job offered to a full queue is refused with
+    /// [`AppError::Busy`].
+    pub fn with_queue(params: HashParams, concurrency: usize, queue: usize) -> Result<HashingPool, AppError> {
         let hasher =
             PasswordHasher::new(params).map_err(|e| AppError::Internal(format!("password hashing parameters: {e}")))?;
         let threads = concurrency.max(1);
-        let (jobs, queue) = mpsc::channel::<Job>();
+        let (jobs, queue) = mpsc::sync_channel::<Job>(queue.max(1));
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..threads {
             let queue = Arc::clone(&queue);
@@ -73,7 +94,19 @@ impl HashingPool {
                 })
                 .map_err(|e| AppError::Internal(format!("cannot start a hashing thread: {e}")))?;
         }
-        Ok(HashingPool { hasher, jobs, threads })
+        Ok(HashingPool {
+            hasher,
+            jobs,
+            threads,
+            submitted: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    /// How many hashing jobs (hashes, verifications, dummy verifications)
+    /// were accepted since the pool started: lets tests prove that a request
+    /// was answered without touching Argon2.
+    pub fn jobs_submitted(&self) -> u64 {
+        self.submitted.load(Ordering::Relaxed)
     }
 
     pub fn params(&self) -> HashParams {
@@ -86,14 +119,18 @@ impl HashingPool {
     ) -> Result<T, AppError> {
         let (done, result) = oneshot::channel();
         self.jobs
-            .send(Box::new(move |hasher| {
+            .try_send(Box::new(move |hasher| {
                 // The request was dropped (the client hung up): skip the work.
                 if done.is_closed() {
                     return;
                 }
                 let _ = done.send(job(hasher));
             }))
-            .map_err(|_| AppError::Internal("the hashing threads have stopped".into()))?;
+            .map_err(|e| match e {
+                mpsc::TrySendError::Full(_) => AppError::Busy,
+                mpsc::TrySendError::Disconnected(_) => AppError::Internal("the hashing threads have stopped".into()),
+            })?;
+        self.submitted.fetch_add(1, Ordering::Relaxed);
         result
             .await
             .map_err(|_| AppError::Internal("a hashing job was dropped".into()))
@@ -155,6 +192,57 @@ mod tests {
             .await
             .unwrap();
         assert!(!garbage.matches);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_busy_at_once() {
+        let pool = HashingPool::with_queue(
+            HashParams {
+                memory_kib: 1024,
+                iterations: 1,
+                parallelism: 1,
+            },
+            1,
+            1,
+        )
+        .unwrap();
+        // Hold the only thread so that nothing leaves the queue.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (started, running) = oneshot::channel::<()>();
+        let blocker = {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                pool.run(move |_| {
+                    let _ = started.send(());
+                    let _ = held.recv();
+                })
+                .await
+            })
+        };
+        running.await.unwrap();
+        // One job fits in the queue...
+        let queued = {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.hash(PasswordInput::new("the queued one").unwrap()).await })
+        };
+        while pool.jobs_submitted() < 2 {
+            tokio::task::yield_now().await;
+        }
+        // ...the next one is refused without waiting.
+        let refused = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            pool.hash(PasswordInput::new("one too many").unwrap()),
+        )
+        .await
+        .expect("answered at once");
+        assert!(matches!(refused, Err(AppError::Busy)), "{refused:?}");
+        assert_eq!(pool.jobs_submitted(), 2, "the refused job was not counted");
+        release.send(()).unwrap();
+        blocker.await.unwrap().unwrap();
+        assert!(queued.await.unwrap().unwrap().starts_with("$argon2id$"));
+        // Room again.
+        assert!(pool.hash(PasswordInput::new("after the wait").unwrap()).await.is_ok());
+        assert_eq!(pool.jobs_submitted(), 3);
     }
 
     #[tokio::test]

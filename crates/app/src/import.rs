@@ -143,6 +143,20 @@ fn parse_kind(value: &str) -> Option<AccountKind> {
     }
 }
 
+/// The line a record starts on. The csv crate positions a record where it
+/// started reading, before the blank lines it skipped: count those.
+fn record_line(text: &str, position: &csv::Position) -> u64 {
+    let skipped = text
+        .as_bytes()
+        .get(position.byte() as usize..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|&&b| b == b'\n' || b == b'\r')
+        .filter(|&&b| b == b'\n')
+        .count();
+    position.line() + skipped as u64
+}
+
 /// Reads and validates a roster. Fails only when the file as a whole cannot
 /// be read (not UTF-8, no usable header); bad rows are collected.
 pub fn read_roster(mut input: impl Read, default_kind: Option<AccountKind>) -> Result<Roster, ImportError> {
@@ -228,7 +242,7 @@ pub fn read_roster(mut input: impl Read, default_kind: Option<AccountKind>) -> R
                 continue;
             }
         };
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let line = record.position().map(|p| record_line(text, p)).unwrap_or(0);
         if record.iter().all(str::is_empty) {
             continue;
         }
@@ -489,4 +503,156 @@ pub async fn apply(
     progress(report.rows);
     report.skipped.sort_by_key(|e| e.line);
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A valid tax code for test row `n`.
+    fn cf(n: u32) -> String {
+        let first15 = format!("RSSMRA8{}A0{}H501", n % 10, 1 + n % 9);
+        crate::setup::complete_tax_code(&first15)
+            .unwrap_or_else(|| panic!("tax code {first15}"))
+            .to_string()
+    }
+
+    fn read(text: &str, default_kind: Option<AccountKind>) -> Result<Roster, ImportError> {
+        read_roster(text.as_bytes(), default_kind)
+    }
+
+    fn unreadable(text: &str) -> String {
+        match read(text, None) {
+            Err(ImportError::Unreadable(reason)) => reason,
+            other => panic!("expected an unreadable file, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_bom_and_semicolons_from_an_italian_spreadsheet() {
+        let text = format!(
+            "\u{feff}codice_fiscale;nome;cognome;tipo\n{};Mario;Rossi;docente\n{};Anna;Verdi;genitore\n",
+            cf(1),
+            cf(2)
+        );
+        let roster = read(&text, None).unwrap();
+        assert_eq!(roster.errors(), []);
+        assert_eq!(roster.len(), 2);
+        assert_eq!(roster.rows[0].account.tax_code.to_string(), cf(1));
+        assert_eq!(roster.rows[0].account.kind, AccountKind::Staff);
+        assert_eq!(roster.rows[1].account.kind, AccountKind::Family);
+        assert_eq!(roster.rows[1].line, 3);
+    }
+
+    #[test]
+    fn commas_when_the_header_has_more_commas_with_quoted_fields() {
+        let text = format!(
+            "tax_code,first_name,last_name,kind,email\n{},\"Anna; Maria\",Bianchi,family,anna@example.it\n",
+            cf(3)
+        );
+        let roster = read(&text, None).unwrap();
+        assert_eq!(roster.errors(), []);
+        let row = &roster.rows[0].account;
+        assert_eq!(row.first_name.as_str(), "Anna; Maria");
+        assert_eq!(
+            row.email.as_ref().map(ToString::to_string).as_deref(),
+            Some("anna@example.it")
+        );
+    }
+
+    #[test]
+    fn header_aliases_case_spaces_and_dashes_and_a_default_kind() {
+        let text = format!(
+            "CF; Nome ; COGNOME; E-Mail; Nome Utente\n{}; Luca ; Neri ; luca@example.it ; luca.neri\n",
+            cf(4).to_lowercase()
+        );
+        let roster = read(&text, Some(AccountKind::Staff)).unwrap();
+        assert_eq!(roster.errors(), []);
+        let row = &roster.rows[0].account;
+        assert_eq!(row.tax_code.to_string(), cf(4), "normalised to upper case");
+        assert_eq!(row.first_name.as_str(), "Luca", "trimmed");
+        assert_eq!(row.kind, AccountKind::Staff);
+        assert_eq!(
+            row.username.as_ref().map(ToString::to_string).as_deref(),
+            Some("luca.neri")
+        );
+    }
+
+    #[test]
+    fn header_problems_make_the_whole_file_unreadable() {
+        assert!(unreadable("tax_code;cf;nome;cognome;tipo\n").contains("twice"));
+        assert!(unreadable("tax_code;nome;cognome;tipo;shoe_size\n").contains("shoe_size"));
+        assert!(unreadable("tax_code;nome;tipo\n").contains("last_name"));
+        assert!(unreadable("tax_code;nome;cognome\n").contains("kind"));
+        assert!(unreadable("").contains("empty"));
+        assert!(unreadable("\n\n").contains("blank"));
+        match read_roster(&b"tax_code;nome\xff;cognome\n"[..], None) {
+            Err(ImportError::Unreadable(reason)) => assert!(reason.contains("UTF-8"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_rows_are_collected_with_their_line_numbers() {
+        let text = format!(
+            "tax_code;first_name;last_name;kind;username;password_hash\n\
+             {good};Mario;Rossi;staff;mrossi;\n\
+             NOTATAXCODE;Anna;Verdi;staff;;\n\
+             {c5};Solo;Tre\n\
+             \n\
+             {c6};Bruno;Gialli;alieno;;\n\
+             {good};Mario;Doppio;staff;;\n\
+             {c7};Carla;Blu;family;mrossi;\n\
+             {c8};Dario;Viola;family;;not-a-hash\n\
+             {c9};;Senza;family;;\n\
+             {c9b};Ultima;Riga;family;;\n",
+            good = cf(5),
+            c5 = cf(6),
+            c6 = cf(7),
+            c7 = cf(8),
+            c8 = cf(9),
+            c9 = cf(10),
+            c9b = cf(11),
+        );
+        let roster = read(&text, None).unwrap();
+        let lines: Vec<u64> = roster.errors().iter().map(|e| e.line).collect();
+        assert_eq!(lines, [3, 4, 6, 7, 8, 9, 10], "{:#?}", roster.errors());
+        let reason = |line: u64| {
+            roster
+                .errors()
+                .iter()
+                .find(|e| e.line == line)
+                .map(|e| e.reason.clone())
+                .unwrap()
+        };
+        assert!(reason(3).starts_with("tax_code:"), "{}", reason(3));
+        assert!(reason(4).contains("expected 6 fields, found 3"), "{}", reason(4));
+        assert!(reason(6).contains("alieno"), "{}", reason(6));
+        assert!(reason(7).contains("already appears on line 2"), "{}", reason(7));
+        assert!(reason(8).contains("mrossi"), "{}", reason(8));
+        assert!(reason(9).starts_with("password_hash:"), "{}", reason(9));
+        assert!(reason(10).starts_with("first_name:"), "{}", reason(10));
+        let good: Vec<u64> = roster.rows.iter().map(|r| r.line).collect();
+        assert_eq!(good, [2, 11], "the blank line 5 is skipped, not an error");
+
+        // Several blank lines, with Windows line ends.
+        let text = format!(
+            "tax_code;nome;cognome;tipo\r\n\r\n\r\n{};Mario;Rossi;alieno\r\n",
+            cf(13)
+        );
+        let roster = read(&text, None).unwrap();
+        assert_eq!(roster.errors()[0].line, 4, "{:?}", roster.errors());
+    }
+
+    #[test]
+    fn a_known_legacy_hash_is_carried_over() {
+        let hash = "md5$salt$0123456789abcdef0123456789abcdef";
+        let text = format!(
+            "tax_code;nome;cognome;tipo;hash_password\n{};Mario;Rossi;staff;{hash}\n",
+            cf(12)
+        );
+        let roster = read(&text, None).unwrap();
+        assert_eq!(roster.errors(), []);
+        assert_eq!(roster.rows[0].password_hash.as_deref(), Some(hash));
+    }
 }

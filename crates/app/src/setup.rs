@@ -13,8 +13,11 @@ use rand::Rng;
 use rand::rngs::OsRng;
 use serde::Serialize;
 use varco_domain::account::{AccountKind, AccountStatus, Role};
-use varco_domain::password::PasswordInput;
-use varco_domain::tax_code::TaxCode;
+use varco_domain::email::{EmailAddress, EmailError};
+use varco_domain::password::{PasswordInput, PasswordInputError, PolicyContext, PolicyRefusal};
+use varco_domain::person::{PersonName, PersonNameError, Username, UsernameError};
+use varco_domain::school_code::{SchoolCode, SchoolCodeError};
+use varco_domain::tax_code::{TaxCode, TaxCodeError};
 use varco_domain::token::{SecretToken, TokenPurpose};
 use varco_store::NewToken;
 
@@ -67,9 +70,15 @@ pub async fn issue_setup_token(app: &App) -> Result<SecretToken, AppError> {
 
 /// Whether a setup token is live (for showing the form or an error page).
 pub async fn setup_token_is_live(app: &App, token: &str) -> Result<bool, AppError> {
-    let Some(token) = SecretToken::from_user(token) else {
-        return Ok(false);
-    };
+    match SecretToken::from_user(token) {
+        Some(token) => token_is_live(app, &token).await,
+        None => Ok(false),
+    }
+}
+
+/// A read-only look at the token: cheap, so that a dead token is refused
+/// before any validation, policy check or hashing.
+async fn token_is_live(app: &App, token: &SecretToken) -> Result<bool, AppError> {
     let mut tx = app.store.begin_read().await?;
     let live = tx
         .live_token(token.hash().as_str(), TokenPurpose::Setup.as_str(), app.now().0)
@@ -85,6 +94,176 @@ pub struct FirstAdmin {
     pub admin: AddAccount,
 }
 
+/// A field of the setup form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetupField {
+    SchoolCode,
+    SchoolName,
+    SchoolEmail,
+    FirstName,
+    LastName,
+    TaxCode,
+    Email,
+    Username,
+    Password,
+    PasswordConfirm,
+}
+
+impl SetupField {
+    /// The form field's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SetupField::SchoolCode => "school_code",
+            SetupField::SchoolName => "school_name",
+            SetupField::SchoolEmail => "school_email",
+            SetupField::FirstName => "first_name",
+            SetupField::LastName => "last_name",
+            SetupField::TaxCode => "tax_code",
+            SetupField::Email => "email",
+            SetupField::Username => "username",
+            SetupField::Password => "password",
+            SetupField::PasswordConfirm => "password_confirm",
+        }
+    }
+}
+
+/// Why one field of the setup form is refused, typed so that the page can
+/// say it in the visitor's language.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SetupProblem {
+    Required,
+    SchoolCode(SchoolCodeError),
+    /// Longer than `max` characters, or with control characters.
+    Text {
+        max: usize,
+    },
+    Email(EmailError),
+    Name(PersonNameError),
+    TaxCode(TaxCodeError),
+    Username(UsernameError),
+    PasswordInput(PasswordInputError),
+    PasswordMismatch,
+    Policy(PolicyRefusal),
+}
+
+/// One refused field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetupFieldError {
+    pub field: SetupField,
+    pub problem: SetupProblem,
+}
+
+/// Longest school name, in characters (as `schools::add`).
+const SCHOOL_NAME_MAX: usize = 200;
+
+/// Checks every field of the setup form at once, without touching the
+/// database: all the problems come back together, so that the person fixes
+/// them in one go. On success, the password ready for [`complete_setup`].
+pub fn check_first_admin(
+    app: &App,
+    input: &FirstAdmin,
+    password: &str,
+    password_confirm: &str,
+) -> Result<PasswordInput, Vec<SetupFieldError>> {
+    let mut errors = Vec::new();
+    let mut refuse = |field: SetupField, problem: SetupProblem| errors.push(SetupFieldError { field, problem });
+    let blank = |v: &str| v.trim().is_empty();
+
+    if blank(&input.school.code) {
+        refuse(SetupField::SchoolCode, SetupProblem::Required);
+    } else if let Err(e) = SchoolCode::parse(&input.school.code) {
+        refuse(SetupField::SchoolCode, SetupProblem::SchoolCode(e));
+    }
+    let name = input.school.name.trim();
+    if name.is_empty() {
+        refuse(SetupField::SchoolName, SetupProblem::Required);
+    } else if name.chars().count() > SCHOOL_NAME_MAX || name.chars().any(char::is_control) {
+        refuse(SetupField::SchoolName, SetupProblem::Text { max: SCHOOL_NAME_MAX });
+    }
+    if let Some(email) = input.school.email.as_deref().filter(|e| !blank(e))
+        && let Err(e) = EmailAddress::parse(email.trim())
+    {
+        refuse(SetupField::SchoolEmail, SetupProblem::Email(e));
+    }
+    let admin = &input.admin;
+    for (field, value) in [
+        (SetupField::FirstName, &admin.first_name),
+        (SetupField::LastName, &admin.last_name),
+    ] {
+        match PersonName::parse(value) {
+            Err(PersonNameError::Empty) => refuse(field, SetupProblem::Required),
+            Err(e) => refuse(field, SetupProblem::Name(e)),
+            Ok(_) => {}
+        }
+    }
+    match TaxCode::parse(&admin.tax_code) {
+        Err(TaxCodeError::Empty) => refuse(SetupField::TaxCode, SetupProblem::Required),
+        Err(e) => refuse(SetupField::TaxCode, SetupProblem::TaxCode(e)),
+        Ok(_) => {}
+    }
+    match admin.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+        None => refuse(SetupField::Email, SetupProblem::Required),
+        Some(email) => {
+            if let Err(e) = EmailAddress::parse(email) {
+                refuse(SetupField::Email, SetupProblem::Email(e));
+            }
+        }
+    }
+    if let Some(username) = admin.username.as_deref().map(str::trim).filter(|u| !u.is_empty())
+        && let Err(e) = Username::parse(username)
+    {
+        refuse(SetupField::Username, SetupProblem::Username(e));
+    }
+
+    let checked = match PasswordInput::new(password) {
+        Err(PasswordInputError::Empty) => {
+            refuse(SetupField::Password, SetupProblem::Required);
+            None
+        }
+        Err(e) => {
+            refuse(SetupField::Password, SetupProblem::PasswordInput(e));
+            None
+        }
+        Ok(p) => Some(p),
+    };
+    if password_confirm.is_empty() {
+        refuse(SetupField::PasswordConfirm, SetupProblem::Required);
+    } else if checked.is_some() && password != password_confirm {
+        refuse(SetupField::PasswordConfirm, SetupProblem::PasswordMismatch);
+    }
+    if let Some(p) = &checked {
+        // The person's own words, as typed (validated or not), are refused
+        // inside the password like at every other password step.
+        let words: Vec<&str> = [
+            admin.first_name.as_str(),
+            admin.last_name.as_str(),
+            admin.tax_code.as_str(),
+            input.school.name.as_str(),
+            admin.email.as_deref().unwrap_or(""),
+            admin.username.as_deref().unwrap_or(""),
+        ]
+        .into_iter()
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .collect();
+        let policy = app.settings.policy.get(AccountKind::Staff);
+        if let Err(refusal) = policy.check(
+            p,
+            &PolicyContext {
+                words: &words,
+                common: &app.settings.common_passwords,
+                has_second_factor: false,
+            },
+        ) {
+            refuse(SetupField::Password, SetupProblem::Policy(refusal));
+        }
+    }
+    match checked {
+        Some(p) if errors.is_empty() => Ok(p),
+        _ => Err(errors),
+    }
+}
+
 pub async fn complete_setup(
     app: &App,
     token: &str,
@@ -93,6 +272,9 @@ pub async fn complete_setup(
     ctx: &RequestContext,
 ) -> Result<AccountView, AppError> {
     let token = SecretToken::from_user(token).ok_or(AppError::InvalidToken)?;
+    if !token_is_live(app, &token).await? {
+        return Err(AppError::InvalidToken);
+    }
     let valid = input.admin.validate()?;
     let context = valid.context_words(&input.school.name);
     let refs: Vec<&str> = context.iter().map(String::as_str).collect();

@@ -68,7 +68,7 @@ impl Transport {
                 ))))
             }
             None => {
-                std::fs::create_dir_all(&config.eml_dir).map_err(|e| {
+                eml::create_private_dir(&config.eml_dir).map_err(|e| {
                     MailError::Config(format!(
                         "cannot create the mail directory {}: {e}",
                         config.eml_dir.display()

@@ -3,11 +3,16 @@
 //!
 //! Nested settings use `__` in the environment:
 //! `VARCO_RATE_LIMITS__LOGIN_PER_MINUTE=0` sets `[rate_limits] login_per_minute`.
+//!
+//! A key that Varco does not know, in any section, stops the start (exit 2)
+//! with the key named: a misspelt setting is never silently ignored.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::Value;
 use serde::{Deserialize, Serialize};
 use varco_app::{PerKind, Settings};
 use varco_domain::lockout::LockoutPolicy;
@@ -183,6 +188,8 @@ pub struct Config {
     pub database_url: Option<String>,
     pub database_max_connections: u32,
     pub listen: String,
+    /// The address people type in their browser; empty (the default) means
+    /// `http://` + `listen` (see [`Config::effective_public_url`]).
     pub public_url: String,
     /// Unset: mail is written as `.eml` files under the data directory.
     pub smtp_url: Option<String>,
@@ -209,7 +216,7 @@ impl Default for Config {
             database_url: None,
             database_max_connections: 10,
             listen: "127.0.0.1:8080".into(),
-            public_url: "http://127.0.0.1:8080".into(),
+            public_url: String::new(),
             smtp_url: None,
             log_format: LogFormat::Text,
             log_level: "info".into(),
@@ -274,8 +281,83 @@ impl Config {
                 .split("__"),
         );
         let config: Config = figment.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        // Top-level typos are refused by `deny_unknown_fields`; nested
+        // sections reuse structs of other crates, so compare the key tree.
+        let given: Value = figment.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let known = Value::serialize(&config).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let mut unknown = Vec::new();
+        unknown_keys(&given, &known, "", &mut unknown);
+        if let Some(key) = unknown.first() {
+            return Err(ConfigError::Invalid(format!(
+                "unknown key `{key}` (misspelt? see the configuration reference in the README)"
+            )));
+        }
         config.check()?;
         Ok(config)
+    }
+
+    /// The public base URL without a trailing slash: `public_url` when set,
+    /// otherwise `http://` + `listen` (an unspecified listen address such as
+    /// 0.0.0.0 becomes the loopback address, which a browser on this machine
+    /// can open).
+    pub fn effective_public_url(&self) -> String {
+        let set = self.public_url.trim().trim_end_matches('/');
+        if !set.is_empty() {
+            return set.to_owned();
+        }
+        match self.listen.parse::<SocketAddr>() {
+            Ok(addr) if addr.ip().is_unspecified() => {
+                let loopback: IpAddr = if addr.is_ipv4() {
+                    Ipv4Addr::LOCALHOST.into()
+                } else {
+                    Ipv6Addr::LOCALHOST.into()
+                };
+                format!("http://{}", SocketAddr::new(loopback, addr.port()))
+            }
+            Ok(addr) => format!("http://{addr}"),
+            Err(_) => format!("http://{}", self.listen),
+        }
+    }
+
+    /// Whether a reverse proxy is declared in front of Varco (it may map any
+    /// public address to the listener).
+    fn behind_declared_proxy(&self) -> bool {
+        !self.trusted_proxies.is_empty()
+    }
+
+    /// A warning when `public_url` is plain http and cannot reach `listen`
+    /// (another port, or a host that is not the listener): every form would
+    /// then be refused as cross-origin. Not an error, since a proxy may sit in
+    /// front; https and declared proxies are never warned about.
+    pub fn public_url_warning(&self) -> Option<String> {
+        let public = self.effective_public_url();
+        let rest = public.strip_prefix("http://")?;
+        if self.behind_declared_proxy() {
+            return None;
+        }
+        let listen: SocketAddr = self.listen.parse().ok()?;
+        let authority = rest.split('/').next().unwrap_or(rest);
+        let (host, port) = split_host_port(authority)?;
+        let port = port.unwrap_or(80);
+        let mismatch = if listen.port() != 0 && port != listen.port() {
+            Some(format!("port {port} is not the listening port {}", listen.port()))
+        } else if listen.ip().is_unspecified() {
+            None
+        } else if listen.ip().is_loopback() {
+            (!is_loopback_host(host))
+                .then(|| format!("{host} is not this machine, and the server only listens on loopback"))
+        } else {
+            match host.parse::<IpAddr>() {
+                Ok(ip) if ip != listen.ip() => Some(format!("{host} is not the listening address")),
+                _ => None,
+            }
+        };
+        mismatch.map(|why| {
+            format!(
+                "public_url {public} cannot reach the listener {listen} ({why}): browsers will be sent there and \
+                 every form will be refused; set VARCO_PUBLIC_URL to the address people open, or put a proxy in front"
+            )
+        })
     }
 
     /// Checks what can be checked without touching the outside world.
@@ -293,7 +375,7 @@ impl Config {
                 self.listen
             )));
         }
-        let public = self.public_url.trim_end_matches('/');
+        let public = self.effective_public_url();
         let rest = public
             .strip_prefix("http://")
             .or_else(|| public.strip_prefix("https://"));
@@ -329,13 +411,15 @@ impl Config {
                 "mail.batch, mail.lease_secs and mail.give_up_after_hours must be at least 1".into(),
             ));
         }
-        if let Some(url) = &self.smtp_url
-            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
-        {
-            return Err(ConfigError::Invalid(format!(
-                "smtp_url must start with smtp:// or smtps:// (got {:?})",
-                redact_url(url)
-            )));
+        if let Some(url) = self.smtp_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                return Err(ConfigError::Invalid(format!(
+                    "smtp_url must start with smtp:// or smtps:// (got {:?})",
+                    redact_url(url)
+                )));
+            }
+            // The whole URL, including credentials without TLS to a remote host.
+            varco_mail::SmtpSettings::parse(url).map_err(|e| ConfigError::Invalid(format!("smtp_url: {e}")))?;
         }
         self.trusted_proxies()?;
         if self.database_max_connections == 0 {
@@ -361,7 +445,7 @@ impl Config {
             common = common.with_file(&text);
         }
         Ok(Settings {
-            public_url: self.public_url.trim_end_matches('/').to_owned(),
+            public_url: self.effective_public_url(),
             policy: PerKind {
                 staff: self.password.staff.policy(),
                 family: self.password.family.policy(),
@@ -392,7 +476,7 @@ impl Config {
                 phone: self.helpdesk.phone.clone(),
                 hours: self.helpdesk.hours.clone(),
             },
-            public_url: self.public_url.trim_end_matches('/').to_owned(),
+            public_url: self.effective_public_url(),
         }
     }
 
@@ -427,7 +511,7 @@ impl Config {
 
     pub fn web_config(&self) -> varco_web::WebConfig {
         varco_web::WebConfig {
-            public_url: self.public_url.trim_end_matches('/').to_owned(),
+            public_url: self.effective_public_url(),
             national_helpdesk: self.helpdesk.clone(),
             rate_limits: self.rate_limits.clone(),
             // Checked at load; an entry that does not parse was refused there.
@@ -454,6 +538,56 @@ fn list_or_commas<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<V
             .map(str::to_owned)
             .collect(),
     })
+}
+
+/// Collects the keys of `given` that `known` (the parsed configuration,
+/// serialized back) does not have: the keys that nothing read.
+fn unknown_keys(given: &Value, known: &Value, path: &str, out: &mut Vec<String>) {
+    match (given, known) {
+        (Value::Dict(_, given), Value::Dict(_, known)) => {
+            for (key, value) in given {
+                let path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                match known.get(key) {
+                    Some(known) => unknown_keys(value, known, &path, out),
+                    None => out.push(path),
+                }
+            }
+        }
+        (Value::Array(_, given), Value::Array(_, known)) => {
+            for (i, (given, known)) in given.iter().zip(known).enumerate() {
+                unknown_keys(given, known, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `host[:port]` of an http authority (IPv6 in brackets).
+fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p.parse().ok()?),
+            None if after.is_empty() => None,
+            None => return None,
+        };
+        return Some((host, port));
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => Some((host, Some(port.parse().ok()?))),
+        None => Some((authority, None)),
+    }
+}
+
+/// `localhost` (or a name under it) or a loopback address.
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host == "localhost" || host.ends_with(".localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A database URL with any password replaced, for messages.
@@ -514,5 +648,85 @@ mod tests {
         c.check().expect("defaults are valid");
         assert_eq!(c.listen, "127.0.0.1:8080");
         assert_eq!(c.database_url(), "sqlite://./varco-data/varco.db");
+        assert_eq!(c.effective_public_url(), "http://127.0.0.1:8080");
+        assert_eq!(c.public_url_warning(), None);
+    }
+
+    fn with(listen: &str, public_url: &str) -> Config {
+        Config {
+            listen: listen.into(),
+            public_url: public_url.into(),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn an_unset_public_url_follows_listen() {
+        assert_eq!(
+            with("127.0.0.1:9123", "").effective_public_url(),
+            "http://127.0.0.1:9123"
+        );
+        assert_eq!(with("0.0.0.0:9000", "").effective_public_url(), "http://127.0.0.1:9000");
+        assert_eq!(with("[::]:9000", "").effective_public_url(), "http://[::1]:9000");
+        assert_eq!(
+            with("127.0.0.1:9123", "https://accesso.scuola.it/").effective_public_url(),
+            "https://accesso.scuola.it"
+        );
+        assert_eq!(
+            with("127.0.0.1:9123", "").web_config().public_url,
+            "http://127.0.0.1:9123"
+        );
+        assert_eq!(
+            with("127.0.0.1:9123", "").mail_config().public_url,
+            "http://127.0.0.1:9123"
+        );
+    }
+
+    #[test]
+    fn a_public_url_that_cannot_reach_the_listener_is_warned_about() {
+        let warned = |listen: &str, public: &str| with(listen, public).public_url_warning();
+        let w = warned("127.0.0.1:9123", "http://127.0.0.1:8080").expect("another port");
+        assert!(
+            w.contains("http://127.0.0.1:8080") && w.contains("127.0.0.1:9123"),
+            "{w}"
+        );
+        assert!(warned("127.0.0.1:8080", "http://accesso.scuola.it:8080").is_some());
+        assert!(warned("127.0.0.1:80", "http://accesso.scuola.it").is_some());
+        assert!(warned("192.168.1.5:8080", "http://192.168.1.6:8080").is_some());
+        // Reachable, or a proxy's business.
+        assert_eq!(warned("127.0.0.1:8080", "http://localhost:8080"), None);
+        assert_eq!(warned("[::1]:8080", "http://[::1]:8080/"), None);
+        assert_eq!(warned("0.0.0.0:8080", "http://accesso.scuola.it:8080"), None);
+        assert_eq!(warned("192.168.1.5:8080", "http://accesso.scuola.it:8080"), None);
+        assert_eq!(warned("127.0.0.1:9123", "https://accesso.scuola.it"), None);
+        assert_eq!(warned("127.0.0.1:9123", ""), None);
+        assert_eq!(
+            warned("127.0.0.1:0", "http://127.0.0.1:8080"),
+            None,
+            "port 0 is picked at start"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_found_in_every_section() {
+        let known = Value::serialize(Config::default()).unwrap();
+        for (toml, key) in [
+            ("lisen = \"x\"", "lisen"),
+            ("[lockout]\nlock_aftr = 3", "lockout.lock_aftr"),
+            ("[rate_limits]\nlogin_per_minut = 3", "rate_limits.login_per_minut"),
+            ("[helpdesk]\nphon = \"1\"", "helpdesk.phon"),
+            ("[password.hash]\nmemory = 1", "password.hash.memory"),
+            ("[password.staff]\nmin_lenght = 9", "password.staff.min_lenght"),
+            ("[session]\nidle = 9", "session.idle"),
+            ("[mail]\nfrom_name = \"x\"", "mail.from_name"),
+        ] {
+            let given: Value = Figment::from(Serialized::defaults(Config::default()))
+                .merge(Toml::string(toml))
+                .extract()
+                .unwrap();
+            let mut unknown = Vec::new();
+            unknown_keys(&given, &known, "", &mut unknown);
+            assert_eq!(unknown, [key], "{toml}");
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! `varco`: parse the command line, load the configuration, run the command.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -9,8 +10,11 @@ use varco::config::{Config, LogFormat};
 
 fn init_logging(config: &Config, json: bool) {
     let filter = EnvFilter::try_from_env("VARCO_LOG").unwrap_or_else(|_| EnvFilter::new(&config.log_level));
+    // Colours only for a person at a terminal: a file, a pipe or the journal
+    // gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if json || config.log_format == LogFormat::Json {
         builder.json().init();

@@ -16,10 +16,16 @@ use varco_store::{ConnectOptions, Store};
 
 use crate::config::{Config, redact_url};
 
-/// Makes sure the data directory exists and is writable.
+/// Makes sure the data directory exists (0700), is writable, and that a
+/// SQLite database in it is private (0600).
 pub fn prepare_data_dir(config: &Config) -> anyhow::Result<()> {
     let dir = &config.data_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    crate::private_files::create_private_dir(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    if let Some(db) = crate::private_files::sqlite_file(&config.database_url()) {
+        crate::private_files::prepare_sqlite_file(&db)
+            .with_context(|| format!("cannot create the database file {}", db.display()))?;
+    }
     let probe = dir.join(".varco-write-test");
     std::fs::write(&probe, b"ok").with_context(|| format!("the data directory {} is not writable", dir.display()))?;
     std::fs::remove_file(&probe).ok();

@@ -70,6 +70,7 @@ pub fn classify(error: &WebError) -> (StatusCode, &'static str, &'static str) {
             AppError::PasswordChangeRequired => (S::FORBIDDEN, "password_change_required", "Password change required"),
             AppError::InvalidToken => (S::BAD_REQUEST, "invalid_token", "Invalid or expired token"),
             AppError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
+            AppError::Busy => (S::SERVICE_UNAVAILABLE, "unavailable", "Service busy"),
             AppError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         },
         WebError::MalformedJson(_) => (S::BAD_REQUEST, "malformed_json", "Malformed JSON"),
@@ -86,12 +87,16 @@ pub fn classify(error: &WebError) -> (StatusCode, &'static str, &'static str) {
     }
 }
 
+/// `Retry-After` of a 503 for a full hashing queue: it drains in seconds.
+const BUSY_RETRY_AFTER_SECS: u64 = 2;
+
 fn retry_after(error: &WebError) -> Option<u64> {
     match error {
         WebError::App(AppError::Throttled { retry_after_secs } | AppError::LoginDelayed { retry_after_secs }) => {
             Some(*retry_after_secs)
         }
         WebError::Throttled(secs) => Some(*secs),
+        WebError::App(AppError::Busy) => Some(BUSY_RETRY_AFTER_SECS),
         _ => None,
     }
 }
@@ -232,6 +237,7 @@ impl IntoResponse for PageError {
             (_, "not_found") => ("error-not-found", None),
             (_, "csrf" | "cross_origin") => ("error-csrf", None),
             (_, "forbidden" | "password_change_required") => ("error-forbidden", None),
+            (WebError::App(AppError::Busy), _) => ("error-busy", None),
             (_, "unavailable") => ("error-unavailable", None),
             (_, "throttled") => ("login-throttled", retry_after(&error).map(|s| s.to_string())),
             _ => ("error-internal", None),

@@ -5,7 +5,9 @@
 //! name in the same directory, synced, then renamed over the final name); the
 //! file name depends only on the Message-ID, so delivering a message again
 //! replaces its file instead of adding one; the name never leaves the
-//! directory (no separators, no leading dot).
+//! directory (no separators, no leading dot); the directory is private to
+//! Varco's user (0700) and each file is 0600, because the messages hold live
+//! links.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -14,6 +16,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::SendError;
 use crate::RenderedMessage;
+
+/// Creates `dir` (and missing parents) readable by Varco's user only, and
+/// tightens it if it already existed.
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        builder.mode(0o700);
+        builder.create(dir)?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+    }
+    #[cfg(not(unix))]
+    builder.create(dir)
+}
 
 /// Longest kept part of a Message-ID in a file name.
 const MAX_NAME: usize = 150;
@@ -33,12 +51,16 @@ fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, Sen
     let fail = |what: &str, path: &Path, e: std::io::Error| {
         SendError::Transient(format!("cannot {what} {}: {e}", path.display()))
     };
-    fs::create_dir_all(dir).map_err(|e| fail("create", dir, e))?;
+    create_private_dir(dir).map_err(|e| fail("create", dir, e))?;
     let target = dir.join(name);
     let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
     let temporary = dir.join(format!(".{name}.{}.{unique}.tmp", std::process::id()));
     let written = (|| {
-        let mut file = OpenOptions::new().write(true).create_new(true).open(&temporary)?;
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temporary)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&temporary, &target)
@@ -149,6 +171,23 @@ mod tests {
         );
         let content = fs::read_to_string(&first).unwrap();
         assert_eq!(content, "Message-ID: <1@varco.invalid>\r\n\r\nagain\r\n");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_directory_and_the_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("a/mail");
+        let file = write(&out, &message("1@varco.invalid", "a live link")).await.unwrap();
+        assert_eq!(mode(&out), 0o700);
+        assert_eq!(mode(&dir.path().join("a")), 0o700);
+        assert_eq!(mode(&file), 0o600);
+        // A directory left open by an older version is tightened.
+        fs::set_permissions(&out, fs::Permissions::from_mode(0o755)).unwrap();
+        write(&out, &message("2@varco.invalid", "another")).await.unwrap();
+        assert_eq!(mode(&out), 0o700);
     }
 
     #[tokio::test]

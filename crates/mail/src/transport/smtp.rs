@@ -110,6 +110,12 @@ impl SmtpSettings {
         if password.is_some() && username.is_none() {
             return Err(bad("a password needs a user name"));
         }
+        if username.is_some() && security == SmtpSecurity::None && !is_loopback(&host) {
+            return Err(bad(
+                "credentials would travel in clear text to a host that is not on this machine: \
+                 use smtps:// or ?tls=starttls (or a relay on loopback)",
+            ));
+        }
         Ok(SmtpSettings {
             host,
             port,
@@ -135,6 +141,11 @@ impl SmtpSettings {
             None => text.to_owned(),
         }
     }
+}
+
+/// `localhost` or a loopback address: plain SMTP stays on this machine.
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 impl fmt::Display for SmtpSettings {
@@ -446,7 +457,29 @@ mod tests {
         assert!(settings.has_password());
         let settings = parse("smtp://u:secret@relay.example.org?tls=starttls");
         assert_eq!(settings.security, SmtpSecurity::StartTls);
-        assert_eq!(parse("smtp://only-user@h").username.as_deref(), Some("only-user"));
+        assert_eq!(
+            parse("smtp://only-user@localhost").username.as_deref(),
+            Some("only-user")
+        );
+        assert_eq!(parse("smtp://u:secret@[::1]:25").security, SmtpSecurity::None);
+    }
+
+    #[test]
+    fn credentials_without_tls_to_a_remote_host_are_refused() {
+        for url in [
+            "smtp://u:s3cret@relay.example.org",
+            "smtp://u:s3cret@relay.example.org:25?tls=none",
+            "smtp://only-user@192.0.2.10:2525",
+            "smtp://u:s3cret@[2001:db8::1]",
+        ] {
+            let error = error_of(url);
+            assert!(error.contains("clear text"), "{url}: {error}");
+            assert!(!error.contains("s3cret"), "{error}");
+        }
+        // The same relay is fine with TLS, or without credentials.
+        assert!(SmtpSettings::parse("smtps://u:s3cret@relay.example.org").is_ok());
+        assert!(SmtpSettings::parse("smtp://u:s3cret@relay.example.org?tls=starttls").is_ok());
+        assert!(SmtpSettings::parse("smtp://relay.example.org").is_ok());
     }
 
     #[test]

@@ -1,26 +1,29 @@
-//! The admin subcommands: thin adapters from clap arguments to use cases.
+//! The admin subcommands: thin adapters from clap arguments to use cases,
+//! one function per subcommand. `run` only dispatches.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, Write};
 use std::sync::Arc;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
 use varco_app::accounts::{AccountView, AddAccount};
-use varco_app::import::ImportError;
 use varco_app::schools::AddSchool;
 use varco_app::{Actor, App, RequestContext};
 use varco_domain::clock::SystemClock;
 use varco_domain::password::PasswordInput;
 
-use super::{AccountCommand, Cli, Command, JobsCommand, OutboxCommand, RoleCommand, SchoolCommand};
+use super::{
+    AccountAddArgs, AccountCommand, AuditArgs, Cli, Command, JobArg, JobsCommand, OutboxCommand, RoleArgs, RoleCommand,
+    SchoolAddArgs, SchoolCommand,
+};
 use crate::config::Config;
 use crate::server;
 
-async fn open(config: &Config) -> anyhow::Result<App> {
+pub(super) async fn open(config: &Config) -> anyhow::Result<App> {
     let store = server::open_store(config).await?;
     server::build_app(config, store, Arc::new(SystemClock))
 }
 
-fn out(line: impl AsRef<str>) {
+pub(super) fn out(line: impl AsRef<str>) {
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{}", line.as_ref());
 }
@@ -55,7 +58,7 @@ fn describe_policy(refusal: &varco_domain::password::PolicyRefusal) -> String {
     parts.join(", ")
 }
 
-fn app_error(e: varco_app::AppError) -> anyhow::Error {
+pub(super) fn app_error(e: varco_app::AppError) -> anyhow::Error {
     match e {
         varco_app::AppError::PasswordPolicy(v) => {
             anyhow!("the password does not meet the policy: {}", describe_policy(&v))
@@ -77,369 +80,318 @@ fn account_table_row(a: &AccountView) -> String {
     )
 }
 
+/// Runs one command.
 pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
-    let actor = Actor::Cli;
-    let ctx = RequestContext::default();
     match cli.command {
-        Command::Serve => {
-            let running = server::start(&config).await?;
-            running.wait(server::shutdown_signal()).await?;
-        }
-        Command::Migrate => {
-            let url = config.database_url();
-            if url.starts_with("sqlite:") {
-                server::prepare_data_dir(&config)?;
-            }
-            let store = varco_store::Store::connect(&url, &varco_store::ConnectOptions::default())
-                .await
-                .with_context(|| format!("cannot open the database {}", crate::config::redact_url(&url)))?;
-            let report = store.migrate().await.context("cannot migrate the database")?;
-            eprintln!(
-                "migrations: {} known, {} applied now, database up to date",
-                report.known, report.applied_now
-            );
-            store.close().await;
-        }
-        Command::School(SchoolCommand::Add(args)) => {
-            let app = open(&config).await?;
-            let input = AddSchool {
-                code: args.code,
-                name: args.name,
-                email: args.email,
-                helpdesk_email: args.helpdesk_email,
-                helpdesk_phone: args.helpdesk_phone,
-                helpdesk_hours: args.helpdesk_hours,
-            };
-            let school = varco_app::schools::add(&app, &actor, &ctx, &input)
-                .await
-                .map_err(app_error)?;
-            out(&school.code);
-            eprintln!("school {} added: {}", school.code, school.name);
-        }
-        Command::School(SchoolCommand::List { json }) => {
-            let app = open(&config).await?;
-            for school in varco_app::schools::list(&app).await? {
-                if json {
-                    json_line(&school)?;
-                } else {
-                    out(format!(
-                        "{}\t{}\t{}",
-                        school.code,
-                        school.name,
-                        school.email.as_deref().unwrap_or("-")
-                    ));
-                }
-            }
-        }
-        Command::Account(AccountCommand::Add(args)) => {
-            let password = if args.password_stdin {
-                Some(read_password_line()?)
-            } else {
-                None
-            };
-            let app = open(&config).await?;
-            let input = AddAccount {
-                school_code: args.school,
-                kind: args.kind.into(),
-                first_name: args.first_name,
-                last_name: args.last_name,
-                tax_code: args.tax_code,
-                email: Some(args.email),
-                username: args.username,
-            };
-            let account = varco_app::accounts::add(&app, &actor, &ctx, &input, password)
-                .await
-                .map_err(app_error)?;
-            out(&account.user_code);
-            if account.has_password {
-                eprintln!("account {} created and active", account.user_code);
-            } else {
-                eprintln!("account {} created; it waits for activation", account.user_code);
-            }
-        }
-        Command::Account(AccountCommand::List {
+        Command::Serve => super::server_cmd::serve(&config).await,
+        Command::Migrate => super::server_cmd::migrate(&config).await,
+        Command::Demo => super::server_cmd::demo(&config).await,
+        Command::School(SchoolCommand::Add(args)) => school_add(&config, args).await,
+        Command::School(SchoolCommand::List { json }) => school_list(&config, json).await,
+        Command::Account(command) => account(&config, command).await,
+        Command::Role(RoleCommand::Grant(args)) => role(&config, args, true).await,
+        Command::Role(RoleCommand::Revoke(args)) => role(&config, args, false).await,
+        Command::Import(args) => super::import::import(&config, args).await,
+        Command::Audit(args) => audit(&config, args).await,
+        Command::Outbox(OutboxCommand::List { failed, limit, json }) => outbox_list(&config, failed, limit, json).await,
+        Command::Outbox(OutboxCommand::Retry { id }) => outbox_retry(&config, id).await,
+        Command::Jobs(JobsCommand::Run { job }) => jobs_run(&config, job).await,
+    }
+}
+
+/// The `account` subcommands (add an arm here for a new one, e.g. `unlock`).
+async fn account(config: &Config, command: AccountCommand) -> anyhow::Result<()> {
+    match command {
+        AccountCommand::Add(args) => account_add(config, args).await,
+        AccountCommand::List {
             school,
             kind,
             limit,
             offset,
             json,
-        }) => {
-            let app = open(&config).await?;
-            let accounts = varco_app::accounts::list(
-                &app,
-                school.as_deref(),
-                kind.map(Into::into),
-                limit.clamp(1, 100_000),
-                offset.max(0),
-            )
-            .await
-            .map_err(app_error)?;
-            for account in &accounts {
-                if json {
-                    json_line(account)?;
-                } else {
-                    out(account_table_row(account));
-                }
-            }
+        } => account_list(config, school, kind.map(Into::into), limit, offset, json).await,
+        AccountCommand::Show { user_code, json } => account_show(config, &user_code, json).await,
+        AccountCommand::Disable { user_code } => account_set_enabled(config, &user_code, false).await,
+        AccountCommand::Enable { user_code } => account_set_enabled(config, &user_code, true).await,
+        AccountCommand::ResendActivation { user_code } => account_resend_activation(config, &user_code).await,
+        AccountCommand::RequirePasswordChange { user_code } => {
+            account_require_password_change(config, &user_code).await
         }
-        Command::Account(AccountCommand::Show { user_code, json }) => {
-            let app = open(&config).await?;
-            let a = varco_app::accounts::show(&app, &user_code).await.map_err(app_error)?;
-            if json {
-                json_line(&a)?;
-            } else {
-                out(format!("user code:  {}", a.user_code));
-                out(format!("name:       {} {}", a.first_name, a.last_name));
-                out(format!("kind:       {}", a.kind.as_str()));
-                out(format!("school:     {} ({})", a.school.name, a.school.code));
-                out(format!("tax code:   {}", a.tax_code));
-                out(format!(
-                    "email:      {}{}",
-                    a.email.as_deref().unwrap_or("-"),
-                    if a.email_verified { " (verified)" } else { "" }
-                ));
-                out(format!("username:   {}", a.username.as_deref().unwrap_or("-")));
-                out(format!(
-                    "status:     {}{}",
-                    a.status.as_str(),
-                    if a.locked { " (temporarily locked)" } else { "" }
-                ));
-                let roles: Vec<String> = a
-                    .roles
-                    .iter()
-                    .map(|r| match &r.school {
-                        Some(s) => format!("{}@{s}", r.role.as_str()),
-                        None => r.role.as_str().to_owned(),
-                    })
-                    .collect();
-                out(format!(
-                    "roles:      {}",
-                    if roles.is_empty() {
-                        "-".to_owned()
-                    } else {
-                        roles.join(", ")
-                    }
-                ));
-                out(format!("created:    {}", a.created_at));
-            }
-        }
-        Command::Account(AccountCommand::Disable { user_code }) => {
-            let app = open(&config).await?;
-            let changed = varco_app::accounts::set_enabled(&app, &actor, &ctx, &user_code, false)
-                .await
-                .map_err(app_error)?;
-            eprintln!(
-                "{}",
-                if changed {
-                    "account disabled; its sessions ended"
-                } else {
-                    "account was already disabled"
-                }
-            );
-        }
-        Command::Account(AccountCommand::Enable { user_code }) => {
-            let app = open(&config).await?;
-            let changed = varco_app::accounts::set_enabled(&app, &actor, &ctx, &user_code, true)
-                .await
-                .map_err(app_error)?;
-            eprintln!(
-                "{}",
-                if changed {
-                    "account enabled"
-                } else {
-                    "account was not disabled"
-                }
-            );
-        }
-        Command::Account(AccountCommand::ResendActivation { user_code }) => {
-            let app = open(&config).await?;
-            varco_app::recovery::resend_activation(&app, &actor, &ctx, &user_code)
-                .await
-                .map_err(app_error)?;
-            eprintln!("a new activation link was queued for the account's address");
-        }
-        Command::Account(AccountCommand::RequirePasswordChange { user_code }) => {
-            let app = open(&config).await?;
-            varco_app::password::require_change(&app, &actor, &ctx, &user_code)
-                .await
-                .map_err(app_error)?;
-            eprintln!("the account must change its password at the next login");
-        }
-        Command::Outbox(OutboxCommand::List { failed, limit, json }) => {
-            let app = open(&config).await?;
-            for m in varco_app::mail::outbox_list(&app, failed, limit.clamp(1, 100_000))
-                .await
-                .map_err(app_error)?
-            {
-                if json {
-                    json_line(&m)?;
-                } else {
-                    out(format!(
-                        "{}\t{}\t{}\t{}\tattempts={}\tcreated={}\t{}",
-                        m.id,
-                        m.status,
-                        m.template,
-                        m.recipient,
-                        m.attempts,
-                        m.created_at,
-                        match (&m.sent_at, &m.last_error) {
-                            (Some(sent), _) => format!("sent={sent}"),
-                            (None, Some(error)) => format!("next={} error={error}", m.next_attempt_at),
-                            (None, None) => format!("next={}", m.next_attempt_at),
-                        }
-                    ));
-                }
-            }
-        }
-        Command::Outbox(OutboxCommand::Retry { id }) => {
-            let app = open(&config).await?;
-            varco_app::mail::outbox_retry(&app, &actor, id)
-                .await
-                .map_err(app_error)?;
-            eprintln!("message {id} queued again");
-        }
-        Command::Jobs(JobsCommand::Run { job }) => {
-            let app = open(&config).await?;
-            match job.as_str() {
-                "expiry-reminders" => {
-                    let report = varco_app::jobs::expiry_reminders(&app).await.map_err(app_error)?;
-                    out(format!(
-                        "examined: {}, reminders queued: {}",
-                        report.examined, report.sent
-                    ));
-                }
-                other => bail!("unknown job {other}"),
-            }
-        }
-        Command::Role(command) => {
-            let (args, grant) = match command {
-                RoleCommand::Grant(a) => (a, true),
-                RoleCommand::Revoke(a) => (a, false),
-            };
-            let app = open(&config).await?;
-            let changed = varco_app::accounts::set_role(
-                &app,
-                &actor,
-                &ctx,
-                &args.account,
-                args.role.into(),
-                args.school.as_deref(),
-                grant,
-            )
-            .await
-            .map_err(app_error)?;
-            let what = match (grant, changed) {
-                (true, true) => "role granted",
-                (true, false) => "the account already had this role",
-                (false, true) => "role revoked",
-                (false, false) => "the account did not have this role",
-            };
-            eprintln!("{what}");
-        }
-        Command::Import(args) => {
-            let file =
-                std::fs::File::open(&args.file).with_context(|| format!("cannot open {}", args.file.display()))?;
-            let roster = varco_app::import::read_roster(std::io::BufReader::new(file), args.kind.map(Into::into))
-                .map_err(|e| anyhow!("{}: {e}", args.file.display()))?;
-            for error in roster.errors() {
-                eprintln!("{}:{}: {}", args.file.display(), error.line, error.reason);
-            }
-            if !roster.errors().is_empty() && !args.skip_invalid {
-                bail!(
-                    "{} invalid row(s) in {}; nothing was imported (fix them, or use --skip-invalid to import the valid rows)",
-                    roster.errors().len(),
-                    args.file.display()
-                );
-            }
-            let app = open(&config).await?;
-            let total = roster.len() as u64;
-            let bar = if std::io::stderr().is_terminal() {
-                let bar = indicatif::ProgressBar::new(total);
-                bar.set_style(
-                    indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows ({eta} left)")
-                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-                );
-                Some(bar)
-            } else {
-                None
-            };
-            let result = varco_app::import::apply(
-                &app,
-                &actor,
-                &ctx,
-                &args.school,
-                roster,
-                varco_app::import::ImportOptions {
-                    skip_invalid: args.skip_invalid,
-                    send_activation: !args.no_activation_email,
-                },
-                |done| {
-                    if let Some(bar) = &bar {
-                        bar.set_position(done as u64);
-                    }
-                },
-            )
-            .await;
-            if let Some(bar) = &bar {
-                bar.finish_and_clear();
-            }
-            let report = match result {
-                Ok(report) => report,
-                Err(ImportError::InvalidRows(errors)) => {
-                    for error in &errors {
-                        eprintln!("{}:{}: {}", args.file.display(), error.line, error.reason);
-                    }
-                    bail!("{} invalid row(s); nothing was imported", errors.len());
-                }
-                Err(ImportError::App(e)) => return Err(app_error(e)),
-                Err(e) => return Err(e.into()),
-            };
+        AccountCommand::Unlock { user_code } => account_unlock(config, &user_code).await,
+    }
+}
+
+async fn school_add(config: &Config, args: SchoolAddArgs) -> anyhow::Result<()> {
+    let app = open(config).await?;
+    let input = AddSchool {
+        code: args.code,
+        name: args.name,
+        email: args.email,
+        helpdesk_email: args.helpdesk_email,
+        helpdesk_phone: args.helpdesk_phone,
+        helpdesk_hours: args.helpdesk_hours,
+    };
+    let school = varco_app::schools::add(&app, &Actor::Cli, &RequestContext::default(), &input)
+        .await
+        .map_err(app_error)?;
+    out(&school.code);
+    eprintln!("school {} added: {}", school.code, school.name);
+    Ok(())
+}
+
+async fn school_list(config: &Config, json: bool) -> anyhow::Result<()> {
+    let app = open(config).await?;
+    for school in varco_app::schools::list(&app).await? {
+        if json {
+            json_line(&school)?;
+        } else {
             out(format!(
-                "rows: {}, created: {}, updated: {}, unchanged: {}, skipped: {}, activation links: {}",
-                report.rows,
-                report.created,
-                report.updated,
-                report.unchanged,
-                report.skipped.len(),
-                report.activation_links
+                "{}\t{}\t{}",
+                school.code,
+                school.name,
+                school.email.as_deref().unwrap_or("-")
             ));
         }
-        Command::Audit(args) => {
-            let app = open(&config).await?;
-            let entries = varco_app::audit::list(&app, args.account.as_deref(), args.limit.clamp(1, 1_000_000))
-                .await
-                .map_err(app_error)?;
-            for e in &entries {
-                if args.json {
-                    json_line(e)?;
-                } else {
-                    out(format!(
-                        "{}\t{}\t{}\tactor={}\ttarget={}\tip={}\t{}",
-                        e.at,
-                        e.event,
-                        e.outcome,
-                        e.actor,
-                        e.target.as_deref().unwrap_or("-"),
-                        e.ip.as_deref().unwrap_or("-"),
-                        e.detail.as_deref().unwrap_or("")
-                    ));
-                }
-            }
+    }
+    Ok(())
+}
+
+async fn account_add(config: &Config, args: AccountAddArgs) -> anyhow::Result<()> {
+    let password = if args.password_stdin {
+        Some(read_password_line()?)
+    } else {
+        None
+    };
+    let app = open(config).await?;
+    let input = AddAccount {
+        school_code: args.school,
+        kind: args.kind.into(),
+        first_name: args.first_name,
+        last_name: args.last_name,
+        tax_code: args.tax_code,
+        email: Some(args.email),
+        username: args.username,
+    };
+    let account = varco_app::accounts::add(&app, &Actor::Cli, &RequestContext::default(), &input, password)
+        .await
+        .map_err(app_error)?;
+    out(&account.user_code);
+    if account.has_password {
+        eprintln!("account {} created and active", account.user_code);
+    } else {
+        eprintln!("account {} created; it waits for activation", account.user_code);
+    }
+    Ok(())
+}
+
+async fn account_list(
+    config: &Config,
+    school: Option<String>,
+    kind: Option<varco_domain::account::AccountKind>,
+    limit: i64,
+    offset: i64,
+    json: bool,
+) -> anyhow::Result<()> {
+    let app = open(config).await?;
+    let accounts = varco_app::accounts::list(&app, school.as_deref(), kind, limit.clamp(1, 100_000), offset.max(0))
+        .await
+        .map_err(app_error)?;
+    for account in &accounts {
+        if json {
+            json_line(account)?;
+        } else {
+            out(account_table_row(account));
         }
-        Command::Demo => {
-            let app = open(&config).await?;
-            let report = varco_app::setup::demo(&app).await.map_err(app_error)?;
-            out(format!("school: {} {}", report.school.code, report.school.name));
-            for a in &report.accounts {
-                out(format!(
-                    "{:<7} user code {}  username {:<16}  password {}",
-                    a.label, a.user_code, a.username, a.password
-                ));
-            }
-            eprintln!(
-                "demo ready: sign in at {}/login with any of the accounts above",
-                config.public_url.trim_end_matches('/')
-            );
+    }
+    Ok(())
+}
+
+async fn account_show(config: &Config, user_code: &str, json: bool) -> anyhow::Result<()> {
+    let app = open(config).await?;
+    let a = varco_app::accounts::show(&app, user_code).await.map_err(app_error)?;
+    if json {
+        return json_line(&a);
+    }
+    out(format!("user code:  {}", a.user_code));
+    out(format!("name:       {} {}", a.first_name, a.last_name));
+    out(format!("kind:       {}", a.kind.as_str()));
+    out(format!("school:     {} ({})", a.school.name, a.school.code));
+    out(format!("tax code:   {}", a.tax_code));
+    out(format!(
+        "email:      {}{}",
+        a.email.as_deref().unwrap_or("-"),
+        if a.email_verified { " (verified)" } else { "" }
+    ));
+    out(format!("username:   {}", a.username.as_deref().unwrap_or("-")));
+    out(format!(
+        "status:     {}{}",
+        a.status.as_str(),
+        if a.locked { " (temporarily locked)" } else { "" }
+    ));
+    let roles: Vec<String> = a
+        .roles
+        .iter()
+        .map(|r| match &r.school {
+            Some(s) => format!("{}@{s}", r.role.as_str()),
+            None => r.role.as_str().to_owned(),
+        })
+        .collect();
+    out(format!(
+        "roles:      {}",
+        if roles.is_empty() {
+            "-".to_owned()
+        } else {
+            roles.join(", ")
+        }
+    ));
+    out(format!("created:    {}", a.created_at));
+    Ok(())
+}
+
+async fn account_set_enabled(config: &Config, user_code: &str, enabled: bool) -> anyhow::Result<()> {
+    let app = open(config).await?;
+    let changed = varco_app::accounts::set_enabled(&app, &Actor::Cli, &RequestContext::default(), user_code, enabled)
+        .await
+        .map_err(app_error)?;
+    eprintln!(
+        "{}",
+        match (enabled, changed) {
+            (false, true) => "account disabled; its sessions ended",
+            (false, false) => "account was already disabled",
+            (true, true) => "account enabled",
+            (true, false) => "account was not disabled",
+        }
+    );
+    Ok(())
+}
+
+async fn account_unlock(config: &Config, user_code: &str) -> anyhow::Result<()> {
+    let app = open(config).await?;
+    let lifted = varco_app::accounts::unlock(&app, &Actor::Cli, &RequestContext::default(), user_code)
+        .await
+        .map_err(app_error)?;
+    eprintln!(
+        "{}",
+        if lifted {
+            "lock lifted; failed logins forgotten"
+        } else {
+            "the account had no failed logins to forget"
+        }
+    );
+    Ok(())
+}
+
+async fn account_resend_activation(config: &Config, user_code: &str) -> anyhow::Result<()> {
+    let app = open(config).await?;
+    varco_app::recovery::resend_activation(&app, &Actor::Cli, &RequestContext::default(), user_code)
+        .await
+        .map_err(app_error)?;
+    eprintln!("a new activation link was queued for the account's address");
+    Ok(())
+}
+
+async fn account_require_password_change(config: &Config, user_code: &str) -> anyhow::Result<()> {
+    let app = open(config).await?;
+    varco_app::password::require_change(&app, &Actor::Cli, &RequestContext::default(), user_code)
+        .await
+        .map_err(app_error)?;
+    eprintln!("the account must change its password at the next login");
+    Ok(())
+}
+
+async fn role(config: &Config, args: RoleArgs, grant: bool) -> anyhow::Result<()> {
+    let app = open(config).await?;
+    let changed = varco_app::accounts::set_role(
+        &app,
+        &Actor::Cli,
+        &RequestContext::default(),
+        &args.account,
+        args.role.into(),
+        args.school.as_deref(),
+        grant,
+    )
+    .await
+    .map_err(app_error)?;
+    let what = match (grant, changed) {
+        (true, true) => "role granted",
+        (true, false) => "the account already had this role",
+        (false, true) => "role revoked",
+        (false, false) => "the account did not have this role",
+    };
+    eprintln!("{what}");
+    Ok(())
+}
+
+async fn audit(config: &Config, args: AuditArgs) -> anyhow::Result<()> {
+    let app = open(config).await?;
+    let entries = varco_app::audit::list(&app, args.account.as_deref(), args.limit.clamp(1, 1_000_000))
+        .await
+        .map_err(app_error)?;
+    for e in &entries {
+        if args.json {
+            json_line(e)?;
+        } else {
+            out(format!(
+                "{}\t{}\t{}\tactor={}\ttarget={}\tip={}\t{}",
+                e.at,
+                e.event,
+                e.outcome,
+                e.actor,
+                e.target.as_deref().unwrap_or("-"),
+                e.ip.as_deref().unwrap_or("-"),
+                e.detail.as_deref().unwrap_or("")
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn outbox_list(config: &Config, failed: bool, limit: i64, json: bool) -> anyhow::Result<()> {
+    let app = open(config).await?;
+    for m in varco_app::mail::outbox_list(&app, failed, limit.clamp(1, 100_000))
+        .await
+        .map_err(app_error)?
+    {
+        if json {
+            json_line(&m)?;
+        } else {
+            out(format!(
+                "{}\t{}\t{}\t{}\tattempts={}\tcreated={}\t{}",
+                m.id,
+                m.status,
+                m.template,
+                m.recipient,
+                m.attempts,
+                m.created_at,
+                match (&m.sent_at, &m.last_error) {
+                    (Some(sent), _) => format!("sent={sent}"),
+                    (None, Some(error)) => format!("next={} error={error}", m.next_attempt_at),
+                    (None, None) => format!("next={}", m.next_attempt_at),
+                }
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn outbox_retry(config: &Config, id: i64) -> anyhow::Result<()> {
+    let app = open(config).await?;
+    varco_app::mail::outbox_retry(&app, &Actor::Cli, id)
+        .await
+        .map_err(app_error)?;
+    eprintln!("message {id} queued again");
+    Ok(())
+}
+
+async fn jobs_run(config: &Config, job: JobArg) -> anyhow::Result<()> {
+    let app = open(config).await?;
+    match job {
+        JobArg::ExpiryReminders => {
+            let report = varco_app::jobs::expiry_reminders(&app).await.map_err(app_error)?;
+            out(format!(
+                "examined: {}, reminders queued: {}",
+                report.examined, report.sent
+            ));
         }
     }
     Ok(())

@@ -3,6 +3,8 @@
 //! Admin commands go through `varco_app`, so they leave audit records too.
 
 mod admin;
+mod import;
+mod server_cmd;
 
 use std::path::PathBuf;
 
@@ -150,6 +152,9 @@ pub enum AccountCommand {
     /// Force a password change at the next login (current sessions are
     /// restricted to changing the password too).
     RequirePasswordChange { user_code: String },
+    /// Lift a login lock and forget the account's failed logins (audited).
+    /// Check who is asking first: the owner can also reset by email.
+    Unlock { user_code: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -170,11 +175,18 @@ pub enum OutboxCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
-    /// Run one job now: expiry-reminders.
+    /// Run one job now.
     Run {
-        #[arg(value_parser = clap::builder::PossibleValuesParser::new(varco_app::jobs::JOBS))]
-        job: String,
+        #[arg(value_enum)]
+        job: JobArg,
     },
+}
+
+/// The periodic jobs that can be run by hand.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum JobArg {
+    /// Email the accounts whose password expires soon.
+    ExpiryReminders,
 }
 
 #[derive(Debug, Args)]

@@ -181,6 +181,10 @@ async fn admin_commands_work_as_the_contract_says(backend: Backend) {
     assert!(cli.ok(&["account", "show", &user_code]).contains("disabled"));
     cli.ok(&["account", "enable", &user_code]);
     assert!(cli.ok(&["account", "list", "--school", "RMIC81200X"]).lines().count() == 2);
+    // Nothing to lift (a real lock is lifted in security::finding_12_…).
+    cli.ok(&["account", "unlock", &user_code]);
+    let err = cli.fails(&["account", "unlock", "ABCDEFGH2"]);
+    assert!(err.contains("user_code") || err.contains("not found"), "{err}");
 
     let audit = cli.ok(&["audit", "--json"]);
     let events: Vec<serde_json::Value> = audit.lines().map(|l| serde_json::from_str(l).unwrap()).collect();

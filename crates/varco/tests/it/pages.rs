@@ -284,9 +284,9 @@ async fn first_run_setup_link_creates_the_admin_once(backend: Backend) {
     let html = r.text().await.unwrap();
     assert!(html.contains("Configurazione completata"));
     assert!(!varco_app::setup::needs_setup(t.app()).await.unwrap());
-    // Single use.
+    // Single use, and the page is gone once an admin exists.
     let r = t.client.post(t.url("/setup")).form(&form).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(
         t.client
             .get(t.url(&format!("/setup?token={}", token.as_str())))
@@ -294,7 +294,7 @@ async fn first_run_setup_link_creates_the_admin_once(backend: Backend) {
             .await
             .unwrap()
             .status(),
-        400
+        404
     );
     // The admin can sign in by email.
     let r = t.login("admin@example.it", PASSWORD).await;

@@ -209,7 +209,15 @@ async fn ipv6_clients_share_one_budget_per_64(backend: Backend) {
     for i in 1..=3 {
         let address = format!("2001:db8:1:2::{i:x}");
         assert_eq!(
-            api_login(&client, &url, "nessuno", "wrong password here", Some(&address)).await,
+            // A different login each time: the per-login wait must not kick in.
+            api_login(
+                &client,
+                &url,
+                &format!("nessuno{i}"),
+                "wrong password here",
+                Some(&address)
+            )
+            .await,
             StatusCode::UNAUTHORIZED
         );
     }
@@ -217,7 +225,7 @@ async fn ipv6_clients_share_one_budget_per_64(backend: Backend) {
         api_login(
             &client,
             &url,
-            "nessuno",
+            "nessuno4",
             "wrong password here",
             Some("2001:db8:1:2:ffff::1")
         )
@@ -226,7 +234,14 @@ async fn ipv6_clients_share_one_budget_per_64(backend: Backend) {
         "another address of the same /64"
     );
     assert_eq!(
-        api_login(&client, &url, "nessuno", "wrong password here", Some("2001:db8:1:3::1")).await,
+        api_login(
+            &client,
+            &url,
+            "nessuno5",
+            "wrong password here",
+            Some("2001:db8:1:3::1")
+        )
+        .await,
         StatusCode::UNAUTHORIZED,
         "the next /64 has its own budget"
     );

@@ -27,7 +27,10 @@ pub async fn show(
     if session.0.is_some() {
         return Ok(Redirect::to("/account").into_response());
     }
-    page(
+    // No admin yet: say that setup is pending and where its link was printed
+    // (a database hiccup only hides the hint, never the form).
+    let setup_pending = varco_app::setup::needs_setup(&state.app).await.unwrap_or(false);
+    page_with(
         &state,
         &headers,
         StatusCode::OK,
@@ -35,6 +38,7 @@ pub async fn show(
         None,
         query.next.as_deref(),
         query.logged_out.is_some(),
+        setup_pending,
     )
 }
 
@@ -47,6 +51,20 @@ fn page(
     next: Option<&str>,
     logged_out: bool,
 ) -> Result<Response, PageError> {
+    page_with(state, headers, status, login, error, next, logged_out, false)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn page_with(
+    state: &WebState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    login: &str,
+    error: Option<String>,
+    next: Option<&str>,
+    logged_out: bool,
+    setup_pending: bool,
+) -> Result<Response, PageError> {
     let lang = lang_of(headers);
     let (csrf, set_cookie) = anonymous_csrf(state, headers);
     let next = next.map(|n| local_path(Some(n))).filter(|n| n != "/");
@@ -56,7 +74,7 @@ fn page(
         "/login",
         false,
         "login.html",
-        minijinja::context! { csrf => csrf, login => login, error => error, next => next, logged_out => logged_out },
+        minijinja::context! { csrf => csrf, login => login, error => error, next => next, logged_out => logged_out, setup_pending => setup_pending },
     )?;
     let mut response = (status, html).into_response();
     if let Some(cookie) = set_cookie {
