@@ -196,6 +196,8 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// The national helpdesk shown on `/help`.
     pub helpdesk: Helpdesk,
+    /// The deployment's name (header, mail sender) and footer links.
+    pub branding: varco_web::templates::Branding,
 }
 
 impl Default for Config {
@@ -215,6 +217,7 @@ impl Default for Config {
             lockout: LockoutPolicy::default(),
             rate_limits: RateLimits::default(),
             helpdesk: Helpdesk::default(),
+            branding: varco_web::templates::Branding::default(),
         }
     }
 }
@@ -236,6 +239,7 @@ const ENV_KEYS: &[&str] = &[
     "lockout",
     "rate_limits",
     "helpdesk",
+    "branding",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -375,7 +379,7 @@ impl Config {
 
     pub fn mail_config(&self) -> varco_mail::MailConfig {
         varco_mail::MailConfig {
-            from: self.mail.from.clone(),
+            from: self.branding.mail_from(&self.mail.from),
             smtp_url: self.smtp_url.clone(),
             eml_dir: self.data_dir.join("mail"),
             template_override_dir: self.mail.template_dir.clone(),
@@ -403,6 +407,7 @@ impl Config {
             public_url: self.public_url.trim_end_matches('/').to_owned(),
             national_helpdesk: self.helpdesk.clone(),
             rate_limits: self.rate_limits.clone(),
+            branding: self.branding.clone(),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! and render its result. Errors become responses only in [`problem`].
 
 pub mod api;
+pub mod extract;
 pub mod i18n;
 pub mod pages;
 pub mod problem;
@@ -63,6 +64,8 @@ pub struct WebConfig {
     pub public_url: String,
     pub national_helpdesk: Helpdesk,
     pub rate_limits: RateLimits,
+    /// The deployment's name and footer links.
+    pub branding: templates::Branding,
 }
 
 impl WebConfig {

@@ -9,10 +9,82 @@ use fluent_bundle::FluentValue;
 use minijinja::value::{Kwargs, Value};
 use minijinja::{Environment, Error, ErrorKind, State};
 
+use serde::{Deserialize, Serialize};
+
 use crate::i18n::{I18n, Lang};
+
+/// How the deployment names itself, and the legal pages every PA site links
+/// from its footer (`[branding]` in the configuration). Unset links are not
+/// shown; an unset name shows the product's tagline.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Branding {
+    /// The school's or the service's name, e.g. "IC Via Roma – Registro elettronico".
+    pub name: Option<String>,
+    /// The GDPR notice ("Privacy").
+    pub privacy_url: Option<String>,
+    /// "Note legali".
+    pub legal_notes_url: Option<String>,
+    /// "Dichiarazione di accessibilità".
+    pub accessibility_url: Option<String>,
+}
+
+/// A footer link: its Fluent key and where it goes.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FooterLink {
+    pub key: &'static str,
+    pub url: String,
+}
+
+impl Branding {
+    /// The configured footer links, in the order AgID sites show them.
+    pub fn links(&self) -> Vec<FooterLink> {
+        [
+            ("footer-privacy", &self.privacy_url),
+            ("footer-legal-notes", &self.legal_notes_url),
+            ("footer-accessibility", &self.accessibility_url),
+        ]
+        .into_iter()
+        .filter_map(|(key, url)| {
+            url.as_deref()
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(|u| FooterLink { key, url: u.to_owned() })
+        })
+        .collect()
+    }
+
+    /// The `From` of every message: the configured sender, with the
+    /// deployment's name as display name when the sender still says "Varco"
+    /// (the default) or has no display name.
+    pub fn mail_from(&self, configured: &str) -> String {
+        let Some(name) = self.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) else {
+            return configured.to_owned();
+        };
+        let configured = configured.trim();
+        let (display, address) = match (configured.find('<'), configured.ends_with('>')) {
+            (Some(open), true) => (configured[..open].trim(), &configured[open..]),
+            _ => ("", configured),
+        };
+        if !display.is_empty() && display != "Varco" {
+            return configured.to_owned();
+        }
+        let address = address.trim_start_matches('<').trim_end_matches('>');
+        let quoted: String = name
+            .chars()
+            .filter(|c| !c.is_control())
+            .flat_map(|c| match c {
+                '"' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        format!("\"{quoted}\" <{address}>")
+    }
+}
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
+    ("_form.html", include_str!("../templates/_form.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("account.html", include_str!("../templates/account.html")),
     ("help.html", include_str!("../templates/help.html")),
