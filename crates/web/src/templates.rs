@@ -170,3 +170,51 @@ impl Templates {
         self.env.get_template(name)?.render(context)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(name: &str) -> Branding {
+        Branding {
+            name: Some(name.into()),
+            ..Branding::default()
+        }
+    }
+
+    #[test]
+    fn the_mail_sender_takes_the_deployment_name() {
+        let b = named("IC Via Roma – Registro elettronico");
+        assert_eq!(
+            b.mail_from("Varco <no-reply@varco.invalid>"),
+            "\"IC Via Roma – Registro elettronico\" <no-reply@varco.invalid>"
+        );
+        assert_eq!(
+            b.mail_from("no-reply@scuola.it"),
+            "\"IC Via Roma – Registro elettronico\" <no-reply@scuola.it>"
+        );
+        // A sender the operator named is left alone.
+        assert_eq!(b.mail_from("Segreteria <s@scuola.it>"), "Segreteria <s@scuola.it>");
+        // Quotes cannot break out of the display name.
+        assert_eq!(named("A \"B\"").mail_from("x@y.it"), "\"A \\\"B\\\"\" <x@y.it>");
+        // No name: the configured sender as it is.
+        assert_eq!(Branding::default().mail_from("Varco <a@b.it>"), "Varco <a@b.it>");
+    }
+
+    #[test]
+    fn only_configured_footer_links_are_shown() {
+        let b = Branding {
+            privacy_url: Some("https://s.it/privacy".into()),
+            legal_notes_url: Some("  ".into()),
+            ..Branding::default()
+        };
+        assert_eq!(
+            b.links(),
+            vec![FooterLink {
+                key: "footer-privacy",
+                url: "https://s.it/privacy".into()
+            }]
+        );
+        assert!(Branding::default().links().is_empty());
+    }
+}
