@@ -12,10 +12,13 @@
 //   VARCO_E2E_PHASE=confirm VARCO_E2E_BASE_URL=… VARCO_E2E_LINK=…  node a11y.mjs
 //   VARCO_E2E_PHASE=undo    VARCO_E2E_BASE_URL=… VARCO_E2E_LINK=…  node a11y.mjs
 //
+// Optional: VARCO_E2E_SHOTS=DIR keeps a full-page screenshot of each state at
+// each width there (for a person to look at; nothing checks them).
+//
 // Prints "e2e a11y: ok (N states)" and exits 0, or every violation found (rule,
 // impact, state, width, nodes) and exits 1. Each phase is bounded by 150 s.
 
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
@@ -63,6 +66,11 @@ async function audit(name) {
     for (const v of result.violations) {
       const nodes = v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')}: ${n.failureSummary || ''}`.slice(0, 300));
       problems.push(`[${name} @ ${size.width}px] ${v.id} (${v.impact}): ${v.help}\n      ${nodes.join('\n      ')}`);
+    }
+    if (process.env.VARCO_E2E_SHOTS) {
+      mkdirSync(process.env.VARCO_E2E_SHOTS, { recursive: true });
+      const file = `${String(states).padStart(2, '0')}-${name.replace(/[^a-z0-9]+/gi, '-')}-${size.width}.png`;
+      await page.screenshot({ path: `${process.env.VARCO_E2E_SHOTS}/${file}`, fullPage: true });
     }
     if (size.width === 320) {
       const overflow = await page.evaluate(() => {

@@ -25,7 +25,8 @@
       input.type = shown ? "password" : "text";
       button.textContent = shown ? showText : hideText;
     });
-    input.insertAdjacentElement("afterend", button);
+    // After the field and its error text, so the error stays next to the field.
+    input.parentNode.appendChild(button);
   });
 
   /* Never send a password field as text: hide them all again on submit, so
