@@ -175,6 +175,50 @@ impl Templates {
 mod tests {
     use super::*;
 
+    /// The literal keys in `text`: what follows each `marker` up to the closing quote.
+    fn keys_after<'a>(text: &'a str, marker: &str, quote: char) -> Vec<&'a str> {
+        text.match_indices(marker)
+            .filter_map(|(i, m)| {
+                let rest = &text[i + m.len()..];
+                let end = rest.find(quote)?;
+                let key = &rest[..end];
+                // `t("account-kind-" ~ kind)`: a prefix, not a key.
+                let after = rest[end + 1..].trim_start();
+                let whole = after.starts_with(')') || after.starts_with(',');
+                (whole && !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                    .then_some(key)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_key_the_templates_and_pages_use_exists_in_both_languages() {
+        let mut used: Vec<String> = Vec::new();
+        for (_, source) in TEMPLATES {
+            used.extend(keys_after(source, "t(\"", '"').into_iter().map(str::to_owned));
+            used.extend(keys_after(source, "t('", '\'').into_iter().map(str::to_owned));
+        }
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = vec![src.join("security.rs"), src.join("problem.rs")];
+        for entry in std::fs::read_dir(src.join("pages")).expect("pages folder") {
+            files.push(entry.expect("entry").path());
+        }
+        for file in files {
+            let source = std::fs::read_to_string(&file).expect("source file");
+            for marker in ["text(lang, \"", "text(&state, \"", "text(state, \""] {
+                used.extend(keys_after(&source, marker, '"').into_iter().map(str::to_owned));
+            }
+        }
+        used.extend(Branding::default().links().iter().map(|l| l.key.to_owned()));
+        used.extend(["footer-privacy", "footer-legal-notes", "footer-accessibility"].map(str::to_owned));
+        assert!(used.len() > 100, "{} keys found: the scan is broken", used.len());
+        let i18n = I18n::load();
+        for lang in Lang::ALL {
+            let missing: Vec<&String> = used.iter().filter(|k| !i18n.has(lang, k)).collect();
+            assert!(missing.is_empty(), "missing in {}: {missing:?}", lang.code());
+        }
+    }
+
     fn named(name: &str) -> Branding {
         Branding {
             name: Some(name.into()),
