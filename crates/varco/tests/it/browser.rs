@@ -271,7 +271,14 @@ async fn browser_every_page_and_state_passes_axe() {
     };
     let url = sink.url();
     let options = crate::harness::Options {
-        tweak: Box::new(move |c| c.smtp_url = Some(url)),
+        tweak: Box::new(move |c| {
+            c.smtp_url = Some(url);
+            // A long school name: the header must still fit 320 px.
+            c.branding.name = Some("Istituto Comprensivo Statale Via Roma – Registro elettronico".into());
+            c.branding.privacy_url = Some("https://www.icviaroma.edu.it/privacy".into());
+            c.branding.legal_notes_url = Some("https://www.icviaroma.edu.it/note-legali".into());
+            c.branding.accessibility_url = Some("https://form.agid.gov.it/view/0000".into());
+        }),
         ..Default::default()
     };
     let t = TestApp::spawn_with(Backend::Sqlite, options).await.expect("sqlite");
@@ -294,6 +301,12 @@ async fn browser_every_page_and_state_passes_axe() {
         .await
         .unwrap();
     let activation = wait_for_link(&sink, "attivare@example.it", "/password/reset?token=").await;
+    // The mail sender names the school (RFC 2047-encoded: the name is not ASCII).
+    let from = sink.messages()[0].header("From").expect("a From header");
+    assert!(
+        from.contains("<no-reply@varco.invalid>") && from.contains("=?utf-8?"),
+        "{from}"
+    );
     let reset = wait_for_link(&sink, "reimposta@example.it", "/password/reset?token=").await;
 
     run_a11y(vec![
