@@ -69,7 +69,7 @@ try {
     await page.fill('input[name=login]', env('VARCO_E2E_LOGIN'));
     await page.fill('input[name=password]', env('VARCO_E2E_OLD_PASSWORD'));
     await page.click('form:has(input[name=login]) button[type=submit]');
-    await page.getByText('Credenziali non valide').first().waitFor();
+    await page.getByText('Codice utente (o email) o password non corretti').first().waitFor();
     step = 'the new password signs in';
     await page.fill('input[name=login]', env('VARCO_E2E_LOGIN'));
     await page.fill('input[name=password]', fresh);

@@ -70,19 +70,28 @@ pub fn lang_of(account: &AccountRecord) -> &str {
     }
 }
 
-/// A date and time as emails show it: `23/11/2026 11:26 UTC`.
+/// The zone of the times people read (pages and emails): the schools' zone.
+pub const SCHOOL_TIME_ZONE: &str = "Europe/Rome";
+
+/// A date and time as people read it, in the schools' zone:
+/// `23/11/2026 12:26`. The texts around it name the zone ("ora italiana").
 pub fn format_time(t: Timestamp) -> String {
-    let rfc = t.to_rfc3339();
-    // "2026-11-23T11:26:07Z" → "23/11/2026 11:26 UTC"
-    match (rfc.get(0..4), rfc.get(5..7), rfc.get(8..10), rfc.get(11..16)) {
-        (Some(y), Some(m), Some(d), Some(hm)) => format!("{d}/{m}/{y} {hm} UTC"),
-        _ => rfc,
-    }
+    local(t)
+        .map(|z| z.strftime("%d/%m/%Y %H:%M").to_string())
+        .unwrap_or_else(|| t.to_rfc3339())
 }
 
-/// A date as emails show it: `23/11/2026`.
+/// A date as people read it, in the schools' zone: `23/11/2026`.
 pub fn format_date(t: Timestamp) -> String {
-    format_time(t).split(' ').next().unwrap_or_default().to_owned()
+    local(t)
+        .map(|z| z.strftime("%d/%m/%Y").to_string())
+        .unwrap_or_else(|| t.to_rfc3339())
+}
+
+fn local(t: Timestamp) -> Option<jiff::Zoned> {
+    // The bundled database always has Europe/Rome; UTC only if it were missing.
+    let zone = jiff::tz::TimeZone::get(SCHOOL_TIME_ZONE).unwrap_or(jiff::tz::TimeZone::UTC);
+    jiff::Timestamp::from_second(t.0).ok().map(|ts| ts.to_zoned(zone))
 }
 
 impl App {
@@ -110,8 +119,12 @@ mod tests {
 
     #[test]
     fn times_are_formatted_for_people() {
-        assert_eq!(format_time(Timestamp(1_795_433_167)), "23/11/2026 11:26 UTC");
+        // 11:26 UTC in November is 12:26 in Rome (CET, UTC+1).
+        assert_eq!(format_time(Timestamp(1_795_433_167)), "23/11/2026 12:26");
         assert_eq!(format_date(Timestamp(1_795_433_167)), "23/11/2026");
+        // In summer Rome is UTC+2: 2026-07-01 22:30 UTC is already 2 July there.
+        assert_eq!(format_time(Timestamp(1_782_945_000)), "02/07/2026 00:30");
+        assert_eq!(format_date(Timestamp(1_782_945_000)), "02/07/2026");
     }
 }
 

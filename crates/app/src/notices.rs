@@ -30,6 +30,8 @@ pub(crate) async fn queue_password_changed_notice(
             lang: lang_of(account),
             school_id: Some(account.school_id),
             payload: json!({
+                // An account waiting for activation gets "your account is active".
+                "activation": account.status == varco_domain::account::AccountStatus::PendingActivation,
                 "first_name": account.first_name,
                 "user_code": account.user_code,
                 "changed_at": format_time(now),

@@ -404,7 +404,7 @@ mod tests {
             "password_changed" => json!({
                 "first_name": "Giulia",
                 "user_code": "G7K2M9Q4",
-                "changed_at": "23/11/2026 11:26 UTC",
+                "changed_at": "23/11/2026 12:26",
                 "ip": "203.0.113.7",
                 "school_name": "IC Via dei Glicini",
                 "change_url": "https://accesso.varco.example/password/change",
@@ -435,7 +435,7 @@ mod tests {
             }),
             "email_changed_notice" => json!({
                 "first_name": "Giulia", "user_code": "ABCD23456", "new_email_masked": "m•••o@example.it",
-                "changed_at": "23/11/2026 11:26 UTC", "undo_link": "https://varco.example/account/email/undo?token=undo",
+                "changed_at": "23/11/2026 12:26", "undo_link": "https://varco.example/account/email/undo?token=undo",
                 "undo_days": 7, "help_url": "https://varco.example/help",
             }),
             other => panic!("no sample payload for {other}"),
@@ -530,7 +530,7 @@ mod tests {
         let renderer = renderer(&config());
         let payload = sample_payload("password_changed");
         let message = renderer.render(&input("password_changed", "it", &payload)).unwrap();
-        assert!(message.text.contains("23/11/2026 11:26 UTC"));
+        assert!(message.text.contains("23/11/2026 12:26"));
         assert!(message.text.contains("203.0.113.7"));
         assert!(message.text.contains("G7K2M9Q4"));
         assert!(message.text.contains("Password dimenticata?"));
@@ -546,7 +546,7 @@ mod tests {
         without_ip["ip"] = serde_json::Value::Null;
         let message = renderer.render(&input("password_changed", "en", &without_ip)).unwrap();
         assert!(
-            message.text.contains("was changed on 23/11/2026 11:26 UTC."),
+            message.text.contains("was changed on 23/11/2026 12:26 (Italian time)."),
             "{}",
             message.text
         );
@@ -758,7 +758,7 @@ mod tests {
             let message = renderer.render(&input("email_changed_notice", lang, &notice)).unwrap();
             for body in [&message.text, &message.html] {
                 assert!(body.contains("m•••o@example.it"), "{lang}");
-                assert!(body.contains("23/11/2026 11:26 UTC"), "{lang}");
+                assert!(body.contains("23/11/2026 12:26"), "{lang}");
                 assert!(body.contains("ABCD23456"), "{lang}");
             }
         }

@@ -207,6 +207,8 @@ pub struct Config {
     /// `X-Forwarded-For` name the client; in the environment, comma-separated.
     #[serde(deserialize_with = "list_or_commas")]
     pub trusted_proxies: Vec<String>,
+    /// The deployment's name (header, mail sender) and footer links.
+    pub branding: varco_web::templates::Branding,
 }
 
 impl Default for Config {
@@ -227,6 +229,7 @@ impl Default for Config {
             rate_limits: RateLimits::default(),
             helpdesk: Helpdesk::default(),
             trusted_proxies: Vec::new(),
+            branding: varco_web::templates::Branding::default(),
         }
     }
 }
@@ -249,6 +252,7 @@ const ENV_KEYS: &[&str] = &[
     "rate_limits",
     "helpdesk",
     "trusted_proxies",
+    "branding",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -466,7 +470,7 @@ impl Config {
 
     pub fn mail_config(&self) -> varco_mail::MailConfig {
         varco_mail::MailConfig {
-            from: self.mail.from.clone(),
+            from: self.branding.mail_from(&self.mail.from),
             smtp_url: self.smtp_url.clone(),
             eml_dir: self.data_dir.join("mail"),
             template_override_dir: self.mail.template_dir.clone(),
@@ -516,6 +520,7 @@ impl Config {
             rate_limits: self.rate_limits.clone(),
             // Checked at load; an entry that does not parse was refused there.
             trusted_proxies: self.trusted_proxies().unwrap_or_default(),
+            branding: self.branding.clone(),
         }
     }
 }

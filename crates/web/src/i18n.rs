@@ -61,6 +61,19 @@ impl Lang {
     }
 }
 
+/// The language of a request: the switch's cookie, then `Accept-Language`.
+pub fn lang_of(headers: &axum::http::HeaderMap) -> Lang {
+    crate::session::cookie_value(headers, crate::session::LANG_COOKIE)
+        .and_then(|c| Lang::from_code(&c))
+        .unwrap_or_else(|| {
+            Lang::negotiate(
+                headers
+                    .get(axum::http::header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok()),
+            )
+        })
+}
+
 /// The Fluent files of each language (one resource per area of the product).
 const SOURCES: [(Lang, &[&str]); 2] = [
     (
@@ -170,6 +183,6 @@ mod tests {
     fn arguments_are_formatted_without_isolation_marks() {
         let i18n = I18n::load();
         let text = i18n.text(Lang::It, "login-throttled", &[("seconds", FluentValue::from(30))]);
-        assert_eq!(text, "Troppi tentativi da questo indirizzo. Riprova tra 30 secondi.");
+        assert_eq!(text, "Troppi tentativi da questa connessione. Riprova tra 30 secondi.");
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod client_ip;
+pub mod extract;
 pub mod i18n;
 pub mod pages;
 pub mod problem;
@@ -75,6 +76,8 @@ pub struct WebConfig {
     pub rate_limits: RateLimits,
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` are believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The deployment's name and footer links.
+    pub branding: templates::Branding,
 }
 
 impl WebConfig {

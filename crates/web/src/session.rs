@@ -188,6 +188,7 @@ mod tests {
             national_helpdesk: crate::Helpdesk::default(),
             rate_limits: crate::RateLimits::default(),
             trusted_proxies: Vec::new(),
+            branding: crate::templates::Branding::default(),
         }
     }
 

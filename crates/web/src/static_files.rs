@@ -1,4 +1,5 @@
-//! Static assets (Bootstrap Italia and Varco's stylesheet), compiled into the
+//! Static assets (Bootstrap Italia, Varco's stylesheet and its small
+//! progressive-enhancement script), compiled into the
 //! binary so `varco serve` needs no files beside it.
 
 use axum::extract::Path;
@@ -15,6 +16,7 @@ macro_rules! assets {
 
 assets! {
     "varco.css" => "text/css; charset=utf-8",
+    "varco.js" => "text/javascript; charset=utf-8",
     "bootstrap-italia/css/bootstrap-italia.min.css" => "text/css; charset=utf-8",
     "bootstrap-italia/css/fonts.css" => "text/css; charset=utf-8",
     "bootstrap-italia/svg/sprites.svg" => "image/svg+xml",

@@ -9,10 +9,82 @@ use fluent_bundle::FluentValue;
 use minijinja::value::{Kwargs, Value};
 use minijinja::{Environment, Error, ErrorKind, State};
 
+use serde::{Deserialize, Serialize};
+
 use crate::i18n::{I18n, Lang};
+
+/// How the deployment names itself, and the legal pages every PA site links
+/// from its footer (`[branding]` in the configuration). Unset links are not
+/// shown; an unset name shows the product's tagline.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Branding {
+    /// The school's or the service's name, e.g. "IC Via Roma – Registro elettronico".
+    pub name: Option<String>,
+    /// The GDPR notice ("Privacy").
+    pub privacy_url: Option<String>,
+    /// "Note legali".
+    pub legal_notes_url: Option<String>,
+    /// "Dichiarazione di accessibilità".
+    pub accessibility_url: Option<String>,
+}
+
+/// A footer link: its Fluent key and where it goes.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FooterLink {
+    pub key: &'static str,
+    pub url: String,
+}
+
+impl Branding {
+    /// The configured footer links, in the order AgID sites show them.
+    pub fn links(&self) -> Vec<FooterLink> {
+        [
+            ("footer-privacy", &self.privacy_url),
+            ("footer-legal-notes", &self.legal_notes_url),
+            ("footer-accessibility", &self.accessibility_url),
+        ]
+        .into_iter()
+        .filter_map(|(key, url)| {
+            url.as_deref()
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(|u| FooterLink { key, url: u.to_owned() })
+        })
+        .collect()
+    }
+
+    /// The `From` of every message: the configured sender, with the
+    /// deployment's name as display name when the sender still says "Varco"
+    /// (the default) or has no display name.
+    pub fn mail_from(&self, configured: &str) -> String {
+        let Some(name) = self.name.as_deref().map(str::trim).filter(|n| !n.is_empty()) else {
+            return configured.to_owned();
+        };
+        let configured = configured.trim();
+        let (display, address) = match (configured.find('<'), configured.ends_with('>')) {
+            (Some(open), true) => (configured[..open].trim(), &configured[open..]),
+            _ => ("", configured),
+        };
+        if !display.is_empty() && display != "Varco" {
+            return configured.to_owned();
+        }
+        let address = address.trim_start_matches('<').trim_end_matches('>');
+        let quoted: String = name
+            .chars()
+            .filter(|c| !c.is_control())
+            .flat_map(|c| match c {
+                '"' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        format!("\"{quoted}\" <{address}>")
+    }
+}
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
+    ("_form.html", include_str!("../templates/_form.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("account.html", include_str!("../templates/account.html")),
     ("help.html", include_str!("../templates/help.html")),
@@ -96,5 +168,97 @@ impl Templates {
 
     pub fn render(&self, name: &str, context: Value) -> Result<String, Error> {
         self.env.get_template(name)?.render(context)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The literal keys in `text`: what follows each `marker` up to the closing quote.
+    fn keys_after<'a>(text: &'a str, marker: &str, quote: char) -> Vec<&'a str> {
+        text.match_indices(marker)
+            .filter_map(|(i, m)| {
+                let rest = &text[i + m.len()..];
+                let end = rest.find(quote)?;
+                let key = &rest[..end];
+                // `t("account-kind-" ~ kind)`: a prefix, not a key.
+                let after = rest[end + 1..].trim_start();
+                let whole = after.starts_with(')') || after.starts_with(',');
+                (whole && !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                    .then_some(key)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_key_the_templates_and_pages_use_exists_in_both_languages() {
+        let mut used: Vec<String> = Vec::new();
+        for (_, source) in TEMPLATES {
+            used.extend(keys_after(source, "t(\"", '"').into_iter().map(str::to_owned));
+            used.extend(keys_after(source, "t('", '\'').into_iter().map(str::to_owned));
+        }
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = vec![src.join("security.rs"), src.join("problem.rs")];
+        for entry in std::fs::read_dir(src.join("pages")).expect("pages folder") {
+            files.push(entry.expect("entry").path());
+        }
+        for file in files {
+            let source = std::fs::read_to_string(&file).expect("source file");
+            for marker in ["text(lang, \"", "text(&state, \"", "text(state, \""] {
+                used.extend(keys_after(&source, marker, '"').into_iter().map(str::to_owned));
+            }
+        }
+        used.extend(Branding::default().links().iter().map(|l| l.key.to_owned()));
+        used.extend(["footer-privacy", "footer-legal-notes", "footer-accessibility"].map(str::to_owned));
+        assert!(used.len() > 100, "{} keys found: the scan is broken", used.len());
+        let i18n = I18n::load();
+        for lang in Lang::ALL {
+            let missing: Vec<&String> = used.iter().filter(|k| !i18n.has(lang, k)).collect();
+            assert!(missing.is_empty(), "missing in {}: {missing:?}", lang.code());
+        }
+    }
+
+    fn named(name: &str) -> Branding {
+        Branding {
+            name: Some(name.into()),
+            ..Branding::default()
+        }
+    }
+
+    #[test]
+    fn the_mail_sender_takes_the_deployment_name() {
+        let b = named("IC Via Roma – Registro elettronico");
+        assert_eq!(
+            b.mail_from("Varco <no-reply@varco.invalid>"),
+            "\"IC Via Roma – Registro elettronico\" <no-reply@varco.invalid>"
+        );
+        assert_eq!(
+            b.mail_from("no-reply@scuola.it"),
+            "\"IC Via Roma – Registro elettronico\" <no-reply@scuola.it>"
+        );
+        // A sender the operator named is left alone.
+        assert_eq!(b.mail_from("Segreteria <s@scuola.it>"), "Segreteria <s@scuola.it>");
+        // Quotes cannot break out of the display name.
+        assert_eq!(named("A \"B\"").mail_from("x@y.it"), "\"A \\\"B\\\"\" <x@y.it>");
+        // No name: the configured sender as it is.
+        assert_eq!(Branding::default().mail_from("Varco <a@b.it>"), "Varco <a@b.it>");
+    }
+
+    #[test]
+    fn only_configured_footer_links_are_shown() {
+        let b = Branding {
+            privacy_url: Some("https://s.it/privacy".into()),
+            legal_notes_url: Some("  ".into()),
+            ..Branding::default()
+        };
+        assert_eq!(
+            b.links(),
+            vec![FooterLink {
+                key: "footer-privacy",
+                url: "https://s.it/privacy".into()
+            }]
+        );
+        assert!(Branding::default().links().is_empty());
     }
 }

@@ -1,6 +1,8 @@
-//! The browser test: headless Chromium (Debian package) driven by
+//! The browser tests: headless Chromium (Debian package) driven by
 //! playwright-core opens `/login` in Italian, signs in and lands on
-//! `/account`. The screenshot is kept under `e2e/artifacts/`.
+//! `/account` (the screenshot is kept under `e2e/artifacts/`); changes an
+//! expired password; resets one by an emailed link; and walks every page and
+//! state through axe-core (`e2e/a11y.mjs`) at 1280 and 320 px.
 //! Needs `npm ci` in `e2e/` and `/usr/bin/chromium`; under CI a missing piece
 //! is a failure, elsewhere the test says it skips.
 
@@ -205,5 +207,132 @@ async fn browser_forgot_password_reset_by_emailed_link() {
     assert_eq!(t.login("genitore", "altalena zucchero finestra 48").await.status(), 200);
     assert_eq!(t.login("genitore", PASSWORD).await.status(), 401);
     let _ = account;
+    t.stop().await;
+}
+
+/// The first link in a message that contains `marker`, e.g. `/password/reset?token=`.
+fn link_in(message: &crate::smtp::Received, marker: &str) -> Option<String> {
+    let text = message.text();
+    let i = text.find(marker)?;
+    let start = text[..i].rfind("http")?;
+    Some(
+        text[start..]
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != '"' && *c != '<')
+            .collect(),
+    )
+}
+
+/// Waits for a message to `to` holding a link with `marker`.
+async fn wait_for_link(sink: &crate::smtp::SmtpSink, to: &str, marker: &str) -> String {
+    for _ in 0..200 {
+        if let Some(link) = sink
+            .messages()
+            .iter()
+            .filter(|m| m.header("To").as_deref() == Some(to))
+            .find_map(|m| link_in(m, marker))
+        {
+            return link;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no message to {to} with {marker}");
+}
+
+async fn run_a11y(envs: Vec<(&'static str, String)>) {
+    let out = tokio::task::spawn_blocking(move || node("a11y.mjs", &envs))
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("e2e a11y: ok"), "{stdout}");
+    eprint!("{stdout}");
+}
+
+/// Every page and state in Italian, at 1280 and 320 px: no axe-core
+/// violation of WCAG 2.1 A/AA, no sideways scrolling at 320 px, and the
+/// forms' error states (blank, wrong password, policy refusal, mismatch)
+/// with their words, the focus on the error summary and the fields tied to
+/// their errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_every_page_and_state_passes_axe() {
+    if skip_or_fail() {
+        return;
+    }
+    if !e2e_dir().join("node_modules/axe-core/axe.min.js").exists() {
+        if std::env::var_os("CI").is_some() {
+            panic!("e2e/node_modules/axe-core is missing (cd e2e && npm ci)");
+        }
+        eprintln!("SKIPPING the axe test: e2e/node_modules/axe-core is missing (cd e2e && npm ci)");
+        return;
+    }
+    let Some(sink) = crate::smtp::SmtpSink::start() else {
+        return;
+    };
+    let url = sink.url();
+    let options = crate::harness::Options {
+        tweak: Box::new(move |c| {
+            c.smtp_url = Some(url);
+            // A long school name: the header must still fit 320 px.
+            c.branding.name = Some("Istituto Comprensivo Statale Via Roma – Registro elettronico".into());
+            c.branding.privacy_url = Some("https://www.icviaroma.edu.it/privacy".into());
+            c.branding.legal_notes_url = Some("https://www.icviaroma.edu.it/note-legali".into());
+            c.branding.accessibility_url = Some("https://form.agid.gov.it/view/0000".into());
+        }),
+        ..Default::default()
+    };
+    let t = TestApp::spawn_with(Backend::Sqlite, options).await.expect("sqlite");
+    t.add_school().await;
+    let ctx = varco_app::RequestContext::default();
+    // A parent (odd numbers are family accounts), a staff member whose change
+    // the secretariat forced, one waiting for activation, one resetting.
+    t.add_account(1, "famiglia@example.it", Some("famiglia"), Some(PASSWORD))
+        .await;
+    let forced = t
+        .add_account(2, "forzato@example.it", Some("forzato"), Some(PASSWORD))
+        .await;
+    varco_app::password::require_change(t.app(), &varco_app::Actor::Cli, &ctx, &forced.user_code)
+        .await
+        .unwrap();
+    t.add_account(3, "attivare@example.it", Some("attivare"), None).await;
+    t.add_account(5, "reimposta@example.it", Some("reimposta"), Some(PASSWORD))
+        .await;
+    varco_app::recovery::request_reset(t.app(), "reimposta", &ctx)
+        .await
+        .unwrap();
+    let activation = wait_for_link(&sink, "attivare@example.it", "/password/reset?token=").await;
+    // The mail sender names the school (RFC 2047-encoded: the name is not ASCII).
+    let from = sink.messages()[0].header("From").expect("a From header");
+    assert!(
+        from.contains("<no-reply@varco.invalid>") && from.contains("=?utf-8?"),
+        "{from}"
+    );
+    let reset = wait_for_link(&sink, "reimposta@example.it", "/password/reset?token=").await;
+
+    run_a11y(vec![
+        ("VARCO_E2E_PHASE", "main".into()),
+        ("VARCO_E2E_BASE_URL", t.base.clone()),
+        ("VARCO_E2E_LOGIN", "famiglia".into()),
+        ("VARCO_E2E_PASSWORD", PASSWORD.into()),
+        ("VARCO_E2E_FORCED_LOGIN", "forzato".into()),
+        ("VARCO_E2E_RESET_LINK", reset),
+        ("VARCO_E2E_ACTIVATION_LINK", activation),
+        ("VARCO_E2E_NEW_EMAIL", "nuova.famiglia@example.it".into()),
+    ])
+    .await;
+    let confirm = wait_for_link(&sink, "nuova.famiglia@example.it", "/account/email/confirm?token=").await;
+    run_a11y(vec![
+        ("VARCO_E2E_PHASE", "confirm".into()),
+        ("VARCO_E2E_BASE_URL", t.base.clone()),
+        ("VARCO_E2E_LINK", confirm),
+    ])
+    .await;
+    let undo = wait_for_link(&sink, "famiglia@example.it", "/account/email/undo?token=").await;
+    run_a11y(vec![
+        ("VARCO_E2E_PHASE", "undo".into()),
+        ("VARCO_E2E_BASE_URL", t.base.clone()),
+        ("VARCO_E2E_LINK", undo),
+    ])
+    .await;
     t.stop().await;
 }

@@ -369,7 +369,7 @@ async fn forced_change_from_the_cli_and_the_pages(backend: Backend) {
         .text()
         .await
         .unwrap();
-    assert!(html.contains("La tua password è scaduta o deve essere cambiata"));
+    assert!(html.contains("La segreteria ha chiesto di cambiare la password di questo account"));
     let csrf = {
         let marker = "name=\"csrf\" value=\"";
         let start = html.find(marker).unwrap() + marker.len();

@@ -11,6 +11,10 @@ both_backends!(
     form_login_with_csrf_lands_on_account,
     help_shows_the_helpdesks,
     first_run_setup_link_creates_the_admin_once,
+    refused_forms_tie_errors_to_their_fields,
+    branding_names_the_site_and_links_the_legal_pages,
+    sessions_show_times_in_the_school_zone,
+    an_expired_password_says_since_when,
 );
 
 fn input_value(html: &str, name: &str) -> String {
@@ -55,7 +59,9 @@ async fn pages_speak_italian_by_default_and_english_on_request(backend: Backend)
         .text()
         .await
         .unwrap();
-    assert!(html.contains("National helpdesk"));
+    assert!(html.contains("Find a school"));
+    // An unconfigured national helpdesk is not shown at all.
+    assert!(!html.contains("National helpdesk"));
     let r = t
         .client
         .get(t.url("/lang/en?back=//evil.example"))
@@ -150,7 +156,7 @@ async fn form_login_with_csrf_lands_on_account(backend: Backend) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let html = r.text().await.unwrap();
-    assert!(html.contains("Credenziali non valide") && html.contains("value=\"modulo\""));
+    assert!(html.contains("Codice utente (o email) o password non corretti") && html.contains("value=\"modulo\""));
     let r = t
         .client
         .post(t.url("/login"))
@@ -301,5 +307,245 @@ async fn first_run_setup_link_creates_the_admin_once(backend: Backend) {
     assert_eq!(r.status(), 200);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["account"]["roles"][0]["role"], "admin");
+    t.stop().await;
+}
+
+/// Posts a form with the CSRF token of the page it comes from; returns the status and the page.
+async fn post_form(t: &TestApp, page: &str, action: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+    let html = t.client.get(t.url(page)).send().await.unwrap().text().await.unwrap();
+    let csrf = input_value(&html, "csrf");
+    let mut form: Vec<(&str, &str)> = fields.to_vec();
+    form.push(("csrf", csrf.as_str()));
+    let r = t.client.post(t.url(action)).form(&form).send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+/// The error summary is there, focusable, and links to each field in error;
+/// each such field is `aria-invalid` and described by its error text.
+fn assert_field_error(html: &str, field: &str) {
+    assert!(html.contains("id=\"error-summary\" tabindex=\"-1\""), "{html}");
+    assert!(html.contains(&format!("href=\"#{field}\"")), "summary links {field}");
+    let input_start = html
+        .find(&format!("id=\"{field}\" name=\"{field}\""))
+        .expect("the field");
+    let input = &html[input_start..input_start + html[input_start..].find('>').unwrap()];
+    assert!(input.contains("aria-invalid=\"true\""), "{input}");
+    assert!(
+        input.contains(&format!("aria-describedby=\"{field}-error\"")),
+        "{input}"
+    );
+    assert!(
+        html.contains(&format!("id=\"{field}-error\"")),
+        "the error text of {field}"
+    );
+}
+
+fn assert_field_valid(html: &str, field: &str) {
+    let input_start = html
+        .find(&format!("id=\"{field}\" name=\"{field}\""))
+        .expect("the field");
+    let input = &html[input_start..input_start + html[input_start..].find('>').unwrap()];
+    assert!(!input.contains("aria-invalid"), "{input}");
+}
+
+async fn refused_forms_tie_errors_to_their_fields(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    t.add_school().await;
+    t.add_account(2, "campi@example.it", Some("campi"), Some(PASSWORD))
+        .await;
+
+    // A blank login form has its own words, tied to each field.
+    let (status, html) = post_form(&t, "/login", "/login", &[("login", " "), ("password", "")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        html.contains("Scrivi il codice utente, il nome utente o l&#x27;email."),
+        "{html}"
+    );
+    assert!(html.contains("Scrivi la password."));
+    assert!(!html.contains("non corretti"));
+    assert_field_error(&html, "login");
+    assert_field_error(&html, "password");
+
+    // A wrong password: plain words, the login kept, the password not.
+    let (status, html) = post_form(
+        &t,
+        "/login",
+        "/login",
+        &[("login", "campi"), ("password", "sbagliata del tutto")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(html.contains("Codice utente (o email) o password non corretti"));
+    assert!(html.contains("id=\"login\" name=\"login\" value=\"campi\""));
+    assert!(!html.contains("sbagliata del tutto"), "a password is never sent back");
+
+    // Signed in: a policy refusal on the change form, with advice apart.
+    let (status, _) = post_form(&t, "/login", "/login", &[("login", "campi"), ("password", PASSWORD)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "signed in");
+    let (status, html) = post_form(
+        &t,
+        "/password/change",
+        "/password/change",
+        &[
+            ("current_password", PASSWORD),
+            ("new_password", "corta"),
+            ("new_password_confirm", "corta"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("La password è troppo corta"), "{html}");
+    assert_field_error(&html, "new_password");
+    assert_field_valid(&html, "current_password");
+    assert!(!html.contains(PASSWORD), "passwords are never sent back");
+    // Advice, when there is some, is not in the error summary.
+    let summary_end = html
+        .find("id=\"error-summary\"")
+        .map(|i| i + html[i..].find("</div>").unwrap())
+        .unwrap();
+    if let Some(advice) = html.find("varco-advice") {
+        assert!(advice > summary_end);
+    }
+
+    // A weak password: an error on the field and the advice in its own box.
+    let (status, html) = post_form(
+        &t,
+        "/password/change",
+        "/password/change",
+        &[
+            ("current_password", PASSWORD),
+            ("new_password", "passwordpassword"),
+            ("new_password_confirm", "passwordpassword"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_field_error(&html, "new_password");
+    let summary_end = html
+        .find("id=\"error-summary\"")
+        .map(|i| i + html[i..].find("</div>").unwrap())
+        .unwrap();
+    let advice = html.find("varco-advice").expect("strength advice shown");
+    assert!(advice > summary_end, "advice apart from the errors");
+
+    // A mismatch is about the second field.
+    let (status, html) = post_form(
+        &t,
+        "/password/change",
+        "/password/change",
+        &[
+            ("current_password", PASSWORD),
+            ("new_password", "una lunga frase di prova"),
+            ("new_password_confirm", "un'altra"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_field_error(&html, "new_password_confirm");
+    assert_field_valid(&html, "new_password");
+
+    // The email change keeps what was typed.
+    let (status, html) = post_form(
+        &t,
+        "/account/email",
+        "/account/email",
+        &[
+            ("new_email", "nuova@example.it"),
+            ("new_email_confirm", "nuovo@example.it"),
+            ("current_password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_field_error(&html, "new_email_confirm");
+    assert!(html.contains("value=\"nuova@example.it\"") && html.contains("value=\"nuovo@example.it\""));
+
+    // The forgot form refuses a blank login with its own words.
+    let (status, html) = post_form(&t, "/password/forgot", "/password/forgot", &[("login", "")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_field_error(&html, "login");
+    t.stop().await;
+}
+
+async fn branding_names_the_site_and_links_the_legal_pages(backend: Backend) {
+    let options = crate::harness::Options {
+        tweak: Box::new(|config| {
+            config.branding.name = Some("IC Via Roma – Registro elettronico".into());
+            config.branding.privacy_url = Some("https://icviaroma.edu.it/privacy".into());
+            config.branding.accessibility_url = Some("https://form.agid.gov.it/view/xyz".into());
+        }),
+        ..Default::default()
+    };
+    let Some(t) = TestApp::spawn_with(backend, options).await else {
+        return;
+    };
+    let html = t.client.get(t.url("/help")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        html.contains("<div class=\"it-brand-title\">IC Via Roma – Registro elettronico</div>"),
+        "{html}"
+    );
+    // (auto-escaping writes `/` as `&#x2f;`)
+    assert!(
+        html.contains("href=\"https:&#x2f;&#x2f;icviaroma.edu.it&#x2f;privacy\">Privacy</a>"),
+        "{html}"
+    );
+    assert!(html.contains("view&#x2f;xyz\">Dichiarazione di accessibilità</a>"));
+    assert!(!html.contains("Note legali"), "an unset link is not shown");
+    t.stop().await;
+
+    // Unset: no footer links at all.
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    let html = t.client.get(t.url("/help")).send().await.unwrap().text().await.unwrap();
+    assert!(!html.contains("Privacy") && !html.contains("Note legali"));
+    assert!(html.contains("<div class=\"it-brand-title\">Varco</div>"));
+    t.stop().await;
+}
+
+async fn sessions_show_times_in_the_school_zone(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    t.add_school().await;
+    t.add_account(1, "orari@example.it", Some("orari"), Some(PASSWORD))
+        .await;
+    let (status, _) = post_form(&t, "/login", "/login", &[("login", "orari"), ("password", PASSWORD)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let html = t
+        .client
+        .get(t.url("/account/sessions"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // T0 is 15/01/2027 08:00 UTC: 09:00 in Rome (CET).
+    assert!(html.contains("15&#x2f;01&#x2f;2027 09:00 (ora italiana)"), "{html}");
+    assert!(!html.contains("UTC"));
+    t.stop().await;
+}
+
+async fn an_expired_password_says_since_when(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    t.add_school().await;
+    // Even numbers are staff accounts, whose passwords last 180 days.
+    t.add_account(2, "scade@example.it", Some("scade"), Some(PASSWORD))
+        .await;
+    t.clock.advance(181 * 86_400);
+    let (status, _) = post_form(&t, "/login", "/login", &[("login", "scade"), ("password", PASSWORD)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let html = t
+        .client
+        .get(t.url("/password/change"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // T0 + 180 days is 14/07/2027 in Rome.
+    assert!(
+        html.contains("La tua password è scaduta il 14&#x2f;07&#x2f;2027."),
+        "{html}"
+    );
+    assert!(!html.contains("segreteria ha chiesto"));
     t.stop().await;
 }

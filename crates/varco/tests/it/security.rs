@@ -426,7 +426,7 @@ async fn login_waits_are_told_alike_for_known_and_unknown_logins(backend: Backen
         let retry_after = r.headers()["retry-after"].to_str().unwrap().to_owned();
         let body: serde_json::Value = r.json().await.unwrap();
         let (page_status, html) = t.page_login(login, PASSWORD).await;
-        assert!(html.contains("riprova tra un secondo"), "{html}");
+        assert!(html.contains("riprova tra 1 secondo"), "{html}");
         answers.push((status, retry_after, body, page_status));
     }
     assert_eq!(answers[0].0, StatusCode::TOO_MANY_REQUESTS);

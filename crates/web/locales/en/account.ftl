@@ -36,7 +36,7 @@ email-confirmed = Done: { $email } is now the email address of your account. We 
 email-confirmed-continue = Go to your account
 
 email-undo-title = Undo the email address change
-email-undo-intro = Hello { $name }, the email address of account { $user_code } was changed. If it was not you, undo the change: we will put back the previous address and sign out every device.
+email-undo-intro = Hello { $name }, the email address of account { $user_code } was changed. If you did not make this change, undo it: we will put back the previous address and sign out every device.
 email-undo-restore = Address that will be restored: { $email }
 email-undo-restore-none = The account will have no email address again, as before the change.
 email-undo-submit = Undo the change
@@ -70,3 +70,5 @@ sessions-ended-others = { $count ->
    *[other] { $count } sessions were ended.
 }
 sessions-back = Back to your account
+
+email-change-blank = Type the new email address.

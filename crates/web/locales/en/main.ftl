@@ -16,16 +16,12 @@ login-intro = Sign in with your user code, username or the email address you gav
 login-field-login = User code, username or email
 login-field-password = Password
 login-submit = Sign in
-login-error = Invalid credentials. Check what you typed and try again; after several attempts sign-in is slowed down to protect the account.
-login-throttled = Too many attempts from this address. Try again in { $seconds } seconds.
-login-wait = Too many attempts: try again in { $seconds ->
-    [one] one second
-   *[other] { $seconds } seconds
-}. If you forgot your password, you can reset it.
+login-error = User code (or email) or password not correct. Check and try again: after a few wrong attempts sign-in is slowed down to protect the account.
+login-throttled = Too many attempts from this connection. Try again in { $seconds } seconds.
 login-too-long = What you typed is too long.
 login-forgot = Forgot your password?
 login-help = Cannot sign in? Get help.
-login-logged-out = You have signed out of Varco.
+login-logged-out = You have signed out.
 
 account-title = Your account
 account-name = Name
@@ -112,7 +108,7 @@ account-password-change = Change password
 
 password-change-title = Change your password
 password-change-intro = Choose a long password that is easy for you to remember, for example a few random words: at least { $min } characters. You can paste it from a password manager.
-password-change-expired = Your password has expired or must be changed. Choose a new one to continue.
+password-change-expired = Your password has expired. Choose a new one to continue.
 password-change-expiring = Your password expires in { $days ->
     [one] 1 day
    *[other] { $days } days
@@ -185,3 +181,29 @@ setup-error-field = “{ $field }” is not valid.
 setup-error-conflict = A school with this code already exists.
 error-busy = The service is very busy right now. Please try again in a few seconds.
 login-setup-pending = Varco has no administrator yet: the first-run setup is pending. The link to complete it was written to the server's log at start-up (the standard error of “varco serve”); it is valid for one hour: if it has expired, restart the server to get a new one.
+# Form errors, advice and the show-password button.
+form-error-summary = Some details need correcting
+form-advice = Tips for a password that is harder to guess
+password-show = Show password
+password-hide = Hide password
+login-blank-login = Type your user code, username or email.
+login-blank-password = Type your password.
+# The wait after several wrong attempts, shown even when the password is right.
+error-login-wait = Too many attempts: try again in { $seconds ->
+    [one] 1 second
+   *[other] { $seconds } seconds
+}, even if the password is right.
+password-change-expired-on = Your password expired on { $date }. Choose a new one to continue.
+password-change-required = The school office asked for this account's password to be changed. Choose a new one to continue.
+
+# Times are shown in the schools' zone and say so.
+time-local = { $time } (Italian time)
+
+# Header and footer.
+nav-label = Main menu
+app-brand-tagline = Sign-in to the school's services
+footer-links-label = Legal information
+footer-privacy = Privacy
+footer-legal-notes = Legal notes
+footer-accessibility = Accessibility statement
+help-school-code-hint = The school's 10-character code, for example RMIC81500N: you find it on the school's website or in the school office's letters.

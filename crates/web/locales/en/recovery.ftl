@@ -10,7 +10,7 @@ forgot-nothing = Nothing arrives, or the registered address is no longer in use?
 forgot-nothing-email-change = Ask your school office to change your email address
 forgot-nothing-help = Contact the helpdesk
 forgot-back = Back to sign-in
-forgot-throttled = Too many requests from this address. Try again in { $seconds } seconds.
+forgot-throttled = Too many requests from this connection. Try again in { $seconds } seconds.
 
 reset-title = Choose a new password
 activate-title = Activate your account
@@ -27,3 +27,7 @@ reset-login = Go to sign-in
 link-invalid-title = Invalid link
 link-invalid = This link is invalid, has expired or has already been used. For safety each link works only once and for a short time.
 link-invalid-again = Ask for a new link
+
+forgot-blank = Type your user code, username or email.
+activate-done-title = Account activated
+activate-submit = Activate the account

@@ -36,7 +36,7 @@ email-confirmed = Fatto: { $email } è ora l'indirizzo email del tuo account. Ab
 email-confirmed-continue = Vai al tuo account
 
 email-undo-title = Annulla il cambio di indirizzo email
-email-undo-intro = Ciao { $name }, l'indirizzo email dell'account { $user_code } è stato cambiato. Se non sei stato tu, annulla il cambio: rimetteremo l'indirizzo precedente e chiuderemo l'accesso su tutti i dispositivi.
+email-undo-intro = Ciao { $name }, l'indirizzo email dell'account { $user_code } è stato cambiato. Se il cambio non l'hai fatto tu, annullalo: rimetteremo l'indirizzo precedente e chiuderemo l'accesso su tutti i dispositivi.
 email-undo-restore = Indirizzo che verrà ripristinato: { $email }
 email-undo-restore-none = L'account tornerà senza indirizzo email, come prima del cambio.
 email-undo-submit = Annulla il cambio
@@ -70,3 +70,5 @@ sessions-ended-others = { $count ->
    *[other] Sono state chiuse { $count } sessioni.
 }
 sessions-back = Torna al tuo account
+
+email-change-blank = Scrivi il nuovo indirizzo email.

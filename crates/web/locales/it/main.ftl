@@ -16,16 +16,12 @@ login-intro = Entra con il codice utente, il nome utente o l'indirizzo email com
 login-field-login = Codice utente, nome utente o email
 login-field-password = Password
 login-submit = Accedi
-login-error = Credenziali non valide. Controlla i dati inseriti e riprova; dopo diversi tentativi l'accesso viene rallentato per proteggere l'account.
-login-throttled = Troppi tentativi da questo indirizzo. Riprova tra { $seconds } secondi.
-login-wait = Troppi tentativi: riprova tra { $seconds ->
-    [one] un secondo
-   *[other] { $seconds } secondi
-}. Se hai dimenticato la password, puoi reimpostarla.
+login-error = Codice utente (o email) o password non corretti. Controlla e riprova: dopo alcuni tentativi sbagliati l'accesso viene rallentato per proteggere l'account.
+login-throttled = Troppi tentativi da questa connessione. Riprova tra { $seconds } secondi.
 login-too-long = I dati inseriti sono troppo lunghi.
 login-forgot = Password dimenticata?
 login-help = Non riesci ad accedere? Vai all'assistenza.
-login-logged-out = Sei uscito da Varco.
+login-logged-out = Hai chiuso la sessione.
 
 account-title = Il tuo account
 account-name = Nome e cognome
@@ -112,7 +108,7 @@ account-password-change = Cambia password
 
 password-change-title = Cambia la password
 password-change-intro = Scegli una password lunga e facile da ricordare per te, per esempio alcune parole a caso: almeno { $min } caratteri. Puoi incollarla da un gestore di password.
-password-change-expired = La tua password è scaduta o deve essere cambiata. Per continuare scegline una nuova.
+password-change-expired = La tua password è scaduta. Per continuare scegline una nuova.
 password-change-expiring = La tua password scade tra { $days ->
     [one] 1 giorno
    *[other] { $days } giorni
@@ -185,3 +181,29 @@ setup-error-field = Il campo «{ $field }» non è valido.
 setup-error-conflict = Esiste già una scuola con questo codice meccanografico.
 error-busy = Il servizio è molto occupato in questo momento. Riprova tra qualche secondo.
 login-setup-pending = Varco non ha ancora un amministratore: la prima configurazione è in attesa. Il collegamento per completarla è stato scritto all'avvio nel registro del server (lo standard error di «varco serve»); vale un'ora: se è scaduto, riavvia il server per riceverne uno nuovo.
+# Form errors, advice and the show-password button.
+form-error-summary = Ci sono dei dati da correggere
+form-advice = Consigli per una password più difficile da indovinare
+password-show = Mostra la password
+password-hide = Nascondi la password
+login-blank-login = Scrivi il codice utente, il nome utente o l'email.
+login-blank-password = Scrivi la password.
+# The wait after several wrong attempts, shown even when the password is right.
+error-login-wait = Troppi tentativi: riprova tra { $seconds ->
+    [one] 1 secondo
+   *[other] { $seconds } secondi
+}, anche se la password è giusta.
+password-change-expired-on = La tua password è scaduta il { $date }. Per continuare scegline una nuova.
+password-change-required = La segreteria ha chiesto di cambiare la password di questo account. Per continuare scegline una nuova.
+
+# Times are shown in the schools' zone and say so.
+time-local = { $time } (ora italiana)
+
+# Header and footer.
+nav-label = Menu principale
+app-brand-tagline = Accesso ai servizi della scuola
+footer-links-label = Informazioni legali
+footer-privacy = Privacy
+footer-legal-notes = Note legali
+footer-accessibility = Dichiarazione di accessibilità
+help-school-code-hint = Il codice di 10 caratteri della scuola, per esempio RMIC81500N: lo trovi sul sito della scuola o nelle comunicazioni della segreteria.

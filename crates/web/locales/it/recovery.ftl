@@ -10,7 +10,7 @@ forgot-nothing = Non arriva nulla, o l'indirizzo registrato non è più in uso?
 forgot-nothing-email-change = Chiedi alla segreteria della tua scuola di cambiare l'indirizzo email
 forgot-nothing-help = Contatta l'assistenza
 forgot-back = Torna all'accesso
-forgot-throttled = Troppe richieste da questo indirizzo. Riprova tra { $seconds } secondi.
+forgot-throttled = Troppe richieste da questa connessione. Riprova tra { $seconds } secondi.
 
 reset-title = Scegli una nuova password
 activate-title = Attiva il tuo account
@@ -27,3 +27,7 @@ reset-login = Vai all'accesso
 link-invalid-title = Collegamento non valido
 link-invalid = Questo collegamento non è valido, è scaduto oppure è già stato usato. Per sicurezza ogni collegamento funziona una sola volta e per poco tempo.
 link-invalid-again = Chiedi un nuovo collegamento
+
+forgot-blank = Scrivi il codice utente, il nome utente o l'email.
+activate-done-title = Account attivato
+activate-submit = Attiva l'account

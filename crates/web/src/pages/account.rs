@@ -1,81 +1,63 @@
 //! `/account` (the overview) and `/logout`.
 
-use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{lang_of, render};
 use crate::WebState;
-use crate::problem::{PageError, WebError};
-use crate::session::{Ctx, MaybeSession, clear_session_cookie, cookie_name, cookie_value, tokens_equal};
+use crate::extract::{Page, SignedInForm, SignedInRejection};
+use crate::problem::PageError;
+use crate::session::{Ctx, MaybeSession, clear_session_cookie, cookie_name, cookie_value};
 
-pub async fn show(
-    State(state): State<WebState>,
-    headers: HeaderMap,
-    session: MaybeSession,
-) -> Result<Response, PageError> {
+pub async fn show(State(state): State<WebState>, page: Page, session: MaybeSession) -> Result<Response, PageError> {
     let Some(session) = session.0 else {
         return Ok(Redirect::to("/login?next=/account").into_response());
     };
     if session.session.password_change_required {
         return Ok(Redirect::to("/password/change").into_response());
     }
-    let lang = lang_of(&headers);
     let account = session.view(&state.app);
-    let html = render(
+    page.render(
         &state,
-        lang,
-        "/account",
-        true,
         "account.html",
         minijinja::context! { account => account, csrf => session.session.csrf_token },
-    )?;
-    Ok(html.into_response())
+    )
 }
 
 pub async fn logout_page(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    page: Page,
     session: MaybeSession,
 ) -> Result<Response, PageError> {
     let Some(session) = session.0 else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let lang = lang_of(&headers);
-    let html = render(
+    page.render(
         &state,
-        lang,
-        "/logout",
-        true,
         "logout.html",
         minijinja::context! { csrf => session.session.csrf_token },
-    )?;
-    Ok(html.into_response())
+    )
 }
 
 #[derive(Debug, Deserialize)]
-pub struct LogoutForm {
-    #[serde(default)]
-    csrf: String,
-}
+pub struct LogoutForm {}
 
 pub async fn logout(
     State(state): State<WebState>,
     headers: HeaderMap,
     ctx: Ctx,
-    session: MaybeSession,
-    Form(form): Form<LogoutForm>,
+    form: Result<SignedInForm<LogoutForm>, SignedInRejection>,
 ) -> Result<Response, PageError> {
-    crate::security::check_same_origin(&headers, state.config.origin())?;
-    if let Some(session) = session.0 {
-        if !tokens_equal(&session.session.csrf_token, &form.csrf) {
-            return Err(PageError(WebError::Csrf));
+    match form {
+        Ok(_) => {
+            if let Some(token) = cookie_value(&headers, cookie_name(&state.config)) {
+                varco_app::sessions::logout(&state.app, &token, &ctx.request).await?;
+            }
         }
-        if let Some(token) = cookie_value(&headers, cookie_name(&state.config)) {
-            varco_app::sessions::logout(&state.app, &token, &ctx.request).await?;
-        }
+        // Already signed out: nothing to end, say so all the same.
+        Err(SignedInRejection::SignedOut { .. }) => {}
+        Err(SignedInRejection::Refused(response)) => return Ok(response),
     }
     let mut response = Redirect::to("/login?logged_out=1").into_response();
     response

@@ -7,44 +7,34 @@
 //! proof), use the anonymous double-submit CSRF cookie, and are served with
 //! `Referrer-Policy: no-referrer` (set on their routes).
 
-use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use varco_app::AppError;
 use varco_app::sessions::Authenticated;
 use varco_domain::token::TokenPurpose;
 
+use super::form::FormErrors;
 use super::sessions::settings_session;
-use super::{anonymous_csrf, check_anonymous_form, lang_of, render};
 use crate::WebState;
-use crate::i18n::Lang;
+use crate::extract::{AnonymousForm, Page, SignedInForm};
 use crate::problem::{PageError, WebError};
-use crate::session::{Ctx, MaybeSession, tokens_equal};
+use crate::session::{Ctx, MaybeSession};
 
 const PATH: &str = "/account/email";
 
-fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
-    if let Some(cookie) = cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
-}
-
 fn form(
     state: &WebState,
-    lang: Lang,
+    page: &Page,
     status: StatusCode,
     session: &Authenticated,
     typed: (&str, &str),
-    errors: Vec<String>,
+    errors: FormErrors,
 ) -> Result<Response, PageError> {
-    let html = render(
+    page.render_status(
         state,
-        lang,
-        PATH,
-        true,
+        status,
         "email_change.html",
         minijinja::context! {
             csrf => session.session.csrf_token,
@@ -52,35 +42,21 @@ fn form(
             current_email => session.account.email,
             new_email => typed.0,
             new_email_confirm => typed.1,
-            errors => errors,
+            form_errors => errors,
         },
-    )?;
-    Ok((status, html).into_response())
+    )
 }
 
-pub async fn show(
-    State(state): State<WebState>,
-    headers: HeaderMap,
-    session: MaybeSession,
-) -> Result<Response, PageError> {
+pub async fn show(State(state): State<WebState>, page: Page, session: MaybeSession) -> Result<Response, PageError> {
     let session = match settings_session(session, PATH) {
         Ok(s) => s,
         Err(elsewhere) => return Ok(elsewhere.into_response()),
     };
-    form(
-        &state,
-        lang_of(&headers),
-        StatusCode::OK,
-        &session,
-        ("", ""),
-        Vec::new(),
-    )
+    form(&state, &page, StatusCode::OK, &session, ("", ""), FormErrors::none())
 }
 
 #[derive(Debug, Deserialize)]
 pub struct ChangeForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     new_email: String,
     #[serde(default)]
@@ -91,27 +67,33 @@ pub struct ChangeForm {
 
 pub async fn submit(
     State(state): State<WebState>,
-    headers: HeaderMap,
     ctx: Ctx,
-    session: MaybeSession,
-    Form(input): Form<ChangeForm>,
+    page: Page,
+    signed_in: SignedInForm<ChangeForm>,
 ) -> Result<Response, PageError> {
-    crate::security::check_same_origin(&headers, state.config.origin())?;
-    let session = match settings_session(session, PATH) {
+    let (session, input) = match signed_in.full() {
         Ok(s) => s,
         Err(elsewhere) => return Ok(elsewhere.into_response()),
     };
-    if !tokens_equal(&session.session.csrf_token, &input.csrf) {
-        return Err(PageError(WebError::Csrf));
-    }
-    let lang = lang_of(&headers);
+    let lang = page.lang;
     let typed = (input.new_email.as_str(), input.new_email_confirm.as_str());
-    let refuse = |status: StatusCode, key: &str| {
-        let message = state.i18n.text(lang, key, &[]);
-        form(&state, lang, status, &session, typed, vec![message])
+    let refuse = |status: StatusCode, field: Option<&'static str>, key: &str| {
+        let message = page.text(&state, key);
+        let errors = match field {
+            Some(field) => FormErrors::on(field, message),
+            None => FormErrors::general(message),
+        };
+        form(&state, &page, status, &session, typed, errors)
     };
+    if input.new_email.trim().is_empty() {
+        return refuse(StatusCode::BAD_REQUEST, Some("new_email"), "email-change-blank");
+    }
     if input.new_email.trim() != input.new_email_confirm.trim() {
-        return refuse(StatusCode::BAD_REQUEST, "email-change-mismatch");
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            Some("new_email_confirm"),
+            "email-change-mismatch",
+        );
     }
     let attempt = match state.login_limiter.attempt(ctx.ip) {
         Ok(attempt) => attempt,
@@ -119,11 +101,11 @@ pub async fn submit(
             let message = state.i18n.text(lang, "login-throttled", &[("seconds", seconds.into())]);
             return form(
                 &state,
-                lang,
+                &page,
                 StatusCode::TOO_MANY_REQUESTS,
                 &session,
                 typed,
-                vec![message],
+                FormErrors::general(message),
             );
         }
     };
@@ -137,25 +119,23 @@ pub async fn submit(
     .await;
     attempt.settle(crate::ratelimit::failed_sign_in(&result));
     match result {
-        Ok(address) => {
-            let html = render(
-                &state,
-                lang,
-                PATH,
-                true,
-                "email_change_sent.html",
-                minijinja::context! {
-                    email => address.as_str(),
-                    hours => TokenPurpose::EmailChange.default_lifetime_secs() / 3600,
-                },
-            )?;
-            Ok(html.into_response())
-        }
-        Err(AppError::InvalidCredentials) => refuse(StatusCode::UNAUTHORIZED, "email-change-wrong-password"),
-        Err(AppError::InputTooLong) => refuse(StatusCode::BAD_REQUEST, "login-too-long"),
-        Err(AppError::Invalid { .. }) => refuse(StatusCode::BAD_REQUEST, "email-change-invalid"),
-        Err(AppError::Conflict(_)) => refuse(StatusCode::BAD_REQUEST, "email-change-same"),
-        Err(AppError::Throttled { .. }) => refuse(StatusCode::TOO_MANY_REQUESTS, "email-change-throttled"),
+        Ok(address) => page.render(
+            &state,
+            "email_change_sent.html",
+            minijinja::context! {
+                email => address.as_str(),
+                hours => TokenPurpose::EmailChange.default_lifetime_secs() / 3600,
+            },
+        ),
+        Err(AppError::InvalidCredentials) => refuse(
+            StatusCode::UNAUTHORIZED,
+            Some("current_password"),
+            "email-change-wrong-password",
+        ),
+        Err(AppError::InputTooLong) => refuse(StatusCode::BAD_REQUEST, None, "login-too-long"),
+        Err(AppError::Invalid { .. }) => refuse(StatusCode::BAD_REQUEST, Some("new_email"), "email-change-invalid"),
+        Err(AppError::Conflict(_)) => refuse(StatusCode::BAD_REQUEST, Some("new_email"), "email-change-same"),
+        Err(AppError::Throttled { .. }) => refuse(StatusCode::TOO_MANY_REQUESTS, None, "email-change-throttled"),
         Err(AppError::PasswordChangeRequired) => Ok(Redirect::to("/password/change").into_response()),
         Err(e) => Err(e.into()),
     }
@@ -169,67 +149,57 @@ pub struct TokenQuery {
 #[derive(Debug, Deserialize)]
 pub struct TokenForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     token: String,
 }
 
+/// Which link a page is for: the confirmation sent to the new address, or
+/// the undo sent to the old one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Confirm,
+    Undo,
+}
+
 /// The page for a link that cannot be used (400): ask again, or get help.
-fn invalid_link(state: &WebState, lang: Lang, path: &str, undo: bool) -> Result<Response, PageError> {
-    let html = render(
+fn invalid_link(state: &WebState, page: &Page, link: Link) -> Result<Response, PageError> {
+    page.render_status(
         state,
-        lang,
-        path,
-        false,
+        StatusCode::BAD_REQUEST,
         "email_link_invalid.html",
-        minijinja::context! { undo => undo },
-    )?;
-    Ok((StatusCode::BAD_REQUEST, html).into_response())
+        minijinja::context! { undo => link == Link::Undo },
+    )
 }
 
 /// Shows the button of a confirmation or undo link, if the link is usable.
-async fn link_page(state: &WebState, headers: &HeaderMap, token: &str, undo: bool) -> Result<Response, PageError> {
-    let lang = lang_of(headers);
-    let (path, template) = if undo {
-        ("/account/email/undo", "email_undo.html")
-    } else {
-        ("/account/email/confirm", "email_confirm.html")
-    };
-    let info = if undo {
-        varco_app::email_change::inspect_undo(&state.app, token).await?
-    } else {
-        varco_app::email_change::inspect_confirm(&state.app, token).await?
+async fn link_page(state: &WebState, page: &Page, token: &str, link: Link) -> Result<Response, PageError> {
+    let (template, info) = match link {
+        Link::Undo => (
+            "email_undo.html",
+            varco_app::email_change::inspect_undo(&state.app, token).await?,
+        ),
+        Link::Confirm => (
+            "email_confirm.html",
+            varco_app::email_change::inspect_confirm(&state.app, token).await?,
+        ),
     };
     let Some(info) = info else {
-        return invalid_link(state, lang, path, undo);
+        return invalid_link(state, page, link);
     };
-    let (csrf, cookie) = anonymous_csrf(state, headers);
-    let html = render(
+    page.render(
         state,
-        lang,
-        path,
-        false,
         template,
         minijinja::context! {
-            csrf => csrf,
             token => token,
             first_name => info.first_name,
             user_code => info.user_code,
             email => info.email_masked,
         },
-    )?;
-    Ok(with_cookie(html.into_response(), cookie))
+    )
 }
 
-/// Checks a link's form and the per-address limit shared with the other link endpoints.
-/// The cell taken comes back when the link is used successfully.
-fn check_link_form(
-    state: &WebState,
-    headers: &HeaderMap,
-    ctx: &Ctx,
-    form: &TokenForm,
-) -> Result<crate::ratelimit::Attempt, PageError> {
-    check_anonymous_form(state, headers, &form.csrf)?;
+/// The per-address limit shared with the other link endpoints. The cell
+/// taken comes back when the link is used successfully.
+fn check_link_limit(state: &WebState, ctx: &Ctx) -> Result<crate::ratelimit::Attempt, PageError> {
     state
         .recovery_limiter
         .attempt(ctx.ip)
@@ -238,20 +208,19 @@ fn check_link_form(
 
 pub async fn confirm_page(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    page: Page,
     Query(query): Query<TokenQuery>,
 ) -> Result<Response, PageError> {
-    link_page(&state, &headers, &query.token.unwrap_or_default(), false).await
+    link_page(&state, &page, &query.token.unwrap_or_default(), Link::Confirm).await
 }
 
 pub async fn confirm_submit(
     State(state): State<WebState>,
-    headers: HeaderMap,
     ctx: Ctx,
-    Form(form): Form<TokenForm>,
+    page: Page,
+    AnonymousForm(form): AnonymousForm<TokenForm>,
 ) -> Result<Response, PageError> {
-    let attempt = check_link_form(&state, &headers, &ctx, &form)?;
-    let lang = lang_of(&headers);
+    let attempt = check_link_limit(&state, &ctx)?;
     let result = varco_app::email_change::confirm(&state.app, &form.token, &ctx.request).await;
     attempt.settle(result.is_err());
     match result {
@@ -259,57 +228,40 @@ pub async fn confirm_submit(
             let email = varco_domain::email::EmailAddress::parse(&address)
                 .map(|a| a.masked())
                 .unwrap_or(address);
-            let html = render(
-                &state,
-                lang,
-                "/account/email/confirm",
-                false,
-                "email_confirmed.html",
-                minijinja::context! { email => email },
-            )?;
-            Ok(html.into_response())
+            page.render(&state, "email_confirmed.html", minijinja::context! { email => email })
         }
-        Err(AppError::InvalidToken) => invalid_link(&state, lang, "/account/email/confirm", false),
+        Err(AppError::InvalidToken) => invalid_link(&state, &page, Link::Confirm),
         Err(e) => Err(e.into()),
     }
 }
 
 pub async fn undo_page(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    page: Page,
     Query(query): Query<TokenQuery>,
 ) -> Result<Response, PageError> {
-    link_page(&state, &headers, &query.token.unwrap_or_default(), true).await
+    link_page(&state, &page, &query.token.unwrap_or_default(), Link::Undo).await
 }
 
 pub async fn undo_submit(
     State(state): State<WebState>,
-    headers: HeaderMap,
     ctx: Ctx,
-    Form(form): Form<TokenForm>,
+    page: Page,
+    AnonymousForm(form): AnonymousForm<TokenForm>,
 ) -> Result<Response, PageError> {
-    let attempt = check_link_form(&state, &headers, &ctx, &form)?;
-    let lang = lang_of(&headers);
+    let attempt = check_link_limit(&state, &ctx)?;
     let result = varco_app::email_change::undo(&state.app, &form.token, &ctx.request).await;
     attempt.settle(result.is_err());
     match result {
         Ok(()) => {
-            let html = render(
-                &state,
-                lang,
-                "/account/email/undo",
-                false,
-                "email_undone.html",
-                minijinja::context! {},
-            )?;
+            let mut response = page.render(&state, "email_undone.html", minijinja::context! {})?;
             // Every session ended, this browser's too.
-            let mut response = html.into_response();
             response
                 .headers_mut()
-                .insert(header::SET_COOKIE, crate::session::clear_session_cookie(&state.config));
+                .append(header::SET_COOKIE, crate::session::clear_session_cookie(&state.config));
             Ok(response)
         }
-        Err(AppError::InvalidToken) => invalid_link(&state, lang, "/account/email/undo", true),
+        Err(AppError::InvalidToken) => invalid_link(&state, &page, Link::Undo),
         Err(e) => Err(e.into()),
     }
 }

@@ -2,12 +2,11 @@
 //! school, and a lookup of any school's contacts by code.
 
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use super::{lang_of, render};
 use crate::WebState;
+use crate::extract::Page;
 use crate::problem::PageError;
 use crate::session::MaybeSession;
 
@@ -39,11 +38,10 @@ impl From<varco_app::schools::School> for Contacts {
 
 pub async fn show(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    page: Page,
     session: MaybeSession,
     Query(query): Query<HelpQuery>,
 ) -> Result<Response, PageError> {
-    let lang = lang_of(&headers);
     let school_query = query.school.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let mut school_not_found = false;
     let school: Option<Contacts> = match (school_query, &session.0) {
@@ -63,18 +61,16 @@ pub async fn show(
         (None, None) => None,
     };
     let national = &state.config.national_helpdesk;
-    let html = render(
+    // An unconfigured national helpdesk is not shown at all.
+    let national_shown = national.email.is_some() || national.phone.is_some() || national.hours.is_some();
+    page.render(
         &state,
-        lang,
-        "/help",
-        session.0.is_some(),
         "help.html",
         minijinja::context! {
             school => school,
-            national => national,
+            national => national_shown.then_some(national),
             school_not_found => school_not_found,
             school_query => school_query.unwrap_or(""),
         },
-    )?;
-    Ok(html.into_response())
+    )
 }

@@ -1,14 +1,15 @@
 //! `/login`: the sign-in form.
 
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use varco_app::AppError;
 
-use super::{anonymous_csrf, check_anonymous_form, lang_of, local_path, render};
+use super::form::FormErrors;
+use super::local_path;
 use crate::WebState;
+use crate::extract::{AnonymousForm, Page};
 use crate::problem::{PageError, WebError};
 use crate::session::{Ctx, MaybeSession, cookie_name, cookie_value, session_cookie};
 
@@ -20,7 +21,7 @@ pub struct LoginQuery {
 
 pub async fn show(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    page: Page,
     session: MaybeSession,
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, PageError> {
@@ -30,57 +31,49 @@ pub async fn show(
     // No admin yet: say that setup is pending and where its link was printed
     // (a database hiccup only hides the hint, never the form).
     let setup_pending = varco_app::setup::needs_setup(&state.app).await.unwrap_or(false);
-    page_with(
+    form(
         &state,
-        &headers,
+        &page,
         StatusCode::OK,
         "",
-        None,
+        FormErrors::none(),
         query.next.as_deref(),
-        query.logged_out.is_some(),
-        setup_pending,
+        Notices {
+            logged_out: query.logged_out.is_some(),
+            setup_pending,
+        },
     )
 }
 
-fn page(
-    state: &WebState,
-    headers: &HeaderMap,
-    status: StatusCode,
-    login: &str,
-    error: Option<String>,
-    next: Option<&str>,
-    logged_out: bool,
-) -> Result<Response, PageError> {
-    page_with(state, headers, status, login, error, next, logged_out, false)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn page_with(
-    state: &WebState,
-    headers: &HeaderMap,
-    status: StatusCode,
-    login: &str,
-    error: Option<String>,
-    next: Option<&str>,
+/// What the sign-in page may say besides its errors.
+#[derive(Debug, Clone, Copy, Default)]
+struct Notices {
     logged_out: bool,
     setup_pending: bool,
+}
+
+fn form(
+    state: &WebState,
+    page: &Page,
+    status: StatusCode,
+    login: &str,
+    errors: FormErrors,
+    next: Option<&str>,
+    notices: Notices,
 ) -> Result<Response, PageError> {
-    let lang = lang_of(headers);
-    let (csrf, set_cookie) = anonymous_csrf(state, headers);
     let next = next.map(|n| local_path(Some(n))).filter(|n| n != "/");
-    let html = render(
+    page.render_status(
         state,
-        lang,
-        "/login",
-        false,
+        status,
         "login.html",
-        minijinja::context! { csrf => csrf, login => login, error => error, next => next, logged_out => logged_out, setup_pending => setup_pending },
-    )?;
-    let mut response = (status, html).into_response();
-    if let Some(cookie) = set_cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    Ok(response)
+        minijinja::context! {
+            login => login,
+            form_errors => errors,
+            next => next,
+            logged_out => notices.logged_out,
+            setup_pending => notices.setup_pending,
+        },
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,32 +82,40 @@ pub struct LoginForm {
     login: String,
     #[serde(default)]
     password: String,
-    #[serde(default)]
-    csrf: String,
     next: Option<String>,
+}
+
+/// The errors of a form sent with an empty field: nothing was checked.
+fn blank_fields(state: &WebState, page: &Page, form: &LoginForm) -> Option<FormErrors> {
+    let mut errors = FormErrors::none();
+    if form.login.trim().is_empty() {
+        errors.push(Some("login"), page.text(state, "login-blank-login"));
+    }
+    if form.password.is_empty() {
+        errors.push(Some("password"), page.text(state, "login-blank-password"));
+    }
+    (!errors.is_empty()).then_some(errors)
 }
 
 pub async fn submit(
     State(state): State<WebState>,
     headers: HeaderMap,
     ctx: Ctx,
-    Form(form): Form<LoginForm>,
+    page: Page,
+    AnonymousForm(form): AnonymousForm<LoginForm>,
 ) -> Result<Response, PageError> {
-    check_anonymous_form(&state, &headers, &form.csrf)?;
-    let lang = lang_of(&headers);
+    let lang = page.lang;
+    let refuse = |status: StatusCode, login: &str, errors: FormErrors| {
+        form_page_with(&state, &page, status, login, errors, form.next.as_deref())
+    };
+    if let Some(errors) = blank_fields(&state, &page, &form) {
+        return refuse(StatusCode::BAD_REQUEST, &form.login, errors);
+    }
     let attempt = match state.login_limiter.attempt(ctx.ip) {
         Ok(attempt) => attempt,
         Err(seconds) => {
             let message = state.i18n.text(lang, "login-throttled", &[("seconds", seconds.into())]);
-            let mut response = page(
-                &state,
-                &headers,
-                StatusCode::TOO_MANY_REQUESTS,
-                &form.login,
-                Some(message),
-                form.next.as_deref(),
-                false,
-            )?;
+            let mut response = refuse(StatusCode::TOO_MANY_REQUESTS, &form.login, FormErrors::general(message))?;
             response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
             return Ok(response);
         }
@@ -147,47 +148,36 @@ pub async fn submit(
             Ok(response)
         }
         Err(AppError::InvalidCredentials) => {
-            let message = state.i18n.text(lang, "login-error", &[]);
-            page(
-                &state,
-                &headers,
-                StatusCode::UNAUTHORIZED,
-                &form.login,
-                Some(message),
-                form.next.as_deref(),
-                false,
-            )
+            let message = page.text(&state, "login-error");
+            refuse(StatusCode::UNAUTHORIZED, &form.login, FormErrors::general(message))
         }
-        Err(AppError::LoginDelayed { retry_after_secs }) => {
-            let message = state
-                .i18n
-                .text(lang, "login-wait", &[("seconds", retry_after_secs.into())]);
-            let mut response = page(
-                &state,
-                &headers,
-                StatusCode::TOO_MANY_REQUESTS,
-                &form.login,
-                Some(message),
-                form.next.as_deref(),
-                false,
-            )?;
+        Err(AppError::Throttled { retry_after_secs } | AppError::LoginDelayed { retry_after_secs }) => {
+            let message = state.i18n.text(
+                lang,
+                "error-login-wait",
+                &[("seconds", (retry_after_secs as i64).into())],
+            );
+            let mut response = refuse(StatusCode::TOO_MANY_REQUESTS, &form.login, FormErrors::general(message))?;
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, retry_after_secs.into());
             Ok(response)
         }
         Err(AppError::InputTooLong) => {
-            let message = state.i18n.text(lang, "login-too-long", &[]);
-            page(
-                &state,
-                &headers,
-                StatusCode::BAD_REQUEST,
-                "",
-                Some(message),
-                form.next.as_deref(),
-                false,
-            )
+            let message = page.text(&state, "login-too-long");
+            refuse(StatusCode::BAD_REQUEST, "", FormErrors::general(message))
         }
         Err(e) => Err(PageError(WebError::App(e))),
     }
+}
+
+fn form_page_with(
+    state: &WebState,
+    page: &Page,
+    status: StatusCode,
+    login: &str,
+    errors: FormErrors,
+    next: Option<&str>,
+) -> Result<Response, PageError> {
+    form(state, page, status, login, errors, next, Notices::default())
 }

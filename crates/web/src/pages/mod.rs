@@ -3,6 +3,7 @@
 
 mod account;
 mod email;
+pub(crate) mod form;
 mod help;
 mod login;
 mod password;
@@ -16,15 +17,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use minijinja::Value;
-use rand::rngs::OsRng;
 use serde::Deserialize;
 use tower_http::set_header::SetResponseHeaderLayer;
-use varco_domain::token::SecretToken;
 
 use crate::WebState;
 use crate::i18n::Lang;
 use crate::problem::{PageError, WebError};
-use crate::session::{LANG_COOKIE, MaybeSession, cookie_value, csrf_cookie, csrf_cookie_value, lang_cookie};
+use crate::session::{MaybeSession, lang_cookie};
 
 pub fn routes() -> Router<WebState> {
     Router::new()
@@ -84,14 +83,10 @@ pub fn routes() -> Router<WebState> {
         .route("/lang/{code}", get(switch_language))
 }
 
-/// The language of a request: the switch's cookie, then `Accept-Language`.
-pub fn lang_of(headers: &HeaderMap) -> Lang {
-    cookie_value(headers, LANG_COOKIE)
-        .and_then(|c| Lang::from_code(&c))
-        .unwrap_or_else(|| Lang::negotiate(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())))
-}
+pub use crate::i18n::lang_of;
 
 /// Renders a page template with the common context (`lang`, `path`, `signed_in`).
+/// Kept for `/setup`; the other pages render through [`crate::extract::Page`].
 pub(crate) fn render(
     state: &WebState,
     lang: Lang,
@@ -100,7 +95,11 @@ pub(crate) fn render(
     name: &str,
     page: Value,
 ) -> Result<Html<String>, PageError> {
-    let context = minijinja::context! { lang => lang.code(), path => path, signed_in => signed_in, ..page };
+    let context = minijinja::context! {
+        lang => lang.code(), path => path, signed_in => signed_in,
+        site_name => state.config.branding.name, links => state.config.branding.links(),
+        ..page
+    };
     state.templates.render(name, context).map(Html).map_err(|e| {
         PageError(WebError::App(varco_app::AppError::Internal(format!(
             "template {name}: {e}"
@@ -108,67 +107,33 @@ pub(crate) fn render(
     })
 }
 
-/// The messages, in the visitor's language, of a refused password: one per
-/// violated rule, then the strength advice.
+/// The messages of a refused password, errors then advice. Kept for `/setup`;
+/// the other forms use [`form::FormErrors::policy`], which keeps them apart.
 pub(crate) fn policy_messages(
     state: &WebState,
     lang: Lang,
     policy: &varco_domain::password::PasswordPolicy,
     refusal: &varco_domain::password::PolicyRefusal,
 ) -> Vec<String> {
-    let min = (policy.min_length as i64).into();
-    let max = (policy.max_length as i64).into();
-    let mut messages: Vec<String> = refusal
-        .violations
-        .iter()
-        .map(|v| {
-            state.i18n.text(
-                lang,
-                &format!("policy-{}", v.code()),
-                &[
-                    ("min", fluent_bundle::FluentValue::clone(&min)),
-                    ("max", fluent_bundle::FluentValue::clone(&max)),
-                ],
-            )
-        })
-        .collect();
-    if let Some(feedback) = &refusal.feedback {
-        for code in feedback.warning.iter().chain(feedback.suggestions.iter()) {
-            messages.push(state.i18n.text(lang, &format!("feedback-{code}"), &[]));
-        }
-    }
-    messages
+    let errors = form::FormErrors::policy(state, lang, "password", policy, refusal);
+    errors
+        .errors
+        .into_iter()
+        .map(|e| e.message)
+        .chain(errors.advice)
+        .collect()
 }
 
-/// The anonymous-form CSRF token: the cookie's value, or a new one to set.
-pub(crate) fn anonymous_csrf(state: &WebState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
-    match csrf_cookie_value(&state.config, headers).filter(|v| SecretToken::from_user(v).is_some()) {
-        Some(existing) => (existing, None),
-        None => {
-            let token = SecretToken::generate(&mut OsRng);
-            let cookie = csrf_cookie(&state.config, token.as_str());
-            (token.as_str().to_owned(), Some(cookie))
-        }
-    }
-}
+pub(crate) use crate::extract::anonymous_csrf;
 
-/// Checks an anonymous form: same origin and the double-submit token.
+/// Checks an anonymous form: same origin and the double-submit token. Kept
+/// for `/setup`; the other forms use [`crate::extract::AnonymousForm`].
 pub(crate) fn check_anonymous_form(state: &WebState, headers: &HeaderMap, submitted: &str) -> Result<(), PageError> {
     if let Err(e) = crate::security::check_same_origin(headers, state.config.origin()) {
         tracing::info!(origin = ?headers.get(axum::http::header::ORIGIN), expected = state.config.origin(), "form refused: cross-origin");
         return Err(PageError(e));
     }
-    match csrf_cookie_value(&state.config, headers) {
-        Some(cookie) if crate::session::tokens_equal(&cookie, submitted) => Ok(()),
-        Some(_) => {
-            tracing::info!("form refused: the CSRF token does not match the cookie");
-            Err(PageError(WebError::Csrf))
-        }
-        None => {
-            tracing::info!("form refused: no CSRF cookie");
-            Err(PageError(WebError::Csrf))
-        }
-    }
+    crate::extract::check_anonymous_csrf(state, headers, submitted)
 }
 
 /// A local path to go back to after a redirect; anything else becomes `/`.

@@ -2,62 +2,76 @@
 //! session restricted by an expired password or a forced change — before
 //! anything else: current password, new password, the new one again.
 
-use axum::Form;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use varco_app::AppError;
 use varco_app::sessions::Authenticated;
+use varco_domain::clock::Timestamp;
 
-use super::{lang_of, policy_messages, render};
+use super::form::FormErrors;
 use crate::WebState;
-use crate::problem::{PageError, WebError};
-use crate::session::{Ctx, MaybeSession, tokens_equal};
+use crate::extract::{Page, SignedInForm};
+use crate::problem::PageError;
+use crate::session::{Ctx, MaybeSession};
+
+/// Why a session must change its password first: `"expired"` (with the
+/// date, when known) or `"required"` (the secretariat asked for it).
+fn forced_reason(state: &WebState, session: &Authenticated) -> (Option<&'static str>, Option<String>) {
+    if !session.session.password_change_required {
+        return (None, None);
+    }
+    if session.account.password_change_required {
+        return (Some("required"), None);
+    }
+    let expired_on = session.account.password_changed_at.and_then(|changed| {
+        state
+            .app
+            .settings
+            .expiry
+            .get(session.account.kind)
+            .expires_at(Timestamp(changed))
+            .map(varco_app::mail::format_date)
+    });
+    (Some("expired"), expired_on)
+}
 
 fn form(
     state: &WebState,
-    headers: &HeaderMap,
+    page: &Page,
     status: StatusCode,
     session: &Authenticated,
-    errors: Vec<String>,
+    errors: FormErrors,
 ) -> Result<Response, PageError> {
-    let lang = lang_of(headers);
     let account = session.view(&state.app);
     let policy = state.app.settings.policy.get(session.account.kind);
-    let html = render(
+    let (forced, expired_on) = forced_reason(state, session);
+    page.render_status(
         state,
-        lang,
-        "/password/change",
-        true,
+        status,
         "password_change.html",
         minijinja::context! {
             csrf => session.session.csrf_token,
-            forced => session.session.password_change_required,
+            forced => forced,
+            expired_on => expired_on,
             expires_in_days => account.password_expires_in_days,
             min_length => policy.min_length,
-            errors => errors,
+            form_errors => errors,
             user_code => account.user_code,
         },
-    )?;
-    Ok((status, html).into_response())
+    )
 }
 
-pub async fn show(
-    State(state): State<WebState>,
-    headers: HeaderMap,
-    session: MaybeSession,
-) -> Result<Response, PageError> {
+pub async fn show(State(state): State<WebState>, page: Page, session: MaybeSession) -> Result<Response, PageError> {
     let Some(session) = session.0 else {
         return Ok(Redirect::to("/login?next=/password/change").into_response());
     };
-    form(&state, &headers, StatusCode::OK, &session, Vec::new())
+    form(&state, &page, StatusCode::OK, &session, FormErrors::none())
 }
 
 #[derive(Debug, Deserialize)]
 pub struct ChangeForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     current_password: String,
     #[serde(default)]
@@ -68,28 +82,27 @@ pub struct ChangeForm {
 
 pub async fn submit(
     State(state): State<WebState>,
-    headers: HeaderMap,
     ctx: Ctx,
-    session: MaybeSession,
-    Form(input): Form<ChangeForm>,
+    page: Page,
+    SignedInForm { session, form: input }: SignedInForm<ChangeForm>,
 ) -> Result<Response, PageError> {
-    crate::security::check_same_origin(&headers, state.config.origin())?;
-    let Some(session) = session.0 else {
-        return Ok(Redirect::to("/login?next=/password/change").into_response());
-    };
-    if !tokens_equal(&session.session.csrf_token, &input.csrf) {
-        return Err(PageError(WebError::Csrf));
-    }
-    let lang = lang_of(&headers);
+    let lang = page.lang;
     if input.new_password != input.new_password_confirm {
-        let message = state.i18n.text(lang, "password-change-mismatch", &[]);
-        return form(&state, &headers, StatusCode::BAD_REQUEST, &session, vec![message]);
+        let message = page.text(&state, "password-change-mismatch");
+        let errors = FormErrors::on("new_password_confirm", message);
+        return form(&state, &page, StatusCode::BAD_REQUEST, &session, errors);
     }
     let attempt = match state.login_limiter.attempt(ctx.ip) {
         Ok(attempt) => attempt,
         Err(seconds) => {
             let message = state.i18n.text(lang, "login-throttled", &[("seconds", seconds.into())]);
-            return form(&state, &headers, StatusCode::TOO_MANY_REQUESTS, &session, vec![message]);
+            return form(
+                &state,
+                &page,
+                StatusCode::TOO_MANY_REQUESTS,
+                &session,
+                FormErrors::general(message),
+            );
         }
     };
     let result = varco_app::password::change(
@@ -102,29 +115,40 @@ pub async fn submit(
     .await;
     attempt.settle(crate::ratelimit::failed_sign_in(&result));
     match result {
-        Ok(()) => {
-            let html = render(
-                &state,
-                lang,
-                "/password/change",
-                true,
-                "password_changed.html",
-                minijinja::context! {},
-            )?;
-            Ok(html.into_response())
-        }
+        Ok(()) => page.render(&state, "password_changed.html", minijinja::context! {}),
         Err(AppError::InvalidCredentials) => {
-            let message = state.i18n.text(lang, "password-change-wrong-current", &[]);
-            form(&state, &headers, StatusCode::UNAUTHORIZED, &session, vec![message])
+            let message = page.text(&state, "password-change-wrong-current");
+            let errors = FormErrors::on("current_password", message);
+            form(&state, &page, StatusCode::UNAUTHORIZED, &session, errors)
+        }
+        Err(AppError::Throttled { retry_after_secs }) => {
+            let message = state.i18n.text(
+                lang,
+                "error-login-wait",
+                &[("seconds", (retry_after_secs as i64).into())],
+            );
+            form(
+                &state,
+                &page,
+                StatusCode::TOO_MANY_REQUESTS,
+                &session,
+                FormErrors::general(message),
+            )
         }
         Err(AppError::InputTooLong) => {
-            let message = state.i18n.text(lang, "login-too-long", &[]);
-            form(&state, &headers, StatusCode::BAD_REQUEST, &session, vec![message])
+            let message = page.text(&state, "login-too-long");
+            form(
+                &state,
+                &page,
+                StatusCode::BAD_REQUEST,
+                &session,
+                FormErrors::general(message),
+            )
         }
         Err(AppError::PasswordPolicy(refusal)) => {
             let policy = state.app.settings.policy.get(session.account.kind);
-            let messages = policy_messages(&state, lang, policy, &refusal);
-            form(&state, &headers, StatusCode::BAD_REQUEST, &session, messages)
+            let errors = FormErrors::policy(&state, lang, "new_password", policy, &refusal);
+            form(&state, &page, StatusCode::BAD_REQUEST, &session, errors)
         }
         Err(e) => Err(e.into()),
     }

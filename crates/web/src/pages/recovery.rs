@@ -6,44 +6,40 @@
 //! links; it sends `Referrer-Policy: no-referrer` (set on the route) so the
 //! token in its URL never leaks.
 
-use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{StatusCode, header};
+use axum::response::Response;
 use serde::Deserialize;
 use varco_app::AppError;
 use varco_app::recovery::LinkState;
 
-use super::{anonymous_csrf, check_anonymous_form, lang_of, policy_messages, render};
+use super::form::FormErrors;
 use crate::WebState;
+use crate::extract::{AnonymousForm, Page};
 use crate::problem::PageError;
 use crate::session::Ctx;
 
-fn with_cookie(mut response: Response, cookie: Option<axum::http::HeaderValue>) -> Response {
-    if let Some(cookie) = cookie {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
+fn forgot_form(
+    state: &WebState,
+    page: &Page,
+    status: StatusCode,
+    login: &str,
+    errors: FormErrors,
+) -> Result<Response, PageError> {
+    page.render_status(
+        state,
+        status,
+        "forgot.html",
+        minijinja::context! { login => login, form_errors => errors },
+    )
 }
 
-pub async fn forgot_page(State(state): State<WebState>, headers: HeaderMap) -> Result<Response, PageError> {
-    let lang = lang_of(&headers);
-    let (csrf, cookie) = anonymous_csrf(&state, &headers);
-    let html = render(
-        &state,
-        lang,
-        "/password/forgot",
-        false,
-        "forgot.html",
-        minijinja::context! { csrf => csrf },
-    )?;
-    Ok(with_cookie(html.into_response(), cookie))
+pub async fn forgot_page(State(state): State<WebState>, page: Page) -> Result<Response, PageError> {
+    forgot_form(&state, &page, StatusCode::OK, "", FormErrors::none())
 }
 
 #[derive(Debug, Deserialize)]
 pub struct ForgotForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     login: String,
 }
@@ -62,41 +58,33 @@ pub(crate) fn start_reset_request(state: &WebState, login: String, ctx: &Ctx) {
 
 pub async fn forgot_submit(
     State(state): State<WebState>,
-    headers: HeaderMap,
     ctx: Ctx,
-    Form(form): Form<ForgotForm>,
+    page: Page,
+    AnonymousForm(form): AnonymousForm<ForgotForm>,
 ) -> Result<Response, PageError> {
-    check_anonymous_form(&state, &headers, &form.csrf)?;
-    let lang = lang_of(&headers);
+    let lang = page.lang;
+    if form.login.trim().is_empty() {
+        let errors = FormErrors::on("login", page.text(&state, "forgot-blank"));
+        return forgot_form(&state, &page, StatusCode::BAD_REQUEST, "", errors);
+    }
     if let Some(ip) = ctx.ip
         && let Err(seconds) = state.recovery_limiter.check(ip)
     {
-        let (csrf, cookie) = anonymous_csrf(&state, &headers);
         let error = state
             .i18n
             .text(lang, "forgot-throttled", &[("seconds", seconds.into())]);
-        let html = render(
+        let mut response = forgot_form(
             &state,
-            lang,
-            "/password/forgot",
-            false,
-            "forgot.html",
-            minijinja::context! { csrf => csrf, error => error },
+            &page,
+            StatusCode::TOO_MANY_REQUESTS,
+            &form.login,
+            FormErrors::general(error),
         )?;
-        let mut response = with_cookie((StatusCode::TOO_MANY_REQUESTS, html).into_response(), cookie);
         response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
         return Ok(response);
     }
     start_reset_request(&state, form.login, &ctx);
-    let html = render(
-        &state,
-        lang,
-        "/password/forgot",
-        false,
-        "forgot_sent.html",
-        minijinja::context! {},
-    )?;
-    Ok(html.into_response())
+    page.render(&state, "forgot_sent.html", minijinja::context! {})
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,65 +92,55 @@ pub struct TokenQuery {
     token: Option<String>,
 }
 
-fn invalid_link(state: &WebState, lang: crate::i18n::Lang) -> Result<Response, PageError> {
-    let html = render(
+fn invalid_link(state: &WebState, page: &Page) -> Result<Response, PageError> {
+    page.render_status(
         state,
-        lang,
-        "/password/reset",
-        false,
+        StatusCode::BAD_REQUEST,
         "link_invalid.html",
         minijinja::context! {},
-    )?;
-    Ok((StatusCode::BAD_REQUEST, html).into_response())
+    )
 }
 
 fn reset_form(
     state: &WebState,
-    headers: &HeaderMap,
+    page: &Page,
     status: StatusCode,
     token: &str,
     link: &LinkState,
-    errors: Vec<String>,
+    errors: FormErrors,
 ) -> Result<Response, PageError> {
-    let lang = lang_of(headers);
     let LinkState::Valid {
         activation,
         user_code,
         first_name,
     } = link
     else {
-        return invalid_link(state, lang);
+        return invalid_link(state, page);
     };
-    let (csrf, cookie) = anonymous_csrf(state, headers);
-    let html = render(
+    page.render_status(
         state,
-        lang,
-        "/password/reset",
-        false,
+        status,
         "reset.html",
         minijinja::context! {
-            csrf => csrf, token => token, activation => activation, user_code => user_code,
-            first_name => first_name, errors => errors,
+            token => token, activation => activation, user_code => user_code,
+            first_name => first_name, form_errors => errors,
             min_length => state.app.settings.policy.staff.min_length.max(state.app.settings.policy.family.min_length),
         },
-    )?;
-    Ok(with_cookie((status, html).into_response(), cookie))
+    )
 }
 
 pub async fn reset_page(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    page: Page,
     Query(query): Query<TokenQuery>,
 ) -> Result<Response, PageError> {
     let token = query.token.unwrap_or_default();
     let link = varco_app::recovery::inspect_link(&state.app, &token).await?;
-    reset_form(&state, &headers, StatusCode::OK, &token, &link, Vec::new())
+    reset_form(&state, &page, StatusCode::OK, &token, &link, FormErrors::none())
 }
 
 #[derive(Debug, Deserialize)]
 pub struct ResetForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     token: String,
     #[serde(default)]
@@ -173,12 +151,11 @@ pub struct ResetForm {
 
 pub async fn reset_submit(
     State(state): State<WebState>,
-    headers: HeaderMap,
     ctx: Ctx,
-    Form(form): Form<ResetForm>,
+    page: Page,
+    AnonymousForm(form): AnonymousForm<ResetForm>,
 ) -> Result<Response, PageError> {
-    check_anonymous_form(&state, &headers, &form.csrf)?;
-    let lang = lang_of(&headers);
+    let lang = page.lang;
     let attempt = state
         .recovery_limiter
         .attempt(ctx.ip)
@@ -189,50 +166,29 @@ pub async fn reset_submit(
         activation, user_code, ..
     } = &link
     else {
-        return invalid_link(&state, lang);
+        return invalid_link(&state, &page);
     };
+    let refuse = |errors: FormErrors| reset_form(&state, &page, StatusCode::BAD_REQUEST, &form.token, &link, errors);
     if form.new_password != form.new_password_confirm {
         attempt.succeeded();
-        let message = state.i18n.text(lang, "reset-mismatch", &[]);
-        return reset_form(
-            &state,
-            &headers,
-            StatusCode::BAD_REQUEST,
-            &form.token,
-            &link,
-            vec![message],
-        );
+        return refuse(FormErrors::on(
+            "new_password_confirm",
+            page.text(&state, "reset-mismatch"),
+        ));
     }
     let result = varco_app::recovery::reset_password(&state.app, &form.token, &form.new_password, &ctx.request).await;
     attempt.settle(crate::ratelimit::failed_link_use(&result));
     match result {
-        Ok(()) => {
-            let html = render(
-                &state,
-                lang,
-                "/password/reset",
-                false,
-                "reset_done.html",
-                minijinja::context! { activation => activation, user_code => user_code },
-            )?;
-            Ok(html.into_response())
-        }
-        Err(AppError::InvalidToken) => invalid_link(&state, lang),
-        Err(AppError::InputTooLong) => {
-            let message = state.i18n.text(lang, "login-too-long", &[]);
-            reset_form(
-                &state,
-                &headers,
-                StatusCode::BAD_REQUEST,
-                &form.token,
-                &link,
-                vec![message],
-            )
-        }
+        Ok(()) => page.render(
+            &state,
+            "reset_done.html",
+            minijinja::context! { activation => activation, user_code => user_code },
+        ),
+        Err(AppError::InvalidToken) => invalid_link(&state, &page),
+        Err(AppError::InputTooLong) => refuse(FormErrors::on("new_password", page.text(&state, "login-too-long"))),
         Err(AppError::PasswordPolicy(refusal)) => {
             let policy = &state.app.settings.policy.staff;
-            let messages = policy_messages(&state, lang, policy, &refusal);
-            reset_form(&state, &headers, StatusCode::BAD_REQUEST, &form.token, &link, messages)
+            refuse(FormErrors::policy(&state, lang, "new_password", policy, &refusal))
         }
         Err(e) => Err(e.into()),
     }

@@ -3,18 +3,16 @@
 //! session's CSRF token and must come from Varco's own origin; a session
 //! restricted to changing the password is sent there instead.
 
-use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use varco_app::AppError;
 use varco_app::sessions::Authenticated;
 
-use super::{lang_of, render};
 use crate::WebState;
+use crate::extract::{Page, SignedInForm};
 use crate::problem::{PageError, WebError};
-use crate::session::{Ctx, MaybeSession, tokens_equal};
+use crate::session::{Ctx, MaybeSession};
 
 const PATH: &str = "/account/sessions";
 
@@ -37,7 +35,7 @@ pub struct Notice {
 
 pub async fn show(
     State(state): State<WebState>,
-    headers: HeaderMap,
+    page: Page,
     session: MaybeSession,
     Query(notice): Query<Notice>,
 ) -> Result<Response, PageError> {
@@ -45,7 +43,7 @@ pub async fn show(
         Ok(s) => s,
         Err(elsewhere) => return Ok(elsewhere.into_response()),
     };
-    let lang = lang_of(&headers);
+    let lang = page.lang;
     let sessions = varco_app::session_list::list(&state.app, &session).await?;
     let notice = match (notice.ended, notice.ended_others) {
         (Some(_), _) => Some(state.i18n.text(lang, "sessions-ended", &[])),
@@ -56,51 +54,24 @@ pub async fn show(
         )),
         (None, None) => None,
     };
-    let html = render(
+    page.render(
         &state,
-        lang,
-        PATH,
-        true,
         "sessions.html",
         minijinja::context! { sessions => sessions, csrf => session.session.csrf_token, notice => notice },
-    )?;
-    Ok(html.into_response())
+    )
 }
 
 #[derive(Debug, Deserialize)]
-pub struct EndForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-/// The usable session behind a state-changing form, checked for origin and CSRF token.
-fn checked(
-    state: &WebState,
-    headers: &HeaderMap,
-    session: MaybeSession,
-    form: &EndForm,
-) -> Result<Result<Authenticated, Redirect>, PageError> {
-    crate::security::check_same_origin(headers, state.config.origin())?;
-    let session = match settings_session(session, PATH) {
-        Ok(s) => s,
-        Err(elsewhere) => return Ok(Err(elsewhere)),
-    };
-    if !tokens_equal(&session.session.csrf_token, &form.csrf) {
-        return Err(PageError(WebError::Csrf));
-    }
-    Ok(Ok(session))
-}
+pub struct EndForm {}
 
 pub async fn end(
     State(state): State<WebState>,
-    headers: HeaderMap,
     ctx: Ctx,
-    session: MaybeSession,
     Path(id): Path<String>,
-    Form(form): Form<EndForm>,
+    form: SignedInForm<EndForm>,
 ) -> Result<Response, PageError> {
-    let session = match checked(&state, &headers, session, &form)? {
-        Ok(s) => s,
+    let session = match form.full() {
+        Ok((s, _)) => s,
         Err(elsewhere) => return Ok(elsewhere.into_response()),
     };
     let Ok(id) = id.parse::<i64>() else {
@@ -115,13 +86,11 @@ pub async fn end(
 
 pub async fn end_others(
     State(state): State<WebState>,
-    headers: HeaderMap,
     ctx: Ctx,
-    session: MaybeSession,
-    Form(form): Form<EndForm>,
+    form: SignedInForm<EndForm>,
 ) -> Result<Response, PageError> {
-    let session = match checked(&state, &headers, session, &form)? {
-        Ok(s) => s,
+    let session = match form.full() {
+        Ok((s, _)) => s,
         Err(elsewhere) => return Ok(elsewhere.into_response()),
     };
     let ended = varco_app::session_list::end_others(&state.app, &session, &ctx.request).await?;
