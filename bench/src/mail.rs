@@ -18,8 +18,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::sync::Mutex;
 
-struct Server {
-    child: Child,
+pub(crate) struct Server {
+    pub(crate) child: Child,
 }
 
 impl Drop for Server {
@@ -29,11 +29,11 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn varco(varco: &Path, data: &Path, envs: &[(&str, String)], args: &[&str]) -> Command {
+pub(crate) fn varco(varco: &Path, data: &Path, envs: &[(&str, String)], args: &[&str]) -> Command {
     let mut c = Command::new(varco);
     c.args(args)
         .env("VARCO_DATA_DIR", data)
@@ -47,7 +47,7 @@ fn varco(varco: &Path, data: &Path, envs: &[(&str, String)], args: &[&str]) -> C
     c
 }
 
-fn run_ok(mut c: Command) -> anyhow::Result<String> {
+pub(crate) fn run_ok(mut c: Command) -> anyhow::Result<String> {
     let out = c.stdin(Stdio::null()).output()?;
     if !out.status.success() {
         bail!("{:?} failed: {}", c, String::from_utf8_lossy(&out.stderr));
@@ -55,7 +55,7 @@ fn run_ok(mut c: Command) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-async fn wait_healthy(base: &str) -> anyhow::Result<()> {
+pub(crate) async fn wait_healthy(base: &str) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {

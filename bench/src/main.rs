@@ -14,6 +14,7 @@ mod roster;
 mod seed;
 mod stats;
 mod taxcode;
+mod timing;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -43,6 +44,14 @@ enum Command {
         messages: usize,
         #[arg(long, default_value_t = 200)]
         requests: usize,
+    },
+    /// Failed-login answer time per kind of stored hash, for a shared email
+    /// and for unknown logins (security review finding 7).
+    LoginTiming {
+        #[arg(long)]
+        varco: PathBuf,
+        #[arg(long, default_value_t = 30)]
+        samples: usize,
     },
     /// Print a free TCP port on 127.0.0.1.
     FreePort,
@@ -324,6 +333,10 @@ fn main() -> anyhow::Result<()> {
             messages,
             requests,
         } => mail_recovery(&varco, messages, requests)?,
+        Command::LoginTiming { varco, samples } => {
+            let figures = tokio::runtime::Runtime::new()?.block_on(timing::login_timing(&varco, samples))?;
+            print!("{}", timing::render(&figures));
+        }
         Command::Report {
             dir,
             backend,

@@ -200,6 +200,9 @@ pub struct Config {
     pub password: PasswordConfig,
     pub mail: MailSettings,
     pub lockout: LockoutPolicy,
+    /// Fixed minimum answer time of a refused login, in milliseconds; unset
+    /// (the default) measures it from the costliest stored hash.
+    pub login_failure_floor_ms: Option<u64>,
     pub rate_limits: RateLimits,
     /// The national helpdesk shown on `/help`.
     pub helpdesk: Helpdesk,
@@ -226,6 +229,7 @@ impl Default for Config {
             password: PasswordConfig::default(),
             mail: MailSettings::default(),
             lockout: LockoutPolicy::default(),
+            login_failure_floor_ms: None,
             rate_limits: RateLimits::default(),
             helpdesk: Helpdesk::default(),
             trusted_proxies: Vec::new(),
@@ -249,6 +253,7 @@ const ENV_KEYS: &[&str] = &[
     "password",
     "mail",
     "lockout",
+    "login_failure_floor_ms",
     "rate_limits",
     "helpdesk",
     "trusted_proxies",
@@ -464,6 +469,7 @@ impl Config {
             lockout: self.lockout,
             hash: self.password.hash,
             hash_concurrency: self.password.hash_concurrency,
+            failure_floor_ms: self.login_failure_floor_ms,
             ..Settings::default()
         })
     }

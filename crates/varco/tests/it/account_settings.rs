@@ -8,8 +8,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use varco_app::{Actor, RequestContext};
 
-use crate::harness::{Backend, Options, PASSWORD, TestApp, both_backends, client};
-use crate::smtp::{Received, SmtpSink};
+use crate::harness::{Backend, PASSWORD, TestApp, both_backends, client};
+use crate::kit::{input_value, token_in};
 
 both_backends!(
     email_change_confirmed_by_the_new_address_and_undone_from_the_old,
@@ -22,40 +22,7 @@ const OLD: &str = "vecchio@example.it";
 const NEW: &str = "nuovo@example.it";
 const FIREFOX: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0";
 
-async fn with_smtp(backend: Backend) -> Option<(TestApp, SmtpSink)> {
-    let sink = SmtpSink::start()?;
-    let url = sink.url();
-    let options = Options {
-        tweak: Box::new(move |c| {
-            c.smtp_url = Some(url);
-        }),
-        ..Options::default()
-    };
-    let t = TestApp::spawn_with(backend, options).await?;
-    t.add_school().await;
-    Some((t, sink))
-}
-
-fn input_value(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} field in {html}"))
-        + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
 /// The token of the first `path?token=…` link in a message.
-fn token_in(m: &Received, path: &str) -> String {
-    let text = m.text();
-    let marker = format!("{path}?token=");
-    let start = text.find(&marker).unwrap_or_else(|| panic!("no {path} link in {text}")) + marker.len();
-    text[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
-}
-
 async fn login_with(c: &reqwest::Client, t: &TestApp, login: &str) {
     let r = c
         .post(t.url("/api/v1/login"))
@@ -131,7 +98,7 @@ async fn events(t: &TestApp, user_code: &str) -> Vec<(String, String, Option<Str
 }
 
 async fn email_change_confirmed_by_the_new_address_and_undone_from_the_old(backend: Backend) {
-    let Some((t, sink)) = with_smtp(backend).await else {
+    let Some((t, sink)) = crate::kit::spawn_with_smtp(backend).await else {
         return;
     };
     let a = t.add_account(1, OLD, Some("cambio"), Some(PASSWORD)).await;
@@ -273,7 +240,7 @@ async fn email_change_confirmed_by_the_new_address_and_undone_from_the_old(backe
 }
 
 async fn email_links_are_single_use_and_bound_to_their_purpose(backend: Backend) {
-    let Some((t, sink)) = with_smtp(backend).await else {
+    let Some((t, sink)) = crate::kit::spawn_with_smtp(backend).await else {
         return;
     };
     t.add_account(3, OLD, Some("link"), Some(PASSWORD)).await;
@@ -342,7 +309,7 @@ async fn email_links_are_single_use_and_bound_to_their_purpose(backend: Backend)
 }
 
 async fn parallel_confirmations_of_one_link_succeed_once(backend: Backend) {
-    let Some((t, sink)) = with_smtp(backend).await else {
+    let Some((t, sink)) = crate::kit::spawn_with_smtp(backend).await else {
         return;
     };
     let a = t.add_account(5, OLD, Some("parallelo"), Some(PASSWORD)).await;

@@ -197,7 +197,32 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
-    pub async fn stop(mut self) {
+    /// Stops the server once every queued message has been delivered: a
+    /// test that leaves mail unsent fails here (the outbox must drain).
+    pub async fn stop(self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let pending: Vec<String> = varco_app::mail::outbox_list(self.app(), false, 1000)
+                .await
+                .expect("outbox")
+                .into_iter()
+                .filter(|m| m.status == "pending")
+                .map(|m| format!("{} to {}", m.template, m.recipient))
+                .collect();
+            if pending.is_empty() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the test ended with unsent mail: {pending:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        self.stop_leaving_mail().await;
+    }
+
+    /// Stops the server whatever the outbox holds (tests of mail outages).
+    pub async fn stop_leaving_mail(mut self) {
         if let Some(running) = self.running.take() {
             running.stop().await.expect("clean shutdown");
         }

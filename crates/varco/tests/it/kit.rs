@@ -18,10 +18,21 @@ pub const MAIL_WAIT: Duration = Duration::from_secs(20);
 
 /// A test school's Varco that mails through a real SMTP server; `None` skips.
 pub async fn spawn_with_smtp(backend: crate::harness::Backend) -> Option<(TestApp, SmtpSink)> {
+    spawn_with_smtp_and(backend, |_| {}).await
+}
+
+/// The same, with more configuration changed by `tweak`.
+pub async fn spawn_with_smtp_and(
+    backend: crate::harness::Backend,
+    tweak: impl FnOnce(&mut varco::config::Config) + 'static,
+) -> Option<(TestApp, SmtpSink)> {
     let sink = SmtpSink::start()?;
     let url = sink.url();
     let options = Options {
-        tweak: Box::new(move |c| c.smtp_url = Some(url)),
+        tweak: Box::new(move |c| {
+            c.smtp_url = Some(url);
+            tweak(c);
+        }),
         ..Options::default()
     };
     let t = TestApp::spawn_with(backend, options).await?;

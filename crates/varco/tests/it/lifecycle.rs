@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use varco_app::{Actor, RequestContext};
 
-use crate::harness::{Backend, Options, PASSWORD, SCHOOL, TestApp, both_backends, client};
+use crate::harness::{Backend, PASSWORD, SCHOOL, TestApp, both_backends, client};
 use crate::smtp::SmtpSink;
 
 both_backends!(
@@ -21,20 +21,6 @@ both_backends!(
 );
 
 const DAY: i64 = 86_400;
-
-async fn with_smtp(backend: Backend) -> Option<(TestApp, SmtpSink)> {
-    let sink = SmtpSink::start()?;
-    let url = sink.url();
-    let options = Options {
-        tweak: Box::new(move |c| {
-            c.smtp_url = Some(url);
-        }),
-        ..Options::default()
-    };
-    let t = TestApp::spawn_with(backend, options).await?;
-    t.add_school().await;
-    Some((t, sink))
-}
 
 async fn change(client: &reqwest::Client, t: &TestApp, current: &str, new: &str) -> reqwest::Response {
     client
@@ -55,7 +41,7 @@ async fn login_with(client: &reqwest::Client, t: &TestApp, login: &str, password
 }
 
 async fn expired_password_forces_a_change_and_mails_a_confirmation(backend: Backend) {
-    let Some((t, sink)) = with_smtp(backend).await else {
+    let Some((t, sink)) = crate::kit::spawn_with_smtp(backend).await else {
         return;
     };
     // Even numbers are staff accounts in the harness: their passwords expire.
@@ -124,7 +110,7 @@ async fn expired_password_forces_a_change_and_mails_a_confirmation(backend: Back
 }
 
 async fn expiry_reminders_go_out_once_per_threshold(backend: Backend) {
-    let Some((t, sink)) = with_smtp(backend).await else {
+    let Some((t, sink)) = crate::kit::spawn_with_smtp(backend).await else {
         return;
     };
     let staff = t.add_account(2, "staff@example.it", None, Some(PASSWORD)).await;
@@ -310,7 +296,7 @@ async fn legacy_hashes_log_in_and_become_argon2id(backend: Backend) {
 }
 
 async fn mail_waits_while_smtp_is_down(backend: Backend) {
-    let Some((t, mut sink)) = with_smtp(backend).await else {
+    let Some((t, mut sink)) = crate::kit::spawn_with_smtp(backend).await else {
         return;
     };
     t.add_account(5, "attesa@example.it", Some("attesa"), Some(PASSWORD))

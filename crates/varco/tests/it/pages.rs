@@ -4,6 +4,7 @@
 use reqwest::StatusCode;
 
 use crate::harness::{Backend, PASSWORD, SCHOOL, TestApp, both_backends};
+use crate::kit::input_value;
 
 both_backends!(
     pages_speak_italian_by_default_and_english_on_request,
@@ -16,12 +17,6 @@ both_backends!(
     sessions_show_times_in_the_school_zone,
     an_expired_password_says_since_when,
 );
-
-fn input_value(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} field")) + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
 
 async fn pages_speak_italian_by_default_and_english_on_request(backend: Backend) {
     let Some(t) = TestApp::spawn(backend).await else { return };

@@ -96,16 +96,24 @@ async fn a_school_signs_in_while_a_guesser_is_stopped(backend: Backend) {
     // One address guessing 40 accounts is stopped at the limit.
     let client = reqwest::Client::new();
     let mut statuses = Vec::new();
+    let guessing = Instant::now();
     for i in 0..40 {
         statuses.push(api_login(&client, &url, &format!("guess{i}"), "wrong password here", None).await);
     }
+    let guessing = guessing.elapsed().as_secs_f64();
     let refused = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
     let throttled = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
-    // 30 at once, plus one cell back every 2 s while they were hashed.
+    // The burst (30 at once), plus the cells that came back while the
+    // guesses were answered (one every 60/30 = 2 s; each refused login
+    // takes the failure floor, longer on a busy machine).
     let limit = defaults.login_per_minute as usize;
-    assert!((limit..limit + 5).contains(&refused), "{statuses:?}");
+    let refilled = (guessing * defaults.login_per_minute as f64 / 60.0).ceil() as usize;
+    assert!(
+        (limit..=limit + refilled + 1).contains(&refused),
+        "{refused} refused in {guessing:.1} s: {statuses:?}"
+    );
+    assert!(throttled >= 40 - limit - refilled - 1, "{statuses:?}");
     assert_eq!(throttled, 40 - refused, "{statuses:?}");
-    assert_eq!(statuses[39], StatusCode::TOO_MANY_REQUESTS);
     // The address is throttled now, for the right password too.
     assert_eq!(
         api_login(&client, &url, &users[0], PASSWORD, None).await,

@@ -8,8 +8,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use varco_app::{Actor, RequestContext};
 
-use crate::harness::{Backend, Options, PASSWORD, SCHOOL, TestApp, both_backends, client};
-use crate::smtp::{Received, SmtpSink};
+use crate::harness::{Backend, PASSWORD, SCHOOL, TestApp, both_backends, client};
+use crate::smtp::Received;
 
 both_backends!(
     forgot_answers_the_same_whatever_the_login,
@@ -20,21 +20,6 @@ both_backends!(
     forgot_is_throttled_per_account_and_per_ip,
     activation_links_for_accounts_without_password,
 );
-
-async fn with_smtp(backend: Backend, recovery_per_minute: u32) -> Option<(TestApp, SmtpSink)> {
-    let sink = SmtpSink::start()?;
-    let url = sink.url();
-    let options = Options {
-        tweak: Box::new(move |c| {
-            c.smtp_url = Some(url);
-            c.rate_limits.recovery_per_minute = recovery_per_minute;
-        }),
-        ..Options::default()
-    };
-    let t = TestApp::spawn_with(backend, options).await?;
-    t.add_school().await;
-    Some((t, sink))
-}
 
 async fn forgot(c: &reqwest::Client, t: &TestApp, login: &str) -> reqwest::Response {
     c.post(t.url("/api/v1/password/forgot"))
@@ -77,7 +62,9 @@ fn token_of(link: &str) -> String {
 }
 
 async fn forgot_answers_the_same_whatever_the_login(backend: Backend) {
-    let Some((t, sink)) = with_smtp(backend, 0).await else {
+    let Some((t, sink)) =
+        crate::kit::spawn_with_smtp_and(backend, move |c| c.rate_limits.recovery_per_minute = 0).await
+    else {
         return;
     };
     let active = t
@@ -155,7 +142,9 @@ async fn forgot_answers_the_same_whatever_the_login(backend: Backend) {
 }
 
 async fn reset_by_emailed_link_end_to_end(backend: Backend) {
-    let Some((t, sink)) = with_smtp(backend, 0).await else {
+    let Some((t, sink)) =
+        crate::kit::spawn_with_smtp_and(backend, move |c| c.rate_limits.recovery_per_minute = 0).await
+    else {
         return;
     };
     let a = t
@@ -236,7 +225,9 @@ async fn reset_by_emailed_link_end_to_end(backend: Backend) {
 }
 
 async fn shared_email_gets_one_message_listing_each_account(backend: Backend) {
-    let Some((t, sink)) = with_smtp(backend, 0).await else {
+    let Some((t, sink)) =
+        crate::kit::spawn_with_smtp_and(backend, move |c| c.rate_limits.recovery_per_minute = 0).await
+    else {
         return;
     };
     let first = t
@@ -296,7 +287,9 @@ async fn shared_email_gets_one_message_listing_each_account(backend: Backend) {
 }
 
 async fn a_link_is_single_use_even_in_parallel(backend: Backend) {
-    let Some((t, sink)) = with_smtp(backend, 0).await else {
+    let Some((t, sink)) =
+        crate::kit::spawn_with_smtp_and(backend, move |c| c.rate_limits.recovery_per_minute = 0).await
+    else {
         return;
     };
     t.add_account(1, "parallelo@example.it", Some("parallelo"), Some(PASSWORD))
@@ -316,7 +309,9 @@ async fn a_link_is_single_use_even_in_parallel(backend: Backend) {
 }
 
 async fn bad_tokens_get_a_clear_answer(backend: Backend) {
-    let Some((t, sink)) = with_smtp(backend, 0).await else {
+    let Some((t, sink)) =
+        crate::kit::spawn_with_smtp_and(backend, move |c| c.rate_limits.recovery_per_minute = 0).await
+    else {
         return;
     };
     t.add_account(1, "token@example.it", Some("gettone"), Some(PASSWORD))
@@ -354,7 +349,9 @@ async fn bad_tokens_get_a_clear_answer(backend: Backend) {
 }
 
 async fn forgot_is_throttled_per_account_and_per_ip(backend: Backend) {
-    let Some((t, sink)) = with_smtp(backend, 0).await else {
+    let Some((t, sink)) =
+        crate::kit::spawn_with_smtp_and(backend, move |c| c.rate_limits.recovery_per_minute = 0).await
+    else {
         return;
     };
     t.add_account(1, "flood@example.it", Some("inondato"), Some(PASSWORD))
@@ -369,7 +366,9 @@ async fn forgot_is_throttled_per_account_and_per_ip(backend: Backend) {
     assert!(!messages.is_empty());
     t.stop().await;
     // Per IP.
-    let Some((t, _sink)) = with_smtp(backend, 2).await else {
+    let Some((t, _sink)) =
+        crate::kit::spawn_with_smtp_and(backend, move |c| c.rate_limits.recovery_per_minute = 2).await
+    else {
         return;
     };
     assert_eq!(forgot(&client(), &t, "chiunque").await.status(), 202);
@@ -381,7 +380,9 @@ async fn forgot_is_throttled_per_account_and_per_ip(backend: Backend) {
 }
 
 async fn activation_links_for_accounts_without_password(backend: Backend) {
-    let Some((t, sink)) = with_smtp(backend, 0).await else {
+    let Some((t, sink)) =
+        crate::kit::spawn_with_smtp_and(backend, move |c| c.rate_limits.recovery_per_minute = 0).await
+    else {
         return;
     };
     let a = t.add_account(1, "nuovo@example.it", Some("nuovo"), None).await;

@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use varco_domain::token::SecretToken;
 
 use crate::harness::{Backend, PASSWORD, TestApp, both_backends};
+use crate::kit::input_value;
 
 both_backends!(
     a_bogus_setup_token_is_refused_without_hashing,
@@ -14,12 +15,6 @@ both_backends!(
     setup_is_gone_once_an_admin_exists,
     setup_errors_come_all_at_once_in_italian_with_the_values_kept
 );
-
-fn input_value(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} field")) + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
 
 /// The anonymous form token (from the sign-in page, which sets its cookie).
 async fn csrf(t: &TestApp) -> String {
