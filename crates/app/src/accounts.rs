@@ -11,7 +11,7 @@ use varco_domain::tax_code::TaxCode;
 use varco_domain::user_code::UserCode;
 use varco_store::{AccountFilter, AccountRecord, NewAccount, RoleGrant, StoreError, Tx};
 
-use crate::audit::{self, Event, Outcome};
+use crate::audit::{self, AccountOrigin, AuditEvent, Target};
 use crate::{Actor, App, AppError, RequestContext};
 
 /// What an operator gives to create an account.
@@ -231,17 +231,12 @@ pub async fn add(
         now,
         actor,
         ctx,
-        Event {
-            name: "account_created",
-            outcome: Outcome::Success,
-            target_account_id: Some(id),
-            target: Some(user_code.as_str()),
-            detail: Some(if hash.is_some() {
-                "with_password"
-            } else {
-                "pending_activation"
-            }),
-        },
+        Target::account(id, user_code.as_str()),
+        AuditEvent::AccountCreated(if hash.is_some() {
+            AccountOrigin::WithPassword
+        } else {
+            AccountOrigin::PendingActivation
+        }),
     )
     .await?;
     let record = tx.account_by_id(id).await?.ok_or(AppError::NotFound("account"))?;
@@ -320,21 +315,12 @@ pub async fn set_enabled(
             crate::credentials::spend_links(&mut tx, record.id, crate::credentials::EVERY_ACCOUNT_LINK, now).await?;
             tx.delete_sessions_of_account(record.id, None).await?
         };
-        let detail = format!("status={} sessions_ended={ended}", status.as_str());
-        audit::record(
-            &mut tx,
-            now,
-            actor,
-            ctx,
-            Event {
-                name: if enabled { "account_enabled" } else { "account_disabled" },
-                outcome: Outcome::Success,
-                target_account_id: Some(record.id),
-                target: Some(&record.user_code),
-                detail: Some(&detail),
-            },
-        )
-        .await?;
+        let event = if enabled {
+            AuditEvent::AccountEnabled { status }
+        } else {
+            AuditEvent::AccountDisabled { sessions_ended: ended }
+        };
+        audit::record(&mut tx, now, actor, ctx, (&record).into(), event).await?;
     }
     tx.commit().await?;
     Ok(changed)
@@ -356,19 +342,16 @@ pub async fn unlock(app: &App, actor: &Actor, ctx: &RequestContext, user_code: &
         return Ok(false);
     }
     crate::credentials::clear_lock(&mut tx, app, &record).await?;
-    let blocked = record.blocked_until.is_some_and(|until| until > now.0);
-    let detail = format!("failed_logins={} was_blocked={blocked}", record.failed_logins);
+    let was_blocked = record.blocked_until.is_some_and(|until| until > now.0);
     audit::record(
         &mut tx,
         now,
         actor,
         ctx,
-        Event {
-            name: "account_unlocked",
-            outcome: Outcome::Success,
-            target_account_id: Some(record.id),
-            target: Some(&record.user_code),
-            detail: Some(&detail),
+        (&record).into(),
+        AuditEvent::AccountUnlocked {
+            failed_logins: record.failed_logins,
+            was_blocked,
         },
     )
     .await?;
@@ -407,24 +390,13 @@ pub async fn set_role(
         tx.revoke_role(record.id, role, school_id).await?
     };
     if changed {
-        let detail = match &school {
-            Some(s) => format!("role={} school={}", role.as_str(), s.code),
-            None => format!("role={}", role.as_str()),
+        let school = school.map(|s| s.code);
+        let event = if grant {
+            AuditEvent::RoleGranted { role, school }
+        } else {
+            AuditEvent::RoleRevoked { role, school }
         };
-        audit::record(
-            &mut tx,
-            now,
-            actor,
-            ctx,
-            Event {
-                name: if grant { "role_granted" } else { "role_revoked" },
-                outcome: Outcome::Success,
-                target_account_id: Some(record.id),
-                target: Some(&record.user_code),
-                detail: Some(&detail),
-            },
-        )
-        .await?;
+        audit::record(&mut tx, now, actor, ctx, (&record).into(), event).await?;
     }
     tx.commit().await?;
     Ok(changed)

@@ -37,7 +37,7 @@ use varco_domain::email::EmailAddress;
 use varco_domain::token::{SecretToken, TokenPurpose};
 use varco_store::{AccountRecord, NewEmailChange, TokenRecord, Tx};
 
-use crate::audit::{self, Event, Outcome};
+use crate::audit::{self, AuditEvent, EmailChangeRequest, Reauthentication};
 use crate::credentials::{EVERY_ACCOUNT_LINK, actor_of, clear_lock, confirm_current_password, issue_link, spend_links};
 use crate::mail::{Mail, enqueue, format_time, lang_of};
 use crate::sessions::Authenticated;
@@ -73,7 +73,7 @@ pub async fn request(
         session.account.id,
         session.session.id,
         current_password,
-        "email_change_requested",
+        Reauthentication::EmailChange,
         ctx,
     )
     .await?;
@@ -97,13 +97,8 @@ pub async fn request(
             now,
             &session.actor(),
             ctx,
-            Event {
-                name: "email_change_requested",
-                outcome: Outcome::Failure,
-                target_account_id: Some(account.id),
-                target: Some(&account.user_code),
-                detail: Some("throttled"),
-            },
+            (&account).into(),
+            AuditEvent::EmailChangeRequested(EmailChangeRequest::Throttled),
         )
         .await?;
         tx.commit().await?;
@@ -126,19 +121,15 @@ pub async fn request(
         now: now.0,
     })
     .await?;
-    let detail = format!("new={}", new_email.masked());
     audit::record(
         &mut tx,
         now,
         &session.actor(),
         ctx,
-        Event {
-            name: "email_change_requested",
-            outcome: Outcome::Success,
-            target_account_id: Some(account.id),
-            target: Some(&account.user_code),
-            detail: Some(&detail),
-        },
+        (&account).into(),
+        AuditEvent::EmailChangeRequested(EmailChangeRequest::Accepted {
+            new_masked: new_email.masked(),
+        }),
     )
     .await?;
     enqueue(
@@ -273,18 +264,14 @@ pub async fn confirm(app: &App, token: &str, ctx: &RequestContext) -> Result<Str
         return Err(AppError::InvalidToken);
     }
     let new_masked = masked(Some(&change.new_email)).unwrap_or_default();
-    let detail = format!("new={new_masked}");
     audit::record(
         &mut tx,
         now,
         &actor_of(&account),
         ctx,
-        Event {
-            name: "email_changed",
-            outcome: Outcome::Success,
-            target_account_id: Some(account.id),
-            target: Some(&account.user_code),
-            detail: Some(&detail),
+        (&account).into(),
+        AuditEvent::EmailChanged {
+            new_masked: new_masked.clone(),
         },
     )
     .await?;
@@ -370,21 +357,16 @@ pub async fn undo(app: &App, token: &str, ctx: &RequestContext) -> Result<(), Ap
         }
         None => false,
     };
-    let detail = format!(
-        "sessions_ended={ended} later_changes_undone={} password_removed=true reset_link_sent={reset_sent}",
-        later.len()
-    );
     audit::record(
         &mut tx,
         now,
         &actor_of(&account),
         ctx,
-        Event {
-            name: "email_change_undone",
-            outcome: Outcome::Success,
-            target_account_id: Some(account.id),
-            target: Some(&account.user_code),
-            detail: Some(&detail),
+        (&account).into(),
+        AuditEvent::EmailChangeUndone {
+            sessions_ended: ended,
+            later_changes_undone: later.len(),
+            reset_link_sent: reset_sent,
         },
     )
     .await?;

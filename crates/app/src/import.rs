@@ -35,7 +35,7 @@ use varco_domain::account::{AccountKind, AccountStatus};
 use varco_store::RosterUpdate;
 
 use crate::accounts::{AddAccount, ValidAccount, insert_valid};
-use crate::audit::{self, Event, Outcome};
+use crate::audit::{self, AccountOrigin, AuditEvent, Target};
 use crate::{Actor, App, AppError, RequestContext};
 
 /// A row that cannot be imported, with its line number in the file.
@@ -381,13 +381,11 @@ pub async fn apply(
                         now,
                         actor,
                         ctx,
-                        Event {
-                            name: "account_changed",
-                            outcome: Outcome::Success,
-                            target_account_id: Some(id),
-                            target: user_code.as_deref(),
-                            detail: Some("roster_import"),
+                        Target::Account {
+                            id,
+                            user_code: user_code.as_deref(),
                         },
+                        AuditEvent::AccountChangedByRoster,
                     )
                     .await?;
                 } else {
@@ -444,13 +442,8 @@ pub async fn apply(
                     now,
                     actor,
                     ctx,
-                    Event {
-                        name: "account_created",
-                        outcome: Outcome::Success,
-                        target_account_id: Some(id),
-                        target: Some(user_code.as_str()),
-                        detail: Some("roster_import"),
-                    },
+                    Target::account(id, user_code.as_str()),
+                    AuditEvent::AccountCreated(AccountOrigin::RosterImport),
                 )
                 .await?;
             }
@@ -459,26 +452,19 @@ pub async fn apply(
             progress(done);
         }
     }
-    let detail = format!(
-        "school={} rows={} created={} updated={} unchanged={} skipped={}",
-        school.code,
-        report.rows,
-        report.created,
-        report.updated,
-        report.unchanged,
-        report.skipped.len()
-    );
     audit::record(
         &mut tx,
         now,
         actor,
         ctx,
-        Event {
-            name: "roster_imported",
-            outcome: Outcome::Success,
-            target_account_id: None,
-            target: Some(&school.code),
-            detail: Some(&detail),
+        Target::School(&school.code),
+        AuditEvent::RosterImported {
+            school: school.code.clone(),
+            rows: report.rows,
+            created: report.created,
+            updated: report.updated,
+            unchanged: report.unchanged,
+            skipped: report.skipped.len(),
         },
     )
     .await?;

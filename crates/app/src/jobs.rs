@@ -14,7 +14,7 @@ use serde_json::json;
 use varco_domain::account::AccountKind;
 use varco_domain::clock::Timestamp;
 
-use crate::audit::{self, Event, Outcome};
+use crate::audit::{self, AuditEvent, ExpiryReminder};
 use crate::mail::{Mail, enqueue, format_date, lang_of};
 use crate::{Actor, App, AppError, RequestContext};
 
@@ -116,23 +116,21 @@ async fn send_reminder(
         )
         .await?;
     }
-    let detail = format!("threshold_days={threshold} days_left={days_left}");
+    let reminder = if account.email.is_some() {
+        ExpiryReminder::Sent {
+            threshold_days: threshold,
+            days_left,
+        }
+    } else {
+        ExpiryReminder::NoEmail
+    };
     audit::record(
         &mut tx,
         now,
         &Actor::System,
         &RequestContext::default(),
-        Event {
-            name: "password_expiry_reminder",
-            outcome: if account.email.is_some() {
-                Outcome::Success
-            } else {
-                Outcome::Failure
-            },
-            target_account_id: Some(account.id),
-            target: Some(&account.user_code),
-            detail: Some(if account.email.is_some() { &detail } else { "no_email" }),
-        },
+        (&account).into(),
+        AuditEvent::PasswordExpiryReminder(reminder),
     )
     .await?;
     tx.commit().await?;

@@ -34,7 +34,7 @@ use varco_domain::user_code::UserCode;
 use varco_store::{AccountRecord, Tx};
 
 use crate::accounts::{AccountView, view};
-use crate::audit::{self, Event, Outcome};
+use crate::audit::{self, AuditEvent, LoginOutcome, Target};
 use crate::credentials::{Reserved, actor_of, password_typed, record_locked, reserve_attempts};
 use crate::sessions::{NewSessionToken, create_session};
 use crate::{Actor, App, AppError, RequestContext};
@@ -220,17 +220,17 @@ async fn succeed(
     if let Some(previous) = previous_session {
         crate::sessions::delete_by_token(&mut tx, previous).await?;
     }
-    let mut detail = None;
+    let mut outcome = LoginOutcome::Success;
     if let Some(hash) = &new_hash
         && tx.replace_password_hash(account.id, verified_hash, hash, now.0).await?
     {
-        detail = Some("password_rehashed");
+        outcome = LoginOutcome::Rehashed;
     }
     if verification.prefix_only {
         // bcrypt matched only the first 72 bytes: keep the old hash and ask
         // for a new password rather than store what was typed (finding 13).
         tx.set_password_change_required(account.id, true, now.0).await?;
-        detail = Some("legacy_prefix_match_change_required");
+        outcome = LoginOutcome::LegacyPrefixMatch;
     }
     let must_change = verification.prefix_only || crate::password::must_change(app, &account, now);
     let session = create_session(&mut tx, app, account.id, must_change, ctx).await?;
@@ -242,13 +242,8 @@ async fn succeed(
         now,
         &actor_of(&account),
         ctx,
-        Event {
-            name: "login",
-            outcome: Outcome::Success,
-            target_account_id: Some(account.id),
-            target: Some(&account.user_code),
-            detail,
-        },
+        (&account).into(),
+        AuditEvent::Login(outcome),
     )
     .await?;
     let roles = tx.roles_of(account.id).await?;
@@ -277,36 +272,26 @@ async fn fail(app: &App, reserved: &[Reserved], ctx: &RequestContext) -> Result<
             now,
             &Actor::Anonymous,
             ctx,
-            Event {
-                name: "login",
-                outcome: Outcome::Failure,
-                target_account_id: None,
-                target: None,
-                detail: Some("unknown_account"),
-            },
+            Target::Nobody,
+            AuditEvent::Login(LoginOutcome::UnknownAccount),
         )
         .await?;
     }
     for attempt in reserved {
         let account = attempt.account();
-        let (detail, locked_now) = match attempt {
-            Reserved::Check { locks: true, .. } => ("wrong_password_locked", true),
-            Reserved::Check { .. } => ("wrong_password", false),
-            Reserved::Blocked { .. } => ("account_locked", false),
-            Reserved::Unusable { .. } => ("account_not_active", false),
+        let (outcome, locked_now) = match attempt {
+            Reserved::Check { locks: true, .. } => (LoginOutcome::WrongPasswordLocked, true),
+            Reserved::Check { .. } => (LoginOutcome::WrongPassword, false),
+            Reserved::Blocked { .. } => (LoginOutcome::AccountLocked, false),
+            Reserved::Unusable { .. } => (LoginOutcome::NotActive, false),
         };
         audit::record(
             &mut tx,
             now,
             &Actor::Anonymous,
             ctx,
-            Event {
-                name: "login",
-                outcome: Outcome::Failure,
-                target_account_id: Some(account.id),
-                target: Some(&account.user_code),
-                detail: Some(detail),
-            },
+            account.into(),
+            AuditEvent::Login(outcome),
         )
         .await?;
         if locked_now {

@@ -162,19 +162,13 @@ pub async fn outbox_retry(app: &App, actor: &crate::Actor, id: i64) -> Result<()
         return Err(AppError::NotFound("message not yet delivered with this id"));
     }
     let mut tx = app.store.begin().await?;
-    let detail = format!("outbox_id={id}");
     crate::audit::record(
         &mut tx,
         now,
         actor,
         &crate::RequestContext::default(),
-        crate::audit::Event {
-            name: "mail_retry",
-            outcome: crate::audit::Outcome::Success,
-            target_account_id: None,
-            target: None,
-            detail: Some(&detail),
-        },
+        crate::audit::Target::Nobody,
+        crate::audit::AuditEvent::MailRetry { outbox_id: id },
     )
     .await?;
     tx.commit().await?;

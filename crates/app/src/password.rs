@@ -13,7 +13,7 @@ use varco_domain::clock::Timestamp;
 use varco_domain::password::{ExpiryStatus, PasswordInput, PolicyContext, PolicyRefusal, PolicyViolation};
 use varco_store::AccountRecord;
 
-use crate::audit::{self, Event, Outcome};
+use crate::audit::{self, AuditEvent, Reauthentication};
 use crate::credentials::{KeepSession, confirm_current_password, password_for_new, store_new_password};
 use crate::sessions::Authenticated;
 use crate::{Actor, App, AppError, RequestContext};
@@ -110,7 +110,7 @@ pub async fn change(
         session.account.id,
         session.session.id,
         current,
-        "password_change",
+        Reauthentication::PasswordChange,
         ctx,
     )
     .await?;
@@ -128,23 +128,15 @@ pub async fn change(
         ctx,
     )
     .await?;
-    let forced = if session.session.password_change_required {
-        " forced=true"
-    } else {
-        ""
-    };
-    let detail = format!("sessions_ended={ended}{forced}");
     audit::record(
         &mut tx,
         now,
         &session.actor(),
         ctx,
-        Event {
-            name: "password_changed",
-            outcome: Outcome::Success,
-            target_account_id: Some(account.id),
-            target: Some(&account.user_code),
-            detail: Some(&detail),
+        (&account).into(),
+        AuditEvent::PasswordChanged {
+            sessions_ended: ended,
+            forced: session.session.password_change_required,
         },
     )
     .await?;
@@ -165,13 +157,8 @@ pub async fn require_change(app: &App, actor: &Actor, ctx: &RequestContext, user
         now,
         actor,
         ctx,
-        Event {
-            name: "password_change_required",
-            outcome: Outcome::Success,
-            target_account_id: Some(account.id),
-            target: Some(&account.user_code),
-            detail: None,
-        },
+        (&account).into(),
+        AuditEvent::PasswordChangeRequired,
     )
     .await?;
     tx.commit().await?;

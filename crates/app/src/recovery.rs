@@ -24,7 +24,7 @@ use varco_domain::clock::Timestamp;
 use varco_domain::token::{SecretToken, TokenPurpose};
 use varco_store::{AccountRecord, TokenRecord, Tx};
 
-use crate::audit::{self, Event, Outcome};
+use crate::audit::{self, AuditEvent, ResetRequest, Target};
 use crate::credentials::{
     KeepSession, LinkRecipient, actor_of, issue_link, link_recipient, password_for_new, store_new_password,
 };
@@ -129,13 +129,8 @@ pub async fn resend_activation(
         now,
         actor,
         ctx,
-        Event {
-            name: "activation_link_sent",
-            outcome: Outcome::Success,
-            target_account_id: Some(account.id),
-            target: Some(&account.user_code),
-            detail: None,
-        },
+        (&account).into(),
+        AuditEvent::ActivationLinkSent,
     )
     .await?;
     tx.commit().await?;
@@ -169,17 +164,12 @@ pub async fn request_reset(app: &App, login: &str, ctx: &RequestContext) -> Resu
             now,
             &Actor::Anonymous,
             ctx,
-            Event {
-                name: "password_reset_requested",
-                outcome: Outcome::Failure,
-                target_account_id: found.first().map(|a| a.id),
-                target: found.first().map(|a| a.user_code.as_str()),
-                detail: Some(if found.is_empty() {
-                    "no_matching_account"
-                } else {
-                    "account_not_usable"
-                }),
-            },
+            found.first().map_or(Target::Nobody, Target::from),
+            AuditEvent::PasswordResetRequested(if found.is_empty() {
+                ResetRequest::NoMatchingAccount
+            } else {
+                ResetRequest::AccountNotUsable
+            }),
         )
         .await?;
         tx.commit().await?;
@@ -202,13 +192,12 @@ pub async fn request_reset(app: &App, login: &str, ctx: &RequestContext) -> Resu
             now,
             &Actor::Anonymous,
             ctx,
-            Event {
-                name: "password_reset_requested",
-                outcome: if throttled { Outcome::Failure } else { Outcome::Success },
-                target_account_id: Some(account.id),
-                target: Some(&account.user_code),
-                detail: throttled.then_some("throttled"),
-            },
+            account.into(),
+            AuditEvent::PasswordResetRequested(if throttled {
+                ResetRequest::Throttled
+            } else {
+                ResetRequest::Accepted
+            }),
         )
         .await?;
         if throttled {
@@ -338,25 +327,12 @@ pub async fn reset_password(app: &App, token: &str, new_password: &str, ctx: &Re
     if activated {
         tx.set_account_status(account.id, AccountStatus::Active, now.0).await?;
     }
-    let detail = format!("sessions_ended={ended}");
-    audit::record(
-        &mut tx,
-        now,
-        &actor_of(&account),
-        ctx,
-        Event {
-            name: if activated {
-                "account_activated"
-            } else {
-                "password_reset"
-            },
-            outcome: Outcome::Success,
-            target_account_id: Some(account.id),
-            target: Some(&account.user_code),
-            detail: Some(&detail),
-        },
-    )
-    .await?;
+    let event = if activated {
+        AuditEvent::AccountActivated { sessions_ended: ended }
+    } else {
+        AuditEvent::PasswordReset { sessions_ended: ended }
+    };
+    audit::record(&mut tx, now, &actor_of(&account), ctx, (&account).into(), event).await?;
     tx.commit().await?;
     app.mail_queued();
     Ok(())

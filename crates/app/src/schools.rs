@@ -5,7 +5,7 @@ use varco_domain::email::EmailAddress;
 use varco_domain::school_code::SchoolCode;
 use varco_store::{NewSchool, SchoolRecord, Tx};
 
-use crate::audit::{self, Event, Outcome};
+use crate::audit::{self, AuditEvent, Target};
 use crate::{Actor, App, AppError, RequestContext};
 
 /// What an operator types to add a school.
@@ -104,13 +104,8 @@ pub(crate) async fn add_in(
         now,
         actor,
         ctx,
-        Event {
-            name: "school_created",
-            outcome: Outcome::Success,
-            target_account_id: None,
-            target: Some(code.as_str()),
-            detail: None,
-        },
+        Target::School(code.as_str()),
+        AuditEvent::SchoolCreated,
     )
     .await?;
     Ok(record.into())

@@ -9,6 +9,7 @@
 //! [`Clock`] and an RNG), so every rule here is deterministic under test.
 
 pub mod account;
+pub mod audit;
 pub mod clock;
 pub mod email;
 pub mod lockout;
@@ -20,6 +21,7 @@ pub mod token;
 pub mod user_code;
 
 pub use account::{AccountKind, AccountStatus, Role, UnknownVariant};
+pub use audit::AuditEvent;
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use email::{EmailAddress, EmailError};
 pub use lockout::{Admission, FailureOutcome, LockState, LockoutPolicy};
