@@ -30,10 +30,10 @@
 //! - Confirming a change, and undoing one, spend the account's reset and
 //!   activation links (they were mailed to the other address).
 
-use serde_json::json;
 use varco_domain::account::AccountStatus;
 use varco_domain::clock::Timestamp;
 use varco_domain::email::EmailAddress;
+use varco_domain::outbound::{OutboundMessage, ResetLink};
 use varco_domain::token::{SecretToken, TokenPurpose};
 use varco_store::{AccountRecord, NewEmailChange, TokenRecord, Tx};
 
@@ -137,15 +137,14 @@ pub async fn request(
         app,
         Mail {
             to: new_email.as_str(),
-            template: "email_change_confirm",
             lang: lang_of(&account),
             school_id: Some(account.school_id),
-            payload: json!({
-                "first_name": account.first_name,
-                "user_code": account.user_code,
-                "link": app.link(&format!("/account/email/confirm?token={}", token.as_str())),
-                "expires_hours": TokenPurpose::EmailChange.default_lifetime_secs() / 3600,
-            }),
+            message: OutboundMessage::EmailChangeConfirm {
+                first_name: account.first_name.clone(),
+                user_code: account.user_code.clone(),
+                link: app.link(&format!("/account/email/confirm?token={}", token.as_str())),
+                expires_hours: TokenPurpose::EmailChange.default_lifetime_secs() / 3600,
+            },
         },
     )
     .await?;
@@ -281,18 +280,17 @@ pub async fn confirm(app: &App, token: &str, ctx: &RequestContext) -> Result<Str
             app,
             Mail {
                 to: old,
-                template: "email_changed_notice",
                 lang: lang_of(&account),
                 school_id: Some(account.school_id),
-                payload: json!({
-                    "first_name": account.first_name,
-                    "user_code": account.user_code,
-                    "new_email_masked": new_masked,
-                    "changed_at": format_time(now),
-                    "undo_link": app.link(&format!("/account/email/undo?token={}", undo.as_str())),
-                    "undo_days": TokenPurpose::EmailUndo.default_lifetime_secs() / 86_400,
-                    "help_url": app.link("/help"),
-                }),
+                message: OutboundMessage::EmailChangedNotice {
+                    first_name: account.first_name.clone(),
+                    user_code: account.user_code.clone(),
+                    new_email_masked: new_masked,
+                    changed_at: format_time(now),
+                    undo_link: app.link(&format!("/account/email/undo?token={}", undo.as_str())),
+                    undo_days: TokenPurpose::EmailUndo.default_lifetime_secs() / 86_400,
+                    help_url: app.link("/help"),
+                },
             },
         )
         .await?;
@@ -389,20 +387,19 @@ async fn queue_reset_after_undo(
         app,
         Mail {
             to: address,
-            template: "password_reset",
             lang: lang_of(account),
             school_id: Some(account.school_id),
-            payload: json!({
-                "accounts": [{
-                    "first_name": account.first_name,
-                    "last_name": account.last_name,
-                    "user_code": account.user_code,
-                    "school_name": account.school_name,
-                    "link": app.link(&format!("/password/reset?token={}", token.as_str())),
+            message: OutboundMessage::PasswordReset {
+                accounts: vec![ResetLink {
+                    first_name: account.first_name.clone(),
+                    last_name: account.last_name.clone(),
+                    user_code: account.user_code.clone(),
+                    school_name: account.school_name.clone(),
+                    link: app.link(&format!("/password/reset?token={}", token.as_str())),
                 }],
-                "expires_minutes": TokenPurpose::Reset.default_lifetime_secs() / 60,
-                "help_url": app.link("/help"),
-            }),
+                expires_minutes: TokenPurpose::Reset.default_lifetime_secs() / 60,
+                help_url: app.link("/help"),
+            },
         },
     )
     .await

@@ -10,9 +10,9 @@
 //! reminder, not three.
 
 use serde::Serialize;
-use serde_json::json;
 use varco_domain::account::AccountKind;
 use varco_domain::clock::Timestamp;
+use varco_domain::outbound::OutboundMessage;
 
 use crate::audit::{self, AuditEvent, ExpiryReminder};
 use crate::mail::{Mail, enqueue, format_date, lang_of};
@@ -102,16 +102,15 @@ async fn send_reminder(
             app,
             Mail {
                 to: email,
-                template: "password_expiry_reminder",
                 lang: lang_of(&account),
                 school_id: Some(account.school_id),
-                payload: json!({
-                    "first_name": account.first_name,
-                    "user_code": account.user_code,
-                    "days_left": days_left,
-                    "expires_on": format_date(expires_at),
-                    "change_url": app.link("/password/change"),
-                }),
+                message: OutboundMessage::PasswordExpiryReminder {
+                    first_name: account.first_name.clone(),
+                    user_code: account.user_code.clone(),
+                    days_left,
+                    expires_on: format_date(expires_at),
+                    change_url: app.link("/password/change"),
+                },
             },
         )
         .await?;

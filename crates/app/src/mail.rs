@@ -2,13 +2,14 @@
 //! transaction, so it exists exactly when the change that caused it does;
 //! the outbox worker (`varco_mail`) renders and delivers it later.
 //!
-//! Payloads hold what the template shows (names, dates, links), never a
-//! password; the worker empties them after delivery.
+//! A message is an [`OutboundMessage`]: one variant per template, with the
+//! fields the template shows (names, dates, links), never a password; the
+//! worker empties the payload after delivery.
 
 use rand::RngCore;
 use rand::rngs::OsRng;
-use serde_json::Value;
 use varco_domain::clock::Timestamp;
+use varco_domain::outbound::OutboundMessage;
 use varco_store::{AccountRecord, NewOutboxMessage, Tx};
 
 use crate::{App, AppError};
@@ -17,10 +18,9 @@ use crate::{App, AppError};
 #[derive(Debug, Clone)]
 pub struct Mail<'a> {
     pub to: &'a str,
-    pub template: &'a str,
     pub lang: &'a str,
     pub school_id: Option<i64>,
-    pub payload: Value,
+    pub message: OutboundMessage,
 }
 
 /// The host part of the public URL, for Message-IDs.
@@ -44,11 +44,11 @@ pub async fn enqueue(tx: &mut Tx, app: &App, mail: Mail<'_>) -> Result<(), AppEr
         hex_string(&random),
         message_id_domain(&app.settings.public_url)
     );
-    let payload = serde_json::to_string(&mail.payload).map_err(|e| AppError::Internal(e.to_string()))?;
+    let (template, payload) = mail.message.to_outbox();
     tx.insert_outbox(&NewOutboxMessage {
         message_id: &message_id,
         recipient: mail.to,
-        template: mail.template,
+        template,
         lang: mail.lang,
         school_id: mail.school_id,
         payload: &payload,

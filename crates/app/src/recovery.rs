@@ -18,9 +18,9 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
 use varco_domain::account::AccountStatus;
 use varco_domain::clock::Timestamp;
+use varco_domain::outbound::{OutboundMessage, ResetLink};
 use varco_domain::token::{SecretToken, TokenPurpose};
 use varco_store::{AccountRecord, TokenRecord, Tx};
 
@@ -89,16 +89,15 @@ pub(crate) async fn queue_activation(tx: &mut Tx, app: &App, who: Activation<'_>
         app,
         Mail {
             to: email,
-            template: "account_activation",
             lang: who.lang,
             school_id: Some(who.school_id),
-            payload: json!({
-                "first_name": who.first_name,
-                "user_code": who.user_code,
-                "school_name": who.school_name,
-                "link": link,
-                "expires_days": TokenPurpose::Activate.default_lifetime_secs() / 86_400,
-            }),
+            message: OutboundMessage::AccountActivation {
+                first_name: who.first_name.to_owned(),
+                user_code: who.user_code.to_owned(),
+                school_name: who.school_name.to_owned(),
+                link,
+                expires_days: TokenPurpose::Activate.default_lifetime_secs() / 86_400,
+            },
         },
     )
     .await?;
@@ -176,7 +175,7 @@ pub async fn request_reset(app: &App, login: &str, ctx: &RequestContext) -> Resu
         return Ok(0);
     }
     // Recipient address → (template language, the accounts it lists).
-    let mut messages: BTreeMap<String, (String, i64, Vec<Value>)> = BTreeMap::new();
+    let mut messages: BTreeMap<String, (String, i64, Vec<ResetLink>)> = BTreeMap::new();
     let mut activations = 0;
     for account in usable {
         tx.lock_account(account.id).await?;
@@ -213,13 +212,13 @@ pub async fn request_reset(app: &App, login: &str, ctx: &RequestContext) -> Resu
         let entry = messages
             .entry(email.to_lowercase())
             .or_insert_with(|| (lang_of(account).to_owned(), account.school_id, Vec::new()));
-        entry.2.push(json!({
-            "first_name": account.first_name,
-            "last_name": account.last_name,
-            "user_code": account.user_code,
-            "school_name": account.school_name,
-            "link": link,
-        }));
+        entry.2.push(ResetLink {
+            first_name: account.first_name.clone(),
+            last_name: account.last_name.clone(),
+            user_code: account.user_code.clone(),
+            school_name: account.school_name.clone(),
+            link,
+        });
     }
     let sent = messages.len() + activations;
     for (to, (lang, school_id, accounts)) in messages {
@@ -228,14 +227,13 @@ pub async fn request_reset(app: &App, login: &str, ctx: &RequestContext) -> Resu
             app,
             Mail {
                 to: &to,
-                template: "password_reset",
                 lang: &lang,
                 school_id: Some(school_id),
-                payload: json!({
-                    "accounts": accounts,
-                    "expires_minutes": TokenPurpose::Reset.default_lifetime_secs() / 60,
-                    "help_url": app.link("/help"),
-                }),
+                message: OutboundMessage::PasswordReset {
+                    accounts,
+                    expires_minutes: TokenPurpose::Reset.default_lifetime_secs() / 60,
+                    help_url: app.link("/help"),
+                },
             },
         )
         .await?;

@@ -13,6 +13,7 @@ pub mod audit;
 pub mod clock;
 pub mod email;
 pub mod lockout;
+pub mod outbound;
 pub mod password;
 pub mod person;
 pub mod school_code;
@@ -25,6 +26,7 @@ pub use audit::AuditEvent;
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use email::{EmailAddress, EmailError};
 pub use lockout::{Admission, FailureOutcome, LockState, LockoutPolicy};
+pub use outbound::OutboundMessage;
 pub use password::{
     CommonPasswords, ExpiryPolicy, ExpiryStatus, FEEDBACK_CODES, HashError, HashFormat, HashParams,
     MAX_PASSWORD_INPUT_BYTES, PasswordHasher, PasswordInput, PasswordInputError, PasswordPolicy, PolicyContext,
