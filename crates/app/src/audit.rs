@@ -90,7 +90,7 @@ pub struct AuditEntry {
 pub async fn list(app: &App, user_code: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>, AppError> {
     let mut tx = app.store.begin_read().await?;
     let account_id = match user_code {
-        Some(code) => Some(crate::accounts::find_by_user_code(&mut tx, code).await?.id),
+        Some(code) => Some(crate::lookup::find_by_user_code(&mut tx, code).await?.id),
         None => None,
     };
     let records = tx.list_audit(&AuditFilter { account_id, limit }).await?;

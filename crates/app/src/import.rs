@@ -34,8 +34,10 @@ use serde::Serialize;
 use varco_domain::account::{AccountKind, AccountStatus};
 use varco_store::RosterUpdate;
 
-use crate::accounts::{AddAccount, ValidAccount, insert_valid};
 use crate::audit::{self, AccountOrigin, AuditEvent, Target};
+use crate::lookup::find_school;
+use crate::mailed_links::{Activation, queue_activation};
+use crate::registration::{AddAccount, ValidAccount, insert_valid};
 use crate::{Actor, App, AppError, RequestContext};
 
 /// A row that cannot be imported, with its line number in the file.
@@ -337,7 +339,7 @@ pub async fn apply(
     }
     let now = app.now();
     let mut tx = app.store.begin().await.map_err(AppError::from)?;
-    let school = crate::schools::find_record(&mut tx, school_code).await?;
+    let school = find_school(&mut tx, school_code).await?;
     let existing = tx.account_ids_by_tax_code(school.id).await.map_err(AppError::from)?;
     let mut report = ImportReport {
         rows: roster.rows.len(),
@@ -420,10 +422,10 @@ pub async fn apply(
                 report.created += 1;
                 if options.send_activation
                     && password_hash.is_none()
-                    && crate::recovery::queue_activation(
+                    && queue_activation(
                         &mut tx,
                         app,
-                        crate::recovery::Activation {
+                        Activation {
                             account_id: id,
                             first_name: row.first_name.as_str(),
                             user_code: user_code.as_str(),

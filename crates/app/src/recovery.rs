@@ -19,17 +19,16 @@
 use std::collections::BTreeMap;
 
 use varco_domain::account::AccountStatus;
-use varco_domain::clock::Timestamp;
 use varco_domain::outbound::{OutboundMessage, ResetLink};
 use varco_domain::token::{SecretToken, TokenPurpose};
-use varco_store::{AccountRecord, TokenRecord, Tx};
+use varco_store::{AccountRecord, TokenRecord};
 
 use crate::audit::{self, AuditEvent, ResetRequest, Target};
-use crate::credentials::{
-    KeepSession, LinkRecipient, actor_of, issue_link, link_recipient, password_for_new, store_new_password,
-};
-use crate::login::{candidates, classify};
+use crate::credentials::{KeepSession, LinkRecipient, actor_of, link_recipient, password_for_new, store_new_password};
+use crate::lookup::{candidates, classify, find_by_user_code};
 use crate::mail::{Mail, enqueue, lang_of};
+use crate::mailed_links::{Activation, issue_mailed_link, queue_activation};
+use crate::policy::check_new_password;
 use crate::{Actor, App, AppError, RequestContext};
 
 /// Links by email per account and hour; more requests are dropped quietly.
@@ -37,72 +36,6 @@ pub const LINKS_PER_ACCOUNT_PER_HOUR: i64 = 3;
 
 /// How many accounts sharing one address a request may reach.
 const MAX_ACCOUNTS_PER_ADDRESS: i64 = 10;
-
-/// Issues a reset or activation link mailed to `email`, spending the
-/// account's older links of the same purpose; returns the URL.
-async fn issue_mailed_link(
-    tx: &mut Tx,
-    app: &App,
-    account_id: i64,
-    email: &str,
-    purpose: TokenPurpose,
-    now: Timestamp,
-) -> Result<String, AppError> {
-    let (token, _) = issue_link(tx, account_id, purpose, Some(email), now).await?;
-    Ok(app.link(&format!("/password/reset?token={}", token.as_str())))
-}
-
-/// Who an activation link is for.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Activation<'a> {
-    pub account_id: i64,
-    pub first_name: &'a str,
-    pub user_code: &'a str,
-    pub school_id: i64,
-    pub school_name: &'a str,
-    pub email: Option<&'a str>,
-    pub lang: &'a str,
-}
-
-impl<'a> Activation<'a> {
-    pub(crate) fn of(account: &'a AccountRecord) -> Activation<'a> {
-        Activation {
-            account_id: account.id,
-            first_name: &account.first_name,
-            user_code: &account.user_code,
-            school_id: account.school_id,
-            school_name: &account.school_name,
-            email: account.email.as_deref(),
-            lang: lang_of(account),
-        }
-    }
-}
-
-/// Queues the activation email of an account that has no password yet.
-/// Does nothing for an account without an email address.
-pub(crate) async fn queue_activation(tx: &mut Tx, app: &App, who: Activation<'_>) -> Result<bool, AppError> {
-    let Some(email) = who.email else { return Ok(false) };
-    let now = app.now();
-    let link = issue_mailed_link(tx, app, who.account_id, email, TokenPurpose::Activate, now).await?;
-    enqueue(
-        tx,
-        app,
-        Mail {
-            to: email,
-            lang: who.lang,
-            school_id: Some(who.school_id),
-            message: OutboundMessage::AccountActivation {
-                first_name: who.first_name.to_owned(),
-                user_code: who.user_code.to_owned(),
-                school_name: who.school_name.to_owned(),
-                link,
-                expires_days: TokenPurpose::Activate.default_lifetime_secs() / 86_400,
-            },
-        },
-    )
-    .await?;
-    Ok(true)
-}
 
 /// Sends a new activation link to an account that still waits for one.
 pub async fn resend_activation(
@@ -113,7 +46,7 @@ pub async fn resend_activation(
 ) -> Result<(), AppError> {
     let now = app.now();
     let mut tx = app.store.begin().await?;
-    let account = crate::accounts::find_by_user_code(&mut tx, user_code).await?;
+    let account = find_by_user_code(&mut tx, user_code).await?;
     if account.status != AccountStatus::PendingActivation {
         return Err(AppError::Conflict("the account is not waiting for activation".into()));
     }
@@ -301,7 +234,7 @@ pub async fn reset_password(app: &App, token: &str, new_password: &str, ctx: &Re
     let token = SecretToken::from_user(token).ok_or(AppError::InvalidToken)?;
     let new = password_for_new(new_password)?;
     let (record, account) = usable_link(app, &token).await?;
-    crate::password::check_new_password(app, &account, &new).await?;
+    check_new_password(app, &account, &new).await?;
     let hash = app.hashing.hash(new).await?;
 
     let now = app.now();

@@ -10,8 +10,8 @@ use varco_domain::account::AccountStatus;
 use varco_domain::token::SecretToken;
 use varco_store::{AccountRecord, NewSession, RoleGrant, SessionRecord, Tx};
 
-use crate::accounts::{AccountView, view};
 use crate::audit::{self, AuditEvent, Target};
+use crate::views::{AccountView, view};
 use crate::{Actor, App, AppError, RequestContext};
 
 /// A session just created: the secret goes into the cookie and nowhere else.

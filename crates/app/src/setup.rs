@@ -18,9 +18,10 @@ use varco_domain::tax_code::TaxCode;
 use varco_domain::token::{SecretToken, TokenPurpose};
 use varco_store::NewToken;
 
-use crate::accounts::{AccountView, AddAccount, insert_valid, view};
 use crate::audit::{self, AccountOrigin, AuditEvent, Target};
-use crate::schools::{AddSchool, School, add_in};
+use crate::policy::check_policy;
+use crate::registration::{AddAccount, AddSchool, School, add_in, insert_valid};
+use crate::views::{AccountView, view};
 use crate::{Actor, App, AppError, RequestContext};
 
 /// True while the deployment has no usable admin.
@@ -91,7 +92,7 @@ pub async fn complete_setup(
     let valid = input.admin.validate()?;
     let context = valid.context_words(&input.school.name);
     let refs: Vec<&str> = context.iter().map(String::as_str).collect();
-    crate::password::check_policy(app, valid.kind, &refs, &password)?;
+    check_policy(app, valid.kind, &refs, &password)?;
     let hash = app.hashing.hash(password).await?;
 
     let now = app.now();

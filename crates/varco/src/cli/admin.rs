@@ -267,7 +267,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::Outbox(OutboxCommand::List { failed, limit, json }) => {
             let app = open(&config).await?;
-            for m in varco_app::mail::outbox_list(&app, failed, limit.clamp(1, 100_000))
+            for m in varco_app::outbox::list(&app, failed, limit.clamp(1, 100_000))
                 .await
                 .map_err(app_error)?
             {
@@ -293,9 +293,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::Outbox(OutboxCommand::Retry { id }) => {
             let app = open(&config).await?;
-            varco_app::mail::outbox_retry(&app, &actor, id)
-                .await
-                .map_err(app_error)?;
+            varco_app::outbox::retry(&app, &actor, id).await.map_err(app_error)?;
             eprintln!("message {id} queued again");
         }
         Command::Jobs(JobsCommand::Run { job }) => {
