@@ -1,199 +1,20 @@
 //! Accounts: creation (with or without a first password), views, status
 //! changes and role grants. Every change is audited in its own transaction.
 
-use rand::rngs::OsRng;
-use serde::Serialize;
 use varco_domain::account::{AccountKind, AccountStatus, Role};
-use varco_domain::email::EmailAddress;
 use varco_domain::password::PasswordInput;
-use varco_domain::person::{PersonName, Username};
-use varco_domain::tax_code::TaxCode;
-use varco_domain::user_code::UserCode;
-use varco_store::{AccountFilter, AccountRecord, NewAccount, RoleGrant, StoreError, Tx};
+use varco_store::AccountFilter;
 
-use crate::audit::{self, Event, Outcome};
+use crate::audit::{self, AccountOrigin, AuditEvent, Target};
+use crate::credentials::{EVERY_ACCOUNT_LINK, clear_lock, spend_links};
+use crate::lookup::{find_by_user_code, find_school};
+use crate::mailed_links::{Activation, queue_activation};
+use crate::policy::check_policy;
+pub use crate::registration::AddAccount;
+use crate::registration::insert_valid;
+use crate::views::view;
+pub use crate::views::{AccountView, RoleView, SchoolRef};
 use crate::{Actor, App, AppError, RequestContext};
-
-/// What an operator gives to create an account.
-#[derive(Debug, Clone)]
-pub struct AddAccount {
-    pub school_code: String,
-    pub kind: AccountKind,
-    pub first_name: String,
-    pub last_name: String,
-    pub tax_code: String,
-    pub email: Option<String>,
-    pub username: Option<String>,
-}
-
-/// The validated form of [`AddAccount`].
-#[derive(Debug, Clone)]
-pub(crate) struct ValidAccount {
-    pub kind: AccountKind,
-    pub first_name: PersonName,
-    pub last_name: PersonName,
-    pub tax_code: TaxCode,
-    pub email: Option<EmailAddress>,
-    pub username: Option<Username>,
-}
-
-impl ValidAccount {
-    /// Words a password of this person must not contain.
-    pub(crate) fn context_words(&self, school_name: &str) -> Vec<String> {
-        let mut words = vec![
-            self.first_name.to_string(),
-            self.last_name.to_string(),
-            self.tax_code.to_string(),
-            school_name.to_owned(),
-        ];
-        words.extend(self.email.as_ref().map(|e| e.to_string()));
-        words.extend(self.username.as_ref().map(|u| u.to_string()));
-        words
-    }
-}
-
-impl AddAccount {
-    pub(crate) fn validate(&self) -> Result<ValidAccount, AppError> {
-        Ok(ValidAccount {
-            kind: self.kind,
-            first_name: PersonName::parse(&self.first_name).map_err(|e| AppError::invalid("first_name", e))?,
-            last_name: PersonName::parse(&self.last_name).map_err(|e| AppError::invalid("last_name", e))?,
-            tax_code: TaxCode::parse(&self.tax_code).map_err(|e| AppError::invalid("tax_code", e))?,
-            email: match self.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
-                Some(e) => Some(EmailAddress::parse(e).map_err(|e| AppError::invalid("email", e))?),
-                None => None,
-            },
-            username: match self.username.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
-                Some(u) => Some(Username::parse(u).map_err(|e| AppError::invalid("username", e))?),
-                None => None,
-            },
-        })
-    }
-}
-
-/// An account as shown to its owner, the API and operators. No secret.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct AccountView {
-    pub user_code: String,
-    pub kind: AccountKind,
-    pub first_name: String,
-    pub last_name: String,
-    pub tax_code: String,
-    pub email: Option<String>,
-    pub email_verified: bool,
-    pub username: Option<String>,
-    pub status: AccountStatus,
-    pub school: SchoolRef,
-    pub roles: Vec<RoleView>,
-    pub has_password: bool,
-    /// The password has expired or a change was forced: the next session may
-    /// only change it.
-    pub password_change_required: bool,
-    /// Days until the password expires (0: expired); `None` when it never does.
-    pub password_expires_in_days: Option<u32>,
-    pub locked: bool,
-    pub created_at: String,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct SchoolRef {
-    pub code: String,
-    pub name: String,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct RoleView {
-    pub role: Role,
-    pub school: Option<String>,
-}
-
-pub(crate) fn view(app: &App, record: &AccountRecord, roles: &[RoleGrant]) -> AccountView {
-    AccountView {
-        user_code: record.user_code.clone(),
-        kind: record.kind,
-        first_name: record.first_name.clone(),
-        last_name: record.last_name.clone(),
-        tax_code: record.tax_code.clone(),
-        email: record.email.clone(),
-        email_verified: record.email_verified,
-        username: record.username.clone(),
-        status: record.status,
-        school: SchoolRef {
-            code: record.school_code.clone(),
-            name: record.school_name.clone(),
-        },
-        roles: roles
-            .iter()
-            .map(|g| RoleView {
-                role: g.role,
-                school: g.school_code.clone(),
-            })
-            .collect(),
-        has_password: record.password_hash.is_some(),
-        password_change_required: crate::password::must_change(app, record, app.now()),
-        password_expires_in_days: match crate::password::expiry_status(app, record, app.now()) {
-            varco_domain::password::ExpiryStatus::Valid { days_left } => Some(days_left),
-            varco_domain::password::ExpiryStatus::Expired => Some(0),
-            varco_domain::password::ExpiryStatus::NoExpiry => None,
-        },
-        locked: record.blocked_until.is_some_and(|until| until > app.now().0),
-        created_at: varco_domain::clock::Timestamp(record.created_at).to_rfc3339(),
-    }
-}
-
-pub(crate) async fn find_by_user_code(tx: &mut Tx, code: &str) -> Result<AccountRecord, AppError> {
-    let code = UserCode::parse(code).map_err(|e| AppError::invalid("user_code", e))?;
-    tx.account_by_user_code(code.as_str())
-        .await?
-        .ok_or(AppError::NotFound("account"))
-}
-
-/// Inserts a validated account with a fresh user code, drawing again in the
-/// (astronomically rare) case of a clash.
-pub(crate) async fn insert_valid(
-    tx: &mut Tx,
-    school_id: i64,
-    account: &ValidAccount,
-    status: AccountStatus,
-    password_hash: Option<&str>,
-    now: i64,
-) -> Result<(i64, UserCode), AppError> {
-    for _ in 0..8 {
-        let user_code = UserCode::generate(&mut OsRng);
-        let inserted = tx
-            .insert_account_if_code_free(&NewAccount {
-                user_code: user_code.as_str(),
-                school_id,
-                kind: account.kind,
-                first_name: account.first_name.as_str(),
-                last_name: account.last_name.as_str(),
-                tax_code: account.tax_code.as_str(),
-                email: account.email.as_ref().map(EmailAddress::as_str),
-                username: account.username.as_ref().map(Username::as_str),
-                status,
-                password_hash,
-                now,
-            })
-            .await;
-        match inserted {
-            Ok(Some(id)) => return Ok((id, user_code)),
-            Ok(None) => continue,
-            Err(StoreError::Conflict { constraint }) => {
-                let what = if constraint.contains("username") {
-                    "the username is already taken".to_owned()
-                } else {
-                    format!(
-                        "an account with tax code {} already exists in this school",
-                        account.tax_code
-                    )
-                };
-                return Err(AppError::Conflict(what));
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(AppError::Internal("could not draw a free user code".into()))
-}
 
 /// Creates an account. With a password it is active at once; without one it
 /// waits for activation (the activation email comes with the mail issue).
@@ -206,14 +27,14 @@ pub async fn add(
 ) -> Result<AccountView, AppError> {
     let valid = input.validate()?;
     let mut tx = app.store.begin_read().await?;
-    let school = crate::schools::find_record(&mut tx, &input.school_code).await?;
+    let school = find_school(&mut tx, &input.school_code).await?;
     tx.commit().await?;
 
     let hash = match password {
         Some(password) => {
             let context = valid.context_words(&school.name);
             let refs: Vec<&str> = context.iter().map(String::as_str).collect();
-            crate::password::check_policy(app, valid.kind, &refs, &password)?;
+            check_policy(app, valid.kind, &refs, &password)?;
             Some(app.hashing.hash(password).await?)
         }
         None => None,
@@ -231,22 +52,17 @@ pub async fn add(
         now,
         actor,
         ctx,
-        Event {
-            name: "account_created",
-            outcome: Outcome::Success,
-            target_account_id: Some(id),
-            target: Some(user_code.as_str()),
-            detail: Some(if hash.is_some() {
-                "with_password"
-            } else {
-                "pending_activation"
-            }),
-        },
+        Target::account(id, user_code.as_str()),
+        AuditEvent::AccountCreated(if hash.is_some() {
+            AccountOrigin::WithPassword
+        } else {
+            AccountOrigin::PendingActivation
+        }),
     )
     .await?;
     let record = tx.account_by_id(id).await?.ok_or(AppError::NotFound("account"))?;
     let activation_sent = if hash.is_none() {
-        crate::recovery::queue_activation(&mut tx, app, crate::recovery::Activation::of(&record)).await?
+        queue_activation(&mut tx, app, Activation::of(&record)).await?
     } else {
         false
     };
@@ -274,7 +90,7 @@ pub async fn list(
 ) -> Result<Vec<AccountView>, AppError> {
     let mut tx = app.store.begin_read().await?;
     let school_code = match school_code {
-        Some(code) => Some(crate::schools::find_record(&mut tx, code).await?.code),
+        Some(code) => Some(find_school(&mut tx, code).await?.code),
         None => None,
     };
     let records = tx
@@ -317,24 +133,15 @@ pub async fn set_enabled(
             0
         } else {
             // A link must not bring a disabled account back when it is enabled.
-            crate::credentials::spend_links(&mut tx, record.id, crate::credentials::EVERY_ACCOUNT_LINK, now).await?;
+            spend_links(&mut tx, record.id, EVERY_ACCOUNT_LINK, now).await?;
             tx.delete_sessions_of_account(record.id, None).await?
         };
-        let detail = format!("status={} sessions_ended={ended}", status.as_str());
-        audit::record(
-            &mut tx,
-            now,
-            actor,
-            ctx,
-            Event {
-                name: if enabled { "account_enabled" } else { "account_disabled" },
-                outcome: Outcome::Success,
-                target_account_id: Some(record.id),
-                target: Some(&record.user_code),
-                detail: Some(&detail),
-            },
-        )
-        .await?;
+        let event = if enabled {
+            AuditEvent::AccountEnabled { status }
+        } else {
+            AuditEvent::AccountDisabled { sessions_ended: ended }
+        };
+        audit::record(&mut tx, now, actor, ctx, (&record).into(), event).await?;
     }
     tx.commit().await?;
     Ok(changed)
@@ -355,20 +162,17 @@ pub async fn unlock(app: &App, actor: &Actor, ctx: &RequestContext, user_code: &
         tx.commit().await?;
         return Ok(false);
     }
-    crate::credentials::clear_lock(&mut tx, app, &record).await?;
-    let blocked = record.blocked_until.is_some_and(|until| until > now.0);
-    let detail = format!("failed_logins={} was_blocked={blocked}", record.failed_logins);
+    clear_lock(&mut tx, app, &record).await?;
+    let was_blocked = record.blocked_until.is_some_and(|until| until > now.0);
     audit::record(
         &mut tx,
         now,
         actor,
         ctx,
-        Event {
-            name: "account_unlocked",
-            outcome: Outcome::Success,
-            target_account_id: Some(record.id),
-            target: Some(&record.user_code),
-            detail: Some(&detail),
+        (&record).into(),
+        AuditEvent::AccountUnlocked {
+            failed_logins: record.failed_logins,
+            was_blocked,
         },
     )
     .await?;
@@ -397,7 +201,7 @@ pub async fn set_role(
         (Role::Admin, Some(_)) => {
             return Err(AppError::invalid("school", "the admin role is not scoped to a school"));
         }
-        (_, Some(code)) => Some(crate::schools::find_record(&mut tx, code).await?),
+        (_, Some(code)) => Some(find_school(&mut tx, code).await?),
         (_, None) => None,
     };
     let school_id = school.as_ref().map(|s| s.id);
@@ -407,24 +211,13 @@ pub async fn set_role(
         tx.revoke_role(record.id, role, school_id).await?
     };
     if changed {
-        let detail = match &school {
-            Some(s) => format!("role={} school={}", role.as_str(), s.code),
-            None => format!("role={}", role.as_str()),
+        let school = school.map(|s| s.code);
+        let event = if grant {
+            AuditEvent::RoleGranted { role, school }
+        } else {
+            AuditEvent::RoleRevoked { role, school }
         };
-        audit::record(
-            &mut tx,
-            now,
-            actor,
-            ctx,
-            Event {
-                name: if grant { "role_granted" } else { "role_revoked" },
-                outcome: Outcome::Success,
-                target_account_id: Some(record.id),
-                target: Some(&record.user_code),
-                detail: Some(&detail),
-            },
-        )
-        .await?;
+        audit::record(&mut tx, now, actor, ctx, (&record).into(), event).await?;
     }
     tx.commit().await?;
     Ok(changed)

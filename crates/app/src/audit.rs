@@ -1,59 +1,72 @@
 //! Writing and reading the audit log of credential events.
 //!
-//! Event names are stable strings (`login`, `logout`, `account_locked`,
-//! `account_created`, ...) because operators grep and script against them.
-//! Details are short, non-secret key facts; passwords, tokens and session ids
-//! never reach this module.
+//! The events themselves, with their stable names and details, are
+//! [`AuditEvent`] in `varco_domain::audit`: the one list of what Varco
+//! records. Passwords, tokens and session secrets never reach this module.
 
 use serde::Serialize;
+pub use varco_domain::audit::{
+    AccountOrigin, AuditEvent, EmailChangeRequest, ExpiryReminder, LoginOutcome, Outcome, Reauthentication,
+    ReauthenticationRefusal, ResetRequest,
+};
 use varco_domain::clock::Timestamp;
-use varco_store::{AuditFilter, NewAuditEvent, Tx};
+use varco_store::{AccountRecord, AuditFilter, NewAuditEvent, Tx};
 
 use crate::{Actor, App, AppError, RequestContext};
 
-/// One event to record.
-#[derive(Debug, Clone)]
-pub struct Event<'a> {
-    pub name: &'a str,
-    pub outcome: Outcome,
-    pub target_account_id: Option<i64>,
-    pub target: Option<&'a str>,
-    pub detail: Option<&'a str>,
-}
-
+/// What an event is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Success,
-    Failure,
+pub(crate) enum Target<'a> {
+    /// Nothing in particular (a setup link, a mail retry, an unknown login).
+    Nobody,
+    /// An account, by id and (when still known) user code.
+    Account { id: i64, user_code: Option<&'a str> },
+    /// A school, by its code.
+    School(&'a str),
 }
 
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Success => "success",
-            Outcome::Failure => "failure",
+impl<'a> Target<'a> {
+    pub(crate) fn account(id: i64, user_code: &'a str) -> Target<'a> {
+        Target::Account {
+            id,
+            user_code: Some(user_code),
         }
     }
 }
 
+impl<'a> From<&'a AccountRecord> for Target<'a> {
+    fn from(account: &'a AccountRecord) -> Self {
+        Target::account(account.id, &account.user_code)
+    }
+}
+
+/// Writes one event in the caller's transaction, so it commits (or not)
+/// together with the change it records.
 pub(crate) async fn record(
     tx: &mut Tx,
     at: Timestamp,
     actor: &Actor,
     ctx: &RequestContext,
-    event: Event<'_>,
+    target: Target<'_>,
+    event: AuditEvent,
 ) -> Result<(), AppError> {
+    let (target_account_id, target) = match target {
+        Target::Nobody => (None, None),
+        Target::Account { id, user_code } => (Some(id), user_code),
+        Target::School(code) => (None, Some(code)),
+    };
+    let detail = event.detail();
     tx.insert_audit(&NewAuditEvent {
         at: at.0,
-        event: event.name,
-        outcome: event.outcome.as_str(),
+        event: event.name(),
+        outcome: event.outcome().as_str(),
         actor: actor.label(),
         actor_account_id: actor.account_id(),
-        target: event.target,
-        target_account_id: event.target_account_id,
+        target,
+        target_account_id,
         ip: ctx.ip.as_deref(),
         user_agent: ctx.user_agent.as_deref(),
-        detail: event.detail,
+        detail: detail.as_deref(),
     })
     .await?;
     Ok(())
@@ -77,7 +90,7 @@ pub struct AuditEntry {
 pub async fn list(app: &App, user_code: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>, AppError> {
     let mut tx = app.store.begin_read().await?;
     let account_id = match user_code {
-        Some(code) => Some(crate::accounts::find_by_user_code(&mut tx, code).await?.id),
+        Some(code) => Some(crate::lookup::find_by_user_code(&mut tx, code).await?.id),
         None => None,
     };
     let records = tx.list_audit(&AuditFilter { account_id, limit }).await?;

@@ -24,7 +24,7 @@ use varco_domain::password::{PasswordInput, PasswordInputError, PolicyRefusal, P
 use varco_domain::token::{SecretToken, TokenPurpose, fingerprint};
 use varco_store::{AccountRecord, NewToken, Tx};
 
-use crate::audit::{self, Event, Outcome};
+use crate::audit::{self, AuditEvent, Reauthentication, ReauthenticationRefusal};
 use crate::{Actor, App, AppError, RequestContext};
 
 /// A new password as typed: empty is "too short", over 1 KiB "too long".
@@ -119,13 +119,13 @@ pub(crate) async fn reserve_attempts(
 /// wrong password counts as a failed login. When a wrong password locks the
 /// account, the session that typed it ends (it may be stolen).
 ///
-/// `event` names the change being confirmed, for the audit log of failures.
+/// `change` names the change being confirmed, for the audit log of failures.
 pub(crate) async fn confirm_current_password(
     app: &App,
     account_id: i64,
     session_id: i64,
     typed: &str,
-    event: &'static str,
+    change: Reauthentication,
     ctx: &RequestContext,
 ) -> Result<AccountRecord, AppError> {
     let typed = password_typed(typed)?;
@@ -136,7 +136,7 @@ pub(crate) async fn confirm_current_password(
     let Some(reserved) = reserved.into_iter().next() else {
         return Err(AppError::Unauthenticated);
     };
-    let (account, detail, locked_now) = match reserved {
+    let (account, refusal, locked_now) = match reserved {
         Reserved::Check {
             account, hash, locks, ..
         } => {
@@ -152,11 +152,11 @@ pub(crate) async fn confirm_current_password(
                     ..account
                 });
             }
-            (account, "wrong_current_password", locks)
+            (account, ReauthenticationRefusal::WrongCurrentPassword, locks)
         }
         Reserved::Blocked { account, .. } | Reserved::Unusable { account } => {
             app.hashing.verify_dummy(typed).await?;
-            (account, "account_locked", false)
+            (account, ReauthenticationRefusal::AccountLocked, false)
         }
     };
     let mut tx = app.store.begin().await?;
@@ -165,13 +165,8 @@ pub(crate) async fn confirm_current_password(
         now,
         &actor_of(&account),
         ctx,
-        Event {
-            name: event,
-            outcome: Outcome::Failure,
-            target_account_id: Some(account.id),
-            target: Some(&account.user_code),
-            detail: Some(detail),
-        },
+        (&account).into(),
+        AuditEvent::ReauthenticationRefused { change, refusal },
     )
     .await?;
     if locked_now {
@@ -190,18 +185,14 @@ pub(crate) async fn record_locked(
     now: Timestamp,
     ctx: &RequestContext,
 ) -> Result<(), AppError> {
-    let detail = format!("failed_logins={}", app.settings.lockout.lock_after);
     audit::record(
         tx,
         now,
         &Actor::System,
         ctx,
-        Event {
-            name: "account_locked",
-            outcome: Outcome::Success,
-            target_account_id: Some(account.id),
-            target: Some(&account.user_code),
-            detail: Some(&detail),
+        account.into(),
+        AuditEvent::AccountLocked {
+            failed_logins: app.settings.lockout.lock_after,
         },
     )
     .await

@@ -30,14 +30,14 @@
 //! - Confirming a change, and undoing one, spend the account's reset and
 //!   activation links (they were mailed to the other address).
 
-use serde_json::json;
 use varco_domain::account::AccountStatus;
 use varco_domain::clock::Timestamp;
 use varco_domain::email::EmailAddress;
+use varco_domain::outbound::{OutboundMessage, ResetLink};
 use varco_domain::token::{SecretToken, TokenPurpose};
 use varco_store::{AccountRecord, NewEmailChange, TokenRecord, Tx};
 
-use crate::audit::{self, Event, Outcome};
+use crate::audit::{self, AuditEvent, EmailChangeRequest, Reauthentication};
 use crate::credentials::{EVERY_ACCOUNT_LINK, actor_of, clear_lock, confirm_current_password, issue_link, spend_links};
 use crate::mail::{Mail, enqueue, format_time, lang_of};
 use crate::sessions::Authenticated;
@@ -73,7 +73,7 @@ pub async fn request(
         session.account.id,
         session.session.id,
         current_password,
-        "email_change_requested",
+        Reauthentication::EmailChange,
         ctx,
     )
     .await?;
@@ -97,13 +97,8 @@ pub async fn request(
             now,
             &session.actor(),
             ctx,
-            Event {
-                name: "email_change_requested",
-                outcome: Outcome::Failure,
-                target_account_id: Some(account.id),
-                target: Some(&account.user_code),
-                detail: Some("throttled"),
-            },
+            (&account).into(),
+            AuditEvent::EmailChangeRequested(EmailChangeRequest::Throttled),
         )
         .await?;
         tx.commit().await?;
@@ -126,19 +121,15 @@ pub async fn request(
         now: now.0,
     })
     .await?;
-    let detail = format!("new={}", new_email.masked());
     audit::record(
         &mut tx,
         now,
         &session.actor(),
         ctx,
-        Event {
-            name: "email_change_requested",
-            outcome: Outcome::Success,
-            target_account_id: Some(account.id),
-            target: Some(&account.user_code),
-            detail: Some(&detail),
-        },
+        (&account).into(),
+        AuditEvent::EmailChangeRequested(EmailChangeRequest::Accepted {
+            new_masked: new_email.masked(),
+        }),
     )
     .await?;
     enqueue(
@@ -146,15 +137,14 @@ pub async fn request(
         app,
         Mail {
             to: new_email.as_str(),
-            template: "email_change_confirm",
             lang: lang_of(&account),
             school_id: Some(account.school_id),
-            payload: json!({
-                "first_name": account.first_name,
-                "user_code": account.user_code,
-                "link": app.link(&format!("/account/email/confirm?token={}", token.as_str())),
-                "expires_hours": TokenPurpose::EmailChange.default_lifetime_secs() / 3600,
-            }),
+            message: OutboundMessage::EmailChangeConfirm {
+                first_name: account.first_name.clone(),
+                user_code: account.user_code.clone(),
+                link: app.link(&format!("/account/email/confirm?token={}", token.as_str())),
+                expires_hours: TokenPurpose::EmailChange.default_lifetime_secs() / 3600,
+            },
         },
     )
     .await?;
@@ -273,18 +263,14 @@ pub async fn confirm(app: &App, token: &str, ctx: &RequestContext) -> Result<Str
         return Err(AppError::InvalidToken);
     }
     let new_masked = masked(Some(&change.new_email)).unwrap_or_default();
-    let detail = format!("new={new_masked}");
     audit::record(
         &mut tx,
         now,
         &actor_of(&account),
         ctx,
-        Event {
-            name: "email_changed",
-            outcome: Outcome::Success,
-            target_account_id: Some(account.id),
-            target: Some(&account.user_code),
-            detail: Some(&detail),
+        (&account).into(),
+        AuditEvent::EmailChanged {
+            new_masked: new_masked.clone(),
         },
     )
     .await?;
@@ -294,18 +280,17 @@ pub async fn confirm(app: &App, token: &str, ctx: &RequestContext) -> Result<Str
             app,
             Mail {
                 to: old,
-                template: "email_changed_notice",
                 lang: lang_of(&account),
                 school_id: Some(account.school_id),
-                payload: json!({
-                    "first_name": account.first_name,
-                    "user_code": account.user_code,
-                    "new_email_masked": new_masked,
-                    "changed_at": format_time(now),
-                    "undo_link": app.link(&format!("/account/email/undo?token={}", undo.as_str())),
-                    "undo_days": TokenPurpose::EmailUndo.default_lifetime_secs() / 86_400,
-                    "help_url": app.link("/help"),
-                }),
+                message: OutboundMessage::EmailChangedNotice {
+                    first_name: account.first_name.clone(),
+                    user_code: account.user_code.clone(),
+                    new_email_masked: new_masked,
+                    changed_at: format_time(now),
+                    undo_link: app.link(&format!("/account/email/undo?token={}", undo.as_str())),
+                    undo_days: TokenPurpose::EmailUndo.default_lifetime_secs() / 86_400,
+                    help_url: app.link("/help"),
+                },
             },
         )
         .await?;
@@ -370,21 +355,16 @@ pub async fn undo(app: &App, token: &str, ctx: &RequestContext) -> Result<(), Ap
         }
         None => false,
     };
-    let detail = format!(
-        "sessions_ended={ended} later_changes_undone={} password_removed=true reset_link_sent={reset_sent}",
-        later.len()
-    );
     audit::record(
         &mut tx,
         now,
         &actor_of(&account),
         ctx,
-        Event {
-            name: "email_change_undone",
-            outcome: Outcome::Success,
-            target_account_id: Some(account.id),
-            target: Some(&account.user_code),
-            detail: Some(&detail),
+        (&account).into(),
+        AuditEvent::EmailChangeUndone {
+            sessions_ended: ended,
+            later_changes_undone: later.len(),
+            reset_link_sent: reset_sent,
         },
     )
     .await?;
@@ -407,20 +387,19 @@ async fn queue_reset_after_undo(
         app,
         Mail {
             to: address,
-            template: "password_reset",
             lang: lang_of(account),
             school_id: Some(account.school_id),
-            payload: json!({
-                "accounts": [{
-                    "first_name": account.first_name,
-                    "last_name": account.last_name,
-                    "user_code": account.user_code,
-                    "school_name": account.school_name,
-                    "link": app.link(&format!("/password/reset?token={}", token.as_str())),
+            message: OutboundMessage::PasswordReset {
+                accounts: vec![ResetLink {
+                    first_name: account.first_name.clone(),
+                    last_name: account.last_name.clone(),
+                    user_code: account.user_code.clone(),
+                    school_name: account.school_name.clone(),
+                    link: app.link(&format!("/password/reset?token={}", token.as_str())),
                 }],
-                "expires_minutes": TokenPurpose::Reset.default_lifetime_secs() / 60,
-                "help_url": app.link("/help"),
-            }),
+                expires_minutes: TokenPurpose::Reset.default_lifetime_secs() / 60,
+                help_url: app.link("/help"),
+            },
         },
     )
     .await

@@ -34,8 +34,10 @@ use serde::Serialize;
 use varco_domain::account::{AccountKind, AccountStatus};
 use varco_store::RosterUpdate;
 
-use crate::accounts::{AddAccount, ValidAccount, insert_valid};
-use crate::audit::{self, Event, Outcome};
+use crate::audit::{self, AccountOrigin, AuditEvent, Target};
+use crate::lookup::find_school;
+use crate::mailed_links::{Activation, queue_activation};
+use crate::registration::{AddAccount, ValidAccount, insert_valid};
 use crate::{Actor, App, AppError, RequestContext};
 
 /// A row that cannot be imported, with its line number in the file.
@@ -351,7 +353,7 @@ pub async fn apply(
     }
     let now = app.now();
     let mut tx = app.store.begin().await.map_err(AppError::from)?;
-    let school = crate::schools::find_record(&mut tx, school_code).await?;
+    let school = find_school(&mut tx, school_code).await?;
     let existing = tx.account_ids_by_tax_code(school.id).await.map_err(AppError::from)?;
     let mut report = ImportReport {
         rows: roster.rows.len(),
@@ -395,13 +397,11 @@ pub async fn apply(
                         now,
                         actor,
                         ctx,
-                        Event {
-                            name: "account_changed",
-                            outcome: Outcome::Success,
-                            target_account_id: Some(id),
-                            target: user_code.as_deref(),
-                            detail: Some("roster_import"),
+                        Target::Account {
+                            id,
+                            user_code: user_code.as_deref(),
                         },
+                        AuditEvent::AccountChangedByRoster,
                     )
                     .await?;
                 } else {
@@ -436,10 +436,10 @@ pub async fn apply(
                 report.created += 1;
                 if options.send_activation
                     && password_hash.is_none()
-                    && crate::recovery::queue_activation(
+                    && queue_activation(
                         &mut tx,
                         app,
-                        crate::recovery::Activation {
+                        Activation {
                             account_id: id,
                             first_name: row.first_name.as_str(),
                             user_code: user_code.as_str(),
@@ -458,13 +458,8 @@ pub async fn apply(
                     now,
                     actor,
                     ctx,
-                    Event {
-                        name: "account_created",
-                        outcome: Outcome::Success,
-                        target_account_id: Some(id),
-                        target: Some(user_code.as_str()),
-                        detail: Some("roster_import"),
-                    },
+                    Target::account(id, user_code.as_str()),
+                    AuditEvent::AccountCreated(AccountOrigin::RosterImport),
                 )
                 .await?;
             }
@@ -473,26 +468,19 @@ pub async fn apply(
             progress(done);
         }
     }
-    let detail = format!(
-        "school={} rows={} created={} updated={} unchanged={} skipped={}",
-        school.code,
-        report.rows,
-        report.created,
-        report.updated,
-        report.unchanged,
-        report.skipped.len()
-    );
     audit::record(
         &mut tx,
         now,
         actor,
         ctx,
-        Event {
-            name: "roster_imported",
-            outcome: Outcome::Success,
-            target_account_id: None,
-            target: Some(&school.code),
-            detail: Some(&detail),
+        Target::School(&school.code),
+        AuditEvent::RosterImported {
+            school: school.code.clone(),
+            rows: report.rows,
+            created: report.created,
+            updated: report.updated,
+            unchanged: report.unchanged,
+            skipped: report.skipped.len(),
         },
     )
     .await?;
@@ -512,7 +500,7 @@ mod tests {
     /// A valid tax code for test row `n`.
     fn cf(n: u32) -> String {
         let first15 = format!("RSSMRA8{}A0{}H501", n % 10, 1 + n % 9);
-        crate::setup::complete_tax_code(&first15)
+        varco_domain::tax_code::TaxCode::complete(&first15)
             .unwrap_or_else(|| panic!("tax code {first15}"))
             .to_string()
     }

@@ -10,11 +10,11 @@
 //! reminder, not three.
 
 use serde::Serialize;
-use serde_json::json;
 use varco_domain::account::AccountKind;
 use varco_domain::clock::Timestamp;
+use varco_domain::outbound::OutboundMessage;
 
-use crate::audit::{self, Event, Outcome};
+use crate::audit::{self, AuditEvent, ExpiryReminder};
 use crate::mail::{Mail, enqueue, format_date, lang_of};
 use crate::{Actor, App, AppError, RequestContext};
 
@@ -102,37 +102,34 @@ async fn send_reminder(
             app,
             Mail {
                 to: email,
-                template: "password_expiry_reminder",
                 lang: lang_of(&account),
                 school_id: Some(account.school_id),
-                payload: json!({
-                    "first_name": account.first_name,
-                    "user_code": account.user_code,
-                    "days_left": days_left,
-                    "expires_on": format_date(expires_at),
-                    "change_url": app.link("/password/change"),
-                }),
+                message: OutboundMessage::PasswordExpiryReminder {
+                    first_name: account.first_name.clone(),
+                    user_code: account.user_code.clone(),
+                    days_left,
+                    expires_on: format_date(expires_at),
+                    change_url: app.link("/password/change"),
+                },
             },
         )
         .await?;
     }
-    let detail = format!("threshold_days={threshold} days_left={days_left}");
+    let reminder = if account.email.is_some() {
+        ExpiryReminder::Sent {
+            threshold_days: threshold,
+            days_left,
+        }
+    } else {
+        ExpiryReminder::NoEmail
+    };
     audit::record(
         &mut tx,
         now,
         &Actor::System,
         &RequestContext::default(),
-        Event {
-            name: "password_expiry_reminder",
-            outcome: if account.email.is_some() {
-                Outcome::Success
-            } else {
-                Outcome::Failure
-            },
-            target_account_id: Some(account.id),
-            target: Some(&account.user_code),
-            detail: Some(if account.email.is_some() { &detail } else { "no_email" }),
-        },
+        (&account).into(),
+        AuditEvent::PasswordExpiryReminder(reminder),
     )
     .await?;
     tx.commit().await?;

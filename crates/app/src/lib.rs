@@ -7,24 +7,38 @@
 //! happens *outside* transactions (it takes tens of milliseconds), through the
 //! bounded [`HashingPool`].
 
+// The use cases: each calls down into the lower layer below, never across
+// into another use case (checked by `layering::tests`).
 pub mod accounts;
-pub mod audit;
-mod credentials;
 pub mod email_change;
-mod error;
-pub mod hashing;
 pub mod import;
 pub mod jobs;
 pub mod login;
-pub mod mail;
-mod notices;
+pub mod outbox;
 pub mod password;
 pub mod recovery;
 pub mod schools;
 pub mod session_list;
-pub mod sessions;
 pub mod setup;
+
+// The lower layer: the shared steps (confirm a secret, store a password,
+// issue a link, audit, queue a message, sessions, lookups, policy, views).
+pub mod audit;
+mod credentials;
+mod error;
+pub mod hashing;
+mod lookup;
+pub mod mail;
+mod mailed_links;
+mod notices;
+mod policy;
+mod registration;
+pub mod sessions;
 pub mod timing;
+mod views;
+
+#[cfg(test)]
+mod layering;
 
 use std::sync::Arc;
 

@@ -28,15 +28,14 @@ use tokio::time::Instant;
 use varco_domain::account::AccountStatus;
 use varco_domain::lockout::Reservation;
 use varco_domain::password::{PasswordInput, Verification};
-use varco_domain::person::Username;
 use varco_domain::token::fingerprint;
-use varco_domain::user_code::UserCode;
-use varco_store::{AccountRecord, Tx};
+use varco_store::AccountRecord;
 
-use crate::accounts::{AccountView, view};
-use crate::audit::{self, Event, Outcome};
+use crate::audit::{self, AuditEvent, LoginOutcome, Target};
 use crate::credentials::{Reserved, actor_of, password_typed, record_locked, reserve_attempts};
-use crate::sessions::{NewSessionToken, create_session};
+use crate::lookup::{candidates, classify};
+use crate::sessions::{NewSessionToken, create_session, delete_by_token};
+use crate::views::{AccountView, view};
 use crate::{Actor, App, AppError, RequestContext};
 
 /// A successful login: the new session's secret (for the cookie) and the account.
@@ -45,38 +44,6 @@ pub struct LoginSuccess {
     pub session: NewSessionToken,
     pub account: AccountView,
     pub password_expired: bool,
-}
-
-/// How the login text was read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum LoginKey {
-    Email(String),
-    UserCode(UserCode),
-    Username(Username),
-    Nothing,
-}
-
-pub(crate) fn classify(login: &str) -> LoginKey {
-    let login = login.trim();
-    if login.contains('@') {
-        return LoginKey::Email(login.to_owned());
-    }
-    if let Ok(code) = UserCode::parse(login) {
-        return LoginKey::UserCode(code);
-    }
-    match Username::parse(login) {
-        Ok(username) => LoginKey::Username(username),
-        Err(_) => LoginKey::Nothing,
-    }
-}
-
-pub(crate) async fn candidates(tx: &mut Tx, key: &LoginKey, max_email: i64) -> Result<Vec<AccountRecord>, AppError> {
-    Ok(match key {
-        LoginKey::Email(email) => tx.accounts_by_email(email, max_email.max(1)).await?,
-        LoginKey::UserCode(code) => tx.account_by_user_code(code.as_str()).await?.into_iter().collect(),
-        LoginKey::Username(username) => tx.account_by_username(username.as_str()).await?.into_iter().collect(),
-        LoginKey::Nothing => Vec::new(),
-    })
 }
 
 pub async fn login(
@@ -218,21 +185,21 @@ async fn succeed(
         .await?;
     tx.clear_login_throttle(success.login_hash).await?;
     if let Some(previous) = previous_session {
-        crate::sessions::delete_by_token(&mut tx, previous).await?;
+        delete_by_token(&mut tx, previous).await?;
     }
-    let mut detail = None;
+    let mut outcome = LoginOutcome::Success;
     if let Some(hash) = &new_hash
         && tx.replace_password_hash(account.id, verified_hash, hash, now.0).await?
     {
-        detail = Some("password_rehashed");
+        outcome = LoginOutcome::Rehashed;
     }
     if verification.prefix_only {
         // bcrypt matched only the first 72 bytes: keep the old hash and ask
         // for a new password rather than store what was typed (finding 13).
         tx.set_password_change_required(account.id, true, now.0).await?;
-        detail = Some("legacy_prefix_match_change_required");
+        outcome = LoginOutcome::LegacyPrefixMatch;
     }
-    let must_change = verification.prefix_only || crate::password::must_change(app, &account, now);
+    let must_change = verification.prefix_only || crate::policy::must_change(app, &account, now);
     let session = create_session(&mut tx, app, account.id, must_change, ctx).await?;
     if let Some(lang) = ctx.lang.as_deref() {
         tx.set_account_lang(account.id, lang).await?;
@@ -242,13 +209,8 @@ async fn succeed(
         now,
         &actor_of(&account),
         ctx,
-        Event {
-            name: "login",
-            outcome: Outcome::Success,
-            target_account_id: Some(account.id),
-            target: Some(&account.user_code),
-            detail,
-        },
+        (&account).into(),
+        AuditEvent::Login(outcome),
     )
     .await?;
     let roles = tx.roles_of(account.id).await?;
@@ -277,36 +239,26 @@ async fn fail(app: &App, reserved: &[Reserved], ctx: &RequestContext) -> Result<
             now,
             &Actor::Anonymous,
             ctx,
-            Event {
-                name: "login",
-                outcome: Outcome::Failure,
-                target_account_id: None,
-                target: None,
-                detail: Some("unknown_account"),
-            },
+            Target::Nobody,
+            AuditEvent::Login(LoginOutcome::UnknownAccount),
         )
         .await?;
     }
     for attempt in reserved {
         let account = attempt.account();
-        let (detail, locked_now) = match attempt {
-            Reserved::Check { locks: true, .. } => ("wrong_password_locked", true),
-            Reserved::Check { .. } => ("wrong_password", false),
-            Reserved::Blocked { .. } => ("account_locked", false),
-            Reserved::Unusable { .. } => ("account_not_active", false),
+        let (outcome, locked_now) = match attempt {
+            Reserved::Check { locks: true, .. } => (LoginOutcome::WrongPasswordLocked, true),
+            Reserved::Check { .. } => (LoginOutcome::WrongPassword, false),
+            Reserved::Blocked { .. } => (LoginOutcome::AccountLocked, false),
+            Reserved::Unusable { .. } => (LoginOutcome::NotActive, false),
         };
         audit::record(
             &mut tx,
             now,
             &Actor::Anonymous,
             ctx,
-            Event {
-                name: "login",
-                outcome: Outcome::Failure,
-                target_account_id: Some(account.id),
-                target: Some(&account.user_code),
-                detail: Some(detail),
-            },
+            account.into(),
+            AuditEvent::Login(outcome),
         )
         .await?;
         if locked_now {
@@ -315,19 +267,4 @@ async fn fail(app: &App, reserved: &[Reserved], ctx: &RequestContext) -> Result<
     }
     tx.commit().await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rand::rngs::OsRng;
-
-    #[test]
-    fn login_text_is_classified_by_shape() {
-        assert!(matches!(classify(" Maria.Rossi@Example.IT "), LoginKey::Email(_)));
-        assert!(matches!(classify("mrossi"), LoginKey::Username(_)));
-        assert_eq!(classify("!!"), LoginKey::Nothing);
-        let code = UserCode::generate(&mut OsRng);
-        assert_eq!(classify(&code.as_str().to_lowercase()), LoginKey::UserCode(code));
-    }
 }

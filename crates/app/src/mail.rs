@@ -2,13 +2,14 @@
 //! transaction, so it exists exactly when the change that caused it does;
 //! the outbox worker (`varco_mail`) renders and delivers it later.
 //!
-//! Payloads hold what the template shows (names, dates, links), never a
-//! password; the worker empties them after delivery.
+//! A message is an [`OutboundMessage`]: one variant per template, with the
+//! fields the template shows (names, dates, links), never a password; the
+//! worker empties the payload after delivery.
 
 use rand::RngCore;
 use rand::rngs::OsRng;
-use serde_json::Value;
 use varco_domain::clock::Timestamp;
+use varco_domain::outbound::OutboundMessage;
 use varco_store::{AccountRecord, NewOutboxMessage, Tx};
 
 use crate::{App, AppError};
@@ -17,10 +18,9 @@ use crate::{App, AppError};
 #[derive(Debug, Clone)]
 pub struct Mail<'a> {
     pub to: &'a str,
-    pub template: &'a str,
     pub lang: &'a str,
     pub school_id: Option<i64>,
-    pub payload: Value,
+    pub message: OutboundMessage,
 }
 
 /// The host part of the public URL, for Message-IDs.
@@ -44,11 +44,11 @@ pub async fn enqueue(tx: &mut Tx, app: &App, mail: Mail<'_>) -> Result<(), AppEr
         hex_string(&random),
         message_id_domain(&app.settings.public_url)
     );
-    let payload = serde_json::to_string(&mail.payload).map_err(|e| AppError::Internal(e.to_string()))?;
+    let (template, payload) = mail.message.to_outbox();
     tx.insert_outbox(&NewOutboxMessage {
         message_id: &message_id,
         recipient: mail.to,
-        template: mail.template,
+        template,
         lang: mail.lang,
         school_id: mail.school_id,
         payload: &payload,
@@ -126,71 +126,4 @@ mod tests {
         assert_eq!(format_time(Timestamp(1_782_945_000)), "02/07/2026 00:30");
         assert_eq!(format_date(Timestamp(1_782_945_000)), "02/07/2026");
     }
-}
-
-/// A queued or sent message as operators see it (no payload: it may hold links).
-#[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
-pub struct OutboxEntry {
-    pub id: i64,
-    pub status: String,
-    pub template: String,
-    pub recipient: String,
-    pub attempts: i64,
-    pub created_at: String,
-    pub next_attempt_at: String,
-    pub sent_at: Option<String>,
-    pub last_error: Option<String>,
-    pub message_id: String,
-}
-
-/// Messages newest first; `failed_only` shows the ones that gave up.
-pub async fn outbox_list(app: &App, failed_only: bool, limit: i64) -> Result<Vec<OutboxEntry>, AppError> {
-    let filter = if failed_only {
-        varco_store::OutboxFilter::Failed
-    } else {
-        varco_store::OutboxFilter::All
-    };
-    let records = app.store.list_outbox(filter, limit).await?;
-    Ok(records
-        .into_iter()
-        .map(|r| OutboxEntry {
-            id: r.id,
-            status: r.status,
-            template: r.template,
-            recipient: r.recipient,
-            attempts: r.attempts,
-            created_at: Timestamp(r.created_at).to_rfc3339(),
-            next_attempt_at: Timestamp(r.next_attempt_at).to_rfc3339(),
-            sent_at: r.sent_at.map(|t| Timestamp(t).to_rfc3339()),
-            last_error: r.last_error,
-            message_id: r.message_id,
-        })
-        .collect())
-}
-
-/// Puts a message that failed (or still waits) back in the queue, due now.
-pub async fn outbox_retry(app: &App, actor: &crate::Actor, id: i64) -> Result<(), AppError> {
-    let now = app.now();
-    if !app.store.retry_outbox(id, now.0).await? {
-        return Err(AppError::NotFound("message not yet delivered with this id"));
-    }
-    let mut tx = app.store.begin().await?;
-    let detail = format!("outbox_id={id}");
-    crate::audit::record(
-        &mut tx,
-        now,
-        actor,
-        &crate::RequestContext::default(),
-        crate::audit::Event {
-            name: "mail_retry",
-            outcome: crate::audit::Outcome::Success,
-            target_account_id: None,
-            target: None,
-            detail: Some(&detail),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    app.mail_queued();
-    Ok(())
 }

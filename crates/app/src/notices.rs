@@ -3,8 +3,8 @@
 //! The password-changed notice goes out after a change, a reset and an
 //! activation alike: when, from where, and what to do if it wasn't them.
 
-use serde_json::json;
 use varco_domain::clock::Timestamp;
+use varco_domain::outbound::OutboundMessage;
 use varco_store::AccountRecord;
 
 use crate::mail::{Mail, enqueue, format_time, lang_of};
@@ -26,21 +26,20 @@ pub(crate) async fn queue_password_changed_notice(
         app,
         Mail {
             to: email,
-            template: "password_changed",
             lang: lang_of(account),
             school_id: Some(account.school_id),
-            payload: json!({
+            message: OutboundMessage::PasswordChanged {
                 // An account waiting for activation gets "your account is active".
-                "activation": account.status == varco_domain::account::AccountStatus::PendingActivation,
-                "first_name": account.first_name,
-                "user_code": account.user_code,
-                "changed_at": format_time(now),
-                "ip": ctx.ip,
-                "school_name": account.school_name,
-                "change_url": app.link("/password/change"),
-                "forgot_url": app.link("/password/forgot"),
-                "help_url": app.link("/help"),
-            }),
+                activation: account.status == varco_domain::account::AccountStatus::PendingActivation,
+                first_name: account.first_name.clone(),
+                user_code: account.user_code.clone(),
+                changed_at: format_time(now),
+                ip: ctx.ip.clone(),
+                school_name: account.school_name.clone(),
+                change_url: app.link("/password/change"),
+                forgot_url: Some(app.link("/password/forgot")),
+                help_url: app.link("/help"),
+            },
         },
     )
     .await

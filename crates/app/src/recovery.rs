@@ -18,18 +18,17 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
 use varco_domain::account::AccountStatus;
-use varco_domain::clock::Timestamp;
+use varco_domain::outbound::{OutboundMessage, ResetLink};
 use varco_domain::token::{SecretToken, TokenPurpose};
-use varco_store::{AccountRecord, TokenRecord, Tx};
+use varco_store::{AccountRecord, TokenRecord};
 
-use crate::audit::{self, Event, Outcome};
-use crate::credentials::{
-    KeepSession, LinkRecipient, actor_of, issue_link, link_recipient, password_for_new, store_new_password,
-};
-use crate::login::{candidates, classify};
+use crate::audit::{self, AuditEvent, ResetRequest, Target};
+use crate::credentials::{KeepSession, LinkRecipient, actor_of, link_recipient, password_for_new, store_new_password};
+use crate::lookup::{candidates, classify, find_by_user_code};
 use crate::mail::{Mail, enqueue, lang_of};
+use crate::mailed_links::{Activation, issue_mailed_link, queue_activation};
+use crate::policy::check_new_password;
 use crate::{Actor, App, AppError, RequestContext};
 
 /// Links by email per account and hour; more requests are dropped quietly.
@@ -37,73 +36,6 @@ pub const LINKS_PER_ACCOUNT_PER_HOUR: i64 = 3;
 
 /// How many accounts sharing one address a request may reach.
 const MAX_ACCOUNTS_PER_ADDRESS: i64 = 10;
-
-/// Issues a reset or activation link mailed to `email`, spending the
-/// account's older links of the same purpose; returns the URL.
-async fn issue_mailed_link(
-    tx: &mut Tx,
-    app: &App,
-    account_id: i64,
-    email: &str,
-    purpose: TokenPurpose,
-    now: Timestamp,
-) -> Result<String, AppError> {
-    let (token, _) = issue_link(tx, account_id, purpose, Some(email), now).await?;
-    Ok(app.link(&format!("/password/reset?token={}", token.as_str())))
-}
-
-/// Who an activation link is for.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Activation<'a> {
-    pub account_id: i64,
-    pub first_name: &'a str,
-    pub user_code: &'a str,
-    pub school_id: i64,
-    pub school_name: &'a str,
-    pub email: Option<&'a str>,
-    pub lang: &'a str,
-}
-
-impl<'a> Activation<'a> {
-    pub(crate) fn of(account: &'a AccountRecord) -> Activation<'a> {
-        Activation {
-            account_id: account.id,
-            first_name: &account.first_name,
-            user_code: &account.user_code,
-            school_id: account.school_id,
-            school_name: &account.school_name,
-            email: account.email.as_deref(),
-            lang: lang_of(account),
-        }
-    }
-}
-
-/// Queues the activation email of an account that has no password yet.
-/// Does nothing for an account without an email address.
-pub(crate) async fn queue_activation(tx: &mut Tx, app: &App, who: Activation<'_>) -> Result<bool, AppError> {
-    let Some(email) = who.email else { return Ok(false) };
-    let now = app.now();
-    let link = issue_mailed_link(tx, app, who.account_id, email, TokenPurpose::Activate, now).await?;
-    enqueue(
-        tx,
-        app,
-        Mail {
-            to: email,
-            template: "account_activation",
-            lang: who.lang,
-            school_id: Some(who.school_id),
-            payload: json!({
-                "first_name": who.first_name,
-                "user_code": who.user_code,
-                "school_name": who.school_name,
-                "link": link,
-                "expires_days": TokenPurpose::Activate.default_lifetime_secs() / 86_400,
-            }),
-        },
-    )
-    .await?;
-    Ok(true)
-}
 
 /// Sends a new activation link to an account that still waits for one.
 pub async fn resend_activation(
@@ -114,7 +46,7 @@ pub async fn resend_activation(
 ) -> Result<(), AppError> {
     let now = app.now();
     let mut tx = app.store.begin().await?;
-    let account = crate::accounts::find_by_user_code(&mut tx, user_code).await?;
+    let account = find_by_user_code(&mut tx, user_code).await?;
     if account.status != AccountStatus::PendingActivation {
         return Err(AppError::Conflict("the account is not waiting for activation".into()));
     }
@@ -129,13 +61,8 @@ pub async fn resend_activation(
         now,
         actor,
         ctx,
-        Event {
-            name: "activation_link_sent",
-            outcome: Outcome::Success,
-            target_account_id: Some(account.id),
-            target: Some(&account.user_code),
-            detail: None,
-        },
+        (&account).into(),
+        AuditEvent::ActivationLinkSent,
     )
     .await?;
     tx.commit().await?;
@@ -169,24 +96,19 @@ pub async fn request_reset(app: &App, login: &str, ctx: &RequestContext) -> Resu
             now,
             &Actor::Anonymous,
             ctx,
-            Event {
-                name: "password_reset_requested",
-                outcome: Outcome::Failure,
-                target_account_id: found.first().map(|a| a.id),
-                target: found.first().map(|a| a.user_code.as_str()),
-                detail: Some(if found.is_empty() {
-                    "no_matching_account"
-                } else {
-                    "account_not_usable"
-                }),
-            },
+            found.first().map_or(Target::Nobody, Target::from),
+            AuditEvent::PasswordResetRequested(if found.is_empty() {
+                ResetRequest::NoMatchingAccount
+            } else {
+                ResetRequest::AccountNotUsable
+            }),
         )
         .await?;
         tx.commit().await?;
         return Ok(0);
     }
     // Recipient address → (template language, the accounts it lists).
-    let mut messages: BTreeMap<String, (String, i64, Vec<Value>)> = BTreeMap::new();
+    let mut messages: BTreeMap<String, (String, i64, Vec<ResetLink>)> = BTreeMap::new();
     let mut activations = 0;
     for account in usable {
         tx.lock_account(account.id).await?;
@@ -202,13 +124,12 @@ pub async fn request_reset(app: &App, login: &str, ctx: &RequestContext) -> Resu
             now,
             &Actor::Anonymous,
             ctx,
-            Event {
-                name: "password_reset_requested",
-                outcome: if throttled { Outcome::Failure } else { Outcome::Success },
-                target_account_id: Some(account.id),
-                target: Some(&account.user_code),
-                detail: throttled.then_some("throttled"),
-            },
+            account.into(),
+            AuditEvent::PasswordResetRequested(if throttled {
+                ResetRequest::Throttled
+            } else {
+                ResetRequest::Accepted
+            }),
         )
         .await?;
         if throttled {
@@ -224,13 +145,13 @@ pub async fn request_reset(app: &App, login: &str, ctx: &RequestContext) -> Resu
         let entry = messages
             .entry(email.to_lowercase())
             .or_insert_with(|| (lang_of(account).to_owned(), account.school_id, Vec::new()));
-        entry.2.push(json!({
-            "first_name": account.first_name,
-            "last_name": account.last_name,
-            "user_code": account.user_code,
-            "school_name": account.school_name,
-            "link": link,
-        }));
+        entry.2.push(ResetLink {
+            first_name: account.first_name.clone(),
+            last_name: account.last_name.clone(),
+            user_code: account.user_code.clone(),
+            school_name: account.school_name.clone(),
+            link,
+        });
     }
     let sent = messages.len() + activations;
     for (to, (lang, school_id, accounts)) in messages {
@@ -239,14 +160,13 @@ pub async fn request_reset(app: &App, login: &str, ctx: &RequestContext) -> Resu
             app,
             Mail {
                 to: &to,
-                template: "password_reset",
                 lang: &lang,
                 school_id: Some(school_id),
-                payload: json!({
-                    "accounts": accounts,
-                    "expires_minutes": TokenPurpose::Reset.default_lifetime_secs() / 60,
-                    "help_url": app.link("/help"),
-                }),
+                message: OutboundMessage::PasswordReset {
+                    accounts,
+                    expires_minutes: TokenPurpose::Reset.default_lifetime_secs() / 60,
+                    help_url: app.link("/help"),
+                },
             },
         )
         .await?;
@@ -314,7 +234,7 @@ pub async fn reset_password(app: &App, token: &str, new_password: &str, ctx: &Re
     let token = SecretToken::from_user(token).ok_or(AppError::InvalidToken)?;
     let new = password_for_new(new_password)?;
     let (record, account) = usable_link(app, &token).await?;
-    crate::password::check_new_password(app, &account, &new).await?;
+    check_new_password(app, &account, &new).await?;
     let hash = app.hashing.hash(new).await?;
 
     let now = app.now();
@@ -338,25 +258,12 @@ pub async fn reset_password(app: &App, token: &str, new_password: &str, ctx: &Re
     if activated {
         tx.set_account_status(account.id, AccountStatus::Active, now.0).await?;
     }
-    let detail = format!("sessions_ended={ended}");
-    audit::record(
-        &mut tx,
-        now,
-        &actor_of(&account),
-        ctx,
-        Event {
-            name: if activated {
-                "account_activated"
-            } else {
-                "password_reset"
-            },
-            outcome: Outcome::Success,
-            target_account_id: Some(account.id),
-            target: Some(&account.user_code),
-            detail: Some(&detail),
-        },
-    )
-    .await?;
+    let event = if activated {
+        AuditEvent::AccountActivated { sessions_ended: ended }
+    } else {
+        AuditEvent::PasswordReset { sessions_ended: ended }
+    };
+    audit::record(&mut tx, now, &actor_of(&account), ctx, (&account).into(), event).await?;
     tx.commit().await?;
     app.mail_queued();
     Ok(())

@@ -10,7 +10,7 @@ use serde::Serialize;
 use varco_domain::clock::Timestamp;
 use varco_store::SessionRecord;
 
-use crate::audit::{self, Event, Outcome};
+use crate::audit::{self, AuditEvent, Target};
 use crate::mail::format_time;
 use crate::sessions::Authenticated;
 use crate::{App, AppError, RequestContext};
@@ -78,19 +78,13 @@ pub async fn end(app: &App, session: &Authenticated, id: i64, ctx: &RequestConte
     if !found || !tx.delete_session(id).await? {
         return Err(AppError::NotFound("session"));
     }
-    let detail = format!("session_id={id}");
     audit::record(
         &mut tx,
         now,
         &session.actor(),
         ctx,
-        Event {
-            name: "session_ended",
-            outcome: Outcome::Success,
-            target_account_id: Some(session.account.id),
-            target: Some(&session.account.user_code),
-            detail: Some(&detail),
-        },
+        Target::from(&session.account),
+        AuditEvent::SessionEnded { session_id: id },
     )
     .await?;
     tx.commit().await?;
@@ -105,19 +99,13 @@ pub async fn end_others(app: &App, session: &Authenticated, ctx: &RequestContext
     let ended = tx
         .delete_sessions_of_account(session.account.id, Some(session.session.id))
         .await?;
-    let detail = format!("count={ended}");
     audit::record(
         &mut tx,
         now,
         &session.actor(),
         ctx,
-        Event {
-            name: "other_sessions_ended",
-            outcome: Outcome::Success,
-            target_account_id: Some(session.account.id),
-            target: Some(&session.account.user_code),
-            detail: Some(&detail),
-        },
+        Target::from(&session.account),
+        AuditEvent::OtherSessionsEnded { count: ended },
     )
     .await?;
     tx.commit().await?;

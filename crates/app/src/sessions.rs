@@ -10,8 +10,8 @@ use varco_domain::account::AccountStatus;
 use varco_domain::token::SecretToken;
 use varco_store::{AccountRecord, NewSession, RoleGrant, SessionRecord, Tx};
 
-use crate::accounts::{AccountView, view};
-use crate::audit::{self, Event, Outcome};
+use crate::audit::{self, AuditEvent, Target};
+use crate::views::{AccountView, view};
 use crate::{Actor, App, AppError, RequestContext};
 
 /// A session just created: the secret goes into the cookie and nowhere else.
@@ -147,13 +147,11 @@ pub async fn logout(app: &App, token: &str, ctx: &RequestContext) -> Result<(), 
             now,
             &actor,
             ctx,
-            Event {
-                name: "logout",
-                outcome: Outcome::Success,
-                target_account_id: Some(session.account_id),
-                target: user_code,
-                detail: None,
+            Target::Account {
+                id: session.account_id,
+                user_code,
             },
+            AuditEvent::Logout,
         )
         .await?;
     }

@@ -21,9 +21,10 @@ use varco_domain::tax_code::{TaxCode, TaxCodeError};
 use varco_domain::token::{SecretToken, TokenPurpose};
 use varco_store::NewToken;
 
-use crate::accounts::{AccountView, AddAccount, insert_valid, view};
-use crate::audit::{self, Event, Outcome};
-use crate::schools::{AddSchool, School, add_in};
+use crate::audit::{self, AccountOrigin, AuditEvent, Target};
+use crate::policy::check_policy;
+use crate::registration::{AddAccount, AddSchool, School, add_in, insert_valid};
+use crate::views::{AccountView, view};
 use crate::{Actor, App, AppError, RequestContext};
 
 /// True while the deployment has no usable admin.
@@ -55,13 +56,8 @@ pub async fn issue_setup_token(app: &App) -> Result<SecretToken, AppError> {
         now,
         &Actor::System,
         &RequestContext::default(),
-        Event {
-            name: "setup_link_issued",
-            outcome: Outcome::Success,
-            target_account_id: None,
-            target: None,
-            detail: None,
-        },
+        Target::Nobody,
+        AuditEvent::SetupLinkIssued,
     )
     .await?;
     tx.commit().await?;
@@ -278,7 +274,7 @@ pub async fn complete_setup(
     let valid = input.admin.validate()?;
     let context = valid.context_words(&input.school.name);
     let refs: Vec<&str> = context.iter().map(String::as_str).collect();
-    crate::password::check_policy(app, valid.kind, &refs, &password)?;
+    check_policy(app, valid.kind, &refs, &password)?;
     let hash = app.hashing.hash(password).await?;
 
     let now = app.now();
@@ -298,19 +294,21 @@ pub async fn complete_setup(
         .ok_or(AppError::NotFound("school"))?;
     let (id, user_code) = insert_valid(&mut tx, school.id, &valid, AccountStatus::Active, Some(&hash), now.0).await?;
     tx.grant_role(id, Role::Admin, None, now.0).await?;
-    for (name, detail) in [("account_created", "first_admin"), ("role_granted", "role=admin")] {
+    let first_admin = [
+        AuditEvent::AccountCreated(AccountOrigin::FirstAdmin),
+        AuditEvent::RoleGranted {
+            role: Role::Admin,
+            school: None,
+        },
+    ];
+    for event in first_admin {
         audit::record(
             &mut tx,
             now,
             &actor,
             ctx,
-            Event {
-                name,
-                outcome: Outcome::Success,
-                target_account_id: Some(id),
-                target: Some(user_code.as_str()),
-                detail: Some(detail),
-            },
+            Target::account(id, user_code.as_str()),
+            event,
         )
         .await?;
     }
@@ -353,7 +351,7 @@ pub fn random_password() -> String {
 
 /// Completes a 15-character tax code with its check character.
 pub fn complete_tax_code(first15: &str) -> Option<TaxCode> {
-    ('A'..='Z').find_map(|c| TaxCode::parse(&format!("{first15}{c}")).ok())
+    TaxCode::complete(first15)
 }
 
 /// label, kind, first name, last name, first 15 tax-code characters, username, role.
@@ -461,31 +459,20 @@ pub async fn demo(app: &App) -> Result<DemoReport, AppError> {
             now,
             &actor,
             &ctx,
-            Event {
-                name: "account_created",
-                outcome: Outcome::Success,
-                target_account_id: Some(id),
-                target: Some(user_code.as_str()),
-                detail: Some("demo"),
-            },
+            Target::account(id, user_code.as_str()),
+            AuditEvent::AccountCreated(AccountOrigin::Demo),
         )
         .await?;
         if let Some(role) = role {
             let scope = (role == Role::Desk).then_some(school_id);
             tx.grant_role(id, role, scope, now.0).await?;
-            let detail = format!("role={}", role.as_str());
             audit::record(
                 &mut tx,
                 now,
                 &actor,
                 &ctx,
-                Event {
-                    name: "role_granted",
-                    outcome: Outcome::Success,
-                    target_account_id: Some(id),
-                    target: Some(user_code.as_str()),
-                    detail: Some(&detail),
-                },
+                Target::account(id, user_code.as_str()),
+                AuditEvent::RoleGranted { role, school: None },
             )
             .await?;
         }

@@ -9,9 +9,11 @@
 //! [`Clock`] and an RNG), so every rule here is deterministic under test.
 
 pub mod account;
+pub mod audit;
 pub mod clock;
 pub mod email;
 pub mod lockout;
+pub mod outbound;
 pub mod password;
 pub mod person;
 pub mod school_code;
@@ -20,9 +22,11 @@ pub mod token;
 pub mod user_code;
 
 pub use account::{AccountKind, AccountStatus, Role, UnknownVariant};
+pub use audit::AuditEvent;
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use email::{EmailAddress, EmailError};
 pub use lockout::{Admission, FailureOutcome, LockState, LockoutPolicy};
+pub use outbound::OutboundMessage;
 pub use password::{
     CommonPasswords, ExpiryPolicy, ExpiryStatus, FEEDBACK_CODES, HashError, HashFormat, HashParams,
     MAX_PASSWORD_INPUT_BYTES, PasswordHasher, PasswordInput, PasswordInputError, PasswordPolicy, PolicyContext,

@@ -96,6 +96,18 @@ pub enum TaxCodeError {
 pub struct TaxCode(String);
 
 impl TaxCode {
+    /// Completes the first fifteen characters of a tax code with their check
+    /// character; `None` when they are not the start of a valid one.
+    #[must_use]
+    pub fn complete(first15: &str) -> Option<TaxCode> {
+        let first15 = first15.trim().to_ascii_uppercase();
+        if first15.len() != LENGTH - 1 || !first15.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return None;
+        }
+        let check = check_character(first15.as_bytes());
+        TaxCode::parse(&format!("{first15}{check}")).ok()
+    }
+
     /// Parses user input: trims, removes all whitespace, upper-cases, then
     /// checks the shape, month, day and check character (in that order).
     pub fn parse(input: &str) -> Result<TaxCode, TaxCodeError> {
@@ -254,6 +266,20 @@ mod tests {
             let parsed = TaxCode::parse(code).unwrap();
             assert_eq!(parsed.as_str(), code);
         }
+    }
+
+    #[test]
+    fn completes_the_first_fifteen_characters() {
+        assert_eq!(
+            TaxCode::complete("RSSMRA85T10A562").unwrap().as_str(),
+            "RSSMRA85T10A562S"
+        );
+        assert_eq!(
+            TaxCode::complete(" mrtmtt25d09f205 ").unwrap().as_str(),
+            "MRTMTT25D09F205Z"
+        );
+        assert_eq!(TaxCode::complete("RSSMRA85Z10A562"), None, "no such month");
+        assert_eq!(TaxCode::complete("RSSMRA85T10A56"), None, "too short");
     }
 
     #[test]

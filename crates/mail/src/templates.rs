@@ -1,6 +1,9 @@
 //! Rendering an outbox row into a message: subject, plain text and HTML in
 //! the recipient's language, with the helpdesk footer, as RFC 5322 bytes.
 //!
+//! What to render is an [`OutboundMessage`] (`varco_domain::outbound`): the
+//! variant names the template, its fields are the template's values.
+//!
 //! The built-in templates live in `crates/mail/templates/<lang>/<name>/`
 //! (`subject.txt`, `body.txt`, `body.html`) and are compiled into the binary.
 //! A school may replace any of those files (and its footers) by placing its
@@ -25,22 +28,15 @@ use minijinja::{AutoEscape, Environment, Error, UndefinedBehavior};
 use serde::Serialize;
 use serde_json::Map;
 use varco_domain::clock::{Clock, SystemClock};
+use varco_domain::outbound::OutboundMessage;
 use varco_store::SchoolRecord;
 
 use crate::escaping::{format_value, one_line, tidy_text};
 use crate::message::{self, Sender};
 use crate::{Helpdesk, MailConfig, MailError};
 
-/// Names of the templates the outbox may ask for.
-pub const TEMPLATES: &[&str] = &[
-    "password_changed",
-    "password_expiry_reminder",
-    "test_message",
-    "password_reset",
-    "account_activation",
-    "email_change_confirm",
-    "email_changed_notice",
-];
+/// Names of the templates the outbox may ask for, one per [`OutboundMessage`] variant.
+pub const TEMPLATES: &[&str] = OutboundMessage::TEMPLATES;
 
 /// Languages with a complete set of templates; the first is the default.
 const LANGS: &[&str] = &["it", "en"];
@@ -135,11 +131,10 @@ pub struct RenderInput<'a> {
     /// Without angle brackets, e.g. `1795433167.ab12…@accesso.scuola.it`.
     pub message_id: &'a str,
     pub recipient: &'a str,
-    pub template: &'a str,
+    /// The message; its variant names the template.
+    pub message: &'a OutboundMessage,
     /// `it` or `en`; anything else falls back to `it`.
     pub lang: &'a str,
-    /// A JSON object with the template's values.
-    pub payload: &'a serde_json::Value,
     pub school: Option<SchoolFooter>,
 }
 
@@ -202,11 +197,7 @@ impl Renderer {
     }
 
     pub fn render(&self, input: &RenderInput<'_>) -> Result<RenderedMessage, MailError> {
-        let template = TEMPLATES
-            .iter()
-            .copied()
-            .find(|name| *name == input.template)
-            .ok_or_else(|| MailError::Render(format!("unknown template {:?}", input.template)))?;
+        let template = input.message.template();
         let lang = LANGS.iter().copied().find(|l| *l == input.lang).unwrap_or(LANGS[0]);
         let context = self.context(input, lang)?;
         let overrides = input
@@ -262,11 +253,11 @@ impl Renderer {
         })
     }
 
-    /// The payload's values plus what every template may use: `school`,
+    /// The message's values plus what every template may use: `school`,
     /// `national_helpdesk`, `public_url`, `lang` and `forgot_url`.
     fn context(&self, input: &RenderInput<'_>, lang: &str) -> Result<Value, MailError> {
-        let serde_json::Value::Object(payload) = input.payload else {
-            return Err(MailError::Render("the payload is not a JSON object".to_owned()));
+        let serde_json::Value::Object(payload) = input.message.payload() else {
+            return Err(MailError::Render("the message has no fields".to_owned()));
         };
         let mut values: Map<String, serde_json::Value> = payload.clone();
         let forgot_url = match payload.get("forgot_url").and_then(|v| v.as_str()) {
@@ -362,8 +353,8 @@ fn describe(error: &Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use varco_domain::clock::{FixedClock, Timestamp};
+    use varco_domain::outbound::ResetLink;
 
     /// The files that make up one template, in each language.
     const PARTS: &[&str] = &["subject.txt", "body.txt", "body.html"];
@@ -399,56 +390,118 @@ mod tests {
         }
     }
 
-    fn sample_payload(template: &str) -> serde_json::Value {
-        match template {
-            "password_changed" => json!({
-                "first_name": "Giulia",
-                "user_code": "G7K2M9Q4",
-                "changed_at": "23/11/2026 12:26",
-                "ip": "203.0.113.7",
-                "school_name": "IC Via dei Glicini",
-                "change_url": "https://accesso.varco.example/password/change",
-            }),
-            "password_expiry_reminder" => json!({
-                "first_name": "Giulia",
-                "user_code": "G7K2M9Q4",
-                "days_left": 7,
-                "expires_on": "30/11/2026",
-                "change_url": "https://accesso.varco.example/password/change",
-            }),
-            "test_message" => json!({ "first_name": "Giulia" }),
-            "password_reset" => json!({
-                "accounts": [
-                    {"first_name": "Giulia", "last_name": "Rossi", "user_code": "ABCD23456", "school_name": "IC Via Roma", "link": "https://varco.example/password/reset?token=one"},
-                    {"first_name": "Luca", "last_name": "Rossi", "user_code": "EFGH23456", "school_name": "IC Via Roma", "link": "https://varco.example/password/reset?token=two"}
-                ],
-                "expires_minutes": 30,
-                "help_url": "https://varco.example/help",
-            }),
-            "account_activation" => json!({
-                "first_name": "Giulia", "user_code": "ABCD23456", "school_name": "IC Via Roma",
-                "link": "https://varco.example/password/reset?token=act", "expires_days": 7,
-            }),
-            "email_change_confirm" => json!({
-                "first_name": "Giulia", "user_code": "ABCD23456",
-                "link": "https://varco.example/account/email/confirm?token=conf", "expires_hours": 24,
-            }),
-            "email_changed_notice" => json!({
-                "first_name": "Giulia", "user_code": "ABCD23456", "new_email_masked": "m•••o@example.it",
-                "changed_at": "23/11/2026 12:26", "undo_link": "https://varco.example/account/email/undo?token=undo",
-                "undo_days": 7, "help_url": "https://varco.example/help",
-            }),
-            other => panic!("no sample payload for {other}"),
+    fn password_changed() -> OutboundMessage {
+        OutboundMessage::PasswordChanged {
+            activation: false,
+            first_name: "Giulia".into(),
+            user_code: "G7K2M9Q4".into(),
+            changed_at: "23/11/2026 12:26".into(),
+            ip: Some("203.0.113.7".into()),
+            school_name: "IC Via dei Glicini".into(),
+            change_url: "https://accesso.varco.example/password/change".into(),
+            forgot_url: None,
+            help_url: "https://accesso.varco.example/help".into(),
         }
     }
 
-    fn input<'a>(template: &'a str, lang: &'a str, payload: &'a serde_json::Value) -> RenderInput<'a> {
+    fn expiry_reminder(days_left: u32) -> OutboundMessage {
+        OutboundMessage::PasswordExpiryReminder {
+            first_name: "Giulia".into(),
+            user_code: "G7K2M9Q4".into(),
+            days_left,
+            expires_on: "30/11/2026".into(),
+            change_url: "https://accesso.varco.example/password/change".into(),
+        }
+    }
+
+    fn test_message(first_name: &str) -> OutboundMessage {
+        OutboundMessage::TestMessage {
+            first_name: first_name.into(),
+        }
+    }
+
+    fn reset_link(first_name: &str, user_code: &str, token: &str) -> ResetLink {
+        ResetLink {
+            first_name: first_name.into(),
+            last_name: "Rossi".into(),
+            user_code: user_code.into(),
+            school_name: "IC Via Roma".into(),
+            link: format!("https://varco.example/password/reset?token={token}"),
+        }
+    }
+
+    fn password_reset(accounts: Vec<ResetLink>, expires_minutes: i64) -> OutboundMessage {
+        OutboundMessage::PasswordReset {
+            accounts,
+            expires_minutes,
+            help_url: "https://varco.example/help".into(),
+        }
+    }
+
+    fn account_activation(expires_days: i64) -> OutboundMessage {
+        OutboundMessage::AccountActivation {
+            first_name: "Giulia".into(),
+            user_code: "ABCD23456".into(),
+            school_name: "IC Via Roma".into(),
+            link: "https://varco.example/password/reset?token=act".into(),
+            expires_days,
+        }
+    }
+
+    fn email_change_confirm(expires_hours: i64) -> OutboundMessage {
+        OutboundMessage::EmailChangeConfirm {
+            first_name: "Giulia".into(),
+            user_code: "ABCD23456".into(),
+            link: "https://varco.example/account/email/confirm?token=conf".into(),
+            expires_hours,
+        }
+    }
+
+    fn email_changed_notice(undo_days: i64) -> OutboundMessage {
+        OutboundMessage::EmailChangedNotice {
+            first_name: "Giulia".into(),
+            user_code: "ABCD23456".into(),
+            new_email_masked: "m•••o@example.it".into(),
+            changed_at: "23/11/2026 12:26".into(),
+            undo_link: "https://varco.example/account/email/undo?token=undo".into(),
+            undo_days,
+            help_url: "https://varco.example/help".into(),
+        }
+    }
+
+    /// One message of every template.
+    fn samples() -> Vec<OutboundMessage> {
+        vec![
+            password_changed(),
+            expiry_reminder(7),
+            test_message("Giulia"),
+            password_reset(
+                vec![
+                    reset_link("Giulia", "ABCD23456", "one"),
+                    reset_link("Luca", "EFGH23456", "two"),
+                ],
+                30,
+            ),
+            account_activation(7),
+            email_change_confirm(24),
+            email_changed_notice(7),
+        ]
+    }
+
+    /// The sample of one template.
+    fn sample(template: &str) -> OutboundMessage {
+        samples()
+            .into_iter()
+            .find(|m| m.template() == template)
+            .unwrap_or_else(|| panic!("no sample for {template}"))
+    }
+
+    fn input<'a>(message: &'a OutboundMessage, lang: &'a str) -> RenderInput<'a> {
         RenderInput {
             message_id: "1795433167.00ff@accesso.varco.example",
             recipient: "giulia.rossi@example.org",
-            template,
+            message,
             lang,
-            payload,
             school: Some(school()),
         }
     }
@@ -488,9 +541,9 @@ mod tests {
     fn every_template_renders_in_both_languages_with_the_footer() {
         let renderer = renderer(&config());
         for template in TEMPLATES {
-            let payload = sample_payload(template);
-            let it = renderer.render(&input(template, "it", &payload)).unwrap();
-            let en = renderer.render(&input(template, "en", &payload)).unwrap();
+            let payload = sample(template);
+            let it = renderer.render(&input(&payload, "it")).unwrap();
+            let en = renderer.render(&input(&payload, "en")).unwrap();
             for message in [&it, &en] {
                 assert!(!message.subject.is_empty(), "{template}: empty subject");
                 for body in [&message.text, &message.html] {
@@ -519,8 +572,8 @@ mod tests {
     #[test]
     fn unknown_languages_fall_back_to_italian() {
         let renderer = renderer(&config());
-        let payload = sample_payload("test_message");
-        let message = renderer.render(&input("test_message", "de", &payload)).unwrap();
+        let payload = sample("test_message");
+        let message = renderer.render(&input(&payload, "de")).unwrap();
         assert_eq!(message.lang, "it");
         assert_eq!(message.subject, "Messaggio di prova per Giulia");
     }
@@ -528,8 +581,8 @@ mod tests {
     #[test]
     fn password_changed_says_when_where_and_what_to_do() {
         let renderer = renderer(&config());
-        let payload = sample_payload("password_changed");
-        let message = renderer.render(&input("password_changed", "it", &payload)).unwrap();
+        let payload = sample("password_changed");
+        let message = renderer.render(&input(&payload, "it")).unwrap();
         assert!(message.text.contains("23/11/2026 12:26"));
         assert!(message.text.contains("203.0.113.7"));
         assert!(message.text.contains("G7K2M9Q4"));
@@ -543,8 +596,10 @@ mod tests {
         assert!(message.text.contains("non invia mai password per email"));
 
         let mut without_ip = payload.clone();
-        without_ip["ip"] = serde_json::Value::Null;
-        let message = renderer.render(&input("password_changed", "en", &without_ip)).unwrap();
+        if let OutboundMessage::PasswordChanged { ip, .. } = &mut without_ip {
+            *ip = None;
+        }
+        let message = renderer.render(&input(&without_ip, "en")).unwrap();
         assert!(
             message.text.contains("was changed on 23/11/2026 12:26 (Italian time)."),
             "{}",
@@ -557,36 +612,43 @@ mod tests {
     #[test]
     fn forgot_link_prefers_the_payload_then_the_change_link_host() {
         let renderer = renderer(&config());
-        let mut payload = sample_payload("password_changed");
-        payload["change_url"] = json!("https://altro.example:8443/base/password/change");
-        let message = renderer.render(&input("password_changed", "it", &payload)).unwrap();
+        let mut payload = password_changed();
+        if let OutboundMessage::PasswordChanged { change_url, .. } = &mut payload {
+            *change_url = "https://altro.example:8443/base/password/change".into();
+        }
+        let message = renderer.render(&input(&payload, "it")).unwrap();
         assert!(message.text.contains("https://altro.example:8443/password/forgot"));
 
-        payload["forgot_url"] = json!("https://altro.example:8443/base/password/forgot");
-        let message = renderer.render(&input("password_changed", "it", &payload)).unwrap();
+        if let OutboundMessage::PasswordChanged { forgot_url, .. } = &mut payload {
+            *forgot_url = Some("https://altro.example:8443/base/password/forgot".into());
+        }
+        let message = renderer.render(&input(&payload, "it")).unwrap();
         assert!(message.text.contains("https://altro.example:8443/base/password/forgot"));
     }
 
     #[test]
     fn expiry_reminder_counts_days_in_both_languages() {
         let renderer = renderer(&config());
-        let mut payload = sample_payload("password_expiry_reminder");
-        let subject = |payload: &serde_json::Value, lang: &str| {
-            renderer
-                .render(&input("password_expiry_reminder", lang, payload))
-                .unwrap()
-                .subject
-        };
-        assert_eq!(subject(&payload, "it"), "La tua password Varco scade tra 7 giorni");
-        assert_eq!(subject(&payload, "en"), "Your Varco password expires in 7 days");
-        payload["days_left"] = json!(1);
-        assert_eq!(subject(&payload, "it"), "La tua password Varco scade tra 1 giorno");
-        assert_eq!(subject(&payload, "en"), "Your Varco password expires in 1 day");
-        payload["days_left"] = json!(0);
+        let subject = |payload: &OutboundMessage, lang: &str| renderer.render(&input(payload, lang)).unwrap().subject;
+        assert_eq!(
+            subject(&expiry_reminder(7), "it"),
+            "La tua password Varco scade tra 7 giorni"
+        );
+        assert_eq!(
+            subject(&expiry_reminder(7), "en"),
+            "Your Varco password expires in 7 days"
+        );
+        assert_eq!(
+            subject(&expiry_reminder(1), "it"),
+            "La tua password Varco scade tra 1 giorno"
+        );
+        assert_eq!(
+            subject(&expiry_reminder(1), "en"),
+            "Your Varco password expires in 1 day"
+        );
+        let payload = expiry_reminder(0);
         assert_eq!(subject(&payload, "it"), "La tua password Varco scade oggi");
-        let message = renderer
-            .render(&input("password_expiry_reminder", "it", &payload))
-            .unwrap();
+        let message = renderer.render(&input(&payload, "it")).unwrap();
         assert!(message.text.contains("https://accesso.varco.example/password/change"));
         assert!(message.text.contains("non ti chiederà mai la password per email"));
     }
@@ -595,9 +657,9 @@ mod tests {
     /// text part as given and in the HTML part as a clickable `href`.
     fn assert_links_in_text_and_html(template: &str, links: &[&str]) {
         let renderer = renderer(&config());
-        let payload = sample_payload(template);
+        let payload = sample(template);
         for lang in LANGS {
-            let message = renderer.render(&input(template, lang, &payload)).unwrap();
+            let message = renderer.render(&input(&payload, lang)).unwrap();
             for link in links {
                 assert!(
                     message.text.contains(link) && message.html.contains(&format!("href=\"{link}\"")),
@@ -649,8 +711,8 @@ mod tests {
     #[test]
     fn password_reset_lists_every_account_and_speaks_to_one_by_name() {
         let renderer = renderer(&config());
-        let mut payload = sample_payload("password_reset");
-        let message = renderer.render(&input("password_reset", "it", &payload)).unwrap();
+        let payload = sample("password_reset");
+        let message = renderer.render(&input(&payload, "it")).unwrap();
         for code in ["ABCD23456", "EFGH23456"] {
             assert!(message.text.contains(code) && message.html.contains(code), "{code}");
         }
@@ -663,9 +725,8 @@ mod tests {
         assert!(message.text.contains("le password restano quelle di prima"));
         assert!(message.text.contains("Varco non invia mai password per email"));
 
-        payload["accounts"].as_array_mut().unwrap().truncate(1);
-        payload["expires_minutes"] = json!(1);
-        let it = renderer.render(&input("password_reset", "it", &payload)).unwrap();
+        let payload = password_reset(vec![reset_link("Giulia", "ABCD23456", "one")], 1);
+        let it = renderer.render(&input(&payload, "it")).unwrap();
         assert!(it.text.starts_with("Ciao Giulia,\n"), "{}", it.text);
         assert!(it.text.contains("dell'account Varco registrato con questo indirizzo"));
         assert!(
@@ -674,7 +735,7 @@ mod tests {
         );
         assert!(it.text.contains("la password resta quella di prima"));
         assert!(!it.text.contains("EFGH23456"));
-        let en = renderer.render(&input("password_reset", "en", &payload)).unwrap();
+        let en = renderer.render(&input(&payload, "en")).unwrap();
         assert!(
             en.text
                 .contains("The link can be used only once and is valid for 1 minute.")
@@ -688,7 +749,7 @@ mod tests {
         let cases = [
             (
                 "account_activation",
-                "expires_days",
+                account_activation(1),
                 "7 giorni",
                 "1 giorno",
                 "7 days",
@@ -696,7 +757,7 @@ mod tests {
             ),
             (
                 "email_change_confirm",
-                "expires_hours",
+                email_change_confirm(1),
                 "24 ore",
                 "1 ora",
                 "24 hours",
@@ -704,17 +765,17 @@ mod tests {
             ),
             (
                 "email_changed_notice",
-                "undo_days",
+                email_changed_notice(1),
                 "7 giorni",
                 "1 giorno",
                 "7 days",
                 "1 day",
             ),
         ];
-        for (template, key, it_many, it_one, en_many, en_one) in cases {
-            let mut payload = sample_payload(template);
-            let text = |payload: &serde_json::Value, lang: &str| {
-                let message = renderer.render(&input(template, lang, payload)).unwrap();
+        for (template, lasting_one, it_many, it_one, en_many, en_one) in cases {
+            let payload = sample(template);
+            let text = |payload: &OutboundMessage, lang: &str| {
+                let message = renderer.render(&input(payload, lang)).unwrap();
                 format!("{}\n{}", message.text, message.html)
             };
             assert!(
@@ -725,8 +786,7 @@ mod tests {
                 text(&payload, "en").contains(&format!("valid for {en_many}")),
                 "{template}"
             );
-            payload[key] = json!(1);
-            let (it, en) = (text(&payload, "it"), text(&payload, "en"));
+            let (it, en) = (text(&lasting_one, "it"), text(&lasting_one, "en"));
             assert!(it.contains(&format!("valido per {it_one}")), "{template}: {it}");
             assert!(!it.contains(it_many), "{template}");
             assert!(en.contains(&format!("valid for {en_one}")), "{template}: {en}");
@@ -737,15 +797,13 @@ mod tests {
     #[test]
     fn account_and_email_messages_say_who_and_what() {
         let renderer = renderer(&config());
-        let activation = sample_payload("account_activation");
-        let message = renderer
-            .render(&input("account_activation", "it", &activation))
-            .unwrap();
+        let activation = sample("account_activation");
+        let message = renderer.render(&input(&activation, "it")).unwrap();
         assert!(message.text.contains("Il tuo codice utente è: ABCD23456"));
         assert!(message.text.contains("IC Via Roma ha creato per te un account Varco"));
 
-        let confirm = sample_payload("email_change_confirm");
-        let message = renderer.render(&input("email_change_confirm", "en", &confirm)).unwrap();
+        let confirm = sample("email_change_confirm");
+        let message = renderer.render(&input(&confirm, "en")).unwrap();
         assert!(message.text.contains("used for this account only after you confirm it"));
         assert!(
             message
@@ -753,9 +811,9 @@ mod tests {
                 .contains("If you did not ask for this change, ignore this message")
         );
 
-        let notice = sample_payload("email_changed_notice");
+        let notice = sample("email_changed_notice");
         for lang in LANGS {
-            let message = renderer.render(&input("email_changed_notice", lang, &notice)).unwrap();
+            let message = renderer.render(&input(&notice, lang)).unwrap();
             for body in [&message.text, &message.html] {
                 assert!(body.contains("m•••o@example.it"), "{lang}");
                 assert!(body.contains("23/11/2026 12:26"), "{lang}");
@@ -767,8 +825,8 @@ mod tests {
     #[test]
     fn a_school_without_helpdesk_and_a_message_without_school_still_get_a_footer() {
         let renderer = renderer(&config());
-        let payload = sample_payload("test_message");
-        let mut bare = input("test_message", "it", &payload);
+        let payload = sample("test_message");
+        let mut bare = input(&payload, "it");
         bare.school = Some(SchoolFooter {
             code: "RMIC81500X".to_owned(),
             name: "IC Via dei Glicini".to_owned(),
@@ -786,8 +844,8 @@ mod tests {
     #[test]
     fn html_values_are_escaped_and_text_values_stay_on_their_line() {
         let renderer = renderer(&config());
-        let payload = json!({ "first_name": "<script>alert(1)</script>\r\n\r\n--boundary\u{202e}" });
-        let message = renderer.render(&input("test_message", "en", &payload)).unwrap();
+        let payload = test_message("<script>alert(1)</script>\r\n\r\n--boundary\u{202e}");
+        let message = renderer.render(&input(&payload, "en")).unwrap();
         assert!(!message.html.contains("<script>"));
         assert!(
             message.html.contains("Hello &lt;script&gt;alert(1)&lt;/script&gt;"),
@@ -802,16 +860,16 @@ mod tests {
         );
         assert!(!message.text.contains('\u{202e}'));
 
-        let quoted = json!({ "first_name": "x\" onclick=\"alert(1)'" });
-        let message = renderer.render(&input("test_message", "en", &quoted)).unwrap();
+        let quoted = test_message("x\" onclick=\"alert(1)'");
+        let message = renderer.render(&input(&quoted, "en")).unwrap();
         assert!(message.html.contains("x&quot; onclick=&quot;alert(1)&#39;"));
     }
 
     #[test]
     fn header_injection_through_a_name_adds_no_header_and_keeps_the_recipient() {
         let renderer = renderer(&config());
-        let payload = json!({ "first_name": "Eve\r\nBcc: x@evil.example" });
-        let message = renderer.render(&input("test_message", "it", &payload)).unwrap();
+        let payload = test_message("Eve\r\nBcc: x@evil.example");
+        let message = renderer.render(&input(&payload, "it")).unwrap();
         assert_eq!(message.subject, "Messaggio di prova per Eve Bcc: x@evil.example");
         let headers = header_section(&message);
         for line in headers.split("\r\n") {
@@ -826,13 +884,13 @@ mod tests {
     #[test]
     fn a_recipient_with_extra_lines_is_refused() {
         let renderer = renderer(&config());
-        let payload = sample_payload("test_message");
+        let payload = sample("test_message");
         for bad in [
             "a@example.org\r\nBcc: x@evil.example",
             "a@example.org, x@evil.example",
             "Eve <x@evil.example>",
         ] {
-            let mut forged = input("test_message", "it", &payload);
+            let mut forged = input(&payload, "it");
             forged.recipient = bad;
             assert!(
                 matches!(renderer.render(&forged), Err(MailError::Render(_))),
@@ -844,8 +902,8 @@ mod tests {
     #[test]
     fn the_message_has_the_expected_headers_and_parts() {
         let renderer = renderer(&config());
-        let payload = sample_payload("password_changed");
-        let message = renderer.render(&input("password_changed", "it", &payload)).unwrap();
+        let payload = sample("password_changed");
+        let message = renderer.render(&input(&payload, "it")).unwrap();
         let headers = header_section(&message);
         assert!(
             headers.contains("Message-ID: <1795433167.00ff@accesso.varco.example>"),
@@ -865,20 +923,15 @@ mod tests {
     }
 
     #[test]
-    fn unknown_templates_and_bad_payloads_are_render_errors() {
-        let renderer = renderer(&config());
-        let payload = sample_payload("test_message");
-        let unknown = renderer.render(&input("no_such_template", "it", &payload));
-        assert!(matches!(unknown, Err(MailError::Render(_))));
-        let not_an_object = json!(["Giulia"]);
-        let bad = renderer.render(&input("test_message", "it", &not_an_object));
-        assert!(matches!(bad, Err(MailError::Render(_))));
-        let missing = json!({});
-        let bad = renderer.render(&input("test_message", "it", &missing));
-        assert!(
-            matches!(bad, Err(MailError::Render(_))),
-            "a missing value must not render as blank"
-        );
+    fn every_template_has_a_sample_that_survives_the_outbox() {
+        let names: Vec<&str> = samples().iter().map(OutboundMessage::template).collect();
+        assert_eq!(names, TEMPLATES);
+        for message in samples() {
+            let tagged = serde_json::to_value(&message).unwrap();
+            assert_eq!(tagged["template"], message.template(), "the template is the serde tag");
+            let (template, payload) = message.to_outbox();
+            assert_eq!(OutboundMessage::from_outbox(template, &payload).unwrap(), message);
+        }
     }
 
     #[test]
@@ -887,7 +940,7 @@ mod tests {
         let mut config = config();
         config.template_override_dir = Some(dir.path().to_owned());
         let renderer = renderer(&config);
-        let payload = sample_payload("test_message");
+        let payload = sample("test_message");
 
         let folder = dir.path().join("RMIC81500X/it/test_message");
         std::fs::create_dir_all(&folder).unwrap();
@@ -897,7 +950,7 @@ mod tests {
             "<p>{{ first_name }} & co {{ no_such_value }}</p>",
         )
         .unwrap();
-        let message = renderer.render(&input("test_message", "it", &payload)).unwrap();
+        let message = renderer.render(&input(&payload, "it")).unwrap();
         assert_eq!(message.subject, "Prova dalla scuola per Giulia");
         assert!(
             message.html.contains("questo è un messaggio di prova"),
@@ -909,9 +962,9 @@ mod tests {
         );
 
         // Other schools and languages keep the built-in files.
-        let english = renderer.render(&input("test_message", "en", &payload)).unwrap();
+        let english = renderer.render(&input(&payload, "en")).unwrap();
         assert_eq!(english.subject, "Test message for Giulia");
-        let mut other = input("test_message", "it", &payload);
+        let mut other = input(&payload, "it");
         other.school = Some(SchoolFooter {
             code: "../RMIC81500X".to_owned(),
             ..school()
@@ -922,7 +975,7 @@ mod tests {
         );
 
         std::fs::write(folder.join("subject.txt"), "{% if %}").unwrap();
-        let message = renderer.render(&input("test_message", "it", &payload)).unwrap();
+        let message = renderer.render(&input(&payload, "it")).unwrap();
         assert_eq!(message.subject, "Messaggio di prova per Giulia");
 
         std::fs::write(
@@ -930,7 +983,7 @@ mod tests {
             "Solo la scuola: {{ school.name }}",
         )
         .unwrap();
-        let message = renderer.render(&input("test_message", "it", &payload)).unwrap();
+        let message = renderer.render(&input(&payload, "it")).unwrap();
         assert!(
             message.text.ends_with("-- \nSolo la scuola: IC Via dei Glicini\n"),
             "{}",

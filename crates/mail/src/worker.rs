@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 use varco_domain::clock::{Clock, Timestamp};
+use varco_domain::outbound::OutboundMessage;
 use varco_store::{OutboxRecord, Store, StoreError};
 
 use crate::transport::stable_hash;
@@ -252,9 +253,9 @@ impl OutboxWorker {
         record: &OutboxRecord,
         schools: &HashMap<i64, Result<Option<SchoolFooter>, String>>,
     ) -> Outcome {
-        let payload: serde_json::Value = match serde_json::from_str(&record.payload) {
-            Ok(payload) => payload,
-            Err(e) => return Outcome::Permanent(format!("the payload is not valid JSON: {e}")),
+        let message = match OutboundMessage::from_outbox(&record.template, &record.payload) {
+            Ok(message) => message,
+            Err(e) => return Outcome::Permanent(e.to_string()),
         };
         let school = match record.school_id.map(|id| schools.get(&id)) {
             None => None,
@@ -265,9 +266,8 @@ impl OutboxWorker {
         let input = RenderInput {
             message_id: &record.message_id,
             recipient: &record.recipient,
-            template: &record.template,
+            message: &message,
             lang: &record.lang,
-            payload: &payload,
             school,
         };
         let message = match self.renderer.render(&input) {

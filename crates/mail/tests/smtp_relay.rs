@@ -14,8 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use varco_domain::clock::{FixedClock, Timestamp};
+use varco_domain::outbound::OutboundMessage;
 use varco_mail::{
     DeliveryReport, Helpdesk, MailConfig, OutboxWorker, RenderInput, Renderer, SchoolFooter, SendError, Transport,
     WorkerSettings,
@@ -165,14 +165,15 @@ async fn three_messages_reuse_one_connection_and_keep_their_headers() {
     let mut ids = BTreeSet::new();
     for (n, name) in names.iter().enumerate() {
         let message_id = format!("{n}.relay@varco.example");
-        let payload = json!({ "first_name": name });
+        let test = OutboundMessage::TestMessage {
+            first_name: (*name).to_owned(),
+        };
         let message = renderer
             .render(&RenderInput {
                 message_id: &message_id,
                 recipient: &format!("utente{n}@example.org"),
-                template: "test_message",
+                message: &test,
                 lang: if n == 1 { "en" } else { "it" },
-                payload: &payload,
                 school: Some(school.clone()),
             })
             .unwrap();
@@ -221,9 +222,10 @@ async fn three_messages_reuse_one_connection_and_keep_their_headers() {
         .render(&RenderInput {
             message_id: "rejected.relay@varco.example",
             recipient: "rejected@example.org",
-            template: "test_message",
+            message: &OutboundMessage::TestMessage {
+                first_name: "Nessuno".to_owned(),
+            },
             lang: "it",
-            payload: &json!({ "first_name": "Nessuno" }),
             school: None,
         })
         .unwrap();

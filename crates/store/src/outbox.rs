@@ -80,6 +80,21 @@ impl Tx {
         .fetch_one(self.conn())
         .await?)
     }
+
+    /// Puts a failed (or pending) message back in the queue, due now, in
+    /// the caller's transaction (with its audit record). False when there
+    /// is no such message or it was already sent.
+    pub async fn retry_outbox(&mut self, id: i64, now: i64) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2, locked_until = NULL, \
+             created_at = $2 WHERE id = $1 AND status <> 'sent'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
 }
 
 /// Which messages `list_outbox` shows.
@@ -159,21 +174,6 @@ impl Store {
             }
         };
         tx.commit().await
-    }
-
-    /// Puts a failed (or pending) message back in the queue, due now.
-    pub async fn retry_outbox(&self, id: i64, now: i64) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let r = sqlx::query(
-            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2, locked_until = NULL, \
-             created_at = $2 WHERE id = $1 AND status <> 'sent'",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(tx.conn())
-        .await?;
-        tx.commit().await?;
-        Ok(r.rows_affected() == 1)
     }
 
     pub async fn list_outbox(&self, filter: OutboxFilter, limit: i64) -> Result<Vec<OutboxRecord>, StoreError> {

@@ -348,7 +348,7 @@ async fn audit(config: &Config, args: AuditArgs) -> anyhow::Result<()> {
 
 async fn outbox_list(config: &Config, failed: bool, limit: i64, json: bool) -> anyhow::Result<()> {
     let app = open(config).await?;
-    for m in varco_app::mail::outbox_list(&app, failed, limit.clamp(1, 100_000))
+    for m in varco_app::outbox::list(&app, failed, limit.clamp(1, 100_000))
         .await
         .map_err(app_error)?
     {
@@ -376,7 +376,7 @@ async fn outbox_list(config: &Config, failed: bool, limit: i64, json: bool) -> a
 
 async fn outbox_retry(config: &Config, id: i64) -> anyhow::Result<()> {
     let app = open(config).await?;
-    varco_app::mail::outbox_retry(&app, &Actor::Cli, id)
+    varco_app::outbox::retry(&app, &Actor::Cli, id)
         .await
         .map_err(app_error)?;
     eprintln!("message {id} queued again");

@@ -202,7 +202,7 @@ impl TestApp {
     pub async fn stop(self) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {
-            let pending: Vec<String> = varco_app::mail::outbox_list(self.app(), false, 1000)
+            let pending: Vec<String> = varco_app::outbox::list(self.app(), false, 1000)
                 .await
                 .expect("outbox")
                 .into_iter()

@@ -311,7 +311,7 @@ async fn mail_waits_while_smtp_is_down(backend: Backend) {
     // The worker tries, fails, records why, and keeps the message.
     let mut listed = Vec::new();
     for _ in 0..100 {
-        listed = varco_app::mail::outbox_list(t.app(), false, 10).await.unwrap();
+        listed = varco_app::outbox::list(t.app(), false, 10).await.unwrap();
         if listed.first().is_some_and(|m| m.last_error.is_some()) {
             break;
         }
@@ -326,7 +326,7 @@ async fn mail_waits_while_smtp_is_down(backend: Backend) {
     t.app().mail_queued();
     let messages = sink.wait_for(1, Duration::from_secs(30)).await;
     assert_eq!(messages.len(), 1, "delivered once the server is back");
-    let listed = varco_app::mail::outbox_list(t.app(), false, 10).await.unwrap();
+    let listed = varco_app::outbox::list(t.app(), false, 10).await.unwrap();
     assert_eq!(listed[0].status, "sent");
     t.stop().await;
 }

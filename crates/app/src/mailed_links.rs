@@ -1,0 +1,80 @@
+//! Links mailed to an account's address: the URL of a reset or activation
+//! link, and the activation message, which goes out when an operator creates
+//! an account or resends the link, a roster brings a new person, or a
+//! forgot-password request finds an account that was never activated.
+//! Part of the lower layer of `app`.
+
+use varco_domain::clock::Timestamp;
+use varco_domain::outbound::OutboundMessage;
+use varco_domain::token::TokenPurpose;
+use varco_store::{AccountRecord, Tx};
+
+use crate::credentials::issue_link;
+use crate::mail::{Mail, enqueue, lang_of};
+use crate::{App, AppError};
+
+/// Issues a reset or activation link mailed to `email`, spending the
+/// account's older links of the same purpose; returns the URL.
+pub(crate) async fn issue_mailed_link(
+    tx: &mut Tx,
+    app: &App,
+    account_id: i64,
+    email: &str,
+    purpose: TokenPurpose,
+    now: Timestamp,
+) -> Result<String, AppError> {
+    let (token, _) = issue_link(tx, account_id, purpose, Some(email), now).await?;
+    Ok(app.link(&format!("/password/reset?token={}", token.as_str())))
+}
+
+/// Who an activation link is for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Activation<'a> {
+    pub account_id: i64,
+    pub first_name: &'a str,
+    pub user_code: &'a str,
+    pub school_id: i64,
+    pub school_name: &'a str,
+    pub email: Option<&'a str>,
+    pub lang: &'a str,
+}
+
+impl<'a> Activation<'a> {
+    pub(crate) fn of(account: &'a AccountRecord) -> Activation<'a> {
+        Activation {
+            account_id: account.id,
+            first_name: &account.first_name,
+            user_code: &account.user_code,
+            school_id: account.school_id,
+            school_name: &account.school_name,
+            email: account.email.as_deref(),
+            lang: lang_of(account),
+        }
+    }
+}
+
+/// Queues the activation email of an account that has no password yet.
+/// Does nothing for an account without an email address.
+pub(crate) async fn queue_activation(tx: &mut Tx, app: &App, who: Activation<'_>) -> Result<bool, AppError> {
+    let Some(email) = who.email else { return Ok(false) };
+    let now = app.now();
+    let link = issue_mailed_link(tx, app, who.account_id, email, TokenPurpose::Activate, now).await?;
+    enqueue(
+        tx,
+        app,
+        Mail {
+            to: email,
+            lang: who.lang,
+            school_id: Some(who.school_id),
+            message: OutboundMessage::AccountActivation {
+                first_name: who.first_name.to_owned(),
+                user_code: who.user_code.to_owned(),
+                school_name: who.school_name.to_owned(),
+                link,
+                expires_days: TokenPurpose::Activate.default_lifetime_secs() / 86_400,
+            },
+        },
+    )
+    .await?;
+    Ok(true)
+}

@@ -1,0 +1,642 @@
+//! Every event Varco writes to its audit log, as one type.
+//!
+//! The strings an event becomes (its `event` name, its outcome and its
+//! `detail`) are a contract: operators grep and script against them and the
+//! integration tests assert them, so they never change for a refactoring.
+//! They are produced here and nowhere else: [`AuditEvent::name`],
+//! [`AuditEvent::outcome`] and [`AuditEvent::detail`]. A detail holds short,
+//! non-secret key facts; a password, a token or a session secret has no field
+//! to go into.
+//!
+//! Who acted, on which account, from where and when are recorded next to the
+//! event by `varco_app::audit::record`.
+
+use crate::account::{AccountStatus, Role};
+
+/// Whether the event is something that happened or something refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+        }
+    }
+}
+
+/// How a login attempt on one account (or on no account) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginOutcome {
+    /// Signed in.
+    Success,
+    /// Signed in, and the stored hash was replaced by a current Argon2id one.
+    Rehashed,
+    /// Signed in through bcrypt's 72-byte prefix: the hash is kept and a new
+    /// password is required.
+    LegacyPrefixMatch,
+    /// The password was wrong.
+    WrongPassword,
+    /// The password was wrong, and this failure imposed the lock.
+    WrongPasswordLocked,
+    /// Refused unchecked: the account is delayed or locked.
+    AccountLocked,
+    /// The account cannot sign in (not active, or no password).
+    NotActive,
+    /// The login text matches no account.
+    UnknownAccount,
+}
+
+/// The change a current password was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reauthentication {
+    PasswordChange,
+    EmailChange,
+}
+
+/// Why a current password typed to confirm a change was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReauthenticationRefusal {
+    WrongCurrentPassword,
+    /// Refused unchecked: the account is delayed or locked (or has no usable password).
+    AccountLocked,
+}
+
+/// How a forgot-password request went for one account (or for none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetRequest {
+    /// A link (or an activation link) goes out.
+    Accepted,
+    /// Too many links this hour: nothing goes out.
+    Throttled,
+    /// The login text matches no account.
+    NoMatchingAccount,
+    /// The accounts found are disabled or have no address.
+    AccountNotUsable,
+}
+
+/// How a request to change the email address went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailChangeRequest {
+    /// A confirmation link goes to the new address (shown masked).
+    Accepted { new_masked: String },
+    /// Too many requests this hour.
+    Throttled,
+}
+
+/// How a password-expiry reminder went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiryReminder {
+    Sent {
+        threshold_days: u32,
+        days_left: u32,
+    },
+    /// Due, but the account has no address to send it to.
+    NoEmail,
+}
+
+/// How an account came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountOrigin {
+    /// By an operator, with a first password.
+    WithPassword,
+    /// By an operator, waiting for activation.
+    PendingActivation,
+    /// From a roster import.
+    RosterImport,
+    /// The first admin, from the setup page.
+    FirstAdmin,
+    /// By `varco demo`.
+    Demo,
+}
+
+impl AccountOrigin {
+    fn as_str(self) -> &'static str {
+        match self {
+            AccountOrigin::WithPassword => "with_password",
+            AccountOrigin::PendingActivation => "pending_activation",
+            AccountOrigin::RosterImport => "roster_import",
+            AccountOrigin::FirstAdmin => "first_admin",
+            AccountOrigin::Demo => "demo",
+        }
+    }
+}
+
+/// One event of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditEvent {
+    /// `login`: a sign-in attempt on one account, or on none.
+    Login(LoginOutcome),
+    /// `logout`.
+    Logout,
+    /// `account_locked`: failures imposed the long lock.
+    AccountLocked { failed_logins: u32 },
+    /// `account_unlocked`: an operator lifted a lock and forgot the failures.
+    AccountUnlocked { failed_logins: u32, was_blocked: bool },
+    /// `password_change` or `email_change_requested` (failure): the current
+    /// password typed to confirm the change was refused.
+    ReauthenticationRefused {
+        change: Reauthentication,
+        refusal: ReauthenticationRefusal,
+    },
+    /// `password_changed`: by the account's owner, from a session.
+    PasswordChanged { sessions_ended: u64, forced: bool },
+    /// `password_change_required`: an operator forced a change.
+    PasswordChangeRequired,
+    /// `password_reset_requested`.
+    PasswordResetRequested(ResetRequest),
+    /// `password_reset`: a new password through a reset link.
+    PasswordReset { sessions_ended: u64 },
+    /// `account_activated`: a first password through an activation link.
+    AccountActivated { sessions_ended: u64 },
+    /// `activation_link_sent`: an operator sent a new activation link.
+    ActivationLinkSent,
+    /// `password_expiry_reminder`.
+    PasswordExpiryReminder(ExpiryReminder),
+    /// `email_change_requested`.
+    EmailChangeRequested(EmailChangeRequest),
+    /// `email_changed`: a confirmation link came back.
+    EmailChanged { new_masked: String },
+    /// `email_change_undone`: the old address took the account back.
+    EmailChangeUndone {
+        sessions_ended: u64,
+        later_changes_undone: usize,
+        reset_link_sent: bool,
+    },
+    /// `account_created`.
+    AccountCreated(AccountOrigin),
+    /// `account_changed`: names, kind, address or first hash from a roster.
+    AccountChangedByRoster,
+    /// `account_enabled`: back to `status` (active or waiting for activation).
+    AccountEnabled { status: AccountStatus },
+    /// `account_disabled`.
+    AccountDisabled { sessions_ended: u64 },
+    /// `role_granted`; `school` is the scope's code.
+    RoleGranted { role: Role, school: Option<String> },
+    /// `role_revoked`.
+    RoleRevoked { role: Role, school: Option<String> },
+    /// `school_created`.
+    SchoolCreated,
+    /// `roster_imported`: the summary of one import.
+    RosterImported {
+        school: String,
+        rows: usize,
+        created: usize,
+        updated: usize,
+        unchanged: usize,
+        skipped: usize,
+    },
+    /// `session_ended`: the owner ended one of their other sessions.
+    SessionEnded { session_id: i64 },
+    /// `other_sessions_ended`: the owner ended all their other sessions.
+    OtherSessionsEnded { count: u64 },
+    /// `setup_link_issued`.
+    SetupLinkIssued,
+    /// `mail_retry`: an operator put a message back in the queue.
+    MailRetry { outbox_id: i64 },
+}
+
+impl AuditEvent {
+    /// The stable event name operators grep for.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AuditEvent::Login(_) => "login",
+            AuditEvent::Logout => "logout",
+            AuditEvent::AccountLocked { .. } => "account_locked",
+            AuditEvent::AccountUnlocked { .. } => "account_unlocked",
+            AuditEvent::ReauthenticationRefused { change, .. } => match change {
+                Reauthentication::PasswordChange => "password_change",
+                Reauthentication::EmailChange => "email_change_requested",
+            },
+            AuditEvent::PasswordChanged { .. } => "password_changed",
+            AuditEvent::PasswordChangeRequired => "password_change_required",
+            AuditEvent::PasswordResetRequested(_) => "password_reset_requested",
+            AuditEvent::PasswordReset { .. } => "password_reset",
+            AuditEvent::AccountActivated { .. } => "account_activated",
+            AuditEvent::ActivationLinkSent => "activation_link_sent",
+            AuditEvent::PasswordExpiryReminder(_) => "password_expiry_reminder",
+            AuditEvent::EmailChangeRequested(_) => "email_change_requested",
+            AuditEvent::EmailChanged { .. } => "email_changed",
+            AuditEvent::EmailChangeUndone { .. } => "email_change_undone",
+            AuditEvent::AccountCreated(_) => "account_created",
+            AuditEvent::AccountChangedByRoster => "account_changed",
+            AuditEvent::AccountEnabled { .. } => "account_enabled",
+            AuditEvent::AccountDisabled { .. } => "account_disabled",
+            AuditEvent::RoleGranted { .. } => "role_granted",
+            AuditEvent::RoleRevoked { .. } => "role_revoked",
+            AuditEvent::SchoolCreated => "school_created",
+            AuditEvent::RosterImported { .. } => "roster_imported",
+            AuditEvent::SessionEnded { .. } => "session_ended",
+            AuditEvent::OtherSessionsEnded { .. } => "other_sessions_ended",
+            AuditEvent::SetupLinkIssued => "setup_link_issued",
+            AuditEvent::MailRetry { .. } => "mail_retry",
+        }
+    }
+
+    /// Whether it happened or was refused.
+    pub fn outcome(&self) -> Outcome {
+        let failed = match self {
+            AuditEvent::Login(outcome) => !matches!(
+                outcome,
+                LoginOutcome::Success | LoginOutcome::Rehashed | LoginOutcome::LegacyPrefixMatch
+            ),
+            AuditEvent::ReauthenticationRefused { .. } => true,
+            AuditEvent::PasswordResetRequested(request) => *request != ResetRequest::Accepted,
+            AuditEvent::PasswordExpiryReminder(reminder) => *reminder == ExpiryReminder::NoEmail,
+            AuditEvent::EmailChangeRequested(request) => *request == EmailChangeRequest::Throttled,
+            _ => false,
+        };
+        if failed { Outcome::Failure } else { Outcome::Success }
+    }
+
+    /// The short key facts recorded with the event, if any.
+    pub fn detail(&self) -> Option<String> {
+        let fixed = |text: &str| Some(text.to_owned());
+        match self {
+            AuditEvent::Login(outcome) => match outcome {
+                LoginOutcome::Success => None,
+                LoginOutcome::Rehashed => fixed("password_rehashed"),
+                LoginOutcome::LegacyPrefixMatch => fixed("legacy_prefix_match_change_required"),
+                LoginOutcome::WrongPassword => fixed("wrong_password"),
+                LoginOutcome::WrongPasswordLocked => fixed("wrong_password_locked"),
+                LoginOutcome::AccountLocked => fixed("account_locked"),
+                LoginOutcome::NotActive => fixed("account_not_active"),
+                LoginOutcome::UnknownAccount => fixed("unknown_account"),
+            },
+            AuditEvent::Logout
+            | AuditEvent::PasswordChangeRequired
+            | AuditEvent::ActivationLinkSent
+            | AuditEvent::SchoolCreated
+            | AuditEvent::SetupLinkIssued => None,
+            AuditEvent::AccountLocked { failed_logins } => Some(format!("failed_logins={failed_logins}")),
+            AuditEvent::AccountUnlocked {
+                failed_logins,
+                was_blocked,
+            } => Some(format!("failed_logins={failed_logins} was_blocked={was_blocked}")),
+            AuditEvent::ReauthenticationRefused { refusal, .. } => match refusal {
+                ReauthenticationRefusal::WrongCurrentPassword => fixed("wrong_current_password"),
+                ReauthenticationRefusal::AccountLocked => fixed("account_locked"),
+            },
+            AuditEvent::PasswordChanged { sessions_ended, forced } => {
+                let forced = if *forced { " forced=true" } else { "" };
+                Some(format!("sessions_ended={sessions_ended}{forced}"))
+            }
+            AuditEvent::PasswordResetRequested(request) => match request {
+                ResetRequest::Accepted => None,
+                ResetRequest::Throttled => fixed("throttled"),
+                ResetRequest::NoMatchingAccount => fixed("no_matching_account"),
+                ResetRequest::AccountNotUsable => fixed("account_not_usable"),
+            },
+            AuditEvent::PasswordReset { sessions_ended } | AuditEvent::AccountActivated { sessions_ended } => {
+                Some(format!("sessions_ended={sessions_ended}"))
+            }
+            AuditEvent::PasswordExpiryReminder(reminder) => match reminder {
+                ExpiryReminder::Sent {
+                    threshold_days,
+                    days_left,
+                } => Some(format!("threshold_days={threshold_days} days_left={days_left}")),
+                ExpiryReminder::NoEmail => fixed("no_email"),
+            },
+            AuditEvent::EmailChangeRequested(request) => match request {
+                EmailChangeRequest::Accepted { new_masked } => Some(format!("new={new_masked}")),
+                EmailChangeRequest::Throttled => fixed("throttled"),
+            },
+            AuditEvent::EmailChanged { new_masked } => Some(format!("new={new_masked}")),
+            AuditEvent::EmailChangeUndone {
+                sessions_ended,
+                later_changes_undone,
+                reset_link_sent,
+            } => Some(format!(
+                "sessions_ended={sessions_ended} later_changes_undone={later_changes_undone} \
+                 password_removed=true reset_link_sent={reset_link_sent}"
+            )),
+            AuditEvent::AccountCreated(origin) => fixed(origin.as_str()),
+            AuditEvent::AccountChangedByRoster => fixed("roster_import"),
+            AuditEvent::AccountEnabled { status } => Some(format!("status={} sessions_ended=0", status.as_str())),
+            AuditEvent::AccountDisabled { sessions_ended } => Some(format!(
+                "status={} sessions_ended={sessions_ended}",
+                AccountStatus::Disabled.as_str()
+            )),
+            AuditEvent::RoleGranted { role, school } | AuditEvent::RoleRevoked { role, school } => Some(match school {
+                Some(school) => format!("role={} school={school}", role.as_str()),
+                None => format!("role={}", role.as_str()),
+            }),
+            AuditEvent::RosterImported {
+                school,
+                rows,
+                created,
+                updated,
+                unchanged,
+                skipped,
+            } => Some(format!(
+                "school={school} rows={rows} created={created} updated={updated} unchanged={unchanged} skipped={skipped}"
+            )),
+            AuditEvent::SessionEnded { session_id } => Some(format!("session_id={session_id}")),
+            AuditEvent::OtherSessionsEnded { count } => Some(format!("count={count}")),
+            AuditEvent::MailRetry { outbox_id } => Some(format!("outbox_id={outbox_id}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every event with the exact strings operators and tests rely on.
+    #[test]
+    fn events_keep_their_names_outcomes_and_details() {
+        use AuditEvent as E;
+        let cases: Vec<(AuditEvent, &str, &str, Option<&str>)> = vec![
+            (E::Login(LoginOutcome::Success), "login", "success", None),
+            (
+                E::Login(LoginOutcome::Rehashed),
+                "login",
+                "success",
+                Some("password_rehashed"),
+            ),
+            (
+                E::Login(LoginOutcome::LegacyPrefixMatch),
+                "login",
+                "success",
+                Some("legacy_prefix_match_change_required"),
+            ),
+            (
+                E::Login(LoginOutcome::WrongPassword),
+                "login",
+                "failure",
+                Some("wrong_password"),
+            ),
+            (
+                E::Login(LoginOutcome::WrongPasswordLocked),
+                "login",
+                "failure",
+                Some("wrong_password_locked"),
+            ),
+            (
+                E::Login(LoginOutcome::AccountLocked),
+                "login",
+                "failure",
+                Some("account_locked"),
+            ),
+            (
+                E::Login(LoginOutcome::NotActive),
+                "login",
+                "failure",
+                Some("account_not_active"),
+            ),
+            (
+                E::Login(LoginOutcome::UnknownAccount),
+                "login",
+                "failure",
+                Some("unknown_account"),
+            ),
+            (E::Logout, "logout", "success", None),
+            (
+                E::AccountLocked { failed_logins: 10 },
+                "account_locked",
+                "success",
+                Some("failed_logins=10"),
+            ),
+            (
+                E::AccountUnlocked {
+                    failed_logins: 4,
+                    was_blocked: true,
+                },
+                "account_unlocked",
+                "success",
+                Some("failed_logins=4 was_blocked=true"),
+            ),
+            (
+                E::ReauthenticationRefused {
+                    change: Reauthentication::PasswordChange,
+                    refusal: ReauthenticationRefusal::WrongCurrentPassword,
+                },
+                "password_change",
+                "failure",
+                Some("wrong_current_password"),
+            ),
+            (
+                E::ReauthenticationRefused {
+                    change: Reauthentication::EmailChange,
+                    refusal: ReauthenticationRefusal::AccountLocked,
+                },
+                "email_change_requested",
+                "failure",
+                Some("account_locked"),
+            ),
+            (
+                E::PasswordChanged {
+                    sessions_ended: 2,
+                    forced: false,
+                },
+                "password_changed",
+                "success",
+                Some("sessions_ended=2"),
+            ),
+            (
+                E::PasswordChanged {
+                    sessions_ended: 0,
+                    forced: true,
+                },
+                "password_changed",
+                "success",
+                Some("sessions_ended=0 forced=true"),
+            ),
+            (E::PasswordChangeRequired, "password_change_required", "success", None),
+            (
+                E::PasswordResetRequested(ResetRequest::Accepted),
+                "password_reset_requested",
+                "success",
+                None,
+            ),
+            (
+                E::PasswordResetRequested(ResetRequest::Throttled),
+                "password_reset_requested",
+                "failure",
+                Some("throttled"),
+            ),
+            (
+                E::PasswordResetRequested(ResetRequest::NoMatchingAccount),
+                "password_reset_requested",
+                "failure",
+                Some("no_matching_account"),
+            ),
+            (
+                E::PasswordResetRequested(ResetRequest::AccountNotUsable),
+                "password_reset_requested",
+                "failure",
+                Some("account_not_usable"),
+            ),
+            (
+                E::PasswordReset { sessions_ended: 3 },
+                "password_reset",
+                "success",
+                Some("sessions_ended=3"),
+            ),
+            (
+                E::AccountActivated { sessions_ended: 0 },
+                "account_activated",
+                "success",
+                Some("sessions_ended=0"),
+            ),
+            (E::ActivationLinkSent, "activation_link_sent", "success", None),
+            (
+                E::PasswordExpiryReminder(ExpiryReminder::Sent {
+                    threshold_days: 7,
+                    days_left: 6,
+                }),
+                "password_expiry_reminder",
+                "success",
+                Some("threshold_days=7 days_left=6"),
+            ),
+            (
+                E::PasswordExpiryReminder(ExpiryReminder::NoEmail),
+                "password_expiry_reminder",
+                "failure",
+                Some("no_email"),
+            ),
+            (
+                E::EmailChangeRequested(EmailChangeRequest::Accepted {
+                    new_masked: "m•••o@example.it".into(),
+                }),
+                "email_change_requested",
+                "success",
+                Some("new=m•••o@example.it"),
+            ),
+            (
+                E::EmailChangeRequested(EmailChangeRequest::Throttled),
+                "email_change_requested",
+                "failure",
+                Some("throttled"),
+            ),
+            (
+                E::EmailChanged {
+                    new_masked: "m•••o@example.it".into(),
+                },
+                "email_changed",
+                "success",
+                Some("new=m•••o@example.it"),
+            ),
+            (
+                E::EmailChangeUndone {
+                    sessions_ended: 1,
+                    later_changes_undone: 2,
+                    reset_link_sent: true,
+                },
+                "email_change_undone",
+                "success",
+                Some("sessions_ended=1 later_changes_undone=2 password_removed=true reset_link_sent=true"),
+            ),
+            (
+                E::AccountCreated(AccountOrigin::WithPassword),
+                "account_created",
+                "success",
+                Some("with_password"),
+            ),
+            (
+                E::AccountCreated(AccountOrigin::PendingActivation),
+                "account_created",
+                "success",
+                Some("pending_activation"),
+            ),
+            (
+                E::AccountCreated(AccountOrigin::RosterImport),
+                "account_created",
+                "success",
+                Some("roster_import"),
+            ),
+            (
+                E::AccountCreated(AccountOrigin::FirstAdmin),
+                "account_created",
+                "success",
+                Some("first_admin"),
+            ),
+            (
+                E::AccountCreated(AccountOrigin::Demo),
+                "account_created",
+                "success",
+                Some("demo"),
+            ),
+            (
+                E::AccountChangedByRoster,
+                "account_changed",
+                "success",
+                Some("roster_import"),
+            ),
+            (
+                E::AccountEnabled {
+                    status: AccountStatus::PendingActivation,
+                },
+                "account_enabled",
+                "success",
+                Some("status=pending_activation sessions_ended=0"),
+            ),
+            (
+                E::AccountDisabled { sessions_ended: 2 },
+                "account_disabled",
+                "success",
+                Some("status=disabled sessions_ended=2"),
+            ),
+            (
+                E::RoleGranted {
+                    role: Role::Desk,
+                    school: Some("RMIC81200X".into()),
+                },
+                "role_granted",
+                "success",
+                Some("role=desk school=RMIC81200X"),
+            ),
+            (
+                E::RoleRevoked {
+                    role: Role::Admin,
+                    school: None,
+                },
+                "role_revoked",
+                "success",
+                Some("role=admin"),
+            ),
+            (E::SchoolCreated, "school_created", "success", None),
+            (
+                E::RosterImported {
+                    school: "RMIC81200X".into(),
+                    rows: 5,
+                    created: 2,
+                    updated: 1,
+                    unchanged: 1,
+                    skipped: 1,
+                },
+                "roster_imported",
+                "success",
+                Some("school=RMIC81200X rows=5 created=2 updated=1 unchanged=1 skipped=1"),
+            ),
+            (
+                E::SessionEnded { session_id: 42 },
+                "session_ended",
+                "success",
+                Some("session_id=42"),
+            ),
+            (
+                E::OtherSessionsEnded { count: 3 },
+                "other_sessions_ended",
+                "success",
+                Some("count=3"),
+            ),
+            (E::SetupLinkIssued, "setup_link_issued", "success", None),
+            (
+                E::MailRetry { outbox_id: 7 },
+                "mail_retry",
+                "success",
+                Some("outbox_id=7"),
+            ),
+        ];
+        for (event, name, outcome, detail) in cases {
+            assert_eq!(event.name(), name, "{event:?}");
+            assert_eq!(event.outcome().as_str(), outcome, "{event:?}");
+            assert_eq!(event.detail().as_deref(), detail, "{event:?}");
+        }
+    }
+}

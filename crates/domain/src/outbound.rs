@@ -1,0 +1,231 @@
+//! Every email Varco sends, as one type: the contract between the use cases
+//! that queue a message (`varco_app`) and the worker that renders it
+//! (`varco_mail`).
+//!
+//! An outbox row keeps a message as two columns: `template` (the variant's
+//! snake-case name, which is also the template folder under
+//! `crates/mail/templates/<lang>/`) and `payload` (a JSON object with the
+//! variant's fields, under the same names). [`OutboundMessage::to_outbox`]
+//! and [`OutboundMessage::from_outbox`] are the only way between the two, so
+//! a field renamed on one side is a compile error on the other, and a row
+//! queued before an upgrade still reads as long as the fields keep their names.
+//!
+//! Invariant: no variant has a field for a password, a token on its own or a
+//! session secret; links carry their token inside the URL and are forgotten
+//! (the payload emptied) once the message is delivered.
+
+use serde::{Deserialize, Serialize};
+
+/// One account in a password-reset message (an address may serve several).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetLink {
+    pub first_name: String,
+    pub last_name: String,
+    pub user_code: String,
+    pub school_name: String,
+    pub link: String,
+}
+
+/// A message to queue, by template. Fields are what the template shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "template", content = "payload", rename_all = "snake_case")]
+pub enum OutboundMessage {
+    /// The password changed (by its owner, a reset or an activation): when,
+    /// from where, what to do if it wasn't them.
+    PasswordChanged {
+        /// The new password came through an activation link: the message
+        /// says the account is active rather than that a password changed.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        activation: bool,
+        first_name: String,
+        user_code: String,
+        /// As people read it, in the school's zone, e.g. `23/11/2026 12:26`.
+        changed_at: String,
+        ip: Option<String>,
+        school_name: String,
+        change_url: String,
+        /// Where "forgot password" is; without it the worker derives it
+        /// from `change_url`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        forgot_url: Option<String>,
+        help_url: String,
+    },
+    /// The password expires soon.
+    PasswordExpiryReminder {
+        first_name: String,
+        user_code: String,
+        days_left: u32,
+        /// As people read it, e.g. `30/11/2026`.
+        expires_on: String,
+        change_url: String,
+    },
+    /// A message an operator sends to check the mail set-up.
+    TestMessage { first_name: String },
+    /// Reset links for every account of one address.
+    PasswordReset {
+        accounts: Vec<ResetLink>,
+        expires_minutes: i64,
+        help_url: String,
+    },
+    /// The link that sets the first password of a new account.
+    AccountActivation {
+        first_name: String,
+        user_code: String,
+        school_name: String,
+        link: String,
+        expires_days: i64,
+    },
+    /// The link that confirms a new address, sent to that address.
+    EmailChangeConfirm {
+        first_name: String,
+        user_code: String,
+        link: String,
+        expires_hours: i64,
+    },
+    /// To the old address: the address changed, and how to undo it.
+    EmailChangedNotice {
+        first_name: String,
+        user_code: String,
+        new_email_masked: String,
+        /// As people read it, e.g. `23/11/2026 11:26 UTC`.
+        changed_at: String,
+        undo_link: String,
+        undo_days: i64,
+        help_url: String,
+    },
+}
+
+/// An outbox row that is not a message Varco knows.
+#[derive(Debug, thiserror::Error)]
+#[error("the outbox row is not a {template:?} message: {source}")]
+pub struct OutboxRowError {
+    pub template: String,
+    #[source]
+    pub source: serde_json::Error,
+}
+
+impl OutboundMessage {
+    /// Every template name, as stored in the outbox and named on disk.
+    pub const TEMPLATES: &'static [&'static str] = &[
+        "password_changed",
+        "password_expiry_reminder",
+        "test_message",
+        "password_reset",
+        "account_activation",
+        "email_change_confirm",
+        "email_changed_notice",
+    ];
+
+    /// The template this message is rendered with.
+    pub fn template(&self) -> &'static str {
+        match self {
+            OutboundMessage::PasswordChanged { .. } => "password_changed",
+            OutboundMessage::PasswordExpiryReminder { .. } => "password_expiry_reminder",
+            OutboundMessage::TestMessage { .. } => "test_message",
+            OutboundMessage::PasswordReset { .. } => "password_reset",
+            OutboundMessage::AccountActivation { .. } => "account_activation",
+            OutboundMessage::EmailChangeConfirm { .. } => "email_change_confirm",
+            OutboundMessage::EmailChangedNotice { .. } => "email_changed_notice",
+        }
+    }
+
+    /// The fields as a JSON object (what a template sees).
+    pub fn payload(&self) -> serde_json::Value {
+        // Strings, numbers and lists of them: serialising cannot fail.
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(mut tagged)) => tagged.remove("payload").unwrap_or_default(),
+            _ => serde_json::Value::Null,
+        }
+    }
+
+    /// The outbox columns: the template name and the payload as JSON text.
+    pub fn to_outbox(&self) -> (&'static str, String) {
+        (self.template(), self.payload().to_string())
+    }
+
+    /// Reads an outbox row back: unknown templates, payloads that are not
+    /// JSON objects and missing or mistyped fields are errors.
+    pub fn from_outbox(template: &str, payload: &str) -> Result<OutboundMessage, OutboxRowError> {
+        let error = |source| OutboxRowError {
+            template: template.to_owned(),
+            source,
+        };
+        let payload: serde_json::Value = serde_json::from_str(payload).map_err(error)?;
+        serde_json::from_value(serde_json::json!({ "template": template, "payload": payload })).map_err(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn changed() -> OutboundMessage {
+        OutboundMessage::PasswordChanged {
+            activation: false,
+            first_name: "Giulia".into(),
+            user_code: "G7K2M9Q4".into(),
+            changed_at: "23/11/2026 11:26 UTC".into(),
+            ip: None,
+            school_name: "IC Via dei Glicini".into(),
+            change_url: "https://v.example/password/change".into(),
+            forgot_url: Some("https://v.example/password/forgot".into()),
+            help_url: "https://v.example/help".into(),
+        }
+    }
+
+    #[test]
+    fn the_payload_is_the_fields_under_their_names_without_the_template() {
+        let (template, payload) = changed().to_outbox();
+        assert_eq!(template, "password_changed");
+        assert_eq!(
+            payload,
+            r#"{"change_url":"https://v.example/password/change","changed_at":"23/11/2026 11:26 UTC","first_name":"Giulia","forgot_url":"https://v.example/password/forgot","help_url":"https://v.example/help","ip":null,"school_name":"IC Via dei Glicini","user_code":"G7K2M9Q4"}"#
+        );
+        assert_eq!(OutboundMessage::from_outbox(template, &payload).unwrap(), changed());
+    }
+
+    #[test]
+    fn rows_queued_with_a_hand_written_payload_still_read() {
+        let reset = OutboundMessage::from_outbox(
+            "password_reset",
+            r#"{"accounts":[{"first_name":"Giulia","last_name":"Rossi","user_code":"ABCD23456","school_name":"IC","link":"https://v.example/password/reset?token=t"}],"expires_minutes":30,"help_url":"https://v.example/help"}"#,
+        )
+        .unwrap();
+        assert!(
+            matches!(reset, OutboundMessage::PasswordReset { ref accounts, expires_minutes: 30, .. } if accounts.len() == 1)
+        );
+        let test = OutboundMessage::from_outbox("test_message", r#"{"first_name":"Giulia"}"#).unwrap();
+        assert_eq!(
+            test,
+            OutboundMessage::TestMessage {
+                first_name: "Giulia".into()
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_templates_and_bad_payloads_are_errors() {
+        for (template, payload) in [
+            ("no_such_template", "{}"),
+            ("test_message", "{not json"),
+            ("test_message", r#"["Giulia"]"#),
+            ("test_message", "{}"),
+            (
+                "password_expiry_reminder",
+                r#"{"first_name":"G","user_code":"U","days_left":"seven","expires_on":"x","change_url":"y"}"#,
+            ),
+        ] {
+            let error = OutboundMessage::from_outbox(template, payload).unwrap_err();
+            assert_eq!(error.template, template);
+        }
+    }
+
+    #[test]
+    fn every_template_is_listed_once() {
+        let mut names = OutboundMessage::TEMPLATES.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), OutboundMessage::TEMPLATES.len());
+        assert!(OutboundMessage::TEMPLATES.contains(&changed().template()));
+    }
+}
