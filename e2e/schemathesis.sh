@@ -51,7 +51,7 @@ done
 VARCO_ST_SESSION="$(python3 - "$base" "$work/demo.txt" <<'PY'
 import json, re, sys, urllib.request
 base, demo = sys.argv[1], open(sys.argv[2]).read()
-m = re.search(r"username (\S+)\s+password (\S+)", demo)
+m = re.search(r"username (\S+)\s+(?:email \S+\s+)?password (\S+)", demo)
 request = urllib.request.Request(
     base + "/api/v1/login",
     data=json.dumps({"login": m.group(1), "password": m.group(2)}).encode(),

@@ -12,6 +12,7 @@ pub mod account;
 pub mod audit;
 pub mod clock;
 pub mod email;
+pub mod helpdesk;
 pub mod lockout;
 pub mod outbound;
 pub mod password;

@@ -26,18 +26,11 @@ use std::path::PathBuf;
 
 pub use error::MailError;
 pub use templates::{RenderInput, RenderedMessage, Renderer, SchoolFooter, TEMPLATES};
-pub use transport::{SendError, SmtpRelay, SmtpSecurity, SmtpSettings, Transport};
+pub use transport::{SendError, SmtpRelay, SmtpSecurity, SmtpSettings, Transport, redact_url};
 pub use worker::{DeliveryReport, OutboxWorker, WorkerSettings};
 
-/// A helpdesk's contacts, as shown in email footers (and on `/help`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct Helpdesk {
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub hours: Option<String>,
-}
+/// A helpdesk's contacts (one type shared by pages, mail and configuration).
+pub use varco_domain::helpdesk::Helpdesk;
 
 /// Everything the mail side needs, loaded once with the rest of the configuration.
 ///

@@ -116,7 +116,9 @@ impl Transport {
 /// `url` with the password of its userinfo (if any) replaced by `***`.
 ///
 /// Works on the raw text, so it also redacts URLs too broken to parse.
-pub(crate) fn redact_url(url: &str) -> String {
+/// A URL with the password of its user info replaced by `***`, for messages
+/// and logs.
+pub fn redact_url(url: &str) -> String {
     let (scheme, rest) = match url.find("://") {
         Some(at) => url.split_at(at + 3),
         None => ("", url),

@@ -126,53 +126,41 @@ impl Tx {
     /// caller retries with a new code) or on (school, tax code) or username is
     /// reported as [`StoreError::Conflict`].
     pub async fn insert_account(&mut self, a: &NewAccount<'_>) -> Result<i64, StoreError> {
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO accounts (user_code, school_id, kind, first_name, last_name, tax_code, email, \
-             username, status, password_hash, password_changed_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
-        )
-        .bind(a.user_code)
-        .bind(a.school_id)
-        .bind(a.kind.as_str())
-        .bind(a.first_name)
-        .bind(a.last_name)
-        .bind(a.tax_code)
-        .bind(a.email)
-        .bind(a.username)
-        .bind(a.status.as_str())
-        .bind(a.password_hash)
-        .bind(a.password_hash.map(|_| a.now))
-        .bind(a.now)
-        .fetch_one(self.conn())
-        .await?;
-        Ok(id)
+        let id = self.insert_account_row(a, "").await?;
+        id.ok_or(StoreError::Conflict {
+            constraint: "accounts.user_code".into(),
+        })
     }
 
     /// Inserts an account unless its user code is taken; `None` means "draw
     /// another code". Used by the bulk import, where a failed statement would
     /// abort a PostgreSQL transaction.
     pub async fn insert_account_if_code_free(&mut self, a: &NewAccount<'_>) -> Result<Option<i64>, StoreError> {
-        let id: Option<i64> = sqlx::query_scalar(
+        self.insert_account_row(a, "ON CONFLICT (user_code) DO NOTHING").await
+    }
+
+    /// The one `INSERT INTO accounts`, with an optional conflict clause.
+    async fn insert_account_row(&mut self, a: &NewAccount<'_>, on_conflict: &str) -> Result<Option<i64>, StoreError> {
+        let sql = format!(
             "INSERT INTO accounts (user_code, school_id, kind, first_name, last_name, tax_code, email, \
              username, status, password_hash, password_changed_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
-             ON CONFLICT (user_code) DO NOTHING RETURNING id",
-        )
-        .bind(a.user_code)
-        .bind(a.school_id)
-        .bind(a.kind.as_str())
-        .bind(a.first_name)
-        .bind(a.last_name)
-        .bind(a.tax_code)
-        .bind(a.email)
-        .bind(a.username)
-        .bind(a.status.as_str())
-        .bind(a.password_hash)
-        .bind(a.password_hash.map(|_| a.now))
-        .bind(a.now)
-        .fetch_optional(self.conn())
-        .await?;
-        Ok(id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) {on_conflict} RETURNING id"
+        );
+        Ok(sqlx::query_scalar(&sql)
+            .bind(a.user_code)
+            .bind(a.school_id)
+            .bind(a.kind.as_str())
+            .bind(a.first_name)
+            .bind(a.last_name)
+            .bind(a.tax_code)
+            .bind(a.email)
+            .bind(a.username)
+            .bind(a.status.as_str())
+            .bind(a.password_hash)
+            .bind(a.password_hash.map(|_| a.now))
+            .bind(a.now)
+            .fetch_optional(self.conn())
+            .await?)
     }
 
     pub async fn account_by_id(&mut self, id: i64) -> Result<Option<AccountRecord>, StoreError> {

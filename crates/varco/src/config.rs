@@ -480,12 +480,7 @@ impl Config {
             smtp_url: self.smtp_url.clone(),
             eml_dir: self.data_dir.join("mail"),
             template_override_dir: self.mail.template_dir.clone(),
-            national_helpdesk: varco_mail::Helpdesk {
-                name: self.helpdesk.name.clone(),
-                email: self.helpdesk.email.clone(),
-                phone: self.helpdesk.phone.clone(),
-                hours: self.helpdesk.hours.clone(),
-            },
+            national_helpdesk: self.helpdesk.clone(),
             public_url: self.effective_public_url(),
         }
     }
@@ -601,19 +596,9 @@ fn is_loopback_host(host: &str) -> bool {
     host == "localhost" || host.ends_with(".localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// A database URL with any password replaced, for messages.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let credentials = &url[scheme_end + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
+/// A database or SMTP URL with any password replaced, for messages (one
+/// implementation, shared with the mail crate).
+pub use varco_mail::redact_url;
 
 #[cfg(test)]
 mod tests {

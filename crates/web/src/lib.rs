@@ -32,15 +32,8 @@ use crate::i18n::I18n;
 use crate::ratelimit::IpLimiter;
 use crate::templates::Templates;
 
-/// A helpdesk's contacts, as shown on `/help` and in email footers.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Helpdesk {
-    pub name: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub hours: Option<String>,
-}
+/// A helpdesk's contacts (one type shared by pages, mail and configuration).
+pub use varco_domain::helpdesk::Helpdesk;
 
 /// Per-address limits per minute (0 = off). Sign-in and link limits count
 /// failed attempts only; see [`ratelimit`].

@@ -38,19 +38,11 @@ pub fn routes() -> Router<WebState> {
             // The link's token is in the URL: never leak it as a referrer.
             get(email::confirm_page)
                 .post(email::confirm_submit)
-                .layer(SetResponseHeaderLayer::overriding(
-                    header::REFERRER_POLICY,
-                    HeaderValue::from_static("no-referrer"),
-                )),
+                .layer(no_referrer()),
         )
         .route(
             "/account/email/undo",
-            get(email::undo_page)
-                .post(email::undo_submit)
-                .layer(SetResponseHeaderLayer::overriding(
-                    header::REFERRER_POLICY,
-                    HeaderValue::from_static("no-referrer"),
-                )),
+            get(email::undo_page).post(email::undo_submit).layer(no_referrer()),
         )
         .route("/account/sessions", get(sessions::show))
         .route("/account/sessions/end-others", post(sessions::end_others))
@@ -64,26 +56,24 @@ pub fn routes() -> Router<WebState> {
             // The link's token is in the URL: never leak it as a referrer.
             get(recovery::reset_page)
                 .post(recovery::reset_submit)
-                .layer(SetResponseHeaderLayer::overriding(
-                    header::REFERRER_POLICY,
-                    HeaderValue::from_static("no-referrer"),
-                )),
+                .layer(no_referrer()),
         )
         .route("/help", get(help::show))
         .route(
             "/setup",
             // The setup page carries its one-time token in the URL: never leak it as a referrer.
-            get(setup::show)
-                .post(setup::submit)
-                .layer(SetResponseHeaderLayer::overriding(
-                    header::REFERRER_POLICY,
-                    HeaderValue::from_static("no-referrer"),
-                )),
+            get(setup::show).post(setup::submit).layer(no_referrer()),
         )
         .route("/lang/{code}", get(switch_language))
 }
 
 pub use crate::i18n::lang_of;
+
+/// `Referrer-Policy: no-referrer`, for the pages whose URL carries a one-time
+/// token: the token must never leak as a referrer.
+fn no_referrer() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"))
+}
 
 /// Renders a page template with the common context (`lang`, `path`, `signed_in`).
 /// Kept for `/setup`; the other pages render through [`crate::extract::Page`].
