@@ -161,6 +161,15 @@ async fn succeed(
     let account = match tx.account_for_update(checked.id).await? {
         Some(a) if a.status == AccountStatus::Active && a.password_hash.as_deref() == Some(verified_hash) => a,
         _ => {
+            audit::record(
+                &mut tx,
+                now,
+                &Actor::Anonymous,
+                ctx,
+                checked.into(),
+                AuditEvent::Login(LoginOutcome::ChangedDuringCheck),
+            )
+            .await?;
             tx.commit().await?;
             return Err(AppError::InvalidCredentials);
         }

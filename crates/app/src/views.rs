@@ -31,6 +31,8 @@ pub struct AccountView {
     /// Days until the password expires (0: expired); `None` when it never does.
     pub password_expires_in_days: Option<u32>,
     pub locked: bool,
+    /// Failed logins counted since the last right password (before old ones fade).
+    pub failed_logins: u32,
     pub created_at: String,
 }
 
@@ -76,6 +78,7 @@ pub(crate) fn view(app: &App, record: &AccountRecord, roles: &[RoleGrant]) -> Ac
             ExpiryStatus::NoExpiry => None,
         },
         locked: record.blocked_until.is_some_and(|until| until > app.now().0),
+        failed_logins: record.failed_logins,
         created_at: Timestamp(record.created_at).to_rfc3339(),
     }
 }

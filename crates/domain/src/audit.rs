@@ -49,6 +49,9 @@ pub enum LoginOutcome {
     NotActive,
     /// The login text matches no account.
     UnknownAccount,
+    /// The password matched, but the account changed while it was checked
+    /// (a reset, a disable): the old password does not open a session.
+    ChangedDuringCheck,
 }
 
 /// The change a current password was asked for.
@@ -266,6 +269,7 @@ impl AuditEvent {
                 LoginOutcome::AccountLocked => fixed("account_locked"),
                 LoginOutcome::NotActive => fixed("account_not_active"),
                 LoginOutcome::UnknownAccount => fixed("unknown_account"),
+                LoginOutcome::ChangedDuringCheck => fixed("account_changed_during_check"),
             },
             AuditEvent::Logout
             | AuditEvent::PasswordChangeRequired
@@ -393,6 +397,12 @@ mod tests {
                 "login",
                 "failure",
                 Some("unknown_account"),
+            ),
+            (
+                E::Login(LoginOutcome::ChangedDuringCheck),
+                "login",
+                "failure",
+                Some("account_changed_during_check"),
             ),
             (E::Logout, "logout", "success", None),
             (

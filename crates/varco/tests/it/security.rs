@@ -28,7 +28,9 @@ both_backends!(
     finding_4_the_right_password_is_refused_once_locked_in_parallel,
     finding_5_current_password_checks_go_through_the_lockout,
     finding_5_wrong_current_passwords_lock_and_end_the_session,
+    finding_11_a_login_in_flight_does_not_survive_a_disable,
     finding_12_an_operator_unlocks_an_account,
+    finding_13_a_bcrypt_prefix_match_keeps_the_hash_and_asks_for_a_new_password,
     login_waits_are_told_alike_for_known_and_unknown_logins,
 );
 
@@ -436,5 +438,101 @@ async fn login_waits_are_told_alike_for_known_and_unknown_logins(backend: Backen
     // A second later the right password gets in.
     t.clock.advance(1);
     assert_eq!(t.login("esistente", PASSWORD).await.status(), StatusCode::OK);
+    t.stop().await;
+}
+
+/// Imports one family account carrying a legacy password hash.
+async fn import_legacy(t: &TestApp, username: &str, hash: &str) {
+    let csv = format!(
+        "tax_code;first_name;last_name;kind;email;username;password_hash\n{};Ada;Legacy;family;{username}@example.it;{username};{hash}\n",
+        crate::harness::tax_code(77)
+    );
+    let roster = varco_app::import::read_roster(csv.as_bytes(), None).unwrap();
+    assert!(roster.errors().is_empty(), "{:?}", roster.errors());
+    varco_app::import::apply(
+        t.app(),
+        &Actor::Cli,
+        &RequestContext::default(),
+        crate::harness::SCHOOL,
+        roster,
+        varco_app::import::ImportOptions::default(),
+        |_| {},
+    )
+    .await
+    .unwrap();
+}
+
+/// Finding 11: a login whose password matched while the account was being
+/// disabled must not open a session (the account is re-read, under a lock,
+/// in the transaction that opens it).
+async fn finding_11_a_login_in_flight_does_not_survive_a_disable(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    t.add_school().await;
+    // A slow legacy hash gives the disable time to land mid-check.
+    let hash = bcrypt::hash(PASSWORD, 12).unwrap();
+    import_legacy(&t, "lenta", &hash).await;
+    let code = varco_app::accounts::list(t.app(), None, None, 10, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.username.as_deref() == Some("lenta"))
+        .unwrap()
+        .user_code;
+    // Measure the failure floor now, so the login below spends its time checking.
+    assert_eq!(t.login("nessuno.qui", "x y z w k").await.status(), 401);
+    let url = t.url("/api/v1/login");
+    let login = tokio::spawn(async move {
+        client()
+            .post(url)
+            .json(&json!({ "login": "lenta", "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    });
+    // Wait until the attempt is reserved (its hash is being checked) ...
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let view = varco_app::accounts::show(t.app(), &code).await.unwrap();
+        if view.failed_logins > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the login never reached the check"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // ... and disable the account while it is.
+    varco_app::accounts::set_enabled(t.app(), &Actor::Cli, &RequestContext::default(), &code, false)
+        .await
+        .unwrap();
+    assert_eq!(login.await.unwrap(), StatusCode::UNAUTHORIZED);
+    let audit = t.audit_of(&code).await;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.event == "login" && e.detail.as_deref() == Some("account_changed_during_check")),
+        "{audit:?}"
+    );
+    assert!(audit.iter().all(|e| !(e.event == "login" && e.outcome == "success")));
+    t.stop().await;
+}
+
+/// Finding 13: bcrypt reads 72 bytes; a longer input that matches on them
+/// signs in once, keeps the stored hash (the real password still works)
+/// and must choose a new password.
+async fn finding_13_a_bcrypt_prefix_match_keeps_the_hash_and_asks_for_a_new_password(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    t.add_school().await;
+    let prefix = "x".repeat(72);
+    let original = format!("{prefix}-ORIGINALE");
+    import_legacy(&t, "lunga", &bcrypt::hash(&original, 4).unwrap()).await;
+    let r = t.login("lunga", &format!("{prefix}-tuttaltra-cosa")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["password_expired"], true, "a new password is required");
+    // The typed variant did not replace the hash: the real password works.
+    assert_eq!(t.login("lunga", &original).await.status(), StatusCode::OK);
     t.stop().await;
 }
