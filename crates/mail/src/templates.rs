@@ -652,22 +652,25 @@ mod tests {
         let subject = |payload: &OutboundMessage, lang: &str| renderer.render(&input(payload, lang)).unwrap().subject;
         assert_eq!(
             subject(&expiry_reminder(7), "it"),
-            "La tua password Varco scade tra 7 giorni"
+            "La tua password Varco scade tra 7 giorni — IC Via dei Glicini"
         );
         assert_eq!(
             subject(&expiry_reminder(7), "en"),
-            "Your Varco password expires in 7 days"
+            "Your Varco password expires in 7 days — IC Via dei Glicini"
         );
         assert_eq!(
             subject(&expiry_reminder(1), "it"),
-            "La tua password Varco scade tra 1 giorno"
+            "La tua password Varco scade tra 1 giorno — IC Via dei Glicini"
         );
         assert_eq!(
             subject(&expiry_reminder(1), "en"),
-            "Your Varco password expires in 1 day"
+            "Your Varco password expires in 1 day — IC Via dei Glicini"
         );
         let payload = expiry_reminder(0);
-        assert_eq!(subject(&payload, "it"), "La tua password Varco scade oggi");
+        assert_eq!(
+            subject(&payload, "it"),
+            "La tua password Varco scade oggi — IC Via dei Glicini"
+        );
         let message = renderer.render(&input(&payload, "it")).unwrap();
         assert!(message.text.contains("https://accesso.varco.example/password/change"));
         assert!(message.text.contains("non ti chiederà mai la password per email"));
@@ -729,6 +732,32 @@ mod tests {
     }
 
     #[test]
+    fn subjects_name_the_school_when_there_is_one() {
+        let renderer = renderer(&config());
+        let payload = sample("password_reset");
+        let message = renderer.render(&input(&payload, "it")).unwrap();
+        assert_eq!(message.subject, "Reimposta la password di Varco — IC Via dei Glicini");
+        let mut unnamed = input(&payload, "en");
+        unnamed.school = None;
+        assert_eq!(renderer.render(&unnamed).unwrap().subject, "Reset your Varco password");
+        unnamed.school = Some(SchoolFooter {
+            name: String::new(),
+            ..school()
+        });
+        assert_eq!(renderer.render(&unnamed).unwrap().subject, "Reset your Varco password");
+        for template in TEMPLATES.iter().filter(|t| **t != "test_message") {
+            let payload = sample(template);
+            for lang in LANGS {
+                let subject = renderer.render(&input(&payload, lang)).unwrap().subject;
+                assert!(
+                    subject.ends_with(" — IC Via dei Glicini"),
+                    "{template} ({lang}): {subject}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn email_change_requested_notice_links_are_in_text_and_html() {
         assert_links_in_text_and_html(
             "email_change_requested_notice",
@@ -756,7 +785,7 @@ mod tests {
         let it = renderer.render(&input(&notice, "it")).unwrap();
         assert_eq!(
             it.subject,
-            "Richiesta di cambiare l'indirizzo email del tuo account Varco"
+            "Richiesta di cambiare l'indirizzo email del tuo account Varco — IC Via dei Glicini"
         );
         assert!(it.text.contains("Per ora non è cambiato nulla"));
         assert!(it.text.contains("entro 24 ore"));
