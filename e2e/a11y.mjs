@@ -184,6 +184,9 @@ try {
     await audit('forgot, sent');
     await visit('help', `${base}/help`);
     await visit('help, school not found', `${base}/help?school=XXXX00000X`);
+    await visit('help, schools found by name', `${base}/help?school_name=roma`);
+    await visit('help, no school by that name', `${base}/help?school_name=nessuna-scuola`);
+    await visit('help, name too short', `${base}/help?school_name=r`);
     await visit('404', `${base}/non-esiste`, 404);
     await visit('setup, no valid link', `${base}/setup`, 400);
     await visit('reset link, invalid', `${base}/password/reset?token=non-valido`, 400);

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //!   request (signed in, current password)
-//!      │  token `email_change` (24 h) → link mailed to the NEW address
+//!      │  token `email_change` (24 h) → link mailed to the NEW address,
+//!      │  notice (no link that changes anything) to the CURRENT one
 //!      ▼
 //!   pending ──confirm (link, no login)──▶ changed
 //!      │                                   │  token `email_undo` (7 days) → notice to the OLD address
@@ -57,7 +58,8 @@ async fn live(tx: &mut Tx, token: &str, purpose: TokenPurpose, now: i64) -> Resu
 
 /// Asks to change the signed-in account's address to `new_email`: checks the
 /// current password (a wrong one counts as a failed login), then mails a
-/// confirmation link to the new address. Returns the new address.
+/// confirmation link to the new address and, to the current one, a notice
+/// of the request (no link that changes anything). Returns the new address.
 pub async fn request(
     app: &App,
     session: &Authenticated,
@@ -148,6 +150,30 @@ pub async fn request(
         },
     )
     .await?;
+    // The current address hears of the request now, not only once it is
+    // confirmed: its owner has 24 hours to stop it (security review finding 1).
+    if let Some(current) = &account.email {
+        enqueue(
+            &mut tx,
+            app,
+            Mail {
+                to: current,
+                lang: lang_of(&account),
+                school_id: Some(account.school_id),
+                message: OutboundMessage::EmailChangeRequestedNotice {
+                    first_name: account.first_name.clone(),
+                    user_code: account.user_code.clone(),
+                    new_email_masked: new_email.masked(),
+                    requested_at: format_time(now),
+                    ip: ctx.ip.clone(),
+                    expires_hours: TokenPurpose::EmailChange.default_lifetime_secs() / 3600,
+                    forgot_url: app.link("/password/forgot"),
+                    help_url: app.link("/help"),
+                },
+            },
+        )
+        .await?;
+    }
     tx.commit().await?;
     app.mail_queued();
     Ok(new_email)

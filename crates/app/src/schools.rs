@@ -25,3 +25,47 @@ pub async fn find(app: &App, code: &str) -> Result<School, AppError> {
     tx.commit().await?;
     Ok(school.into())
 }
+
+/// Most schools a search by name lists.
+pub const SEARCH_LIMIT: usize = 20;
+
+/// Shortest and longest piece of a name one may search for.
+const SEARCH_CHARS: std::ops::RangeInclusive<usize> = 2..=100;
+
+/// What a search by name found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchoolSearch {
+    /// By name, at most [`SEARCH_LIMIT`].
+    pub schools: Vec<School>,
+    /// More schools match than are listed: a longer piece of the name narrows it.
+    pub more: bool,
+}
+
+/// Schools whose name contains `fragment`, ignoring case (so parents who do
+/// not know the codice meccanografico can find their school's helpdesk).
+/// A fragment shorter than 2 characters, longer than 100 or with control
+/// characters is [`AppError::Invalid`].
+pub async fn search_by_name(app: &App, fragment: &str) -> Result<SchoolSearch, AppError> {
+    let fragment = fragment.trim();
+    let chars = fragment.chars().count();
+    if !SEARCH_CHARS.contains(&chars) || fragment.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            "school_name",
+            format!(
+                "must be {} to {} characters, without control characters",
+                SEARCH_CHARS.start(),
+                SEARCH_CHARS.end()
+            ),
+        ));
+    }
+    let mut tx = app.store.begin_read().await?;
+    // One more than shown tells whether there are more.
+    let mut found = tx.search_schools_by_name(fragment, SEARCH_LIMIT as i64 + 1).await?;
+    tx.commit().await?;
+    let more = found.len() > SEARCH_LIMIT;
+    found.truncate(SEARCH_LIMIT);
+    Ok(SchoolSearch {
+        schools: found.into_iter().map(School::from).collect(),
+        more,
+    })
+}

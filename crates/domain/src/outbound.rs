@@ -93,6 +93,21 @@ pub enum OutboundMessage {
         undo_days: i64,
         help_url: String,
     },
+    /// To the current address when a change to another one is asked for:
+    /// nothing has changed yet, and what to do if it wasn't them. No secret
+    /// and no link that changes anything (security review finding 1).
+    EmailChangeRequestedNotice {
+        first_name: String,
+        user_code: String,
+        new_email_masked: String,
+        /// As people read it, in the school's zone, e.g. `23/11/2026 12:26`.
+        requested_at: String,
+        ip: Option<String>,
+        /// How long the new address has to confirm before the request lapses.
+        expires_hours: i64,
+        forgot_url: String,
+        help_url: String,
+    },
 }
 
 /// An outbox row that is not a message Varco knows.
@@ -114,6 +129,7 @@ impl OutboundMessage {
         "account_activation",
         "email_change_confirm",
         "email_changed_notice",
+        "email_change_requested_notice",
     ];
 
     /// The template this message is rendered with.
@@ -126,6 +142,7 @@ impl OutboundMessage {
             OutboundMessage::AccountActivation { .. } => "account_activation",
             OutboundMessage::EmailChangeConfirm { .. } => "email_change_confirm",
             OutboundMessage::EmailChangedNotice { .. } => "email_changed_notice",
+            OutboundMessage::EmailChangeRequestedNotice { .. } => "email_change_requested_notice",
         }
     }
 

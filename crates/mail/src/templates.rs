@@ -86,6 +86,12 @@ const BUILT_IN: &[(&str, &str)] = embedded![
     "en/email_changed_notice/subject.txt",
     "en/email_changed_notice/body.txt",
     "en/email_changed_notice/body.html",
+    "it/email_change_requested_notice/subject.txt",
+    "it/email_change_requested_notice/body.txt",
+    "it/email_change_requested_notice/body.html",
+    "en/email_change_requested_notice/subject.txt",
+    "en/email_change_requested_notice/body.txt",
+    "en/email_change_requested_notice/body.html",
     "it/password_expiry_reminder/subject.txt",
     "it/password_expiry_reminder/body.txt",
     "it/password_expiry_reminder/body.html",
@@ -469,6 +475,19 @@ mod tests {
         }
     }
 
+    fn email_change_requested_notice(expires_hours: i64) -> OutboundMessage {
+        OutboundMessage::EmailChangeRequestedNotice {
+            first_name: "Giulia".into(),
+            user_code: "ABCD23456".into(),
+            new_email_masked: "m•••o@example.it".into(),
+            requested_at: "23/11/2026 12:26".into(),
+            ip: Some("203.0.113.7".into()),
+            expires_hours,
+            forgot_url: "https://varco.example/password/forgot".into(),
+            help_url: "https://varco.example/help".into(),
+        }
+    }
+
     /// One message of every template.
     fn samples() -> Vec<OutboundMessage> {
         vec![
@@ -485,6 +504,7 @@ mod tests {
             account_activation(7),
             email_change_confirm(24),
             email_changed_notice(7),
+            email_change_requested_notice(24),
         ]
     }
 
@@ -632,22 +652,25 @@ mod tests {
         let subject = |payload: &OutboundMessage, lang: &str| renderer.render(&input(payload, lang)).unwrap().subject;
         assert_eq!(
             subject(&expiry_reminder(7), "it"),
-            "La tua password Varco scade tra 7 giorni"
+            "La tua password Varco scade tra 7 giorni — IC Via dei Glicini"
         );
         assert_eq!(
             subject(&expiry_reminder(7), "en"),
-            "Your Varco password expires in 7 days"
+            "Your Varco password expires in 7 days — IC Via dei Glicini"
         );
         assert_eq!(
             subject(&expiry_reminder(1), "it"),
-            "La tua password Varco scade tra 1 giorno"
+            "La tua password Varco scade tra 1 giorno — IC Via dei Glicini"
         );
         assert_eq!(
             subject(&expiry_reminder(1), "en"),
-            "Your Varco password expires in 1 day"
+            "Your Varco password expires in 1 day — IC Via dei Glicini"
         );
         let payload = expiry_reminder(0);
-        assert_eq!(subject(&payload, "it"), "La tua password Varco scade oggi");
+        assert_eq!(
+            subject(&payload, "it"),
+            "La tua password Varco scade oggi — IC Via dei Glicini"
+        );
         let message = renderer.render(&input(&payload, "it")).unwrap();
         assert!(message.text.contains("https://accesso.varco.example/password/change"));
         assert!(message.text.contains("non ti chiederà mai la password per email"));
@@ -706,6 +729,80 @@ mod tests {
                 "https://varco.example/help",
             ],
         );
+    }
+
+    #[test]
+    fn subjects_name_the_school_when_there_is_one() {
+        let renderer = renderer(&config());
+        let payload = sample("password_reset");
+        let message = renderer.render(&input(&payload, "it")).unwrap();
+        assert_eq!(message.subject, "Reimposta la password di Varco — IC Via dei Glicini");
+        let mut unnamed = input(&payload, "en");
+        unnamed.school = None;
+        assert_eq!(renderer.render(&unnamed).unwrap().subject, "Reset your Varco password");
+        unnamed.school = Some(SchoolFooter {
+            name: String::new(),
+            ..school()
+        });
+        assert_eq!(renderer.render(&unnamed).unwrap().subject, "Reset your Varco password");
+        for template in TEMPLATES.iter().filter(|t| **t != "test_message") {
+            let payload = sample(template);
+            for lang in LANGS {
+                let subject = renderer.render(&input(&payload, lang)).unwrap().subject;
+                assert!(
+                    subject.ends_with(" — IC Via dei Glicini"),
+                    "{template} ({lang}): {subject}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn email_change_requested_notice_links_are_in_text_and_html() {
+        assert_links_in_text_and_html(
+            "email_change_requested_notice",
+            &["https://varco.example/password/forgot", "https://varco.example/help"],
+        );
+    }
+
+    #[test]
+    fn email_change_requested_notice_says_what_when_where_and_changes_nothing() {
+        let renderer = renderer(&config());
+        let notice = sample("email_change_requested_notice");
+        for lang in LANGS {
+            let message = renderer.render(&input(&notice, lang)).unwrap();
+            for body in [&message.text, &message.html] {
+                for shown in ["m•••o@example.it", "23/11/2026 12:26", "203.0.113.7", "ABCD23456"] {
+                    assert!(body.contains(shown), "{lang}: no {shown}");
+                }
+                assert!(!body.contains("token="), "{lang}: a link with a secret");
+                assert!(
+                    !body.contains("/account/email"),
+                    "{lang}: a link that changes the account"
+                );
+            }
+        }
+        let it = renderer.render(&input(&notice, "it")).unwrap();
+        assert_eq!(
+            it.subject,
+            "Richiesta di cambiare l'indirizzo email del tuo account Varco — IC Via dei Glicini"
+        );
+        assert!(it.text.contains("Per ora non è cambiato nulla"));
+        assert!(it.text.contains("entro 24 ore"));
+        assert!(it.text.contains("Se invece non l'hai fatta tu"));
+
+        let mut without_ip = email_change_requested_notice(1);
+        if let OutboundMessage::EmailChangeRequestedNotice { ip, .. } = &mut without_ip {
+            *ip = None;
+        }
+        let en = renderer.render(&input(&without_ip, "en")).unwrap();
+        assert!(
+            en.text.contains("on 23/11/2026 12:26 (Italian time) someone asked"),
+            "{}",
+            en.text
+        );
+        assert!(en.text.contains("within 1 hour."));
+        assert!(!en.text.contains("IP address"));
     }
 
     #[test]

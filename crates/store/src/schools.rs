@@ -43,6 +43,20 @@ fn from_row(row: &AnyRow) -> Result<SchoolRecord, sqlx::Error> {
     })
 }
 
+/// `%fragment%`, lower-cased, with LIKE's own characters escaped by `\`.
+fn like_pattern(fragment: &str) -> String {
+    let mut pattern = String::with_capacity(fragment.len() + 2);
+    pattern.push('%');
+    for c in fragment.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 impl Tx {
     pub async fn insert_school(&mut self, school: &NewSchool<'_>) -> Result<SchoolRecord, StoreError> {
         let row = sqlx::query(&format!(
@@ -77,10 +91,40 @@ impl Tx {
         Ok(row.as_ref().map(from_row).transpose()?)
     }
 
+    /// Schools whose name contains `fragment`, ignoring case, by name; at
+    /// most `limit`. The fragment is matched literally (`%`, `_` and `\`
+    /// are escaped) and bound as a parameter. SQLite lower-cases ASCII
+    /// letters only, so accented capitals match only as written.
+    pub async fn search_schools_by_name(
+        &mut self,
+        fragment: &str,
+        limit: i64,
+    ) -> Result<Vec<SchoolRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM schools WHERE LOWER(name) LIKE $1 ESCAPE '\\' ORDER BY name, code LIMIT $2"
+        ))
+        .bind(like_pattern(fragment))
+        .bind(limit)
+        .fetch_all(self.conn())
+        .await?;
+        Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+    }
+
     pub async fn list_schools(&mut self) -> Result<Vec<SchoolRecord>, StoreError> {
         let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM schools ORDER BY code"))
             .fetch_all(self.conn())
             .await?;
         Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn like_patterns_are_lower_case_and_literal() {
+        assert_eq!(like_pattern("Via Roma"), "%via roma%");
+        assert_eq!(like_pattern("100%_a\\b"), "%100\\%\\_a\\\\b%");
     }
 }

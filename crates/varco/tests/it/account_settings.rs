@@ -10,6 +10,7 @@ use varco_app::{Actor, RequestContext};
 
 use crate::harness::{Backend, PASSWORD, TestApp, both_backends, client};
 use crate::kit::{input_value, token_in};
+use crate::smtp::Received;
 
 both_backends!(
     email_change_confirmed_by_the_new_address_and_undone_from_the_old,
@@ -88,6 +89,16 @@ async fn press(c: &reqwest::Client, t: &TestApp, path: &str, token: &str) -> (St
     (page_status, status, r.text().await.unwrap())
 }
 
+/// The one message to `address` with a `path` link.
+fn to<'a>(messages: &'a [Received], address: &str, path: &str) -> &'a Received {
+    let mut found = messages
+        .iter()
+        .filter(|m| m.header("To").as_deref() == Some(address) && m.text().contains(&format!("{path}?token=")));
+    let message = found.next().unwrap_or_else(|| panic!("no {path} link to {address}"));
+    assert!(found.next().is_none(), "more than one {path} link to {address}");
+    message
+}
+
 async fn events(t: &TestApp, user_code: &str) -> Vec<(String, String, Option<String>)> {
     varco_app::audit::list(t.app(), Some(user_code), 200)
         .await
@@ -154,10 +165,28 @@ async fn email_change_confirmed_by_the_new_address_and_undone_from_the_old(backe
     let r = request_change(&t.client, &t, &csrf, NEW, NEW, PASSWORD).await;
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains(NEW));
-    let messages = sink.wait_for(1, Duration::from_secs(20)).await;
-    assert_eq!(messages.len(), 1, "only the valid request sends mail");
-    assert_eq!(messages[0].header("To").as_deref(), Some(NEW));
-    let token = token_in(&messages[0], "/account/email/confirm");
+    let messages = sink.wait_for(2, Duration::from_secs(20)).await;
+    assert_eq!(messages.len(), 2, "only the valid request sends mail");
+    let confirm = to(&messages, NEW, "/account/email/confirm");
+    let token = token_in(confirm, "/account/email/confirm");
+    // The CURRENT address hears of the request at once: masked new address,
+    // when and from where, what to do, and no link that changes anything.
+    let requested = messages
+        .iter()
+        .find(|m| m.header("To").as_deref() == Some(OLD))
+        .expect("a notice of the request to the current address");
+    let text = requested.text();
+    assert!(text.contains("n•••o@example.it"), "{text}");
+    assert!(!text.contains(NEW), "the notice masks the new address");
+    assert!(
+        text.contains("Per ora non è cambiato nulla") && text.contains("127.0.0.1"),
+        "{text}"
+    );
+    assert!(text.contains("/password/forgot") && text.contains("/help"), "{text}");
+    assert!(
+        !text.contains("token=") && !text.contains("/account/email/confirm"),
+        "no secret, no confirmation link: {text}"
+    );
     let (_, body) = me(&t.client, &t).await;
     assert_eq!(body["email"], OLD, "the new address is not used before it is confirmed");
 
@@ -182,10 +211,9 @@ async fn email_change_confirmed_by_the_new_address_and_undone_from_the_old(backe
     assert_eq!(body["email_verified"], true);
 
     // The old address is told, with the new one masked and an undo link.
-    let messages = sink.wait_for(2, Duration::from_secs(20)).await;
-    assert_eq!(messages.len(), 2);
-    let notice = &messages[1];
-    assert_eq!(notice.header("To").as_deref(), Some(OLD));
+    let messages = sink.wait_for(3, Duration::from_secs(20)).await;
+    assert_eq!(messages.len(), 3);
+    let notice = to(&messages, OLD, "/account/email/undo");
     let text = notice.text();
     assert!(text.contains("n•••o@example.it"), "{text}");
     assert!(!text.contains(NEW), "the notice masks the new address");
@@ -199,9 +227,8 @@ async fn email_change_confirmed_by_the_new_address_and_undone_from_the_old(backe
     assert_eq!(me(&t.client, &t).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(me(&phone, &t).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(t.login("cambio", PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
-    let messages = sink.wait_for(3, Duration::from_secs(20)).await;
-    let reset = &messages[2];
-    assert_eq!(reset.header("To").as_deref(), Some(OLD));
+    let messages = sink.wait_for(4, Duration::from_secs(20)).await;
+    let reset = to(&messages, OLD, "/password/reset");
     let token = token_in(reset, "/password/reset");
     let fresh = client();
     let r = fresh
@@ -252,8 +279,9 @@ async fn email_links_are_single_use_and_bound_to_their_purpose(backend: Backend)
     assert_eq!(r.status(), 200);
     let r = request_change(&t.client, &t, &csrf, NEW, NEW, PASSWORD).await;
     assert_eq!(r.status(), 200);
-    let messages = sink.wait_for(2, Duration::from_secs(20)).await;
-    assert_eq!(messages.len(), 2);
+    // Each request: a link to the new address and a notice to the current one.
+    let messages = sink.wait_for(4, Duration::from_secs(20)).await;
+    assert_eq!(messages.len(), 4);
     let first = messages
         .iter()
         .find(|m| m.header("To").as_deref() == Some("primo@example.it"))
@@ -290,12 +318,8 @@ async fn email_links_are_single_use_and_bound_to_their_purpose(backend: Backend)
     assert_eq!(me(&t.client, &t).await.1["email"], NEW);
 
     // The undo link is not a confirm link.
-    let messages = sink.wait_for(3, Duration::from_secs(20)).await;
-    let notice = messages
-        .iter()
-        .find(|m| m.header("To").as_deref() == Some(OLD))
-        .expect("notice");
-    let undo = token_in(notice, "/account/email/undo");
+    let messages = sink.wait_for(5, Duration::from_secs(20)).await;
+    let undo = token_in(to(&messages, OLD, "/account/email/undo"), "/account/email/undo");
     let (page, status, _) = press(&browser, &t, "/account/email/confirm", &undo).await;
     assert_eq!((page, status), (StatusCode::BAD_REQUEST, StatusCode::BAD_REQUEST));
     assert_eq!(me(&t.client, &t).await.1["email"], NEW);
@@ -317,8 +341,8 @@ async fn parallel_confirmations_of_one_link_succeed_once(backend: Backend) {
     let csrf = session_csrf(&t.client, &t, "/account/email").await;
     let r = request_change(&t.client, &t, &csrf, NEW, NEW, PASSWORD).await;
     assert_eq!(r.status(), 200);
-    let messages = sink.wait_for(1, Duration::from_secs(20)).await;
-    let token = token_in(&messages[0], "/account/email/confirm");
+    let messages = sink.wait_for(2, Duration::from_secs(20)).await;
+    let token = token_in(to(&messages, NEW, "/account/email/confirm"), "/account/email/confirm");
     let browser = client();
     let page = browser
         .get(t.url(&format!("/account/email/confirm?token={token}")))
@@ -343,14 +367,14 @@ async fn parallel_confirmations_of_one_link_succeed_once(backend: Backend) {
         .filter(|(e, _, _)| e == "email_changed")
         .count();
     assert_eq!(changed, 1);
-    let messages = sink.wait_for(2, Duration::from_secs(20)).await;
+    let messages = sink.wait_for(3, Duration::from_secs(20)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let notices = sink
         .messages()
         .iter()
-        .filter(|m| m.header("To").as_deref() == Some(OLD))
+        .filter(|m| m.header("To").as_deref() == Some(OLD) && m.text().contains("/account/email/undo?token="))
         .count();
-    assert_eq!((messages.len(), notices), (2, 1), "one notice only");
+    assert_eq!((messages.len(), notices), (3, 1), "one change notice only");
     t.stop().await;
 }
 

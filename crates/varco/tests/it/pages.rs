@@ -11,6 +11,7 @@ both_backends!(
     security_headers_on_every_page,
     form_login_with_csrf_lands_on_account,
     help_shows_the_helpdesks,
+    help_finds_schools_by_part_of_their_name,
     first_run_setup_link_creates_the_admin_once,
     refused_forms_tie_errors_to_their_fields,
     branding_names_the_site_and_links_the_legal_pages,
@@ -237,6 +238,87 @@ async fn help_shows_the_helpdesks(backend: Backend) {
         .await
         .unwrap();
     assert!(html.contains("Nessuna scuola con questo codice"));
+    t.stop().await;
+}
+
+async fn add_school(t: &TestApp, code: &str, name: &str, helpdesk_email: Option<&str>) {
+    varco_app::schools::add(
+        t.app(),
+        &varco_app::Actor::Cli,
+        &varco_app::RequestContext::default(),
+        &varco_app::schools::AddSchool {
+            code: code.into(),
+            name: name.into(),
+            email: None,
+            helpdesk_email: helpdesk_email.map(Into::into),
+            helpdesk_phone: None,
+            helpdesk_hours: None,
+        },
+    )
+    .await
+    .expect("school added");
+}
+
+async fn help_finds_schools_by_part_of_their_name(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    t.add_school().await;
+    add_school(
+        &t,
+        "MIPS01000A",
+        "Liceo Alessandro Manzoni - Milano",
+        Some("segreteria@manzoni.example"),
+    )
+    .await;
+    for n in 1..=21 {
+        add_school(&t, &format!("TOIC{n:06}"), &format!("Scuola Prova {n:02}"), None).await;
+    }
+    let help = |query: &str| {
+        let url = t.url(&format!("/help?school_name={query}"));
+        let client = t.client.clone();
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+
+    // The form: a labelled field, no script needed.
+    let html = help("").await;
+    assert!(html.contains("<label for=\"school_name\">Nome della scuola"), "{html}");
+    assert!(html.contains("id=\"school_name\" name=\"school_name\""));
+    assert!(!html.contains("help-found-title"), "no results before a search");
+
+    // Case does not matter; each result lists name, code and helpdesk, as a list.
+    let html = help("via%20ROMA").await;
+    assert!(html.contains("1 scuola trovata"), "{html}");
+    assert!(html.contains("<ul class=\"varco-school-results\">"));
+    assert!(html.contains("Istituto Comprensivo Via Roma") && html.contains(SCHOOL));
+    assert!(html.contains("assistenza@icviaroma.edu.it") && html.contains("lun-ven 10-13"));
+    assert!(html.contains("value=\"via ROMA\""), "the search stays in the field");
+    assert!(!html.contains("MIPS01000A"));
+
+    // The town, when it is part of the name.
+    let html = help("milano").await;
+    assert!(html.contains("MIPS01000A") && html.contains("segreteria@manzoni.example"));
+    assert!(!html.contains(SCHOOL));
+
+    // At most 20, by name, and a hint to narrow the search.
+    let html = help("prova").await;
+    assert_eq!(html.matches("<li class=\"mt-3\">").count(), 20, "{html}");
+    assert!(html.contains("Scuola Prova 01") && html.contains("Scuola Prova 20"));
+    assert!(!html.contains("Scuola Prova 21"));
+    assert!(html.contains("Sono elencate solo le prime 20 scuole"));
+
+    // LIKE's wildcards are plain characters; too short a search is refused.
+    let html = help("%25%25").await;
+    assert!(html.contains("Nessuna scuola trovata") && html.contains("Nessuna scuola ha questo nome"));
+    assert!(!html.contains(SCHOOL));
+    let html = help("a").await;
+    assert!(html.contains("Scrivi almeno 2 caratteri"), "{html}");
+    assert!(!html.contains("help-found-title"));
+
+    // English.
+    let r = t.client.get(t.url("/lang/en?back=/help")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let html = help("MANZONI").await;
+    assert!(html.contains("1 school found") && html.contains("MIPS01000A"), "{html}");
+    assert!(html.contains("School name (or part of it)"));
     t.stop().await;
 }
 

@@ -1,5 +1,6 @@
 //! `/help`: the national helpdesk from configuration, the signed-in user's
-//! school, and a lookup of any school's contacts by code.
+//! school, and a lookup of any school's contacts by code or by (part of)
+//! its name.
 
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -13,6 +14,8 @@ use crate::session::MaybeSession;
 #[derive(Debug, Deserialize)]
 pub struct HelpQuery {
     school: Option<String>,
+    /// A piece of a school's name.
+    school_name: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -60,6 +63,23 @@ pub async fn show(
         ),
         (None, None) => None,
     };
+    let name_query = query.school_name.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let mut name_too_short = false;
+    let found: Option<(Vec<Contacts>, bool)> = match name_query {
+        Some(name) => match varco_app::schools::search_by_name(&state.app, name).await {
+            Ok(search) => Some((search.schools.into_iter().map(Contacts::from).collect(), search.more)),
+            Err(varco_app::AppError::Invalid { .. }) => {
+                name_too_short = true;
+                None
+            }
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let (found, found_more) = match found {
+        Some((schools, more)) => (Some(schools), more),
+        None => (None, false),
+    };
     let national = &state.config.national_helpdesk;
     // An unconfigured national helpdesk is not shown at all.
     let national_shown = national.email.is_some() || national.phone.is_some() || national.hours.is_some();
@@ -71,6 +91,10 @@ pub async fn show(
             national => national_shown.then_some(national),
             school_not_found => school_not_found,
             school_query => school_query.unwrap_or(""),
+            name_query => name_query.unwrap_or(""),
+            name_too_short => name_too_short,
+            found => found,
+            found_more => found_more,
         },
     )
 }
