@@ -127,7 +127,7 @@ fn a_first_start_follows_listen_hints_setup_on_login_keeps_files_private_and_log
         "no ANSI codes in logs to a pipe: {stderr:?}"
     );
     assert!(stderr.contains("INFO"), "the log is there, plain: {stderr}");
-    assert!(!stderr.contains("WARN"), "nothing to warn about: {stderr}");
+    assert!(varco_warnings(&stderr).is_empty(), "nothing to warn about: {stderr}");
 }
 
 #[test]
@@ -136,9 +136,9 @@ fn a_public_url_that_cannot_reach_the_listener_is_warned_about_at_start() {
     let port = free_port();
     let child = serve(dir.path(), port, &[("VARCO_PUBLIC_URL", "http://127.0.0.1:8080")]);
     let stderr = stop(child);
-    let warning = stderr
-        .lines()
-        .find(|l| l.contains("WARN"))
+    let warning = varco_warnings(&stderr)
+        .into_iter()
+        .find(|l| l.contains("public"))
         .unwrap_or_else(|| panic!("a warning at start: {stderr}"));
     assert!(
         warning.contains("http://127.0.0.1:8080") && warning.contains(&format!("127.0.0.1:{port}")),
@@ -154,7 +154,16 @@ fn a_public_url_that_cannot_reach_the_listener_is_warned_about_at_start() {
         &[("VARCO_PUBLIC_URL", "https://accesso.scuola.example")],
     );
     let stderr = stop(child);
-    assert!(!stderr.contains("WARN"), "{stderr}");
+    assert!(varco_warnings(&stderr).is_empty(), "{stderr}");
+}
+
+/// Varco's own warnings: a slow statement that sqlx reports on a busy
+/// machine is not about the configuration.
+fn varco_warnings(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.contains("WARN") && !l.contains("slow statement"))
+        .collect()
 }
 
 #[test]
