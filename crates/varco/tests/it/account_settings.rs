@@ -76,7 +76,7 @@ async fn press(c: &reqwest::Client, t: &TestApp, path: &str, token: &str) -> (St
         input_value(&html, "csrf")
     } else {
         // No button on the page: post anyway, with a valid anonymous form token.
-        let login = c.get(t.url("/login")).send().await.unwrap().text().await.unwrap();
+        let login = t.html_with(c, "/login").await;
         input_value(&login, "csrf")
     };
     let r = c
@@ -119,15 +119,7 @@ async fn email_change_confirmed_by_the_new_address_and_undone_from_the_old(backe
     login_with(&phone, &t, "cambio").await;
 
     // The form lives on /account/email, linked from /account.
-    let account = t
-        .client
-        .get(t.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let account = t.html("/account").await;
     assert!(account.contains("href=\"/account/email\"") && account.contains("href=\"/account/sessions\""));
     let csrf = session_csrf(&t.client, &t, "/account/email").await;
 
@@ -418,14 +410,7 @@ async fn sessions_are_listed_and_ended_by_their_owner(backend: Backend) {
     assert!(html.contains("Questo dispositivo"));
     assert!(html.contains("Firefox · Windows") && html.contains("127.0.0.1"));
     let csrf = input_value(&html, "csrf");
-    let laptop_html = laptop
-        .get(t.url("/account/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let laptop_html = t.html_with(&laptop, "/account/sessions").await;
     let laptop_id = listed(&laptop_html)[0];
     assert!(ids.contains(&laptop_id));
     assert!(html.contains(&format!("action=\"/account/sessions/{laptop_id}/end\"")));
@@ -452,15 +437,7 @@ async fn sessions_are_listed_and_ended_by_their_owner(backend: Backend) {
     assert_eq!(r.headers()["location"], "/account/sessions?ended=1");
     assert_eq!(me(&laptop, &t).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(me(&t.client, &t).await.0, 200);
-    let html = t
-        .client
-        .get(t.url("/account/sessions?ended=1"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = t.html("/account/sessions?ended=1").await;
     assert_eq!(listed(&html), vec![own_id]);
     assert!(html.contains("La sessione è stata chiusa"));
     // Ending it again, or the current one, or nonsense: not found.
@@ -479,14 +456,7 @@ async fn sessions_are_listed_and_ended_by_their_owner(backend: Backend) {
     // A session of another account is not found, and survives.
     let other = client();
     login_with(&other, &t, "altro").await;
-    let other_html = other
-        .get(t.url("/account/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let other_html = t.html_with(&other, "/account/sessions").await;
     let other_id = listed(&other_html)[0];
     let r = end(&t.client, &t, &format!("/account/sessions/{other_id}/end"), &csrf).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
@@ -503,15 +473,7 @@ async fn sessions_are_listed_and_ended_by_their_owner(backend: Backend) {
     assert_eq!(me(&c4, &t).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(me(&t.client, &t).await.0, 200);
     assert_eq!(me(&other, &t).await.0, 200, "other accounts are untouched");
-    let html = t
-        .client
-        .get(t.url("/account/sessions?ended_others=2"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = t.html("/account/sessions?ended_others=2").await;
     assert!(html.contains("Sono state chiuse 2 sessioni"));
     let audit = events(&t, &a.user_code).await;
     let expected_end = format!("session_id={laptop_id}");

@@ -150,6 +150,23 @@ impl TestApp {
         varco_app::email_change::undo(self.app(), token, &RequestContext::default()).await
     }
 
+    /// The page at `path`, fetched with the test's own client.
+    pub async fn html(&self, path: &str) -> String {
+        self.html_with(&self.client, path).await
+    }
+
+    /// The page at `path`, fetched with `client`.
+    pub async fn html_with(&self, client: &reqwest::Client, path: &str) -> String {
+        client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+            .text()
+            .await
+            .expect("page")
+    }
+
     /// Signs in through the `/login` form (with its CSRF token) in a fresh
     /// browser-like client: the status and the page.
     pub async fn page_login(&self, login: &str, password: &str) -> (StatusCode, String) {

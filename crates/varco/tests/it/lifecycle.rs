@@ -347,14 +347,7 @@ async fn forced_change_from_the_cli_and_the_pages(backend: Backend) {
     let r = c.get(t.url("/account")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"], "/password/change");
-    let html = c
-        .get(t.url("/password/change"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = t.html_with(&c, "/password/change").await;
     assert!(html.contains("La segreteria ha chiesto di cambiare la password di questo account"));
     let csrf = {
         let marker = "name=\"csrf\" value=\"";

@@ -21,15 +21,7 @@ both_backends!(
 
 async fn pages_speak_italian_by_default_and_english_on_request(backend: Backend) {
     let Some(t) = TestApp::spawn(backend).await else { return };
-    let html = t
-        .client
-        .get(t.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = t.html("/login").await;
     assert!(html.contains("<html lang=\"it\">"));
     assert!(html.contains("Accedi a Varco"));
     let r = t
@@ -107,15 +99,7 @@ async fn form_login_with_csrf_lands_on_account(backend: Backend) {
     let r = t.client.get(t.url("/account")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(r.headers()["location"].to_str().unwrap().starts_with("/login"));
-    let html = t
-        .client
-        .get(t.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = t.html("/login").await;
     let csrf = input_value(&html, "csrf");
     // Without the token, or with another one: refused, nobody signed in.
     for token in ["", "forged-token"] {
@@ -163,15 +147,7 @@ async fn form_login_with_csrf_lands_on_account(backend: Backend) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"], "/account");
-    let html = t
-        .client
-        .get(t.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = t.html("/account").await;
     assert!(
         html.contains("Il tuo account")
             && html.contains(&a.user_code)
@@ -213,7 +189,7 @@ async fn help_shows_the_helpdesks(backend: Backend) {
         return;
     };
     t.add_school().await;
-    let html = t.client.get(t.url("/help")).send().await.unwrap().text().await.unwrap();
+    let html = t.html("/help").await;
     assert!(html.contains("800 000 000") && html.contains("lun-ven 8-18"));
     let html = t
         .client
@@ -228,15 +204,7 @@ async fn help_shows_the_helpdesks(backend: Backend) {
         html.contains("assistenza@icviaroma.edu.it") && html.contains("lun-ven 10-13"),
         "school contacts"
     );
-    let html = t
-        .client
-        .get(t.url("/help?school=XXXX000000"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = t.html("/help?school=XXXX000000").await;
     assert!(html.contains("Nessuna scuola con questo codice"));
     t.stop().await;
 }
@@ -389,7 +357,7 @@ async fn first_run_setup_link_creates_the_admin_once(backend: Backend) {
 
 /// Posts a form with the CSRF token of the page it comes from; returns the status and the page.
 async fn post_form(t: &TestApp, page: &str, action: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
-    let html = t.client.get(t.url(page)).send().await.unwrap().text().await.unwrap();
+    let html = t.html(page).await;
     let csrf = input_value(&html, "csrf");
     let mut form: Vec<(&str, &str)> = fields.to_vec();
     form.push(("csrf", csrf.as_str()));
@@ -556,7 +524,7 @@ async fn branding_names_the_site_and_links_the_legal_pages(backend: Backend) {
     let Some(t) = TestApp::spawn_with(backend, options).await else {
         return;
     };
-    let html = t.client.get(t.url("/help")).send().await.unwrap().text().await.unwrap();
+    let html = t.html("/help").await;
     assert!(
         html.contains("<div class=\"it-brand-title\">IC Via Roma – Registro elettronico</div>"),
         "{html}"
@@ -572,7 +540,7 @@ async fn branding_names_the_site_and_links_the_legal_pages(backend: Backend) {
 
     // Unset: no footer links at all.
     let Some(t) = TestApp::spawn(backend).await else { return };
-    let html = t.client.get(t.url("/help")).send().await.unwrap().text().await.unwrap();
+    let html = t.html("/help").await;
     assert!(!html.contains("Privacy") && !html.contains("Note legali"));
     assert!(html.contains("<div class=\"it-brand-title\">Varco</div>"));
     t.stop().await;
@@ -585,15 +553,7 @@ async fn sessions_show_times_in_the_school_zone(backend: Backend) {
         .await;
     let (status, _) = post_form(&t, "/login", "/login", &[("login", "orari"), ("password", PASSWORD)]).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    let html = t
-        .client
-        .get(t.url("/account/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = t.html("/account/sessions").await;
     // T0 is 15/01/2027 08:00 UTC: 09:00 in Rome (CET).
     assert!(html.contains("15&#x2f;01&#x2f;2027 09:00 (ora italiana)"), "{html}");
     assert!(!html.contains("UTC"));
@@ -609,15 +569,7 @@ async fn an_expired_password_says_since_when(backend: Backend) {
     t.clock.advance(181 * 86_400);
     let (status, _) = post_form(&t, "/login", "/login", &[("login", "scade"), ("password", PASSWORD)]).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    let html = t
-        .client
-        .get(t.url("/password/change"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = t.html("/password/change").await;
     // T0 + 180 days is 14/07/2027 in Rome.
     assert!(
         html.contains("La tua password è scaduta il 14&#x2f;07&#x2f;2027."),

@@ -18,15 +18,7 @@ both_backends!(
 
 /// The anonymous form token (from the sign-in page, which sets its cookie).
 async fn csrf(t: &TestApp) -> String {
-    let html = t
-        .client
-        .get(t.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = t.html("/login").await;
     input_value(&html, "csrf")
 }
 
@@ -103,16 +95,7 @@ async fn setup_is_gone_once_an_admin_exists(backend: Backend) {
     let Some(t) = TestApp::spawn(backend).await else { return };
     let token = varco_app::setup::issue_setup_token(t.app()).await.unwrap();
     let pending = "la prima configurazione è in attesa";
-    let login = || async {
-        t.client
-            .get(t.url("/login"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
+    let login = || async { t.html("/login").await };
     assert!(
         login().await.contains(pending),
         "the sign-in page says setup is pending"
