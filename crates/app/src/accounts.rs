@@ -17,7 +17,7 @@ pub use crate::views::{AccountView, RoleView, SchoolRef};
 use crate::{Actor, App, AppError, RequestContext};
 
 /// Creates an account. With a password it is active at once; without one it
-/// waits for activation (the activation email comes with the mail issue).
+/// waits for activation (and gets an activation email when it has an address).
 pub async fn add(
     app: &App,
     actor: &Actor,

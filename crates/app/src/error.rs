@@ -33,8 +33,6 @@ pub enum AppError {
     Conflict(String),
     #[error("authentication required")]
     Unauthenticated,
-    #[error("not allowed")]
-    Forbidden,
     #[error("the password must be changed first")]
     PasswordChangeRequired,
     #[error("the link is invalid, expired or already used")]

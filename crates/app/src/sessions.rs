@@ -18,8 +18,6 @@ use crate::{Actor, App, AppError, RequestContext};
 #[derive(Debug)]
 pub struct NewSessionToken {
     pub token: SecretToken,
-    pub csrf_token: String,
-    pub expires_in_secs: i64,
 }
 
 /// A request's valid session and its account.
@@ -67,11 +65,7 @@ pub(crate) async fn create_session(
         password_change_required,
     })
     .await?;
-    Ok(NewSessionToken {
-        token,
-        csrf_token: csrf.as_str().to_owned(),
-        expires_in_secs: app.settings.session_absolute_secs,
-    })
+    Ok(NewSessionToken { token })
 }
 
 pub(crate) async fn delete_by_token(tx: &mut Tx, token: &str) -> Result<Option<SessionRecord>, AppError> {

@@ -56,7 +56,7 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    #[allow(clippy::disallowed_methods, reason = "the one sanctioned read of the system clock")]
+    #[expect(clippy::disallowed_methods, reason = "the one sanctioned read of the system clock")]
     fn now(&self) -> Timestamp {
         let now = SystemTime::now();
         let secs = match now.duration_since(UNIX_EPOCH) {

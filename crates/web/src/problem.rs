@@ -66,7 +66,6 @@ pub fn classify(error: &WebError) -> (StatusCode, &'static str, &'static str) {
             AppError::NotFound(_) => (S::NOT_FOUND, "not_found", "Not found"),
             AppError::Conflict(_) => (S::CONFLICT, "conflict", "Conflict"),
             AppError::Unauthenticated => (S::UNAUTHORIZED, "unauthenticated", "Authentication required"),
-            AppError::Forbidden => (S::FORBIDDEN, "forbidden", "Forbidden"),
             AppError::PasswordChangeRequired => (S::FORBIDDEN, "password_change_required", "Password change required"),
             AppError::InvalidToken => (S::BAD_REQUEST, "invalid_token", "Invalid or expired token"),
             AppError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
