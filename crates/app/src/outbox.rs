@@ -1,6 +1,7 @@
 //! The outbox as operators see it: listing messages and putting one that
 //! failed back in the queue.
 
+use varco_domain::OutboxStatus;
 use varco_domain::clock::Timestamp;
 
 use crate::audit::{self, AuditEvent, Target};
@@ -10,7 +11,7 @@ use crate::{Actor, App, AppError, RequestContext};
 #[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
 pub struct OutboxEntry {
     pub id: i64,
-    pub status: String,
+    pub status: OutboxStatus,
     pub template: String,
     pub recipient: String,
     pub attempts: i64,
@@ -137,7 +138,7 @@ mod tests {
         retry(&app, &Actor::Cli, failed).await.unwrap();
         let listed = list(&app, false, 10).await.unwrap();
         let again = listed.iter().find(|m| m.id == failed).unwrap();
-        assert_eq!(again.status, "pending");
+        assert_eq!(again.status, OutboxStatus::Pending);
         assert_eq!(again.attempts, 0);
         assert_eq!(again.next_attempt_at, Timestamp(START).to_rfc3339());
         assert_eq!(

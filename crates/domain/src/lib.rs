@@ -14,6 +14,7 @@ pub mod clock;
 pub mod email;
 pub mod lockout;
 pub mod outbound;
+pub mod outbox;
 pub mod password;
 pub mod person;
 pub mod school_code;
@@ -27,6 +28,7 @@ pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use email::{EmailAddress, EmailError};
 pub use lockout::{Admission, FailureOutcome, LockState, LockoutPolicy};
 pub use outbound::OutboundMessage;
+pub use outbox::OutboxStatus;
 pub use password::{
     CommonPasswords, ExpiryPolicy, ExpiryStatus, FEEDBACK_CODES, HashError, HashFormat, HashParams,
     MAX_PASSWORD_INPUT_BYTES, PasswordHasher, PasswordInput, PasswordInputError, PasswordPolicy, PolicyContext,

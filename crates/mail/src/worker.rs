@@ -356,6 +356,7 @@ mod tests {
     use crate::{Helpdesk, MailConfig};
     use serde_json::json;
     use std::path::Path;
+    use varco_domain::OutboxStatus;
     use varco_domain::clock::FixedClock;
     use varco_store::{ConnectOptions, NewOutboxMessage, NewSchool, OutboxFilter};
 
@@ -486,7 +487,7 @@ mod tests {
             "school footer loaded from the store"
         );
         let sent = record(&fixture, "1@varco.test").await;
-        assert_eq!(sent.status, "sent");
+        assert_eq!(sent.status, OutboxStatus::Sent);
         assert_eq!(sent.sent_at, Some(START));
         assert_eq!(sent.payload, "{}", "payload forgotten after delivery");
 
@@ -516,7 +517,7 @@ mod tests {
         );
         for id in ["bad-json@x", "bad-template@x", "missing-value@x"] {
             let failed = record(&fixture, id).await;
-            assert_eq!(failed.status, "failed", "{id}");
+            assert_eq!(failed.status, OutboxStatus::Failed, "{id}");
             assert!(failed.last_error.is_some(), "{id}");
         }
     }
@@ -539,7 +540,7 @@ mod tests {
             }
         );
         let waiting = record(&fixture, "1@varco.test").await;
-        assert_eq!(waiting.status, "pending");
+        assert_eq!(waiting.status, OutboxStatus::Pending);
         assert_eq!(waiting.attempts, 1);
         assert!(
             (START + 30..=START + 33).contains(&waiting.next_attempt_at),
@@ -568,7 +569,7 @@ mod tests {
             }
         );
         let failed = record(&fixture, "1@varco.test").await;
-        assert_eq!(failed.status, "failed");
+        assert_eq!(failed.status, OutboxStatus::Failed);
         let error = failed.last_error.unwrap();
         assert!(error.starts_with("gave up after 3 attempts"), "{error}");
         assert!(!error.contains("s3cret"), "{error}");
@@ -645,7 +646,7 @@ mod tests {
             }
         );
         let back = record(&fixture, "1@x").await;
-        assert_eq!(back.status, "pending");
+        assert_eq!(back.status, OutboxStatus::Pending);
         assert_eq!(back.next_attempt_at, START);
         let report = worker.run_once().await.unwrap();
         assert_eq!(report.sent, 2, "handed-back messages are due at once");

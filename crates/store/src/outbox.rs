@@ -11,6 +11,7 @@
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use varco_domain::OutboxStatus;
 
 use crate::{Backend, Store, StoreError, Tx};
 
@@ -23,7 +24,7 @@ pub struct OutboxRecord {
     pub lang: String,
     pub school_id: Option<i64>,
     pub payload: String,
-    pub status: String,
+    pub status: OutboxStatus,
     pub attempts: i64,
     pub next_attempt_at: i64,
     pub last_error: Option<String>,
@@ -46,22 +47,72 @@ pub struct NewOutboxMessage<'a> {
 const COLUMNS: &str = "id, message_id, recipient, template, lang, school_id, payload, status, attempts, \
      next_attempt_at, last_error, created_at, sent_at";
 
+/// A row of `outbox` as stored; private, so that callers only ever see an
+/// [`OutboxRecord`] whose status parsed.
+struct DbOutbox {
+    id: i64,
+    message_id: String,
+    recipient: String,
+    template: String,
+    lang: String,
+    school_id: Option<i64>,
+    payload: String,
+    status: String,
+    attempts: i64,
+    next_attempt_at: i64,
+    last_error: Option<String>,
+    created_at: i64,
+    sent_at: Option<i64>,
+}
+
+impl TryFrom<&AnyRow> for DbOutbox {
+    type Error = sqlx::Error;
+
+    fn try_from(row: &AnyRow) -> Result<DbOutbox, sqlx::Error> {
+        Ok(DbOutbox {
+            id: row.try_get("id")?,
+            message_id: row.try_get("message_id")?,
+            recipient: row.try_get("recipient")?,
+            template: row.try_get("template")?,
+            lang: row.try_get("lang")?,
+            school_id: row.try_get("school_id")?,
+            payload: row.try_get("payload")?,
+            status: row.try_get("status")?,
+            attempts: row.try_get("attempts")?,
+            next_attempt_at: row.try_get("next_attempt_at")?,
+            last_error: row.try_get("last_error")?,
+            created_at: row.try_get("created_at")?,
+            sent_at: row.try_get("sent_at")?,
+        })
+    }
+}
+
+impl TryFrom<DbOutbox> for OutboxRecord {
+    type Error = StoreError;
+
+    fn try_from(db: DbOutbox) -> Result<OutboxRecord, StoreError> {
+        let status = OutboxStatus::parse(&db.status)
+            .ok_or_else(|| StoreError::Corrupt(format!("outbox status {:?}", db.status)))?;
+        Ok(OutboxRecord {
+            id: db.id,
+            message_id: db.message_id,
+            recipient: db.recipient,
+            template: db.template,
+            lang: db.lang,
+            school_id: db.school_id,
+            payload: db.payload,
+            status,
+            attempts: db.attempts,
+            next_attempt_at: db.next_attempt_at,
+            last_error: db.last_error,
+            created_at: db.created_at,
+            sent_at: db.sent_at,
+        })
+    }
+}
+
 fn from_row(row: &AnyRow) -> Result<OutboxRecord, StoreError> {
-    Ok(OutboxRecord {
-        id: row.try_get("id")?,
-        message_id: row.try_get("message_id")?,
-        recipient: row.try_get("recipient")?,
-        template: row.try_get("template")?,
-        lang: row.try_get("lang")?,
-        school_id: row.try_get("school_id")?,
-        payload: row.try_get("payload")?,
-        status: row.try_get("status")?,
-        attempts: row.try_get("attempts")?,
-        next_attempt_at: row.try_get("next_attempt_at")?,
-        last_error: row.try_get("last_error")?,
-        created_at: row.try_get("created_at")?,
-        sent_at: row.try_get("sent_at")?,
-    })
+    OutboxRecord::try_from(DbOutbox::try_from(row)?)
 }
 
 impl Tx {
@@ -101,7 +152,6 @@ impl Tx {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutboxFilter {
     All,
-    Pending,
     Failed,
 }
 
@@ -179,7 +229,6 @@ impl Store {
     pub async fn list_outbox(&self, filter: OutboxFilter, limit: i64) -> Result<Vec<OutboxRecord>, StoreError> {
         let condition = match filter {
             OutboxFilter::All => "",
-            OutboxFilter::Pending => "WHERE status = 'pending'",
             OutboxFilter::Failed => "WHERE status = 'failed'",
         };
         let rows = sqlx::query(&format!(
