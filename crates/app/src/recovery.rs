@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 
+use varco_domain::Lang;
 use varco_domain::account::AccountStatus;
 use varco_domain::outbound::{OutboundMessage, ResetLink};
 use varco_domain::token::{SecretToken, TokenPurpose};
@@ -108,7 +109,7 @@ pub async fn request_reset(app: &App, login: &str, ctx: &RequestContext) -> Resu
         return Ok(0);
     }
     // Recipient address → (template language, the accounts it lists).
-    let mut messages: BTreeMap<String, (String, i64, Vec<ResetLink>)> = BTreeMap::new();
+    let mut messages: BTreeMap<String, (Lang, i64, Vec<ResetLink>)> = BTreeMap::new();
     let mut activations = 0;
     for account in usable {
         tx.lock_account(account.id).await?;
@@ -144,7 +145,7 @@ pub async fn request_reset(app: &App, login: &str, ctx: &RequestContext) -> Resu
         let link = issue_mailed_link(&mut tx, app, account.id, &email, TokenPurpose::Reset, now).await?;
         let entry = messages
             .entry(email.to_lowercase())
-            .or_insert_with(|| (lang_of(account).to_owned(), account.school_id, Vec::new()));
+            .or_insert_with(|| (lang_of(account), account.school_id, Vec::new()));
         entry.2.push(ResetLink {
             first_name: account.first_name.clone(),
             last_name: account.last_name.clone(),
@@ -160,7 +161,7 @@ pub async fn request_reset(app: &App, login: &str, ctx: &RequestContext) -> Resu
             app,
             Mail {
                 to: &to,
-                lang: &lang,
+                lang,
                 school_id: Some(school_id),
                 message: OutboundMessage::PasswordReset {
                     accounts,

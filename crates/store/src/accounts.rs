@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use varco_domain::clock::Timestamp;
 use varco_domain::lockout::LockState;
-use varco_domain::{AccountKind, AccountStatus};
+use varco_domain::{AccountKind, AccountStatus, Lang};
 
 use crate::{StoreError, Tx};
 
@@ -34,8 +34,10 @@ pub struct AccountRecord {
     pub created_at: i64,
     pub updated_at: i64,
     pub password_change_required: bool,
-    /// Preferred language for emails (`it`, `en`); `None` means Italian.
-    pub lang: Option<String>,
+    /// Preferred language for emails; `None` means Italian. A stored
+    /// spelling Varco does not know reads as `None` rather than as a corrupt
+    /// account: it only picks the language of an email.
+    pub lang: Option<Lang>,
 }
 
 #[derive(Debug, Clone)]
@@ -106,7 +108,10 @@ fn from_row(row: &AnyRow) -> Result<AccountRecord, StoreError> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         password_change_required: row.try_get::<i64, _>("password_change_required")? != 0,
-        lang: row.try_get("lang")?,
+        lang: row
+            .try_get::<Option<String>, _>("lang")?
+            .as_deref()
+            .and_then(Lang::parse),
     })
 }
 

@@ -2,6 +2,7 @@
 //! expiry reminders already sent, once-per-period job claims.
 
 use sqlx::Row;
+use varco_domain::Lang;
 
 use crate::{Store, StoreError, Tx};
 
@@ -65,10 +66,10 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn set_account_lang(&mut self, account_id: i64, lang: &str) -> Result<(), StoreError> {
+    pub async fn set_account_lang(&mut self, account_id: i64, lang: Lang) -> Result<(), StoreError> {
         sqlx::query("UPDATE accounts SET lang = $2 WHERE id = $1 AND (lang IS NULL OR lang <> $2)")
             .bind(account_id)
-            .bind(lang)
+            .bind(lang.as_str())
             .execute(self.conn())
             .await?;
         Ok(())
