@@ -53,7 +53,7 @@ pub async fn enqueue(tx: &mut Tx, app: &App, mail: Mail<'_>) -> Result<(), AppEr
         lang: mail.lang.as_str(),
         school_id: mail.school_id,
         payload: &payload,
-        now: now.0,
+        now,
     })
     .await?;
     Ok(())

@@ -38,9 +38,9 @@ pub async fn list(app: &App, failed_only: bool, limit: i64) -> Result<Vec<Outbox
             template: r.template,
             recipient: r.recipient,
             attempts: r.attempts,
-            created_at: Timestamp(r.created_at).to_rfc3339(),
-            next_attempt_at: Timestamp(r.next_attempt_at).to_rfc3339(),
-            sent_at: r.sent_at.map(|t| Timestamp(t).to_rfc3339()),
+            created_at: r.created_at.to_rfc3339(),
+            next_attempt_at: r.next_attempt_at.to_rfc3339(),
+            sent_at: r.sent_at.map(Timestamp::to_rfc3339),
             last_error: r.last_error,
             message_id: r.message_id,
         })
@@ -52,7 +52,7 @@ pub async fn list(app: &App, failed_only: bool, limit: i64) -> Result<Vec<Outbox
 pub async fn retry(app: &App, actor: &Actor, id: i64) -> Result<(), AppError> {
     let now = app.now();
     let mut tx = app.store.begin().await?;
-    if !tx.retry_outbox(id, now.0).await? {
+    if !tx.retry_outbox(id, now).await? {
         return Err(AppError::NotFound("message not yet delivered with this id"));
     }
     audit::record(
@@ -102,7 +102,7 @@ mod tests {
                 lang: "it",
                 school_id: None,
                 payload: r#"{"first_name":"Giulia"}"#,
-                now: START - 600,
+                now: Timestamp(START - 600),
             })
             .await
             .unwrap();
@@ -133,7 +133,7 @@ mod tests {
             .await
             .unwrap();
         let sent = queue(&app, "sent@x").await;
-        app.store.mark_outbox_sent(sent, START - 300).await.unwrap();
+        app.store.mark_outbox_sent(sent, Timestamp(START - 300)).await.unwrap();
 
         retry(&app, &Actor::Cli, failed).await.unwrap();
         let listed = list(&app, false, 10).await.unwrap();

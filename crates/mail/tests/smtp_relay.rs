@@ -253,7 +253,7 @@ async fn the_worker_delivers_through_the_relay_and_fails_refused_recipients() {
     let url = format!("sqlite://{}", dir.path().join("varco.db").display());
     let store = Store::connect(&url, &ConnectOptions::default()).await.unwrap();
     store.migrate().await.unwrap();
-    let now = 1_795_433_167;
+    let now = Timestamp(1_795_433_167);
     let mut tx = store.begin().await.unwrap();
     for (id, to) in [
         ("w1@varco.example", "a@example.org"),
@@ -278,7 +278,7 @@ async fn the_worker_delivers_through_the_relay_and_fails_refused_recipients() {
         store.clone(),
         Renderer::new(&config).unwrap(),
         Transport::from_config(&config).unwrap(),
-        Arc::new(FixedClock::new(Timestamp(now))),
+        Arc::new(FixedClock::new(now)),
         WorkerSettings::default(),
     );
     let report = worker.run_once().await.unwrap();

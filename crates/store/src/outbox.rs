@@ -12,6 +12,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use varco_domain::OutboxStatus;
+use varco_domain::clock::Timestamp;
 
 use crate::{Backend, Store, StoreError, Tx};
 
@@ -26,10 +27,10 @@ pub struct OutboxRecord {
     pub payload: String,
     pub status: OutboxStatus,
     pub attempts: i64,
-    pub next_attempt_at: i64,
+    pub next_attempt_at: Timestamp,
     pub last_error: Option<String>,
-    pub created_at: i64,
-    pub sent_at: Option<i64>,
+    pub created_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone)]
@@ -41,7 +42,7 @@ pub struct NewOutboxMessage<'a> {
     pub school_id: Option<i64>,
     /// JSON object with the template's values.
     pub payload: &'a str,
-    pub now: i64,
+    pub now: Timestamp,
 }
 
 const COLUMNS: &str = "id, message_id, recipient, template, lang, school_id, payload, status, attempts, \
@@ -103,10 +104,10 @@ impl TryFrom<DbOutbox> for OutboxRecord {
             payload: db.payload,
             status,
             attempts: db.attempts,
-            next_attempt_at: db.next_attempt_at,
+            next_attempt_at: Timestamp(db.next_attempt_at),
             last_error: db.last_error,
-            created_at: db.created_at,
-            sent_at: db.sent_at,
+            created_at: Timestamp(db.created_at),
+            sent_at: db.sent_at.map(Timestamp),
         })
     }
 }
@@ -127,7 +128,7 @@ impl Tx {
         .bind(m.lang)
         .bind(m.school_id)
         .bind(m.payload)
-        .bind(m.now)
+        .bind(m.now.0)
         .fetch_one(self.conn())
         .await?)
     }
@@ -135,13 +136,13 @@ impl Tx {
     /// Puts a failed (or pending) message back in the queue, due now, in
     /// the caller's transaction (with its audit record). False when there
     /// is no such message or it was already sent.
-    pub async fn retry_outbox(&mut self, id: i64, now: i64) -> Result<bool, StoreError> {
+    pub async fn retry_outbox(&mut self, id: i64, now: Timestamp) -> Result<bool, StoreError> {
         let r = sqlx::query(
             "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2, locked_until = NULL, \
              created_at = $2 WHERE id = $1 AND status <> 'sent'",
         )
         .bind(id)
-        .bind(now)
+        .bind(now.0)
         .execute(self.conn())
         .await?;
         Ok(r.rows_affected() == 1)
@@ -157,7 +158,12 @@ pub enum OutboxFilter {
 
 impl Store {
     /// Claims up to `limit` due messages for `lease_secs` and counts the attempt.
-    pub async fn claim_outbox(&self, now: i64, lease_secs: i64, limit: i64) -> Result<Vec<OutboxRecord>, StoreError> {
+    pub async fn claim_outbox(
+        &self,
+        now: Timestamp,
+        lease_secs: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxRecord>, StoreError> {
         let skip_locked = match self.backend() {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
@@ -169,8 +175,8 @@ impl Store {
                AND (locked_until IS NULL OR locked_until <= $1) ORDER BY next_attempt_at, id LIMIT $3{skip_locked}\
              ) RETURNING {COLUMNS}"
         ))
-        .bind(now)
-        .bind(now + lease_secs)
+        .bind(now.0)
+        .bind(now.plus_secs(lease_secs).0)
         .bind(limit)
         .fetch_all(tx.conn())
         .await?;
@@ -181,14 +187,14 @@ impl Store {
     }
 
     /// Records a delivery and forgets the payload.
-    pub async fn mark_outbox_sent(&self, id: i64, now: i64) -> Result<(), StoreError> {
+    pub async fn mark_outbox_sent(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE outbox SET status = 'sent', sent_at = $2, payload = '{}', locked_until = NULL, last_error = NULL \
              WHERE id = $1",
         )
         .bind(id)
-        .bind(now)
+        .bind(now.0)
         .execute(tx.conn())
         .await?;
         tx.commit().await
@@ -200,7 +206,7 @@ impl Store {
         &self,
         id: i64,
         error: &str,
-        next_attempt_at: Option<i64>,
+        next_attempt_at: Option<Timestamp>,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         let error: String = error.chars().take(1000).collect();
@@ -210,7 +216,7 @@ impl Store {
                     "UPDATE outbox SET next_attempt_at = $2, last_error = $3, locked_until = NULL WHERE id = $1",
                 )
                 .bind(id)
-                .bind(at)
+                .bind(at.0)
                 .bind(&error)
                 .execute(tx.conn())
                 .await?
