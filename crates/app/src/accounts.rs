@@ -163,7 +163,7 @@ pub async fn unlock(app: &App, actor: &Actor, ctx: &RequestContext, user_code: &
         return Ok(false);
     }
     clear_lock(&mut tx, app, &record).await?;
-    let was_blocked = record.blocked_until.is_some_and(|until| until > now.0);
+    let was_blocked = record.blocked_until.is_some_and(|until| until > now);
     audit::record(
         &mut tx,
         now,

@@ -219,8 +219,7 @@ pub(crate) async fn spend_links(
     purposes: &[TokenPurpose],
     now: Timestamp,
 ) -> Result<u64, AppError> {
-    let names: Vec<&str> = purposes.iter().map(|p| p.as_str()).collect();
-    Ok(tx.spend_account_tokens(account_id, &names, now.0).await?)
+    Ok(tx.spend_account_tokens(account_id, purposes, now).await?)
 }
 
 /// Which sessions survive a new password.
@@ -298,18 +297,17 @@ pub(crate) async fn issue_link(
     now: Timestamp,
 ) -> Result<(SecretToken, i64), AppError> {
     if purpose != TokenPurpose::EmailUndo {
-        tx.spend_tokens_of_purpose(purpose.as_str(), Some(account_id), now.0)
-            .await?;
+        tx.spend_tokens_of_purpose(purpose, Some(account_id), now).await?;
     }
     let token = SecretToken::generate(&mut OsRng);
     let recipient_hash = recipient.map(fingerprint);
     let id = tx
         .insert_token(&NewToken {
             token_hash: token.hash().as_str(),
-            purpose: purpose.as_str(),
+            purpose,
             account_id: Some(account_id),
-            now: now.0,
-            expires_at: now.0 + purpose.default_lifetime_secs(),
+            now,
+            expires_at: now.plus_secs(purpose.default_lifetime_secs()),
             recipient_hash: recipient_hash.as_deref(),
         })
         .await?;

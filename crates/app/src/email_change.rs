@@ -49,11 +49,16 @@ use crate::{App, AppError, RequestContext};
 pub const REQUESTS_PER_HOUR: i64 = 5;
 
 /// The live token of `purpose` behind a link, if any.
-async fn live(tx: &mut Tx, token: &str, purpose: TokenPurpose, now: i64) -> Result<Option<TokenRecord>, AppError> {
+async fn live(
+    tx: &mut Tx,
+    token: &str,
+    purpose: TokenPurpose,
+    now: Timestamp,
+) -> Result<Option<TokenRecord>, AppError> {
     let Some(token) = SecretToken::from_user(token) else {
         return Ok(None);
     };
-    Ok(tx.live_token(token.hash().as_str(), purpose.as_str(), now).await?)
+    Ok(tx.live_token(token.hash().as_str(), purpose, now).await?)
 }
 
 /// Asks to change the signed-in account's address to `new_email`: checks the
@@ -91,7 +96,7 @@ pub async fn request(
     let now = app.now();
     let mut tx = app.store.begin().await?;
     let recent = tx
-        .count_tokens_since(account.id, TokenPurpose::EmailChange.as_str(), now.0 - 3600)
+        .count_tokens_since(account.id, TokenPurpose::EmailChange, now.plus_secs(-3600))
         .await?;
     if recent >= REQUESTS_PER_HOUR {
         audit::record(
@@ -199,7 +204,7 @@ fn masked(address: Option<&str>) -> Option<String> {
 
 /// Looks at a confirmation link without using it; `None` when it cannot be used.
 pub async fn inspect_confirm(app: &App, token: &str) -> Result<Option<LinkInfo>, AppError> {
-    let now = app.now().0;
+    let now = app.now();
     let mut tx = app.store.begin_read().await?;
     let Some(record) = live(&mut tx, token, TokenPurpose::EmailChange, now).await? else {
         return Ok(None);
@@ -220,7 +225,7 @@ pub async fn inspect_confirm(app: &App, token: &str) -> Result<Option<LinkInfo>,
 
 /// Looks at an undo link without using it; `None` when it cannot be used.
 pub async fn inspect_undo(app: &App, token: &str) -> Result<Option<LinkInfo>, AppError> {
-    let now = app.now().0;
+    let now = app.now();
     let mut tx = app.store.begin_read().await?;
     let Some(record) = live(&mut tx, token, TokenPurpose::EmailUndo, now).await? else {
         return Ok(None);
@@ -243,7 +248,7 @@ pub async fn inspect_undo(app: &App, token: &str) -> Result<Option<LinkInfo>, Ap
 pub async fn confirm(app: &App, token: &str, ctx: &RequestContext) -> Result<String, AppError> {
     let now = app.now();
     let mut tx = app.store.begin().await?;
-    let record = live(&mut tx, token, TokenPurpose::EmailChange, now.0)
+    let record = live(&mut tx, token, TokenPurpose::EmailChange, now)
         .await?
         .ok_or(AppError::InvalidToken)?;
     let change = tx
@@ -255,7 +260,7 @@ pub async fn confirm(app: &App, token: &str, ctx: &RequestContext) -> Result<Str
         .await?
         .filter(|a| a.status != AccountStatus::Disabled)
         .ok_or(AppError::InvalidToken)?;
-    if !tx.spend_token(record.id, now.0).await? {
+    if !tx.spend_token(record.id, now).await? {
         return Err(AppError::InvalidToken);
     }
     // Older undo links stay: each rolls back its change and every later one.
@@ -334,7 +339,7 @@ pub async fn confirm(app: &App, token: &str, ctx: &RequestContext) -> Result<Str
 pub async fn undo(app: &App, token: &str, ctx: &RequestContext) -> Result<(), AppError> {
     let now = app.now();
     let mut tx = app.store.begin().await?;
-    let record = live(&mut tx, token, TokenPurpose::EmailUndo, now.0)
+    let record = live(&mut tx, token, TokenPurpose::EmailUndo, now)
         .await?
         .ok_or(AppError::InvalidToken)?;
     let change = tx
@@ -345,7 +350,7 @@ pub async fn undo(app: &App, token: &str, ctx: &RequestContext) -> Result<(), Ap
         .account_for_update(change.account_id)
         .await?
         .ok_or(AppError::InvalidToken)?;
-    if !tx.spend_token(record.id, now.0).await? || !tx.mark_email_change_undone(change.id, now.0).await? {
+    if !tx.spend_token(record.id, now).await? || !tx.mark_email_change_undone(change.id, now.0).await? {
         return Err(AppError::InvalidToken);
     }
     let later = tx.confirmed_email_changes_after(account.id, change.id).await?;

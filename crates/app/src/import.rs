@@ -446,7 +446,7 @@ pub async fn apply(
                             school_id: school.id,
                             school_name: &school.name,
                             email: row.email.as_ref().map(|e| e.as_str()),
-                            lang: "it",
+                            lang: varco_domain::Lang::It,
                         },
                     )
                     .await?

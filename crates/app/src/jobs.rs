@@ -39,18 +39,18 @@ pub async fn expiry_reminders(app: &App) -> Result<ReminderReport, AppError> {
             continue;
         };
         // Only passwords already inside the widest reminder window matter.
-        let window_start = now.0 - (i64::from(max_age_days) - i64::from(widest)) * 86_400;
+        let window_start = now.plus_secs(-(i64::from(max_age_days) - i64::from(widest)) * 86_400);
         let mut after_id = 0;
         loop {
             let page = app
                 .store
-                .password_ages(kind.as_str(), window_start + 1, after_id, PAGE)
+                .password_ages(kind, window_start.plus_secs(1), after_id, PAGE)
                 .await?;
             let Some(last) = page.last() else { break };
             after_id = last.account_id;
             for age in &page {
                 report.examined += 1;
-                let Some(threshold) = policy.reminder_due(Timestamp(age.password_changed_at), now) else {
+                let Some(threshold) = policy.reminder_due(age.password_changed_at, now) else {
                     continue;
                 };
                 if send_reminder(app, age.account_id, age.password_changed_at, threshold, now).await? {
@@ -71,7 +71,7 @@ pub async fn expiry_reminders(app: &App) -> Result<ReminderReport, AppError> {
 async fn send_reminder(
     app: &App,
     account_id: i64,
-    changed_at: i64,
+    changed_at: Timestamp,
     threshold: u32,
     now: Timestamp,
 ) -> Result<bool, AppError> {
@@ -88,11 +88,11 @@ async fn send_reminder(
     let policy = app.settings.expiry.get(account.kind);
     // Every wider threshold counts as done too: one reminder per catch-up.
     for &t in policy.reminder_days.iter().filter(|&&t| t >= threshold) {
-        tx.record_expiry_reminder(account_id, changed_at, i64::from(t), now.0)
+        tx.record_expiry_reminder(account_id, changed_at, i64::from(t), now)
             .await?;
     }
-    let expires_at = policy.expires_at(Timestamp(changed_at)).unwrap_or(now);
-    let days_left = match policy.status(Timestamp(changed_at), now) {
+    let expires_at = policy.expires_at(changed_at).unwrap_or(now);
+    let days_left = match policy.status(changed_at, now) {
         varco_domain::password::ExpiryStatus::Valid { days_left } => days_left,
         _ => 0,
     };

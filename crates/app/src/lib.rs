@@ -43,6 +43,7 @@ mod layering;
 use std::sync::Arc;
 
 use tokio::sync::Notify;
+use varco_domain::Lang;
 use varco_domain::account::AccountKind;
 use varco_domain::clock::{Clock, Timestamp};
 use varco_domain::lockout::LockoutPolicy;
@@ -159,8 +160,8 @@ impl App {
 pub struct RequestContext {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
-    /// The language the person uses (`it`, `en`), remembered for their emails.
-    pub lang: Option<String>,
+    /// The language the person uses, remembered for their emails.
+    pub lang: Option<Lang>,
 }
 
 impl RequestContext {

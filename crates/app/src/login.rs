@@ -210,7 +210,7 @@ async fn succeed(
     }
     let must_change = verification.prefix_only || crate::policy::must_change(app, &account, now);
     let session = create_session(&mut tx, app, account.id, must_change, ctx).await?;
-    if let Some(lang) = ctx.lang.as_deref() {
+    if let Some(lang) = ctx.lang {
         tx.set_account_lang(account.id, lang).await?;
     }
     audit::record(

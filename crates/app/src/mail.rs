@@ -8,6 +8,7 @@
 
 use rand::RngCore;
 use rand::rngs::OsRng;
+use varco_domain::Lang;
 use varco_domain::clock::Timestamp;
 use varco_domain::outbound::OutboundMessage;
 use varco_store::{AccountRecord, NewOutboxMessage, Tx};
@@ -18,7 +19,7 @@ use crate::{App, AppError};
 #[derive(Debug, Clone)]
 pub struct Mail<'a> {
     pub to: &'a str,
-    pub lang: &'a str,
+    pub lang: Lang,
     pub school_id: Option<i64>,
     pub message: OutboundMessage,
 }
@@ -49,10 +50,10 @@ pub async fn enqueue(tx: &mut Tx, app: &App, mail: Mail<'_>) -> Result<(), AppEr
         message_id: &message_id,
         recipient: mail.to,
         template,
-        lang: mail.lang,
+        lang: mail.lang.as_str(),
         school_id: mail.school_id,
         payload: &payload,
-        now: now.0,
+        now,
     })
     .await?;
     Ok(())
@@ -63,11 +64,8 @@ fn hex_string(bytes: &[u8]) -> String {
 }
 
 /// The language to write to an account in.
-pub fn lang_of(account: &AccountRecord) -> &str {
-    match account.lang.as_deref() {
-        Some("en") => "en",
-        _ => "it",
-    }
+pub fn lang_of(account: &AccountRecord) -> Lang {
+    account.lang.unwrap_or_default()
 }
 
 /// The zone of the times people read (pages and emails): the schools' zone.

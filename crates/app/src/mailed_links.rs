@@ -4,6 +4,7 @@
 //! forgot-password request finds an account that was never activated.
 //! Part of the lower layer of `app`.
 
+use varco_domain::Lang;
 use varco_domain::clock::Timestamp;
 use varco_domain::outbound::OutboundMessage;
 use varco_domain::token::TokenPurpose;
@@ -36,7 +37,7 @@ pub(crate) struct Activation<'a> {
     pub school_id: i64,
     pub school_name: &'a str,
     pub email: Option<&'a str>,
-    pub lang: &'a str,
+    pub lang: Lang,
 }
 
 impl<'a> Activation<'a> {

@@ -1,6 +1,7 @@
 //! The outbox as operators see it: listing messages and putting one that
 //! failed back in the queue.
 
+use varco_domain::OutboxStatus;
 use varco_domain::clock::Timestamp;
 
 use crate::audit::{self, AuditEvent, Target};
@@ -10,7 +11,7 @@ use crate::{Actor, App, AppError, RequestContext};
 #[derive(Debug, Clone, serde::Serialize, PartialEq, Eq)]
 pub struct OutboxEntry {
     pub id: i64,
-    pub status: String,
+    pub status: OutboxStatus,
     pub template: String,
     pub recipient: String,
     pub attempts: i64,
@@ -37,9 +38,9 @@ pub async fn list(app: &App, failed_only: bool, limit: i64) -> Result<Vec<Outbox
             template: r.template,
             recipient: r.recipient,
             attempts: r.attempts,
-            created_at: Timestamp(r.created_at).to_rfc3339(),
-            next_attempt_at: Timestamp(r.next_attempt_at).to_rfc3339(),
-            sent_at: r.sent_at.map(|t| Timestamp(t).to_rfc3339()),
+            created_at: r.created_at.to_rfc3339(),
+            next_attempt_at: r.next_attempt_at.to_rfc3339(),
+            sent_at: r.sent_at.map(Timestamp::to_rfc3339),
             last_error: r.last_error,
             message_id: r.message_id,
         })
@@ -51,7 +52,7 @@ pub async fn list(app: &App, failed_only: bool, limit: i64) -> Result<Vec<Outbox
 pub async fn retry(app: &App, actor: &Actor, id: i64) -> Result<(), AppError> {
     let now = app.now();
     let mut tx = app.store.begin().await?;
-    if !tx.retry_outbox(id, now.0).await? {
+    if !tx.retry_outbox(id, now).await? {
         return Err(AppError::NotFound("message not yet delivered with this id"));
     }
     audit::record(
@@ -101,7 +102,7 @@ mod tests {
                 lang: "it",
                 school_id: None,
                 payload: r#"{"first_name":"Giulia"}"#,
-                now: START - 600,
+                now: Timestamp(START - 600),
             })
             .await
             .unwrap();
@@ -132,12 +133,12 @@ mod tests {
             .await
             .unwrap();
         let sent = queue(&app, "sent@x").await;
-        app.store.mark_outbox_sent(sent, START - 300).await.unwrap();
+        app.store.mark_outbox_sent(sent, Timestamp(START - 300)).await.unwrap();
 
         retry(&app, &Actor::Cli, failed).await.unwrap();
         let listed = list(&app, false, 10).await.unwrap();
         let again = listed.iter().find(|m| m.id == failed).unwrap();
-        assert_eq!(again.status, "pending");
+        assert_eq!(again.status, OutboxStatus::Pending);
         assert_eq!(again.attempts, 0);
         assert_eq!(again.next_attempt_at, Timestamp(START).to_rfc3339());
         assert_eq!(

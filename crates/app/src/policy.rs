@@ -92,7 +92,7 @@ pub(crate) fn must_change(app: &App, account: &AccountRecord, now: Timestamp) ->
 
 pub(crate) fn expiry_status(app: &App, account: &AccountRecord, now: Timestamp) -> ExpiryStatus {
     match account.password_changed_at {
-        Some(changed) => app.settings.expiry.get(account.kind).status(Timestamp(changed), now),
+        Some(changed) => app.settings.expiry.get(account.kind).status(changed, now),
         None => ExpiryStatus::NoExpiry,
     }
 }

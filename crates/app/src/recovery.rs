@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 
+use varco_domain::Lang;
 use varco_domain::account::AccountStatus;
 use varco_domain::outbound::{OutboundMessage, ResetLink};
 use varco_domain::token::{SecretToken, TokenPurpose};
@@ -108,15 +109,15 @@ pub async fn request_reset(app: &App, login: &str, ctx: &RequestContext) -> Resu
         return Ok(0);
     }
     // Recipient address → (template language, the accounts it lists).
-    let mut messages: BTreeMap<String, (String, i64, Vec<ResetLink>)> = BTreeMap::new();
+    let mut messages: BTreeMap<String, (Lang, i64, Vec<ResetLink>)> = BTreeMap::new();
     let mut activations = 0;
     for account in usable {
         tx.lock_account(account.id).await?;
         let email = account.email.clone().unwrap_or_default();
         let recent = tx
-            .count_tokens_since(account.id, TokenPurpose::Reset.as_str(), now.0 - 3600)
+            .count_tokens_since(account.id, TokenPurpose::Reset, now.plus_secs(-3600))
             .await?
-            + tx.count_tokens_since(account.id, TokenPurpose::Activate.as_str(), now.0 - 3600)
+            + tx.count_tokens_since(account.id, TokenPurpose::Activate, now.plus_secs(-3600))
                 .await?;
         let throttled = recent >= LINKS_PER_ACCOUNT_PER_HOUR;
         audit::record(
@@ -144,7 +145,7 @@ pub async fn request_reset(app: &App, login: &str, ctx: &RequestContext) -> Resu
         let link = issue_mailed_link(&mut tx, app, account.id, &email, TokenPurpose::Reset, now).await?;
         let entry = messages
             .entry(email.to_lowercase())
-            .or_insert_with(|| (lang_of(account).to_owned(), account.school_id, Vec::new()));
+            .or_insert_with(|| (lang_of(account), account.school_id, Vec::new()));
         entry.2.push(ResetLink {
             first_name: account.first_name.clone(),
             last_name: account.last_name.clone(),
@@ -160,7 +161,7 @@ pub async fn request_reset(app: &App, login: &str, ctx: &RequestContext) -> Resu
             app,
             Mail {
                 to: &to,
-                lang: &lang,
+                lang,
                 school_id: Some(school_id),
                 message: OutboundMessage::PasswordReset {
                     accounts,
@@ -208,13 +209,13 @@ pub async fn inspect_link(app: &App, token: &str) -> Result<LinkState, AppError>
     let (Some(record), Some(account)) = (record, account) else {
         return Ok(LinkState::Unknown);
     };
-    let activation = match TokenPurpose::parse(&record.purpose) {
-        Some(TokenPurpose::Reset) => false,
-        Some(TokenPurpose::Activate) => true,
+    let activation = match record.purpose {
+        TokenPurpose::Reset => false,
+        TokenPurpose::Activate => true,
         _ => return Ok(LinkState::Unknown),
     };
     if record.used_at.is_some()
-        || record.expires_at <= app.now().0
+        || record.expires_at <= app.now()
         || account.status == AccountStatus::Disabled
         || link_recipient(record.recipient_hash.as_deref(), &account) == LinkRecipient::Stale
     {
@@ -246,7 +247,7 @@ pub async fn reset_password(app: &App, token: &str, new_password: &str, ctx: &Re
     if account.status == AccountStatus::Disabled || recipient == LinkRecipient::Stale {
         return Err(AppError::InvalidToken);
     }
-    if !tx.spend_token(record.id, now.0).await? {
+    if !tx.spend_token(record.id, now).await? {
         return Err(AppError::InvalidToken);
     }
     let ended = store_new_password(&mut tx, app, &account, &hash, KeepSession::None, now, ctx).await?;
@@ -277,10 +278,9 @@ async fn usable_link(app: &App, token: &SecretToken) -> Result<(TokenRecord, Acc
         .token_by_hash(token.hash().as_str())
         .await?
         .ok_or(AppError::InvalidToken)?;
-    let purpose = TokenPurpose::parse(&record.purpose).ok_or(AppError::InvalidToken)?;
-    if !matches!(purpose, TokenPurpose::Reset | TokenPurpose::Activate)
+    if !matches!(record.purpose, TokenPurpose::Reset | TokenPurpose::Activate)
         || record.used_at.is_some()
-        || record.expires_at <= now.0
+        || record.expires_at <= now
     {
         return Err(AppError::InvalidToken);
     }

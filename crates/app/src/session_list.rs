@@ -36,14 +36,14 @@ fn require_full(session: &Authenticated) -> Result<(), AppError> {
     }
 }
 
-fn is_live(app: &App, s: &SessionRecord, now: i64) -> bool {
-    now < s.expires_at && now - s.last_seen_at < app.settings.session_idle_secs
+fn is_live(app: &App, s: &SessionRecord, now: Timestamp) -> bool {
+    now < s.expires_at && s.last_seen_at.secs_until(now) < app.settings.session_idle_secs
 }
 
 /// The account's live sessions, the current one first, then the most recently seen.
 pub async fn list(app: &App, session: &Authenticated) -> Result<Vec<SessionView>, AppError> {
     require_full(session)?;
-    let now = app.now().0;
+    let now = app.now();
     let mut tx = app.store.begin_read().await?;
     let records = tx.sessions_of_account(session.account.id).await?;
     tx.commit().await?;
@@ -54,8 +54,8 @@ pub async fn list(app: &App, session: &Authenticated) -> Result<Vec<SessionView>
             id: s.id,
             device: s.user_agent.as_deref().and_then(device_of),
             ip: s.ip.clone(),
-            started_at: format_time(Timestamp(s.created_at)),
-            last_seen_at: format_time(Timestamp(s.last_seen_at)),
+            started_at: format_time(s.created_at),
+            last_seen_at: format_time(s.last_seen_at),
             current: s.id == session.session.id,
         })
         .collect();

@@ -58,8 +58,8 @@ pub(crate) async fn create_session(
         token_hash: token.hash().as_str(),
         account_id,
         csrf_token: csrf.as_str(),
-        now: now.0,
-        expires_at: now.0 + app.settings.session_absolute_secs,
+        now,
+        expires_at: now.plus_secs(app.settings.session_absolute_secs),
         ip: ctx.ip.as_deref(),
         user_agent: ctx.user_agent.as_deref(),
         password_change_required,
@@ -85,7 +85,7 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Option<Authenticated
     let Some(token) = SecretToken::from_user(token) else {
         return Ok(None);
     };
-    let now = app.now().0;
+    let now = app.now();
     let mut tx = app.store.begin_read().await?;
     let Some(session) = tx.session_by_token_hash(token.hash().as_str()).await? else {
         return Ok(None);
@@ -96,7 +96,7 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Option<Authenticated
         None => Vec::new(),
     };
     tx.commit().await?;
-    let expired = now >= session.expires_at || now - session.last_seen_at >= app.settings.session_idle_secs;
+    let expired = now >= session.expires_at || session.last_seen_at.secs_until(now) >= app.settings.session_idle_secs;
     let account = match account {
         Some(a) if !expired && a.status == AccountStatus::Active => a,
         _ => {
@@ -107,7 +107,7 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Option<Authenticated
         }
     };
     let mut session = session;
-    if now - session.last_seen_at >= TOUCH_EVERY_SECS {
+    if session.last_seen_at.secs_until(now) >= TOUCH_EVERY_SECS {
         let mut tx = app.store.begin().await?;
         tx.touch_session(session.id, now).await?;
         tx.commit().await?;
@@ -155,10 +155,10 @@ pub async fn logout(app: &App, token: &str, ctx: &RequestContext) -> Result<(), 
 
 /// Removes sessions past their limits (called periodically by the server).
 pub async fn purge_expired(app: &App) -> Result<u64, AppError> {
-    let now = app.now().0;
+    let now = app.now();
     let mut tx = app.store.begin().await?;
     let n = tx
-        .delete_expired_sessions(now, now - app.settings.session_idle_secs)
+        .delete_expired_sessions(now, now.plus_secs(-app.settings.session_idle_secs))
         .await?;
     tx.commit().await?;
     Ok(n)

@@ -41,13 +41,13 @@ pub async fn issue_setup_token(app: &App) -> Result<SecretToken, AppError> {
     let now = app.now();
     let purpose = TokenPurpose::Setup;
     let mut tx = app.store.begin().await?;
-    tx.spend_tokens_of_purpose(purpose.as_str(), None, now.0).await?;
+    tx.spend_tokens_of_purpose(purpose, None, now).await?;
     tx.insert_token(&NewToken {
         token_hash: token.hash().as_str(),
-        purpose: purpose.as_str(),
+        purpose,
         account_id: None,
-        now: now.0,
-        expires_at: now.0 + purpose.default_lifetime_secs(),
+        now,
+        expires_at: now.plus_secs(purpose.default_lifetime_secs()),
         recipient_hash: None,
     })
     .await?;
@@ -77,7 +77,7 @@ pub async fn setup_token_is_live(app: &App, token: &str) -> Result<bool, AppErro
 async fn token_is_live(app: &App, token: &SecretToken) -> Result<bool, AppError> {
     let mut tx = app.store.begin_read().await?;
     let live = tx
-        .live_token(token.hash().as_str(), TokenPurpose::Setup.as_str(), app.now().0)
+        .live_token(token.hash().as_str(), TokenPurpose::Setup, app.now())
         .await?;
     tx.commit().await?;
     Ok(live.is_some())
@@ -280,10 +280,10 @@ pub async fn complete_setup(
     let now = app.now();
     let mut tx = app.store.begin().await?;
     let live = tx
-        .live_token(token.hash().as_str(), TokenPurpose::Setup.as_str(), now.0)
+        .live_token(token.hash().as_str(), TokenPurpose::Setup, now)
         .await?
         .ok_or(AppError::InvalidToken)?;
-    if !tx.spend_token(live.id, now.0).await? || tx.count_admins().await? > 0 {
+    if !tx.spend_token(live.id, now).await? || tx.count_admins().await? > 0 {
         return Err(AppError::InvalidToken);
     }
     let actor = Actor::System;

@@ -3,7 +3,6 @@
 
 use serde::Serialize;
 use varco_domain::account::{AccountKind, AccountStatus, Role};
-use varco_domain::clock::Timestamp;
 use varco_domain::password::ExpiryStatus;
 use varco_store::{AccountRecord, RoleGrant};
 
@@ -77,8 +76,8 @@ pub(crate) fn view(app: &App, record: &AccountRecord, roles: &[RoleGrant]) -> Ac
             ExpiryStatus::Expired => Some(0),
             ExpiryStatus::NoExpiry => None,
         },
-        locked: record.blocked_until.is_some_and(|until| until > app.now().0),
+        locked: record.blocked_until.is_some_and(|until| until > app.now()),
         failed_logins: record.failed_logins,
-        created_at: Timestamp(record.created_at).to_rfc3339(),
+        created_at: record.created_at.to_rfc3339(),
     }
 }

@@ -72,6 +72,9 @@ macro_rules! vocabulary {
     };
 }
 
+/// For the other closed vocabularies of the crate (`outbox`, `lang`).
+pub(crate) use vocabulary;
+
 vocabulary! {
     /// Who owns the account: school staff or a student's family.
     AccountKind, "account kind" {

@@ -13,8 +13,10 @@ pub mod audit;
 pub mod clock;
 pub mod email;
 pub mod helpdesk;
+pub mod lang;
 pub mod lockout;
 pub mod outbound;
+pub mod outbox;
 pub mod password;
 pub mod person;
 pub mod school_code;
@@ -26,8 +28,10 @@ pub use account::{AccountKind, AccountStatus, Role, UnknownVariant};
 pub use audit::AuditEvent;
 pub use clock::{Clock, FixedClock, SystemClock, Timestamp};
 pub use email::{EmailAddress, EmailError};
+pub use lang::Lang;
 pub use lockout::{Admission, FailureOutcome, LockState, LockoutPolicy};
 pub use outbound::OutboundMessage;
+pub use outbox::OutboxStatus;
 pub use password::{
     CommonPasswords, ExpiryPolicy, ExpiryStatus, FEEDBACK_CODES, HashError, HashFormat, HashParams,
     MAX_PASSWORD_INPUT_BYTES, PasswordHasher, PasswordInput, PasswordInputError, PasswordPolicy, PolicyContext,

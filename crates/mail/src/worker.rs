@@ -179,7 +179,7 @@ impl OutboxWorker {
         let claimed_at = self.clock.now();
         let records = self
             .store
-            .claim_outbox(claimed_at.0, self.settings.lease_secs, self.settings.batch)
+            .claim_outbox(claimed_at, self.settings.lease_secs, self.settings.batch)
             .await?;
         let mut report = DeliveryReport {
             claimed: records.len(),
@@ -208,7 +208,7 @@ impl OutboxWorker {
             match self.deliver(record, &schools).await {
                 Outcome::Sent => {
                     report.sent += 1;
-                    if let Err(e) = self.store.mark_outbox_sent(record.id, self.clock.now().0).await {
+                    if let Err(e) = self.store.mark_outbox_sent(record.id, self.clock.now()).await {
                         // Delivered but not recorded: the lease will expire and the
                         // message go out again with the same Message-ID.
                         tracing::error!(outbox_id = record.id, error = %e, "cannot record a delivered message");
@@ -216,7 +216,7 @@ impl OutboxWorker {
                 }
                 Outcome::Transient(error) => {
                     let now = self.clock.now();
-                    let age = now.0.saturating_sub(record.created_at);
+                    let age = record.created_at.secs_until(now);
                     let next = if age >= self.settings.give_up_after_secs {
                         report.failed += 1;
                         None
@@ -328,11 +328,7 @@ impl OutboxWorker {
 
     async fn record_failure(&self, id: i64, error: &str, next: Option<Timestamp>) {
         let error = self.transport.redact(error);
-        if let Err(e) = self
-            .store
-            .mark_outbox_attempt_failed(id, &error, next.map(|t| t.0))
-            .await
-        {
+        if let Err(e) = self.store.mark_outbox_attempt_failed(id, &error, next).await {
             // The lease will expire and the message be claimed again.
             tracing::error!(outbox_id = id, error = %e, "cannot record a failed delivery");
         }
@@ -356,6 +352,7 @@ mod tests {
     use crate::{Helpdesk, MailConfig};
     use serde_json::json;
     use std::path::Path;
+    use varco_domain::OutboxStatus;
     use varco_domain::clock::FixedClock;
     use varco_store::{ConnectOptions, NewOutboxMessage, NewSchool, OutboxFilter};
 
@@ -430,7 +427,7 @@ mod tests {
             lang: "it",
             school_id: Some(fixture.school_id),
             payload,
-            now: fixture.clock.now().0,
+            now: fixture.clock.now(),
         })
         .await
         .unwrap();
@@ -486,8 +483,8 @@ mod tests {
             "school footer loaded from the store"
         );
         let sent = record(&fixture, "1@varco.test").await;
-        assert_eq!(sent.status, "sent");
-        assert_eq!(sent.sent_at, Some(START));
+        assert_eq!(sent.status, OutboxStatus::Sent);
+        assert_eq!(sent.sent_at, Some(Timestamp(START)));
         assert_eq!(sent.payload, "{}", "payload forgotten after delivery");
 
         assert_eq!(
@@ -516,7 +513,7 @@ mod tests {
         );
         for id in ["bad-json@x", "bad-template@x", "missing-value@x"] {
             let failed = record(&fixture, id).await;
-            assert_eq!(failed.status, "failed", "{id}");
+            assert_eq!(failed.status, OutboxStatus::Failed, "{id}");
             assert!(failed.last_error.is_some(), "{id}");
         }
     }
@@ -539,12 +536,12 @@ mod tests {
             }
         );
         let waiting = record(&fixture, "1@varco.test").await;
-        assert_eq!(waiting.status, "pending");
+        assert_eq!(waiting.status, OutboxStatus::Pending);
         assert_eq!(waiting.attempts, 1);
         assert!(
-            (START + 30..=START + 33).contains(&waiting.next_attempt_at),
+            (START + 30..=START + 33).contains(&waiting.next_attempt_at.0),
             "{}",
-            waiting.next_attempt_at
+            waiting.next_attempt_at.0
         );
         let error = waiting.last_error.unwrap();
         assert!(!error.contains("s3cret"), "{error}");
@@ -554,7 +551,7 @@ mod tests {
         assert_eq!(worker.run_once().await.unwrap().retried, 1);
         let waiting = record(&fixture, "1@varco.test").await;
         assert_eq!(waiting.attempts, 2);
-        assert!((START + 40 + 60..=START + 40 + 66).contains(&waiting.next_attempt_at));
+        assert!((START + 40 + 60..=START + 40 + 66).contains(&waiting.next_attempt_at.0));
 
         fixture.clock.advance(24 * 3600);
         let report = worker.run_once().await.unwrap();
@@ -568,7 +565,7 @@ mod tests {
             }
         );
         let failed = record(&fixture, "1@varco.test").await;
-        assert_eq!(failed.status, "failed");
+        assert_eq!(failed.status, OutboxStatus::Failed);
         let error = failed.last_error.unwrap();
         assert!(error.starts_with("gave up after 3 attempts"), "{error}");
         assert!(!error.contains("s3cret"), "{error}");
@@ -586,7 +583,7 @@ mod tests {
             lang: "en",
             school_id: None,
             payload: r#"{"first_name":"Giulia"}"#,
-            now: START,
+            now: Timestamp(START),
         })
         .await
         .unwrap();
@@ -645,8 +642,8 @@ mod tests {
             }
         );
         let back = record(&fixture, "1@x").await;
-        assert_eq!(back.status, "pending");
-        assert_eq!(back.next_attempt_at, START);
+        assert_eq!(back.status, OutboxStatus::Pending);
+        assert_eq!(back.next_attempt_at, Timestamp(START));
         let report = worker.run_once().await.unwrap();
         assert_eq!(report.sent, 2, "handed-back messages are due at once");
     }

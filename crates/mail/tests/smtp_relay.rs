@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use varco_domain::OutboxStatus;
 use varco_domain::clock::{FixedClock, Timestamp};
 use varco_domain::outbound::OutboundMessage;
 use varco_mail::{
@@ -252,7 +253,7 @@ async fn the_worker_delivers_through_the_relay_and_fails_refused_recipients() {
     let url = format!("sqlite://{}", dir.path().join("varco.db").display());
     let store = Store::connect(&url, &ConnectOptions::default()).await.unwrap();
     store.migrate().await.unwrap();
-    let now = 1_795_433_167;
+    let now = Timestamp(1_795_433_167);
     let mut tx = store.begin().await.unwrap();
     for (id, to) in [
         ("w1@varco.example", "a@example.org"),
@@ -277,7 +278,7 @@ async fn the_worker_delivers_through_the_relay_and_fails_refused_recipients() {
         store.clone(),
         Renderer::new(&config).unwrap(),
         Transport::from_config(&config).unwrap(),
-        Arc::new(FixedClock::new(Timestamp(now))),
+        Arc::new(FixedClock::new(now)),
         WorkerSettings::default(),
     );
     let report = worker.run_once().await.unwrap();
@@ -301,8 +302,8 @@ async fn the_worker_delivers_through_the_relay_and_fails_refused_recipients() {
 
     let rows = store.list_outbox(OutboxFilter::All, 10).await.unwrap();
     let status = |id: &str| rows.iter().find(|r| r.message_id == id).unwrap().clone();
-    assert_eq!(status("w1@varco.example").status, "sent");
+    assert_eq!(status("w1@varco.example").status, OutboxStatus::Sent);
     let refused = status("w2@varco.example");
-    assert_eq!(refused.status, "failed");
+    assert_eq!(refused.status, OutboxStatus::Failed);
     assert!(refused.last_error.unwrap().contains("550"));
 }

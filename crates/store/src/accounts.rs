@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use varco_domain::clock::Timestamp;
 use varco_domain::lockout::LockState;
-use varco_domain::{AccountKind, AccountStatus};
+use varco_domain::{AccountKind, AccountStatus, Lang};
 
 use crate::{StoreError, Tx};
 
@@ -27,15 +27,17 @@ pub struct AccountRecord {
     pub username: Option<String>,
     pub status: AccountStatus,
     pub password_hash: Option<String>,
-    pub password_changed_at: Option<i64>,
+    pub password_changed_at: Option<Timestamp>,
     pub failed_logins: u32,
-    pub blocked_until: Option<i64>,
-    pub last_failed_login_at: Option<i64>,
-    pub created_at: i64,
-    pub updated_at: i64,
+    pub blocked_until: Option<Timestamp>,
+    pub last_failed_login_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
     pub password_change_required: bool,
-    /// Preferred language for emails (`it`, `en`); `None` means Italian.
-    pub lang: Option<String>,
+    /// Preferred language for emails; `None` means Italian. A stored
+    /// spelling Varco does not know reads as `None` rather than as a corrupt
+    /// account: it only picks the language of an email.
+    pub lang: Option<Lang>,
 }
 
 #[derive(Debug, Clone)]
@@ -99,14 +101,17 @@ fn from_row(row: &AnyRow) -> Result<AccountRecord, StoreError> {
         status: AccountStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("account status {status:?}")))?,
         password_hash: row.try_get("password_hash")?,
-        password_changed_at: row.try_get("password_changed_at")?,
+        password_changed_at: row.try_get::<Option<i64>, _>("password_changed_at")?.map(Timestamp),
         failed_logins: u32::try_from(failed).unwrap_or(u32::MAX),
-        blocked_until: row.try_get("blocked_until")?,
-        last_failed_login_at: row.try_get("last_failed_login_at")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
+        blocked_until: row.try_get::<Option<i64>, _>("blocked_until")?.map(Timestamp),
+        last_failed_login_at: row.try_get::<Option<i64>, _>("last_failed_login_at")?.map(Timestamp),
+        created_at: Timestamp(row.try_get("created_at")?),
+        updated_at: Timestamp(row.try_get("updated_at")?),
         password_change_required: row.try_get::<i64, _>("password_change_required")? != 0,
-        lang: row.try_get("lang")?,
+        lang: row
+            .try_get::<Option<String>, _>("lang")?
+            .as_deref()
+            .and_then(Lang::parse),
     })
 }
 
@@ -115,8 +120,8 @@ impl AccountRecord {
     pub fn lock_state(&self) -> LockState {
         LockState {
             failed_count: self.failed_logins,
-            blocked_until: self.blocked_until.map(Timestamp),
-            last_failure_at: self.last_failed_login_at.map(Timestamp),
+            blocked_until: self.blocked_until,
+            last_failure_at: self.last_failed_login_at,
         }
     }
 }

@@ -2,6 +2,8 @@
 //! expiry reminders already sent, once-per-period job claims.
 
 use sqlx::Row;
+use varco_domain::clock::Timestamp;
+use varco_domain::{AccountKind, Lang};
 
 use crate::{Store, StoreError, Tx};
 
@@ -9,8 +11,8 @@ use crate::{Store, StoreError, Tx};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasswordAge {
     pub account_id: i64,
-    pub kind: String,
-    pub password_changed_at: i64,
+    pub kind: AccountKind,
+    pub password_changed_at: Timestamp,
 }
 
 impl Tx {
@@ -65,10 +67,10 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn set_account_lang(&mut self, account_id: i64, lang: &str) -> Result<(), StoreError> {
+    pub async fn set_account_lang(&mut self, account_id: i64, lang: Lang) -> Result<(), StoreError> {
         sqlx::query("UPDATE accounts SET lang = $2 WHERE id = $1 AND (lang IS NULL OR lang <> $2)")
             .bind(account_id)
-            .bind(lang)
+            .bind(lang.as_str())
             .execute(self.conn())
             .await?;
         Ok(())
@@ -78,18 +80,18 @@ impl Tx {
     pub async fn record_expiry_reminder(
         &mut self,
         account_id: i64,
-        password_changed_at: i64,
+        password_changed_at: Timestamp,
         threshold_days: i64,
-        now: i64,
+        now: Timestamp,
     ) -> Result<bool, StoreError> {
         let r = sqlx::query(
             "INSERT INTO expiry_reminders (account_id, password_changed_at, threshold_days, sent_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
         .bind(account_id)
-        .bind(password_changed_at)
+        .bind(password_changed_at.0)
         .bind(threshold_days)
-        .bind(now)
+        .bind(now.0)
         .execute(self.conn())
         .await?;
         Ok(r.rows_affected() == 1)
@@ -99,7 +101,7 @@ impl Tx {
     pub async fn expiry_reminder_sent(
         &mut self,
         account_id: i64,
-        password_changed_at: i64,
+        password_changed_at: Timestamp,
         threshold_days: i64,
     ) -> Result<bool, StoreError> {
         let n: i64 = sqlx::query_scalar(
@@ -107,7 +109,7 @@ impl Tx {
              AND threshold_days <= $3",
         )
         .bind(account_id)
-        .bind(password_changed_at)
+        .bind(password_changed_at.0)
         .bind(threshold_days)
         .fetch_one(self.conn())
         .await?;
@@ -120,8 +122,8 @@ impl Store {
     /// in id order from `after_id` (for paging through large tables).
     pub async fn password_ages(
         &self,
-        kind: &str,
-        changed_before: i64,
+        kind: AccountKind,
+        changed_before: Timestamp,
         after_id: i64,
         limit: i64,
     ) -> Result<Vec<PasswordAge>, StoreError> {
@@ -130,18 +132,20 @@ impl Store {
              AND password_hash IS NOT NULL AND password_changed_at IS NOT NULL AND password_changed_at < $2 \
              AND id > $3 ORDER BY id LIMIT $4",
         )
-        .bind(kind)
-        .bind(changed_before)
+        .bind(kind.as_str())
+        .bind(changed_before.0)
         .bind(after_id)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| {
+                let kind: String = r.try_get("kind")?;
                 Ok(PasswordAge {
                     account_id: r.try_get("id")?,
-                    kind: r.try_get("kind")?,
-                    password_changed_at: r.try_get("password_changed_at")?,
+                    kind: AccountKind::parse(&kind)
+                        .ok_or_else(|| StoreError::Corrupt(format!("account kind {kind:?}")))?,
+                    password_changed_at: Timestamp(r.try_get("password_changed_at")?),
                 })
             })
             .collect()

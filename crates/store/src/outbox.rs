@@ -11,6 +11,8 @@
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use varco_domain::OutboxStatus;
+use varco_domain::clock::Timestamp;
 
 use crate::{Backend, Store, StoreError, Tx};
 
@@ -23,12 +25,12 @@ pub struct OutboxRecord {
     pub lang: String,
     pub school_id: Option<i64>,
     pub payload: String,
-    pub status: String,
+    pub status: OutboxStatus,
     pub attempts: i64,
-    pub next_attempt_at: i64,
+    pub next_attempt_at: Timestamp,
     pub last_error: Option<String>,
-    pub created_at: i64,
-    pub sent_at: Option<i64>,
+    pub created_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone)]
@@ -40,28 +42,78 @@ pub struct NewOutboxMessage<'a> {
     pub school_id: Option<i64>,
     /// JSON object with the template's values.
     pub payload: &'a str,
-    pub now: i64,
+    pub now: Timestamp,
 }
 
 const COLUMNS: &str = "id, message_id, recipient, template, lang, school_id, payload, status, attempts, \
      next_attempt_at, last_error, created_at, sent_at";
 
+/// A row of `outbox` as stored; private, so that callers only ever see an
+/// [`OutboxRecord`] whose status parsed.
+struct DbOutbox {
+    id: i64,
+    message_id: String,
+    recipient: String,
+    template: String,
+    lang: String,
+    school_id: Option<i64>,
+    payload: String,
+    status: String,
+    attempts: i64,
+    next_attempt_at: i64,
+    last_error: Option<String>,
+    created_at: i64,
+    sent_at: Option<i64>,
+}
+
+impl TryFrom<&AnyRow> for DbOutbox {
+    type Error = sqlx::Error;
+
+    fn try_from(row: &AnyRow) -> Result<DbOutbox, sqlx::Error> {
+        Ok(DbOutbox {
+            id: row.try_get("id")?,
+            message_id: row.try_get("message_id")?,
+            recipient: row.try_get("recipient")?,
+            template: row.try_get("template")?,
+            lang: row.try_get("lang")?,
+            school_id: row.try_get("school_id")?,
+            payload: row.try_get("payload")?,
+            status: row.try_get("status")?,
+            attempts: row.try_get("attempts")?,
+            next_attempt_at: row.try_get("next_attempt_at")?,
+            last_error: row.try_get("last_error")?,
+            created_at: row.try_get("created_at")?,
+            sent_at: row.try_get("sent_at")?,
+        })
+    }
+}
+
+impl TryFrom<DbOutbox> for OutboxRecord {
+    type Error = StoreError;
+
+    fn try_from(db: DbOutbox) -> Result<OutboxRecord, StoreError> {
+        let status = OutboxStatus::parse(&db.status)
+            .ok_or_else(|| StoreError::Corrupt(format!("outbox status {:?}", db.status)))?;
+        Ok(OutboxRecord {
+            id: db.id,
+            message_id: db.message_id,
+            recipient: db.recipient,
+            template: db.template,
+            lang: db.lang,
+            school_id: db.school_id,
+            payload: db.payload,
+            status,
+            attempts: db.attempts,
+            next_attempt_at: Timestamp(db.next_attempt_at),
+            last_error: db.last_error,
+            created_at: Timestamp(db.created_at),
+            sent_at: db.sent_at.map(Timestamp),
+        })
+    }
+}
+
 fn from_row(row: &AnyRow) -> Result<OutboxRecord, StoreError> {
-    Ok(OutboxRecord {
-        id: row.try_get("id")?,
-        message_id: row.try_get("message_id")?,
-        recipient: row.try_get("recipient")?,
-        template: row.try_get("template")?,
-        lang: row.try_get("lang")?,
-        school_id: row.try_get("school_id")?,
-        payload: row.try_get("payload")?,
-        status: row.try_get("status")?,
-        attempts: row.try_get("attempts")?,
-        next_attempt_at: row.try_get("next_attempt_at")?,
-        last_error: row.try_get("last_error")?,
-        created_at: row.try_get("created_at")?,
-        sent_at: row.try_get("sent_at")?,
-    })
+    OutboxRecord::try_from(DbOutbox::try_from(row)?)
 }
 
 impl Tx {
@@ -76,7 +128,7 @@ impl Tx {
         .bind(m.lang)
         .bind(m.school_id)
         .bind(m.payload)
-        .bind(m.now)
+        .bind(m.now.0)
         .fetch_one(self.conn())
         .await?)
     }
@@ -84,13 +136,13 @@ impl Tx {
     /// Puts a failed (or pending) message back in the queue, due now, in
     /// the caller's transaction (with its audit record). False when there
     /// is no such message or it was already sent.
-    pub async fn retry_outbox(&mut self, id: i64, now: i64) -> Result<bool, StoreError> {
+    pub async fn retry_outbox(&mut self, id: i64, now: Timestamp) -> Result<bool, StoreError> {
         let r = sqlx::query(
             "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $2, locked_until = NULL, \
              created_at = $2 WHERE id = $1 AND status <> 'sent'",
         )
         .bind(id)
-        .bind(now)
+        .bind(now.0)
         .execute(self.conn())
         .await?;
         Ok(r.rows_affected() == 1)
@@ -101,13 +153,17 @@ impl Tx {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutboxFilter {
     All,
-    Pending,
     Failed,
 }
 
 impl Store {
     /// Claims up to `limit` due messages for `lease_secs` and counts the attempt.
-    pub async fn claim_outbox(&self, now: i64, lease_secs: i64, limit: i64) -> Result<Vec<OutboxRecord>, StoreError> {
+    pub async fn claim_outbox(
+        &self,
+        now: Timestamp,
+        lease_secs: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxRecord>, StoreError> {
         let skip_locked = match self.backend() {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
@@ -119,8 +175,8 @@ impl Store {
                AND (locked_until IS NULL OR locked_until <= $1) ORDER BY next_attempt_at, id LIMIT $3{skip_locked}\
              ) RETURNING {COLUMNS}"
         ))
-        .bind(now)
-        .bind(now + lease_secs)
+        .bind(now.0)
+        .bind(now.plus_secs(lease_secs).0)
         .bind(limit)
         .fetch_all(tx.conn())
         .await?;
@@ -131,14 +187,14 @@ impl Store {
     }
 
     /// Records a delivery and forgets the payload.
-    pub async fn mark_outbox_sent(&self, id: i64, now: i64) -> Result<(), StoreError> {
+    pub async fn mark_outbox_sent(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE outbox SET status = 'sent', sent_at = $2, payload = '{}', locked_until = NULL, last_error = NULL \
              WHERE id = $1",
         )
         .bind(id)
-        .bind(now)
+        .bind(now.0)
         .execute(tx.conn())
         .await?;
         tx.commit().await
@@ -150,7 +206,7 @@ impl Store {
         &self,
         id: i64,
         error: &str,
-        next_attempt_at: Option<i64>,
+        next_attempt_at: Option<Timestamp>,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         let error: String = error.chars().take(1000).collect();
@@ -160,7 +216,7 @@ impl Store {
                     "UPDATE outbox SET next_attempt_at = $2, last_error = $3, locked_until = NULL WHERE id = $1",
                 )
                 .bind(id)
-                .bind(at)
+                .bind(at.0)
                 .bind(&error)
                 .execute(tx.conn())
                 .await?
@@ -179,7 +235,6 @@ impl Store {
     pub async fn list_outbox(&self, filter: OutboxFilter, limit: i64) -> Result<Vec<OutboxRecord>, StoreError> {
         let condition = match filter {
             OutboxFilter::All => "",
-            OutboxFilter::Pending => "WHERE status = 'pending'",
             OutboxFilter::Failed => "WHERE status = 'failed'",
         };
         let rows = sqlx::query(&format!(

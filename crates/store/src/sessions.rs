@@ -3,6 +3,7 @@
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use varco_domain::clock::Timestamp;
 
 use crate::{StoreError, Tx};
 
@@ -11,9 +12,9 @@ pub struct SessionRecord {
     pub id: i64,
     pub account_id: i64,
     pub csrf_token: String,
-    pub created_at: i64,
-    pub last_seen_at: i64,
-    pub expires_at: i64,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub expires_at: Timestamp,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub password_change_required: bool,
@@ -24,8 +25,8 @@ pub struct NewSession<'a> {
     pub token_hash: &'a str,
     pub account_id: i64,
     pub csrf_token: &'a str,
-    pub now: i64,
-    pub expires_at: i64,
+    pub now: Timestamp,
+    pub expires_at: Timestamp,
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
     pub password_change_required: bool,
@@ -39,9 +40,9 @@ fn from_row(row: &AnyRow) -> Result<SessionRecord, StoreError> {
         id: row.try_get("id")?,
         account_id: row.try_get("account_id")?,
         csrf_token: row.try_get("csrf_token")?,
-        created_at: row.try_get("created_at")?,
-        last_seen_at: row.try_get("last_seen_at")?,
-        expires_at: row.try_get("expires_at")?,
+        created_at: Timestamp(row.try_get("created_at")?),
+        last_seen_at: Timestamp(row.try_get("last_seen_at")?),
+        expires_at: Timestamp(row.try_get("expires_at")?),
         ip: row.try_get("ip")?,
         user_agent: row.try_get("user_agent")?,
         password_change_required: row.try_get::<i64, _>("password_change_required")? != 0,
@@ -57,8 +58,8 @@ impl Tx {
         .bind(s.token_hash)
         .bind(s.account_id)
         .bind(s.csrf_token)
-        .bind(s.now)
-        .bind(s.expires_at)
+        .bind(s.now.0)
+        .bind(s.expires_at.0)
         .bind(s.ip)
         .bind(s.user_agent)
         .bind(i64::from(s.password_change_required))
@@ -84,10 +85,10 @@ impl Tx {
         rows.iter().map(from_row).collect()
     }
 
-    pub async fn touch_session(&mut self, id: i64, now: i64) -> Result<(), StoreError> {
+    pub async fn touch_session(&mut self, id: i64, now: Timestamp) -> Result<(), StoreError> {
         sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1")
             .bind(id)
-            .bind(now)
+            .bind(now.0)
             .execute(self.conn())
             .await?;
         Ok(())
@@ -112,10 +113,10 @@ impl Tx {
     }
 
     /// Removes sessions past their absolute or idle limit.
-    pub async fn delete_expired_sessions(&mut self, now: i64, idle_cutoff: i64) -> Result<u64, StoreError> {
+    pub async fn delete_expired_sessions(&mut self, now: Timestamp, idle_cutoff: Timestamp) -> Result<u64, StoreError> {
         let r = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
-            .bind(now)
-            .bind(idle_cutoff)
+            .bind(now.0)
+            .bind(idle_cutoff.0)
             .execute(self.conn())
             .await?;
         Ok(r.rows_affected())

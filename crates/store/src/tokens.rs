@@ -5,17 +5,19 @@
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use varco_domain::TokenPurpose;
+use varco_domain::clock::Timestamp;
 
 use crate::{StoreError, Tx};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
     pub id: i64,
-    pub purpose: String,
+    pub purpose: TokenPurpose,
     pub account_id: Option<i64>,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub used_at: Option<i64>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub used_at: Option<Timestamp>,
     /// SHA-256 of the lower-cased address the link was mailed to, if bound.
     pub recipient_hash: Option<String>,
 }
@@ -23,24 +25,64 @@ pub struct TokenRecord {
 #[derive(Debug, Clone)]
 pub struct NewToken<'a> {
     pub token_hash: &'a str,
-    pub purpose: &'a str,
+    pub purpose: TokenPurpose,
     pub account_id: Option<i64>,
-    pub now: i64,
-    pub expires_at: i64,
+    pub now: Timestamp,
+    pub expires_at: Timestamp,
     /// SHA-256 of the lower-cased address the link goes to, if bound.
     pub recipient_hash: Option<&'a str>,
 }
 
+const COLUMNS: &str = "id, purpose, account_id, created_at, expires_at, used_at, recipient_hash";
+
+/// A row of `one_time_tokens` as stored; private, so that callers only ever
+/// see a [`TokenRecord`] whose purpose parsed.
+struct DbToken {
+    id: i64,
+    purpose: String,
+    account_id: Option<i64>,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+    recipient_hash: Option<String>,
+}
+
+impl TryFrom<&AnyRow> for DbToken {
+    type Error = sqlx::Error;
+
+    fn try_from(row: &AnyRow) -> Result<DbToken, sqlx::Error> {
+        Ok(DbToken {
+            id: row.try_get("id")?,
+            purpose: row.try_get("purpose")?,
+            account_id: row.try_get("account_id")?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+            used_at: row.try_get("used_at")?,
+            recipient_hash: row.try_get("recipient_hash")?,
+        })
+    }
+}
+
+impl TryFrom<DbToken> for TokenRecord {
+    type Error = StoreError;
+
+    fn try_from(db: DbToken) -> Result<TokenRecord, StoreError> {
+        let purpose = TokenPurpose::parse(&db.purpose)
+            .ok_or_else(|| StoreError::Corrupt(format!("token purpose {:?}", db.purpose)))?;
+        Ok(TokenRecord {
+            id: db.id,
+            purpose,
+            account_id: db.account_id,
+            created_at: Timestamp(db.created_at),
+            expires_at: Timestamp(db.expires_at),
+            used_at: db.used_at.map(Timestamp),
+            recipient_hash: db.recipient_hash,
+        })
+    }
+}
+
 fn from_row(row: &AnyRow) -> Result<TokenRecord, StoreError> {
-    Ok(TokenRecord {
-        id: row.try_get("id")?,
-        purpose: row.try_get("purpose")?,
-        account_id: row.try_get("account_id")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        used_at: row.try_get("used_at")?,
-        recipient_hash: row.try_get("recipient_hash")?,
-    })
+    TokenRecord::try_from(DbToken::try_from(row)?)
 }
 
 impl Tx {
@@ -50,10 +92,10 @@ impl Tx {
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(t.token_hash)
-        .bind(t.purpose)
+        .bind(t.purpose.as_str())
         .bind(t.account_id)
-        .bind(t.now)
-        .bind(t.expires_at)
+        .bind(t.now.0)
+        .bind(t.expires_at.0)
         .bind(t.recipient_hash)
         .fetch_one(self.conn())
         .await?)
@@ -63,28 +105,28 @@ impl Tx {
     pub async fn live_token(
         &mut self,
         token_hash: &str,
-        purpose: &str,
-        now: i64,
+        purpose: TokenPurpose,
+        now: Timestamp,
     ) -> Result<Option<TokenRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, purpose, account_id, created_at, expires_at, used_at, recipient_hash FROM one_time_tokens \
-             WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM one_time_tokens \
+             WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3"
+        ))
         .bind(token_hash)
-        .bind(purpose)
-        .bind(now)
+        .bind(purpose.as_str())
+        .bind(now.0)
         .fetch_optional(self.conn())
         .await?;
         row.as_ref().map(from_row).transpose()
     }
 
     /// Spends a token; true only for the one caller that found it unused and live.
-    pub async fn spend_token(&mut self, id: i64, now: i64) -> Result<bool, StoreError> {
+    pub async fn spend_token(&mut self, id: i64, now: Timestamp) -> Result<bool, StoreError> {
         let r = sqlx::query(
             "UPDATE one_time_tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL AND expires_at > $2",
         )
         .bind(id)
-        .bind(now)
+        .bind(now.0)
         .execute(self.conn())
         .await?;
         Ok(r.rows_affected() == 1)
@@ -95,23 +137,23 @@ impl Tx {
     /// Two statements rather than `($2 IS NULL OR …)`, which no index serves.
     pub async fn spend_tokens_of_purpose(
         &mut self,
-        purpose: &str,
+        purpose: TokenPurpose,
         account_id: Option<i64>,
-        now: i64,
+        now: Timestamp,
     ) -> Result<u64, StoreError> {
         let r = match account_id {
             Some(id) => sqlx::query(
                 "UPDATE one_time_tokens SET used_at = $3 WHERE account_id = $2 AND purpose = $1 AND used_at IS NULL",
             )
-            .bind(purpose)
+            .bind(purpose.as_str())
             .bind(id)
-            .bind(now)
+            .bind(now.0)
             .execute(self.conn())
             .await?,
             None => {
                 sqlx::query("UPDATE one_time_tokens SET used_at = $2 WHERE purpose = $1 AND used_at IS NULL")
-                    .bind(purpose)
-                    .bind(now)
+                    .bind(purpose.as_str())
+                    .bind(now.0)
                     .execute(self.conn())
                     .await?
             }
@@ -126,12 +168,12 @@ impl Tx {
     pub async fn spend_account_tokens(
         &mut self,
         account_id: i64,
-        purposes: &[&str],
-        now: i64,
+        purposes: &[TokenPurpose],
+        now: Timestamp,
     ) -> Result<u64, StoreError> {
         let mut spent = 0;
         for purpose in purposes {
-            spent += self.spend_tokens_of_purpose(purpose, Some(account_id), now).await?;
+            spent += self.spend_tokens_of_purpose(*purpose, Some(account_id), now).await?;
         }
         Ok(spent)
     }
@@ -139,24 +181,27 @@ impl Tx {
     /// The token with this hash whatever its state (for telling "expired" or
     /// "used" apart from "unknown" on the page a link opens).
     pub async fn token_by_hash(&mut self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, purpose, account_id, created_at, expires_at, used_at, recipient_hash FROM one_time_tokens WHERE token_hash = $1",
-        )
-        .bind(token_hash)
-        .fetch_optional(self.conn())
-        .await?;
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM one_time_tokens WHERE token_hash = $1"))
+            .bind(token_hash)
+            .fetch_optional(self.conn())
+            .await?;
         row.as_ref().map(from_row).transpose()
     }
 
     /// How many tokens of a purpose were issued to an account since `since`
     /// (per-account throttling of links by email).
-    pub async fn count_tokens_since(&mut self, account_id: i64, purpose: &str, since: i64) -> Result<i64, StoreError> {
+    pub async fn count_tokens_since(
+        &mut self,
+        account_id: i64,
+        purpose: TokenPurpose,
+        since: Timestamp,
+    ) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT COUNT(*) FROM one_time_tokens WHERE account_id = $1 AND purpose = $2 AND created_at >= $3",
         )
         .bind(account_id)
-        .bind(purpose)
-        .bind(since)
+        .bind(purpose.as_str())
+        .bind(since.0)
         .fetch_one(self.conn())
         .await?)
     }

@@ -61,6 +61,17 @@ impl Lang {
     }
 }
 
+/// The language of the pages is the language of the emails: the request's
+/// language is what an account remembers.
+impl From<Lang> for varco_domain::Lang {
+    fn from(lang: Lang) -> varco_domain::Lang {
+        match lang {
+            Lang::It => varco_domain::Lang::It,
+            Lang::En => varco_domain::Lang::En,
+        }
+    }
+}
+
 /// The language of a request: the switch's cookie, then `Accept-Language`.
 pub fn lang_of(headers: &axum::http::HeaderMap) -> Lang {
     crate::session::cookie_value(headers, crate::session::LANG_COOKIE)

@@ -127,7 +127,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
         let ip = client_ip(parts);
         let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
         let mut request = RequestContext::new(ip.map(|ip| ip.to_string()), user_agent);
-        request.lang = Some(crate::pages::lang_of(&parts.headers).code().to_owned());
+        request.lang = Some(crate::pages::lang_of(&parts.headers).into());
         Ok(Ctx { request, ip })
     }
 }

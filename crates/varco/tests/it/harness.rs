@@ -206,7 +206,7 @@ impl TestApp {
                 .await
                 .expect("outbox")
                 .into_iter()
-                .filter(|m| m.status == "pending")
+                .filter(|m| m.status == varco_domain::OutboxStatus::Pending)
                 .map(|m| format!("{} to {}", m.template, m.recipient))
                 .collect();
             if pending.is_empty() {

@@ -318,7 +318,7 @@ async fn mail_waits_while_smtp_is_down(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let m = listed.first().expect("queued");
-    assert_eq!(m.status, "pending");
+    assert_eq!(m.status, varco_domain::OutboxStatus::Pending);
     assert!(m.last_error.is_some(), "the reason is shown");
     assert!(m.attempts >= 1);
     sink.resume();
@@ -327,7 +327,7 @@ async fn mail_waits_while_smtp_is_down(backend: Backend) {
     let messages = sink.wait_for(1, Duration::from_secs(30)).await;
     assert_eq!(messages.len(), 1, "delivered once the server is back");
     let listed = varco_app::outbox::list(t.app(), false, 10).await.unwrap();
-    assert_eq!(listed[0].status, "sent");
+    assert_eq!(listed[0].status, varco_domain::OutboxStatus::Sent);
     t.stop().await;
 }
 

@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use varco_app::AppError;
 use varco_app::sessions::Authenticated;
-use varco_domain::clock::Timestamp;
 
 use super::form::FormErrors;
 use crate::WebState;
@@ -31,7 +30,7 @@ fn forced_reason(state: &WebState, session: &Authenticated) -> (Option<&'static 
             .settings
             .expiry
             .get(session.account.kind)
-            .expires_at(Timestamp(changed))
+            .expires_at(changed)
             .map(varco_app::mail::format_date)
     });
     (Some("expired"), expired_on)
