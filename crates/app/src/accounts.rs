@@ -206,7 +206,7 @@ pub async fn set_role(
     };
     let school_id = school.as_ref().map(|s| s.id);
     let changed = if grant {
-        tx.grant_role(record.id, role, school_id, now.0).await?
+        tx.grant_role(record.id, role, school_id, now).await?
     } else {
         tx.revoke_role(record.id, role, school_id).await?
     };

@@ -293,7 +293,7 @@ pub async fn complete_setup(
         .await?
         .ok_or(AppError::NotFound("school"))?;
     let (id, user_code) = insert_valid(&mut tx, school.id, &valid, AccountStatus::Active, Some(&hash), now.0).await?;
-    tx.grant_role(id, Role::Admin, None, now.0).await?;
+    tx.grant_role(id, Role::Admin, None, now).await?;
     let first_admin = [
         AuditEvent::AccountCreated(AccountOrigin::FirstAdmin),
         AuditEvent::RoleGranted {
@@ -465,7 +465,7 @@ pub async fn demo(app: &App) -> Result<DemoReport, AppError> {
         .await?;
         if let Some(role) = role {
             let scope = (role == Role::Desk).then_some(school_id);
-            tx.grant_role(id, role, scope, now.0).await?;
+            tx.grant_role(id, role, scope, now).await?;
             audit::record(
                 &mut tx,
                 now,

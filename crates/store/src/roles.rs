@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 use varco_domain::Role;
+use varco_domain::clock::Timestamp;
 
 use crate::{StoreError, Tx};
 
@@ -19,7 +20,7 @@ impl Tx {
         account_id: i64,
         role: Role,
         school_id: Option<i64>,
-        now: i64,
+        now: Timestamp,
     ) -> Result<bool, StoreError> {
         let result = sqlx::query(
             "INSERT INTO account_roles (account_id, role, school_id, granted_at) VALUES ($1, $2, $3, $4) \
@@ -28,7 +29,7 @@ impl Tx {
         .bind(account_id)
         .bind(role.as_str())
         .bind(school_id)
-        .bind(now)
+        .bind(now.0)
         .execute(self.conn())
         .await?;
         Ok(result.rows_affected() > 0)
