@@ -170,14 +170,18 @@ fn spawn_upkeep(app: App, state: varco_web::WebState, mut stop: watch::Receiver<
                 _ = tick.tick() => {}
                 _ = stop.changed() => return,
             }
+            // An error once shutdown has begun is the closing pool, not news.
+            let stopping = |stop: &watch::Receiver<bool>| *stop.borrow();
             match varco_app::jobs::run_daily_if_due(&app, &node).await {
                 Ok(true) => tracing::info!("daily jobs ran"),
                 Ok(false) => {}
+                Err(_) if stopping(&stop) => return,
                 Err(e) => tracing::warn!(error = %e, "daily jobs failed"),
             }
             match varco_app::sessions::purge_expired(&app).await {
                 Ok(n) if n > 0 => tracing::info!(sessions = n, "expired sessions removed"),
                 Ok(_) => {}
+                Err(_) if stopping(&stop) => return,
                 Err(e) => tracing::warn!(error = %e, "session purge failed"),
             }
             state.upkeep();
