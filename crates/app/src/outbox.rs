@@ -69,6 +69,39 @@ pub async fn retry(app: &App, actor: &Actor, id: i64) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Queues the test message to `to`, to check the mail settings end to end:
+/// the running server's worker delivers it, and `list` shows how it went.
+pub async fn send_test(app: &App, actor: &Actor, to: &str) -> Result<(), AppError> {
+    let address = varco_domain::email::EmailAddress::parse(to).map_err(|e| AppError::invalid("to", e))?;
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    crate::mail::enqueue(
+        &mut tx,
+        app,
+        crate::mail::Mail {
+            to: address.as_str(),
+            lang: varco_domain::Lang::default(),
+            school_id: None,
+            message: varco_domain::OutboundMessage::TestMessage {
+                first_name: address.as_str().split('@').next().unwrap_or_default().to_owned(),
+            },
+        },
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        now,
+        actor,
+        &RequestContext::default(),
+        Target::Nobody,
+        AuditEvent::MailTestQueued { to: address.masked() },
+    )
+    .await?;
+    tx.commit().await?;
+    app.mail_queued();
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

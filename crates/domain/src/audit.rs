@@ -201,6 +201,9 @@ pub enum AuditEvent {
     SetupLinkIssued,
     /// `mail_retry`: an operator put a message back in the queue.
     MailRetry { outbox_id: i64 },
+    /// `mail_test_queued`: an operator queued a test message (to check the
+    /// mail settings); `to` is the masked address.
+    MailTestQueued { to: String },
 }
 
 impl AuditEvent {
@@ -237,6 +240,7 @@ impl AuditEvent {
             AuditEvent::OtherSessionsEnded { .. } => "other_sessions_ended",
             AuditEvent::SetupLinkIssued => "setup_link_issued",
             AuditEvent::MailRetry { .. } => "mail_retry",
+            AuditEvent::MailTestQueued { .. } => "mail_test_queued",
         }
     }
 
@@ -342,6 +346,7 @@ impl AuditEvent {
             AuditEvent::SessionEnded { session_id } => Some(format!("session_id={session_id}")),
             AuditEvent::OtherSessionsEnded { count } => Some(format!("count={count}")),
             AuditEvent::MailRetry { outbox_id } => Some(format!("outbox_id={outbox_id}")),
+            AuditEvent::MailTestQueued { to } => Some(format!("to={to}")),
         }
     }
 }
@@ -641,6 +646,14 @@ mod tests {
                 "mail_retry",
                 "success",
                 Some("outbox_id=7"),
+            ),
+            (
+                E::MailTestQueued {
+                    to: "a•••a@example.it".into(),
+                },
+                "mail_test_queued",
+                "success",
+                Some("to=a•••a@example.it"),
             ),
         ];
         for (event, name, outcome, detail) in cases {

@@ -95,6 +95,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Audit(args) => audit(&config, args).await,
         Command::Outbox(OutboxCommand::List { failed, limit, json }) => outbox_list(&config, failed, limit, json).await,
         Command::Outbox(OutboxCommand::Retry { id }) => outbox_retry(&config, id).await,
+        Command::Outbox(OutboxCommand::Test { to }) => outbox_test(&config, &to).await,
         Command::Jobs(JobsCommand::Run { job }) => jobs_run(&config, job).await,
     }
 }
@@ -371,6 +372,15 @@ async fn outbox_list(config: &Config, failed: bool, limit: i64, json: bool) -> a
             ));
         }
     }
+    Ok(())
+}
+
+async fn outbox_test(config: &Config, to: &str) -> anyhow::Result<()> {
+    let app = open(config).await?;
+    varco_app::outbox::send_test(&app, &Actor::Cli, to)
+        .await
+        .map_err(app_error)?;
+    eprintln!("test message queued; `varco serve` delivers it (check with `varco outbox list`)");
     Ok(())
 }
 

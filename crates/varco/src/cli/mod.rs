@@ -171,6 +171,12 @@ pub enum OutboxCommand {
     },
     /// Queue a failed message again, due now.
     Retry { id: i64 },
+    /// Queue a test message to ADDRESS, to check the mail settings; the
+    /// running server delivers it (see `outbox list`).
+    Test {
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -196,6 +196,22 @@ async fn admin_commands_work_as_the_contract_says(backend: Backend) {
     let mine = cli.ok(&["audit", "--account", &user_code]);
     assert!(mine.lines().all(|l| l.contains(&user_code)), "{mine}");
     assert!(!audit.contains(PASSWORD));
+    // A test message to check the mail settings: queued, audited, masked.
+    let err = cli.fails(&["outbox", "test", "--to", "not-an-address"]);
+    assert!(err.contains("to"), "{err}");
+    cli.ok(&["outbox", "test", "--to", "prova.posta@example.it"]);
+    let queued = cli.ok(&["outbox", "list"]);
+    assert!(
+        queued
+            .lines()
+            .any(|l| l.contains("test_message") && l.contains("prova.posta@example.it") && l.contains("pending")),
+        "{queued}"
+    );
+    let audit = cli.ok(&["audit", "--json"]);
+    assert!(
+        audit.contains("mail_test_queued") && !audit.contains("prova.posta@"),
+        "{audit}"
+    );
 
     // Unknown flags and bad usage: exit 2 from clap with a message.
     let out = cli.run(&["account", "add", "--bogus"]);
