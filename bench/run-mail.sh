@@ -17,5 +17,6 @@ mkdir -p bench/results
     echo
     echo "- date: $(date -u +%Y-%m-%dT%H:%MZ) · commit: \`$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\` · backend: sqlite · $(nproc) cores"
     echo
-    "$ROOT/target/release/varco-bench" mail-recovery --varco "$ROOT/target/release/varco" "$@"
+    TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+    "$TARGET/release/varco-bench" mail-recovery --varco "$TARGET/release/varco" "$@"
 } | tee bench/results/mail.md

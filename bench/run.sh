@@ -63,8 +63,9 @@ fi
 
 log "building release binaries"
 cargo build --release -p varco -p varco-bench
-VARCO="$ROOT/target/release/varco"
-BENCH="$ROOT/target/release/varco-bench"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+VARCO="$TARGET/release/varco"
+BENCH="$TARGET/release/varco-bench"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/varco-bench.XXXXXX")
 JSON="$WORK/json"
