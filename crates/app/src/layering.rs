@@ -27,6 +27,7 @@ const LOWER: &[&str] = &[
     "audit",
     "credentials",
     "error",
+    "gates",
     "hashing",
     "lookup",
     "mail",

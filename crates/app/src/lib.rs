@@ -26,6 +26,7 @@ pub mod setup;
 pub mod audit;
 mod credentials;
 mod error;
+pub mod gates;
 pub mod hashing;
 mod lookup;
 pub mod mail;
@@ -130,6 +131,8 @@ pub struct App {
     pub mail_notify: Arc<Notify>,
     /// How long a failed login takes at least (equal timing for every refusal).
     pub failure_floor: Arc<timing::FailureFloor>,
+    /// One password attempt at a time per login text and per account.
+    pub gates: Arc<gates::Gates>,
 }
 
 impl App {
@@ -147,6 +150,7 @@ impl App {
             settings: Arc::new(settings),
             mail_notify: Arc::new(Notify::new()),
             failure_floor: Arc::new(timing::FailureFloor::default()),
+            gates: Arc::new(gates::Gates::default()),
         })
     }
 

@@ -33,6 +33,7 @@ use varco_store::AccountRecord;
 
 use crate::audit::{self, AuditEvent, LoginOutcome, Target};
 use crate::credentials::{Reserved, actor_of, password_typed, record_locked, reserve_attempts};
+use crate::gates;
 use crate::lookup::{candidates, classify};
 use crate::sessions::{NewSessionToken, create_session, delete_by_token};
 use crate::views::{AccountView, view};
@@ -65,6 +66,12 @@ pub async fn login(
     tx.commit().await?;
     let ids: Vec<i64> = found.iter().map(|a| a.id).collect();
     let floor = app.failure_floor.get(app).await?;
+    // One attempt at a time on this login text and these accounts, until it
+    // is settled (see `crate::gates`); released before the refusal's wait.
+    let held = app
+        .gates
+        .enter(std::iter::once(gates::login_text(&login_hash)).chain(ids.iter().map(|id| gates::account(*id))))
+        .await;
 
     // Reserve the attempt before any hash is checked: on the login text (the
     // wait a person is told about) and on each account (the lockout).
@@ -74,6 +81,7 @@ pub async fn login(
     match app.settings.lockout.reserve(&text_state, now) {
         Reservation::Blocked { until } => {
             tx.commit().await?;
+            drop(held);
             let retry_after_secs = u64::try_from(until.0 - now.0).unwrap_or(1).max(1);
             return Err(AppError::LoginDelayed { retry_after_secs });
         }
@@ -119,6 +127,7 @@ pub async fn login(
             Err(AppError::InvalidCredentials)
         }
     };
+    drop(held);
     // Every refusal takes as long as the slowest one could (finding 7).
     tokio::time::sleep_until(arrived + floor).await;
     refused

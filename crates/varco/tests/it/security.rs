@@ -26,6 +26,7 @@ both_backends!(
     finding_3_undo_evicts_and_rolls_back_later_changes,
     finding_4_parallel_guesses_cannot_pass_the_delay,
     finding_4_the_right_password_is_refused_once_locked_in_parallel,
+    right_passwords_sent_at_once_all_get_in,
     finding_5_current_password_checks_go_through_the_lockout,
     finding_5_wrong_current_passwords_lock_and_end_the_session,
     finding_11_a_login_in_flight_does_not_survive_a_disable,
@@ -303,6 +304,45 @@ async fn finding_4_the_right_password_is_refused_once_locked_in_parallel(backend
         let lock_before_success = audit[first_success + 1..].iter().any(|e| e.event == "account_locked");
         assert!(!lock_before_success, "{audit:?}");
     }
+    t.stop().await;
+}
+
+/// The reservation that stops parallel guesses must not stop the owner:
+/// the right password sent from several devices at once (and by every login
+/// name of the account) always gets in, and leaves no failure counted.
+async fn right_passwords_sent_at_once_all_get_in(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    t.add_school().await;
+    let a = t.add_account(1, OWNER, Some("di-corsa"), Some(PASSWORD)).await;
+    let logins = [a.user_code.clone(), "di-corsa".to_owned(), OWNER.to_owned()];
+    let requests = (0..12).map(|i| {
+        let url = t.url("/api/v1/login");
+        let login = logins[i % logins.len()].clone();
+        async move {
+            client()
+                .post(url)
+                .json(&json!({ "login": login, "password": PASSWORD }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    let statuses = futures_join_all(requests).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let audit = t.audit_of(&a.user_code).await;
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.event == "login" && e.outcome == "success")
+            .count(),
+        12,
+        "{audit:?}"
+    );
+    assert_eq!(t.app().gates.in_flight(), 0, "no gate is left behind");
+    // Nothing was counted against the account: a wrong password now is the
+    // first failure, answered at once with 401, not a wait.
+    assert_eq!(t.login("di-corsa", "sbagliata").await.status(), 401);
     t.stop().await;
 }
 
