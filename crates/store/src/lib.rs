@@ -18,6 +18,7 @@ mod error;
 mod lifecycle;
 mod login_throttle;
 mod migrations;
+mod oidc;
 mod outbox;
 mod roles;
 mod schools;
@@ -35,6 +36,10 @@ pub use email_changes::{EmailChangeRecord, NewEmailChange};
 pub use error::StoreError;
 pub use lifecycle::PasswordAge;
 pub use migrations::{MIGRATION_NAMES, MigrationReport};
+pub use oidc::{
+    ClientRecord, CodeRecord, CodeSpend, GrantRecord, KeyRecord, NewClient, NewCode, NewGrant,
+    OIDC_GRANT_RETENTION_SECS, RefreshUse,
+};
 pub use outbox::{NewOutboxMessage, OutboxFilter, OutboxRecord};
 pub use roles::RoleGrant;
 pub use schools::{NewSchool, SchoolRecord};

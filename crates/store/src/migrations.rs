@@ -18,6 +18,7 @@ pub const MIGRATION_NAMES: &[&str] = &[
     "0002_password_lifecycle.sql",
     "0003_recovery.sql",
     "0004_solid_ground.sql",
+    "0005_oidc_provider.sql",
 ];
 
 const SQLITE: &[&str] = &[
@@ -25,12 +26,14 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0002_password_lifecycle.sql"),
     include_str!("../migrations/sqlite/0003_recovery.sql"),
     include_str!("../migrations/sqlite/0004_solid_ground.sql"),
+    include_str!("../migrations/sqlite/0005_oidc_provider.sql"),
 ];
 const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_foundation.sql"),
     include_str!("../migrations/postgres/0002_password_lifecycle.sql"),
     include_str!("../migrations/postgres/0003_recovery.sql"),
     include_str!("../migrations/postgres/0004_solid_ground.sql"),
+    include_str!("../migrations/postgres/0005_oidc_provider.sql"),
 ];
 
 /// What `migrate` did.
