@@ -44,6 +44,58 @@ pub enum AppError {
     Busy,
     #[error("internal error: {0}")]
     Internal(String),
+    /// A request of the OpenID Connect provider refused with one of the
+    /// error codes of RFC 6749 / 7009 / 7662 / 6750.
+    #[error("{0}")]
+    OAuth(OAuthError),
+}
+
+/// An error of the provider's token, revocation, introspection or userinfo
+/// endpoints: the code the specifications name, and a short description
+/// (never a secret).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{}: {description}", code.as_str())]
+pub struct OAuthError {
+    pub code: OAuthCode,
+    pub description: &'static str,
+}
+
+/// The error codes of RFC 6749 §5.2 and RFC 6750 §3.1 Varco answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthCode {
+    InvalidRequest,
+    /// The client's authentication failed (401).
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    UnsupportedTokenType,
+    InvalidScope,
+    /// A bearer token that is unknown, expired or revoked (401).
+    InvalidToken,
+}
+
+impl OAuthCode {
+    /// The code as the specifications spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OAuthCode::InvalidRequest => "invalid_request",
+            OAuthCode::InvalidClient => "invalid_client",
+            OAuthCode::InvalidGrant => "invalid_grant",
+            OAuthCode::UnauthorizedClient => "unauthorized_client",
+            OAuthCode::UnsupportedGrantType => "unsupported_grant_type",
+            OAuthCode::UnsupportedTokenType => "unsupported_token_type",
+            OAuthCode::InvalidScope => "invalid_scope",
+            OAuthCode::InvalidToken => "invalid_token",
+        }
+    }
+}
+
+impl AppError {
+    /// A provider error with its code and description.
+    pub fn oauth(code: OAuthCode, description: &'static str) -> AppError {
+        AppError::OAuth(OAuthError { code, description })
+    }
 }
 
 impl AppError {

@@ -10,10 +10,14 @@ use std::path::Path;
 /// and the operators' accounts, schools, outbox and the sessions page.
 const USE_CASES: &[&str] = &[
     "accounts",
+    "applications",
+    "authorize",
+    "clients",
     "email_change",
     "import",
     "jobs",
     "login",
+    "oauth_tokens",
     "outbox",
     "password",
     "recovery",
@@ -34,6 +38,7 @@ const LOWER: &[&str] = &[
     "mailed_links",
     "notices",
     "policy",
+    "provider",
     "registration",
     "sessions",
     "timing",

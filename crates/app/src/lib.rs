@@ -10,10 +10,14 @@
 // The use cases: each calls down into the lower layer below, never across
 // into another use case (checked by `layering::tests`).
 pub mod accounts;
+pub mod applications;
+pub mod authorize;
+pub mod clients;
 pub mod email_change;
 pub mod import;
 pub mod jobs;
 pub mod login;
+pub mod oauth_tokens;
 pub mod outbox;
 pub mod password;
 pub mod recovery;
@@ -33,6 +37,7 @@ pub mod mail;
 mod mailed_links;
 mod notices;
 mod policy;
+pub mod provider;
 mod registration;
 pub mod sessions;
 pub mod timing;
@@ -51,7 +56,7 @@ use varco_domain::lockout::LockoutPolicy;
 use varco_domain::password::{CommonPasswords, ExpiryPolicy, HashParams, PasswordPolicy};
 use varco_store::Store;
 
-pub use error::AppError;
+pub use error::{AppError, OAuthCode, OAuthError};
 pub use hashing::HashingPool;
 
 /// A setting that differs between staff and family accounts.
@@ -94,6 +99,8 @@ pub struct Settings {
     /// Fixed time before a failed login is answered, in milliseconds; `None`
     /// measures it from the stored hashes (see [`timing`]).
     pub failure_floor_ms: Option<u64>,
+    /// The OpenID Connect provider's keys and lifetimes.
+    pub provider: provider::ProviderSettings,
 }
 
 impl Default for Settings {
@@ -116,6 +123,7 @@ impl Default for Settings {
             hash_concurrency: 0,
             max_email_candidates: 3,
             failure_floor_ms: None,
+            provider: provider::ProviderSettings::default(),
         }
     }
 }
@@ -133,6 +141,10 @@ pub struct App {
     pub failure_floor: Arc<timing::FailureFloor>,
     /// One password attempt at a time per login text and per account.
     pub gates: Arc<gates::Gates>,
+    /// The provider's signing keys, cached.
+    pub keys: Arc<provider::KeyRing>,
+    /// Deliveries in the background (back-channel logout notices).
+    pub background: Arc<provider::Background>,
 }
 
 impl App {
@@ -151,6 +163,8 @@ impl App {
             mail_notify: Arc::new(Notify::new()),
             failure_floor: Arc::new(timing::FailureFloor::default()),
             gates: Arc::new(gates::Gates::default()),
+            keys: Arc::new(provider::KeyRing::default()),
+            background: Arc::new(provider::Background::default()),
         })
     }
 

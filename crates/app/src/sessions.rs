@@ -124,7 +124,8 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Option<Authenticated
 pub async fn logout(app: &App, token: &str, ctx: &RequestContext) -> Result<(), AppError> {
     let now = app.now();
     let mut tx = app.store.begin().await?;
-    if let Some(session) = delete_by_token(&mut tx, token).await? {
+    let ended = delete_by_token(&mut tx, token).await?;
+    if let Some(session) = &ended {
         let account = tx.account_by_id(session.account_id).await?;
         let (actor, user_code) = match &account {
             Some(a) => (
@@ -150,6 +151,10 @@ pub async fn logout(app: &App, token: &str, ctx: &RequestContext) -> Result<(), 
         .await?;
     }
     tx.commit().await?;
+    // The applications this session signed in to are signed out too.
+    if let Some(session) = ended {
+        crate::provider::end_for_session(app, session.id, ctx).await?;
+    }
     Ok(())
 }
 

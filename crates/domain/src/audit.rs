@@ -204,6 +204,76 @@ pub enum AuditEvent {
     /// `mail_test_queued`: an operator queued a test message (to check the
     /// mail settings); `to` is the masked address.
     MailTestQueued { to: String },
+    /// `oidc_client_registered`, `oidc_client_removed`,
+    /// `oidc_client_secret_rotated`: an operator's change to a client of
+    /// Varco's OpenID Connect provider.
+    OidcClient { change: ClientChange, client_id: String },
+    /// `oidc_keys_rotated`: new signing keys; `retired` keys stay published.
+    OidcKeysRotated { new_kids: String, retired: u64 },
+    /// `oidc_authorization`: a code was issued to a client, or refused.
+    OidcAuthorization {
+        client_id: String,
+        refusal: Option<OidcRefusal>,
+    },
+    /// `oidc_token`: a token request refused for a reason worth an
+    /// operator's eye (a replayed code, a reused refresh token, a wrong
+    /// client secret...). Plain successes are not audited one by one.
+    OidcTokenRefused { client_id: String, refusal: OidcRefusal },
+    /// `oidc_consent`: the person allowed a third-party application, or
+    /// took it back from `/account`.
+    OidcConsent { client_id: String, granted: bool },
+    /// `oidc_grant_revoked`: what an application holds for the person was
+    /// revoked (`reason`: logout, revoked_by_user, code_replay, refresh_reuse...).
+    OidcGrantRevoked {
+        client_id: String,
+        grants: u64,
+        reason: &'static str,
+    },
+}
+
+/// An operator's change to an OpenID Connect client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientChange {
+    Registered,
+    Removed,
+    SecretRotated,
+}
+
+/// Why the provider refused an authorization or a token request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OidcRefusal {
+    /// The account is not in the schools the client serves.
+    SchoolNotServed,
+    /// The person declined the consent page.
+    ConsentDeclined,
+    /// `prompt=none` but the person must sign in or consent.
+    InteractionRequired,
+    /// A code presented a second time (what it issued is revoked).
+    CodeReplayed,
+    /// A code past its 60 seconds, for another client or another redirect URI.
+    CodeInvalid,
+    /// The PKCE verifier does not match the challenge.
+    PkceMismatch,
+    /// A refresh token presented after it was rotated (the grant is revoked).
+    RefreshReused,
+    /// The client's authentication failed.
+    ClientAuthentication,
+}
+
+impl OidcRefusal {
+    /// The stable string of the audit detail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OidcRefusal::SchoolNotServed => "school_not_served",
+            OidcRefusal::ConsentDeclined => "consent_declined",
+            OidcRefusal::InteractionRequired => "interaction_required",
+            OidcRefusal::CodeReplayed => "code_replayed",
+            OidcRefusal::CodeInvalid => "code_invalid",
+            OidcRefusal::PkceMismatch => "pkce_mismatch",
+            OidcRefusal::RefreshReused => "refresh_token_reused",
+            OidcRefusal::ClientAuthentication => "client_authentication_failed",
+        }
+    }
 }
 
 impl AuditEvent {
@@ -241,6 +311,16 @@ impl AuditEvent {
             AuditEvent::SetupLinkIssued => "setup_link_issued",
             AuditEvent::MailRetry { .. } => "mail_retry",
             AuditEvent::MailTestQueued { .. } => "mail_test_queued",
+            AuditEvent::OidcClient { change, .. } => match change {
+                ClientChange::Registered => "oidc_client_registered",
+                ClientChange::Removed => "oidc_client_removed",
+                ClientChange::SecretRotated => "oidc_client_secret_rotated",
+            },
+            AuditEvent::OidcKeysRotated { .. } => "oidc_keys_rotated",
+            AuditEvent::OidcAuthorization { .. } => "oidc_authorization",
+            AuditEvent::OidcTokenRefused { .. } => "oidc_token",
+            AuditEvent::OidcConsent { .. } => "oidc_consent",
+            AuditEvent::OidcGrantRevoked { .. } => "oidc_grant_revoked",
         }
     }
 
@@ -255,6 +335,8 @@ impl AuditEvent {
             AuditEvent::PasswordResetRequested(request) => *request != ResetRequest::Accepted,
             AuditEvent::PasswordExpiryReminder(reminder) => *reminder == ExpiryReminder::NoEmail,
             AuditEvent::EmailChangeRequested(request) => *request == EmailChangeRequest::Throttled,
+            AuditEvent::OidcAuthorization { refusal, .. } => refusal.is_some(),
+            AuditEvent::OidcTokenRefused { .. } => true,
             _ => false,
         };
         if failed { Outcome::Failure } else { Outcome::Success }
@@ -347,6 +429,21 @@ impl AuditEvent {
             AuditEvent::OtherSessionsEnded { count } => Some(format!("count={count}")),
             AuditEvent::MailRetry { outbox_id } => Some(format!("outbox_id={outbox_id}")),
             AuditEvent::MailTestQueued { to } => Some(format!("to={to}")),
+            AuditEvent::OidcClient { client_id, .. } => Some(format!("client_id={client_id}")),
+            AuditEvent::OidcKeysRotated { new_kids, retired } => Some(format!("new={new_kids} retired={retired}")),
+            AuditEvent::OidcAuthorization { client_id, refusal } => Some(match refusal {
+                None => format!("client_id={client_id}"),
+                Some(refusal) => format!("client_id={client_id} refused={}", refusal.as_str()),
+            }),
+            AuditEvent::OidcTokenRefused { client_id, refusal } => {
+                Some(format!("client_id={client_id} refused={}", refusal.as_str()))
+            }
+            AuditEvent::OidcConsent { client_id, granted } => Some(format!("client_id={client_id} granted={granted}")),
+            AuditEvent::OidcGrantRevoked {
+                client_id,
+                grants,
+                reason,
+            } => Some(format!("client_id={client_id} grants={grants} reason={reason}")),
         }
     }
 }
@@ -654,6 +751,88 @@ mod tests {
                 "mail_test_queued",
                 "success",
                 Some("to=a•••a@example.it"),
+            ),
+            (
+                E::OidcClient {
+                    change: ClientChange::Registered,
+                    client_id: "registro".into(),
+                },
+                "oidc_client_registered",
+                "success",
+                Some("client_id=registro"),
+            ),
+            (
+                E::OidcClient {
+                    change: ClientChange::Removed,
+                    client_id: "registro".into(),
+                },
+                "oidc_client_removed",
+                "success",
+                Some("client_id=registro"),
+            ),
+            (
+                E::OidcClient {
+                    change: ClientChange::SecretRotated,
+                    client_id: "registro".into(),
+                },
+                "oidc_client_secret_rotated",
+                "success",
+                Some("client_id=registro"),
+            ),
+            (
+                E::OidcKeysRotated {
+                    new_kids: "k1,k2".into(),
+                    retired: 2,
+                },
+                "oidc_keys_rotated",
+                "success",
+                Some("new=k1,k2 retired=2"),
+            ),
+            (
+                E::OidcAuthorization {
+                    client_id: "registro".into(),
+                    refusal: None,
+                },
+                "oidc_authorization",
+                "success",
+                Some("client_id=registro"),
+            ),
+            (
+                E::OidcAuthorization {
+                    client_id: "registro".into(),
+                    refusal: Some(OidcRefusal::SchoolNotServed),
+                },
+                "oidc_authorization",
+                "failure",
+                Some("client_id=registro refused=school_not_served"),
+            ),
+            (
+                E::OidcTokenRefused {
+                    client_id: "registro".into(),
+                    refusal: OidcRefusal::CodeReplayed,
+                },
+                "oidc_token",
+                "failure",
+                Some("client_id=registro refused=code_replayed"),
+            ),
+            (
+                E::OidcConsent {
+                    client_id: "biblioteca".into(),
+                    granted: false,
+                },
+                "oidc_consent",
+                "success",
+                Some("client_id=biblioteca granted=false"),
+            ),
+            (
+                E::OidcGrantRevoked {
+                    client_id: "registro".into(),
+                    grants: 1,
+                    reason: "refresh_token_reused",
+                },
+                "oidc_grant_revoked",
+                "success",
+                Some("client_id=registro grants=1 reason=refresh_token_reused"),
             ),
         ];
         for (event, name, outcome, detail) in cases {

@@ -39,7 +39,7 @@ pub const LOGOUT_TOKEN_TYP: &str = "logout+jwt";
 pub const FISCAL_NUMBER_CLAIM: &str = "https://attributes.eid.gov.it/fiscal_number";
 
 /// The claim listing the account's schools (the final URI is the lead's call).
-pub const SCHOOL_CLAIM: &str = "https://varco.example/claims/school";
+pub const SCHOOL_CLAIM: &str = "urn:varco:claims:school";
 
 /// A signing algorithm Varco's own keys use. RS256 is the default for ID
 /// tokens (every relying party understands it); ES256 is opt-in per client.

@@ -997,6 +997,38 @@ impl Tx {
         row.as_ref().map(grant_from_row).transpose()
     }
 
+    /// When an access token was issued and when it expires, whatever the
+    /// state of its grant (introspection reports them).
+    pub async fn oidc_access_token_times(
+        &mut self,
+        token_hash: &str,
+    ) -> Result<Option<(Timestamp, Timestamp)>, StoreError> {
+        let row = sqlx::query("SELECT created_at, expires_at FROM oidc_access_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(self.conn())
+            .await?;
+        match row {
+            Some(row) => Ok(Some((
+                Timestamp(row.try_get("created_at")?),
+                Timestamp(row.try_get("expires_at")?),
+            ))),
+            None => Ok(None),
+        }
+    }
+
+    /// The grant a refresh token belongs to, used or not, live or not (a
+    /// client revoking its refresh token ends that grant).
+    pub async fn oidc_refresh_token_grant(&mut self, token_hash: &str) -> Result<Option<GrantRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS_G} FROM oidc_refresh_tokens r JOIN oidc_grants g ON g.id = r.grant_id \
+             WHERE r.token_hash = $1"
+        ))
+        .bind(token_hash)
+        .fetch_optional(self.conn())
+        .await?;
+        row.as_ref().map(grant_from_row).transpose()
+    }
+
     /// Deletes an access token; false if there was none.
     pub async fn delete_oidc_access_token(&mut self, token_hash: &str) -> Result<bool, StoreError> {
         let r = sqlx::query("DELETE FROM oidc_access_tokens WHERE token_hash = $1")

@@ -14,6 +14,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::Value;
 use serde::{Deserialize, Serialize};
+use varco_app::provider::ProviderSettings;
 use varco_app::{PerKind, Settings};
 use varco_domain::lockout::LockoutPolicy;
 use varco_domain::password::{CommonPasswords, ExpiryPolicy, HashParams, PasswordPolicy};
@@ -212,6 +213,55 @@ pub struct Config {
     pub trusted_proxies: Vec<String>,
     /// The deployment's name (header, mail sender) and footer links.
     pub branding: varco_web::templates::Branding,
+    /// Varco as OpenID Connect provider.
+    pub oidc: OidcConfig,
+}
+
+/// `[oidc]`: the provider's key-encryption key and token lifetimes.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Base64 of 32 random bytes that seal the signing keys in the
+    /// database; empty (the default): the file `oidc-kek` of the data
+    /// directory, created (0600) at first start. Nodes sharing a database
+    /// must share this key.
+    pub key_encryption_key: String,
+    pub access_token_minutes: i64,
+    pub id_token_minutes: i64,
+    pub refresh_token_days: i64,
+    /// Absolute lifetime of what a sign-in grants an application.
+    pub grant_days: i64,
+}
+
+impl std::fmt::Debug for OidcConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcConfig")
+            .field(
+                "key_encryption_key",
+                &if self.key_encryption_key.is_empty() {
+                    ""
+                } else {
+                    "[set]"
+                },
+            )
+            .field("access_token_minutes", &self.access_token_minutes)
+            .field("id_token_minutes", &self.id_token_minutes)
+            .field("refresh_token_days", &self.refresh_token_days)
+            .field("grant_days", &self.grant_days)
+            .finish()
+    }
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        OidcConfig {
+            key_encryption_key: String::new(),
+            access_token_minutes: 10,
+            id_token_minutes: 10,
+            refresh_token_days: 14,
+            grant_days: 30,
+        }
+    }
 }
 
 impl Default for Config {
@@ -234,6 +284,7 @@ impl Default for Config {
             helpdesk: Helpdesk::default(),
             trusted_proxies: Vec::new(),
             branding: varco_web::templates::Branding::default(),
+            oidc: OidcConfig::default(),
         }
     }
 }
@@ -241,6 +292,7 @@ impl Default for Config {
 /// The top-level keys the environment may set; other `VARCO_*` variables
 /// (for example `VARCO_CONFIG` or test settings) are not configuration.
 const ENV_KEYS: &[&str] = &[
+    "oidc",
     "data_dir",
     "database_url",
     "database_max_connections",
@@ -470,7 +522,41 @@ impl Config {
             hash: self.password.hash,
             hash_concurrency: self.password.hash_concurrency,
             failure_floor_ms: self.login_failure_floor_ms,
+            provider: self.provider_settings()?,
             ..Settings::default()
+        })
+    }
+
+    /// The provider's settings: the key-encryption key from configuration
+    /// or from the data directory (created there at first use).
+    pub fn provider_settings(&self) -> Result<ProviderSettings, ConfigError> {
+        let o = &self.oidc;
+        for (key, value) in [
+            ("oidc.access_token_minutes", o.access_token_minutes),
+            ("oidc.id_token_minutes", o.id_token_minutes),
+            ("oidc.refresh_token_days", o.refresh_token_days),
+            ("oidc.grant_days", o.grant_days),
+        ] {
+            if value < 1 {
+                return Err(ConfigError::Invalid(format!("{key} must be at least 1")));
+            }
+        }
+        let kek = if o.key_encryption_key.trim().is_empty() {
+            crate::private_files::create_private_dir(&self.data_dir)
+                .map_err(|e| ConfigError::Invalid(format!("data directory {}: {e}", self.data_dir.display())))?;
+            varco_oidc::Kek::load_or_create(&self.data_dir)
+                .map_err(|e| ConfigError::Invalid(format!("oidc key-encryption key: {e}")))?
+        } else {
+            varco_oidc::Kek::from_base64(o.key_encryption_key.trim())
+                .map_err(|_| ConfigError::Invalid("oidc.key_encryption_key must be the base64 of 32 bytes".into()))?
+        };
+        Ok(ProviderSettings {
+            kek: std::sync::Arc::new(kek),
+            access_token_secs: o.access_token_minutes * 60,
+            id_token_secs: o.id_token_minutes * 60,
+            refresh_token_secs: o.refresh_token_days * 86_400,
+            grant_secs: o.grant_days * 86_400,
+            ..ProviderSettings::default()
         })
     }
 

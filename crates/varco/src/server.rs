@@ -76,6 +76,8 @@ impl Running {
         self.task.await.context("server task")?.context("server")?;
         let _ = self.background.send(true);
         let _ = self.worker.await;
+        // Back-channel logout notices in flight get a moment to arrive.
+        self.app.background.drain(Duration::from_secs(3)).await;
         self.app.store.close().await;
         Ok(())
     }

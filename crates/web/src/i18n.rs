@@ -93,6 +93,7 @@ const SOURCES: [(Lang, &[&str]); 2] = [
             include_str!("../locales/it/main.ftl"),
             include_str!("../locales/it/recovery.ftl"),
             include_str!("../locales/it/account.ftl"),
+            include_str!("../locales/it/oidc.ftl"),
         ],
     ),
     (
@@ -101,6 +102,7 @@ const SOURCES: [(Lang, &[&str]); 2] = [
             include_str!("../locales/en/main.ftl"),
             include_str!("../locales/en/recovery.ftl"),
             include_str!("../locales/en/account.ftl"),
+            include_str!("../locales/en/oidc.ftl"),
         ],
     ),
 ];

@@ -8,6 +8,7 @@ pub mod api;
 pub mod client_ip;
 pub mod extract;
 pub mod i18n;
+pub mod oidc;
 pub mod pages;
 pub mod problem;
 pub mod ratelimit;
@@ -137,6 +138,7 @@ pub fn router(state: WebState) -> Router {
     ));
     Router::new()
         .merge(pages::routes())
+        .merge(oidc::routes())
         .nest("/api/v1", api)
         .route("/api/openapi.json", get(api::openapi_json))
         .route("/healthz", get(api::healthz))

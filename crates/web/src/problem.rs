@@ -71,6 +71,12 @@ pub fn classify(error: &WebError) -> (StatusCode, &'static str, &'static str) {
             AppError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
             AppError::Busy => (S::SERVICE_UNAVAILABLE, "unavailable", "Service busy"),
             AppError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+            AppError::OAuth(e) => match e.code {
+                varco_app::OAuthCode::InvalidClient | varco_app::OAuthCode::InvalidToken => {
+                    (S::UNAUTHORIZED, e.code.as_str(), "OAuth error")
+                }
+                _ => (S::BAD_REQUEST, e.code.as_str(), "OAuth error"),
+            },
         },
         WebError::MalformedJson(_) => (S::BAD_REQUEST, "malformed_json", "Malformed JSON"),
         WebError::UnsupportedMediaType => (
@@ -250,4 +256,55 @@ impl IntoResponse for PageError {
         response.extensions_mut().insert(PageFailure { message_key, detail });
         response
     }
+}
+
+/// The answer of the provider's token, revocation, introspection and
+/// userinfo endpoints to an error: RFC 6749 §5.2 JSON (`error`,
+/// `error_description`), `WWW-Authenticate` for `invalid_client` (RFC 6749)
+/// and `invalid_token` (RFC 6750); anything that is not an OAuth error is
+/// answered like the rest of Varco's errors, in OAuth's shape.
+pub fn oauth_response(error: &AppError) -> Response {
+    use varco_app::OAuthCode;
+    let (status, code, description): (StatusCode, &str, String) = match error {
+        AppError::OAuth(e) => {
+            let status = match e.code {
+                OAuthCode::InvalidClient | OAuthCode::InvalidToken => StatusCode::UNAUTHORIZED,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            (status, e.code.as_str(), e.description.to_owned())
+        }
+        AppError::Unavailable(_) | AppError::Busy => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the service is busy; retry in a moment".to_owned(),
+        ),
+        AppError::Invalid { .. } | AppError::InputTooLong => {
+            (StatusCode::BAD_REQUEST, "invalid_request", error.to_string())
+        }
+        other => {
+            tracing::error!(error = %other, "provider request failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the server could not answer".to_owned(),
+            )
+        }
+    };
+    let mut response = (
+        status,
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Json(serde_json::json!({ "error": code, "error_description": description })),
+    )
+        .into_response();
+    let challenge = match code {
+        "invalid_client" => Some("Basic realm=\"varco\""),
+        "invalid_token" => Some("Bearer error=\"invalid_token\""),
+        _ => None,
+    };
+    if let Some(challenge) = challenge {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    }
+    response
 }

@@ -47,13 +47,21 @@ pub fn request_span(request: &axum::http::Request<Body>) -> tracing::Span {
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 font-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// The policy of a page whose form leads on to an application (sign-in for
+/// an application, consent, end-session): browsers apply `form-action` to
+/// the redirects that follow a form, so it is left out there.
+pub const CSP_FORM_TO_APPLICATION: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 /// Security headers on every response; `no-store` on everything but static
 /// assets; HSTS when the public URL is https.
 pub async fn headers(State(state): State<WebState>, request: Request, next: Next) -> Response {
     let is_static = request.uri().path().starts_with("/static/");
     let mut response = next.run(request).await;
     let h = response.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    }
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     // Pages carrying a one-time token in their URL set `no-referrer` themselves.

@@ -97,6 +97,8 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Outbox(OutboxCommand::Retry { id }) => outbox_retry(&config, id).await,
         Command::Outbox(OutboxCommand::Test { to }) => outbox_test(&config, &to).await,
         Command::Jobs(JobsCommand::Run { job }) => jobs_run(&config, job).await,
+        Command::Client(command) => super::oidc::client(&config, command).await,
+        Command::Keys(command) => super::oidc::keys(&config, command).await,
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod admin;
 mod import;
+mod oidc;
 mod server_cmd;
 
 use std::path::PathBuf;
@@ -52,6 +53,12 @@ pub enum Command {
     /// Run periodic jobs now.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Register the schools' applications as OpenID Connect clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// The provider's signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Fill an empty database with a demo school and one account per role,
     /// printing their user codes and freshly drawn passwords.
     Demo,
@@ -271,3 +278,63 @@ pub struct AuditArgs {
 }
 
 pub use admin::run;
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client. Prints its client_id and, for a confidential
+    /// client, its secret on a second line (shown only here).
+    Add(ClientAddArgs),
+    /// List the registered clients.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a client and everything it holds (tokens, consents).
+    Remove { client_id: String },
+    /// A new secret for a confidential client (printed); the old one stops working.
+    RotateSecret { client_id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct ClientAddArgs {
+    /// The name people see on the consent page and on /account.
+    #[arg(long)]
+    pub name: String,
+    /// A redirect URI (exact match; repeat for several).
+    #[arg(long = "redirect-uri", required = true)]
+    pub redirect_uris: Vec<String>,
+    /// Where the client may send people after logout (repeatable).
+    #[arg(long = "post-logout-redirect-uri")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// A public client (single-page or mobile app): PKCE only, no secret.
+    #[arg(long, conflicts_with = "jwks")]
+    pub public: bool,
+    /// A first-party client of the school: no consent page.
+    #[arg(long)]
+    pub first_party: bool,
+    /// A school whose accounts it may sign in (repeatable; default: every school).
+    #[arg(long = "school")]
+    pub schools: Vec<String>,
+    /// An allowed scope (repeatable; default: every scope).
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// Sign its ID tokens with ES256 instead of RS256.
+    #[arg(long)]
+    pub es256: bool,
+    /// Give it pairwise subjects (its `sub` differs from other clients').
+    #[arg(long)]
+    pub pairwise: bool,
+    /// Its back-channel logout URI.
+    #[arg(long)]
+    pub backchannel_logout_uri: Option<String>,
+    /// A file with its public JWK Set: it authenticates with private_key_jwt.
+    #[arg(long)]
+    pub jwks: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// New signing keys (RS256 and ES256); the previous ones stay published
+    /// until what they signed has expired.
+    Rotate,
+}

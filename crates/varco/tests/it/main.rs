@@ -12,6 +12,7 @@ mod browser;
 mod cli;
 mod lifecycle;
 mod newcomer;
+mod oidc;
 mod pages;
 mod proxy;
 mod recovery;

@@ -10,7 +10,17 @@ use crate::extract::{Page, SignedInForm, SignedInRejection};
 use crate::problem::PageError;
 use crate::session::{Ctx, MaybeSession, clear_session_cookie, cookie_name, cookie_value};
 
-pub async fn show(State(state): State<WebState>, page: Page, session: MaybeSession) -> Result<Response, PageError> {
+#[derive(Debug, Deserialize)]
+pub struct AccountQuery {
+    revoked: Option<String>,
+}
+
+pub async fn show(
+    State(state): State<WebState>,
+    page: Page,
+    session: MaybeSession,
+    axum::extract::Query(query): axum::extract::Query<AccountQuery>,
+) -> Result<Response, PageError> {
     let Some(session) = session.0 else {
         return Ok(Redirect::to("/login?next=/account").into_response());
     };
@@ -18,10 +28,16 @@ pub async fn show(State(state): State<WebState>, page: Page, session: MaybeSessi
         return Ok(Redirect::to("/password/change").into_response());
     }
     let account = session.view(&state.app);
+    let applications = varco_app::applications::list(&state.app, session.account.id).await?;
     page.render(
         &state,
         "account.html",
-        minijinja::context! { account => account, csrf => session.session.csrf_token },
+        minijinja::context! {
+            account => account,
+            csrf => session.session.csrf_token,
+            applications => applications,
+            revoked => query.revoked.is_some(),
+        },
     )
 }
 

@@ -17,6 +17,11 @@ use crate::session::{Ctx, MaybeSession, cookie_name, cookie_value, session_cooki
 pub struct LoginQuery {
     next: Option<String>,
     logged_out: Option<String>,
+    /// An application asked for a new sign-in (`prompt=login`, `max_age`):
+    /// show the form even to a signed-in person.
+    fresh: Option<String>,
+    /// An application's hint of who is signing in, to fill the form.
+    login_hint: Option<String>,
 }
 
 pub async fn show(
@@ -25,8 +30,10 @@ pub async fn show(
     session: MaybeSession,
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, PageError> {
-    if session.0.is_some() {
-        return Ok(Redirect::to("/account").into_response());
+    if session.0.is_some() && query.fresh.is_none() {
+        let next = local_path(query.next.as_deref());
+        let target = if next == "/" { "/account".to_owned() } else { next };
+        return Ok(Redirect::to(&target).into_response());
     }
     // No admin yet: say that setup is pending and where its link was printed
     // (a database hiccup only hides the hint, never the form).
@@ -35,7 +42,7 @@ pub async fn show(
         &state,
         &page,
         StatusCode::OK,
-        "",
+        query.login_hint.as_deref().filter(|h| h.len() <= 320).unwrap_or(""),
         FormErrors::none(),
         query.next.as_deref(),
         Notices {
@@ -62,7 +69,8 @@ fn form(
     notices: Notices,
 ) -> Result<Response, PageError> {
     let next = next.map(|n| local_path(Some(n))).filter(|n| n != "/");
-    page.render_status(
+    let for_application = next.as_deref().is_some_and(|n| n.starts_with("/oauth2/"));
+    let mut response = page.render_status(
         state,
         status,
         "login.html",
@@ -73,7 +81,11 @@ fn form(
             logged_out => notices.logged_out,
             setup_pending => notices.setup_pending,
         },
-    )
+    )?;
+    if for_application {
+        crate::oidc::allow_redirect_after_form(&mut response);
+    }
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize)]
