@@ -44,7 +44,9 @@ pub use tokens::{NewToken, TokenRecord};
 /// Which engine a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// An SQLite file (the embedded default).
     Sqlite,
+    /// A PostgreSQL server (for deployments with several nodes).
     Postgres,
 }
 
@@ -60,6 +62,7 @@ impl Backend {
         }
     }
 
+    /// The engine's name, as shown by health checks and logs.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Sqlite => "sqlite",
@@ -71,7 +74,9 @@ impl Backend {
 /// Connection pool settings.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
+    /// Most connections the pool opens.
     pub max_connections: u32,
+    /// How long a caller waits for a free connection before [`StoreError::Unavailable`].
     pub acquire_timeout: Duration,
 }
 
@@ -132,6 +137,7 @@ impl Store {
         Ok(Store { pool, backend })
     }
 
+    /// The engine this store talks to.
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -176,6 +182,7 @@ impl Store {
 }
 
 impl Tx {
+    /// Commits the transaction.
     pub async fn commit(self) -> Result<(), StoreError> {
         self.inner.commit().await?;
         Ok(())

@@ -17,20 +17,28 @@ use varco_app::AppError;
 /// Everything that can go wrong at the HTTP edge.
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
+    /// An error of a use case.
     #[error(transparent)]
     App(#[from] AppError),
+    /// The JSON body does not parse as the endpoint's type.
     #[error("the body is not valid JSON for this endpoint: {0}")]
     MalformedJson(String),
+    /// The body is not `application/json`.
     #[error("the body must be application/json")]
     UnsupportedMediaType,
+    /// The body is over [`crate::JSON_BODY_LIMIT`].
     #[error("the body is larger than the limit")]
     PayloadTooLarge,
+    /// The `Origin` is not Varco's own.
     #[error("cross-origin requests are refused")]
     CrossOrigin,
+    /// The form's CSRF token is missing or wrong.
     #[error("the form token is missing or wrong")]
     Csrf,
+    /// No route or resource.
     #[error("no such resource")]
     NotFound,
+    /// Too many requests from the address: retry after this many seconds.
     #[error("too many requests; retry in {0} s")]
     Throttled(u64),
 }
@@ -119,8 +127,11 @@ pub struct Problem {
     /// A URI naming the problem type.
     #[serde(rename = "type")]
     pub kind: String,
+    /// A short English summary of the problem type.
     pub title: String,
+    /// The HTTP status.
     pub status: u16,
+    /// A human-readable explanation of this occurrence, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     /// Stable machine-readable code, e.g. `invalid_credentials`.
@@ -139,7 +150,9 @@ pub struct Problem {
 /// Strength advice as stable codes (see the domain's `FEEDBACK_CODES`).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FeedbackJson {
+    /// The estimator's warning, as a code, if any.
     pub warning: Option<String>,
+    /// The estimator's suggestions, as codes.
     pub suggestions: Vec<String>,
 }
 

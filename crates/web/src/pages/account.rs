@@ -10,6 +10,8 @@ use crate::extract::{Page, SignedInForm, SignedInRejection};
 use crate::problem::PageError;
 use crate::session::{Ctx, MaybeSession, clear_session_cookie, cookie_name, cookie_value};
 
+/// `GET /account`: the overview of the signed-in account (to the login without a session, to
+/// the password change for a restricted one).
 pub async fn show(State(state): State<WebState>, page: Page, session: MaybeSession) -> Result<Response, PageError> {
     let Some(session) = session.0 else {
         return Ok(Redirect::to("/login?next=/account").into_response());
@@ -25,6 +27,7 @@ pub async fn show(State(state): State<WebState>, page: Page, session: MaybeSessi
     )
 }
 
+/// `GET /logout`: the page with the button that logs out (to the login without a session).
 pub async fn logout_page(
     State(state): State<WebState>,
     page: Page,
@@ -40,9 +43,12 @@ pub async fn logout_page(
     )
 }
 
+/// The logout form: nothing besides the CSRF token.
 #[derive(Debug, Deserialize)]
 pub struct LogoutForm {}
 
+/// `POST /logout`: ends the session, clears the cookie and goes to the login page (also when
+/// already signed out).
 pub async fn logout(
     State(state): State<WebState>,
     headers: HeaderMap,
