@@ -51,7 +51,7 @@ use varco_domain::lockout::LockoutPolicy;
 use varco_domain::password::{CommonPasswords, ExpiryPolicy, HashParams, PasswordPolicy};
 use varco_store::Store;
 
-pub use error::AppError;
+pub use error::{AppError, error_chain};
 pub use hashing::HashingPool;
 
 /// A setting that differs between staff and family accounts.

@@ -92,9 +92,10 @@ impl Page {
         // The later map wins: the page's own values override the common ones.
         let context = minijinja::value::merge_maps([common, context]);
         let html = state.templates.render(template, context).map_err(|e| {
-            PageError(WebError::App(varco_app::AppError::Internal(format!(
-                "template {template}: {e}"
-            ))))
+            PageError(WebError::App(varco_app::AppError::internal_because(
+                format!("template {template}"),
+                e,
+            )))
         })?;
         let mut response = (status, Html(html)).into_response();
         if let Some(cookie) = &self.set_cookie {

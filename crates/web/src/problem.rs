@@ -72,7 +72,7 @@ pub fn classify(error: &WebError) -> (StatusCode, &'static str, &'static str) {
                 "The password does not meet the policy",
             ),
             AppError::NotFound(_) => (S::NOT_FOUND, "not_found", "Not found"),
-            AppError::Conflict(_) => (S::CONFLICT, "conflict", "Conflict"),
+            AppError::Conflict { .. } => (S::CONFLICT, "conflict", "Conflict"),
             AppError::Unauthenticated => (S::UNAUTHORIZED, "unauthenticated", "Authentication required"),
             AppError::PasswordChangeRequired => (S::FORBIDDEN, "password_change_required", "Password change required"),
             AppError::InvalidToken => (S::BAD_REQUEST, "invalid_token", "Invalid or expired token"),
@@ -172,7 +172,7 @@ impl IntoResponse for ApiError {
         let (status, code, title) = classify(&error);
         log_if_server_error(status, &error);
         let detail = match &error {
-            WebError::App(AppError::Invalid { .. } | AppError::NotFound(_) | AppError::Conflict(_)) => {
+            WebError::App(AppError::Invalid { .. } | AppError::NotFound(_) | AppError::Conflict { .. }) => {
                 Some(error.to_string())
             }
             WebError::App(AppError::Throttled { .. } | AppError::LoginDelayed { .. }) | WebError::Throttled(_) => {
@@ -262,5 +262,38 @@ impl IntoResponse for PageError {
         }
         response.extensions_mut().insert(PageFailure { message_key, detail });
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::to_bytes;
+
+    use super::*;
+
+    async fn answer(error: AppError) -> (StatusCode, String) {
+        let response = ApiError(WebError::App(error)).into_response();
+        let status = response.status();
+        let body = to_bytes(response.into_body(), 64 * 1024).await.unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn internal_causes_stay_out_of_answers() {
+        let cause = std::io::Error::other("disk /var/lib/varco is full");
+        let (status, body) = answer(AppError::internal_because("template login.html", cause)).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(body.contains("\"code\":\"internal\""), "{body}");
+        assert!(!body.contains("disk") && !body.contains("login.html"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_conflict_answers_its_message_only() {
+        let (status, body) = answer(AppError::conflict("the new address is the current one")).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert!(
+            body.contains("\"detail\":\"the new address is the current one\""),
+            "{body}"
+        );
     }
 }

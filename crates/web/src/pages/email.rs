@@ -138,7 +138,7 @@ pub async fn submit(
         ),
         Err(AppError::InputTooLong) => refuse(StatusCode::BAD_REQUEST, None, "login-too-long"),
         Err(AppError::Invalid { .. }) => refuse(StatusCode::BAD_REQUEST, Some("new_email"), "email-change-invalid"),
-        Err(AppError::Conflict(_)) => refuse(StatusCode::BAD_REQUEST, Some("new_email"), "email-change-same"),
+        Err(AppError::Conflict { .. }) => refuse(StatusCode::BAD_REQUEST, Some("new_email"), "email-change-same"),
         Err(AppError::Throttled { .. }) => refuse(StatusCode::TOO_MANY_REQUESTS, None, "email-change-throttled"),
         Err(AppError::PasswordChangeRequired) => Ok(Redirect::to("/password/change").into_response()),
         Err(e) => Err(e.into()),

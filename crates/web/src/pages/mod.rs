@@ -92,9 +92,10 @@ pub(crate) fn render(
         ..page
     };
     state.templates.render(name, context).map(Html).map_err(|e| {
-        PageError(WebError::App(varco_app::AppError::Internal(format!(
-            "template {name}: {e}"
-        ))))
+        PageError(WebError::App(varco_app::AppError::internal_because(
+            format!("template {name}"),
+            e,
+        )))
     })
 }
 

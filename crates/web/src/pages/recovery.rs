@@ -53,7 +53,7 @@ pub(crate) fn start_reset_request(state: &WebState, login: String, ctx: &Ctx) {
     let request = ctx.request.clone();
     tokio::spawn(async move {
         if let Err(e) = varco_app::recovery::request_reset(&app, &login, &request).await {
-            tracing::warn!(error = %e, "forgot-password request failed");
+            tracing::warn!(error = %varco_app::error_chain(&e), "forgot-password request failed");
         }
     });
 }

@@ -214,7 +214,7 @@ pub async fn submit(
                 &[("field", field_label(&state, lang, form_field(field)).into())],
             ),
         }]),
-        Err(AppError::Conflict(_)) => refused(vec![FieldMessage {
+        Err(AppError::Conflict { .. }) => refused(vec![FieldMessage {
             field: "school_code",
             message: state.i18n.text(lang, "setup-error-conflict", &[]),
         }]),
