@@ -90,7 +90,7 @@ pub async fn request(
         .as_deref()
         .is_some_and(|old| old.eq_ignore_ascii_case(new_email.as_str()))
     {
-        return Err(AppError::Conflict("the new address is the current one".into()));
+        return Err(AppError::conflict("the new address is the current one"));
     }
 
     let now = app.now();

@@ -68,7 +68,7 @@ impl HashingPool {
     /// [`AppError::Busy`].
     pub fn with_queue(params: HashParams, concurrency: usize, queue: usize) -> Result<HashingPool, AppError> {
         let hasher =
-            PasswordHasher::new(params).map_err(|e| AppError::Internal(format!("password hashing parameters: {e}")))?;
+            PasswordHasher::new(params).map_err(|e| AppError::internal_because("password hashing parameters", e))?;
         let threads = concurrency.max(1);
         let (jobs, queue) = mpsc::sync_channel::<Job>(queue.max(1));
         let queue = Arc::new(Mutex::new(queue));
@@ -92,7 +92,7 @@ impl HashingPool {
                         }
                     }
                 })
-                .map_err(|e| AppError::Internal(format!("cannot start a hashing thread: {e}")))?;
+                .map_err(|e| AppError::internal_because("cannot start a hashing thread", e))?;
         }
         Ok(HashingPool {
             hasher,
@@ -128,18 +128,18 @@ impl HashingPool {
             }))
             .map_err(|e| match e {
                 mpsc::TrySendError::Full(_) => AppError::Busy,
-                mpsc::TrySendError::Disconnected(_) => AppError::Internal("the hashing threads have stopped".into()),
+                mpsc::TrySendError::Disconnected(_) => AppError::internal("the hashing threads have stopped"),
             })?;
         self.submitted.fetch_add(1, Ordering::Relaxed);
         result
             .await
-            .map_err(|_| AppError::Internal("a hashing job was dropped".into()))
+            .map_err(|e| AppError::internal_because("a hashing job was dropped", e))
     }
 
     pub async fn hash(&self, password: PasswordInput) -> Result<String, AppError> {
         self.run(move |h| h.hash(&password))
             .await?
-            .map_err(|e| AppError::Internal(format!("hashing failed: {e}")))
+            .map_err(|e| AppError::internal_because("hashing failed", e))
     }
 
     /// Verifies against a stored hash; a malformed stored hash counts as a

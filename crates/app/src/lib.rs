@@ -56,7 +56,7 @@ use varco_domain::lockout::LockoutPolicy;
 use varco_domain::password::{CommonPasswords, ExpiryPolicy, HashParams, PasswordPolicy};
 use varco_store::Store;
 
-pub use error::{AppError, OAuthCode, OAuthError};
+pub use error::{AppError, OAuthCode, OAuthError, error_chain};
 pub use hashing::HashingPool;
 
 /// A setting that differs between staff and family accounts.

@@ -244,7 +244,7 @@ async fn exchange_code(
     let grant = tx
         .oidc_grant(grant_id)
         .await?
-        .ok_or_else(|| AppError::Internal("grant vanished".into()))?;
+        .ok_or_else(|| AppError::internal("grant vanished"))?;
     let response = issue(app, &mut tx, &key, client, &grant, 1, record.nonce.as_deref(), now).await?;
     tx.commit().await?;
     Ok(response)

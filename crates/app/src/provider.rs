@@ -162,23 +162,23 @@ impl KeyRing {
         let mut public = Vec::new();
         for record in &records {
             let jwk: Value = serde_json::from_str(&record.public_jwk)
-                .map_err(|e| AppError::Internal(format!("stored public key {}: {e}", record.kid)))?;
+                .map_err(|e| AppError::internal_because(format!("stored public key {}", record.kid), e))?;
             public.push(jwk);
             if record.retired_at.is_some() {
                 continue;
             }
             let alg = Alg::parse(&record.alg)
-                .map_err(|_| AppError::Internal(format!("stored key {} has algorithm {:?}", record.kid, record.alg)))?;
+                .map_err(|_| AppError::internal(format!("stored key {} has algorithm {:?}", record.kid, record.alg)))?;
             // Newest first: keep the first active key of each algorithm.
             if signing.iter().any(|k| k.alg() == alg) {
                 continue;
             }
             let key = SigningKey::unseal(&app.settings.provider.kek, &record.kid, alg, &record.sealed_private)
                 .map_err(|e| {
-                    AppError::Internal(format!(
-                        "signing key {} does not open with this key-encryption key: {e}",
-                        record.kid
-                    ))
+                    AppError::internal_because(
+                        format!("signing key {} does not open with this key-encryption key", record.kid),
+                        e,
+                    )
                 })?;
             signing.push(Arc::new(key));
         }
@@ -240,7 +240,7 @@ pub(crate) async fn rotate_keys(app: &App) -> Result<(Vec<String>, u64), AppErro
 }
 
 pub(crate) fn oidc_internal(e: varco_oidc::OidcError) -> AppError {
-    AppError::Internal(format!("oidc: {e}"))
+    AppError::internal_because("oidc", e)
 }
 
 /// The `sid` clients see for a Varco session: a keyed hash of the

@@ -49,11 +49,11 @@ pub async fn resend_activation(
     let mut tx = app.store.begin().await?;
     let account = find_by_user_code(&mut tx, user_code).await?;
     if account.status != AccountStatus::PendingActivation {
-        return Err(AppError::Conflict("the account is not waiting for activation".into()));
+        return Err(AppError::conflict("the account is not waiting for activation"));
     }
     if account.email.is_none() {
-        return Err(AppError::Conflict(
-            "the account has no email address to send the link to".into(),
+        return Err(AppError::conflict(
+            "the account has no email address to send the link to",
         ));
     }
     queue_activation(&mut tx, app, Activation::of(&account)).await?;

@@ -103,7 +103,7 @@ pub(crate) async fn insert_valid(
             Ok(Some(id)) => return Ok((id, user_code)),
             Ok(None) => continue,
             Err(StoreError::Conflict { constraint }) => {
-                let what = if constraint.contains("username") {
+                let message = if constraint.contains("username") {
                     "the username is already taken".to_owned()
                 } else {
                     format!(
@@ -111,12 +111,13 @@ pub(crate) async fn insert_valid(
                         account.tax_code
                     )
                 };
-                return Err(AppError::Conflict(what));
+                let source = Some(StoreError::Conflict { constraint });
+                return Err(AppError::Conflict { message, source });
             }
             Err(e) => return Err(e.into()),
         }
     }
-    Err(AppError::Internal("could not draw a free user code".into()))
+    Err(AppError::internal("could not draw a free user code"))
 }
 
 /// What an operator types to add a school.
@@ -205,7 +206,10 @@ pub(crate) async fn add_in(
         .await
         .map_err(|e| {
             if e.is_conflict() {
-                AppError::Conflict(format!("a school with code {code} already exists"))
+                AppError::Conflict {
+                    message: format!("a school with code {code} already exists"),
+                    source: Some(e),
+                }
             } else {
                 e.into()
             }

@@ -370,8 +370,8 @@ pub async fn demo(app: &App) -> Result<DemoReport, AppError> {
     let empty = tx.count_accounts().await? == 0 && tx.list_schools().await?.is_empty();
     tx.commit().await?;
     if !empty {
-        return Err(AppError::Conflict(
-            "the demo only fills an empty database; this one already has schools or accounts".into(),
+        return Err(AppError::conflict(
+            "the demo only fills an empty database; this one already has schools or accounts",
         ));
     }
     let school_input = AddSchool {
@@ -422,7 +422,7 @@ pub async fn demo(app: &App) -> Result<DemoReport, AppError> {
     ];
     let mut drafts = Vec::new();
     for (label, kind, first, last, cf15, username, role) in people {
-        let tax_code = complete_tax_code(cf15).ok_or_else(|| AppError::Internal(format!("demo tax code {cf15}")))?;
+        let tax_code = complete_tax_code(cf15).ok_or_else(|| AppError::internal(format!("demo tax code {cf15}")))?;
         let input = AddAccount {
             school_code: school_input.code.clone(),
             kind,
@@ -435,7 +435,7 @@ pub async fn demo(app: &App) -> Result<DemoReport, AppError> {
         let password = random_password();
         let hash = app
             .hashing
-            .hash(PasswordInput::new(&password).map_err(|e| AppError::Internal(e.to_string()))?)
+            .hash(PasswordInput::new(&password).map_err(|e| AppError::internal_because("demo password", e))?)
             .await?;
         drafts.push((label, input.validate()?, role, password, hash));
     }

@@ -67,7 +67,9 @@ impl FailureFloor {
                             cell.lock().unwrap_or_else(std::sync::PoisonError::into_inner).0 = fresh;
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "could not measure the failed-login floor"),
+                    Err(e) => {
+                        tracing::warn!(error = %crate::error_chain(&e), "could not measure the failed-login floor")
+                    }
                 }
             });
         }
@@ -94,7 +96,7 @@ fn cost_key(stored: &str) -> &str {
 /// and the dummy verification times the most email candidates.
 async fn measure(app: &App) -> Result<Duration, AppError> {
     let probe = PasswordInput::new("una password che nessuno ha mai scelto 8c1f")
-        .map_err(|_| AppError::Internal("probe password".into()))?;
+        .map_err(|e| AppError::internal_because("probe password", e))?;
     let mut dummies = Vec::with_capacity(3);
     for _ in 0..3 {
         let started = Instant::now();

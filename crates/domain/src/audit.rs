@@ -16,11 +16,14 @@ use crate::account::{AccountStatus, Role};
 /// Whether the event is something that happened or something refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
+    /// It happened (`success`).
     Success,
+    /// It was refused or went wrong (`failure`).
     Failure,
 }
 
 impl Outcome {
+    /// The stored spelling: `success` or `failure`.
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Success => "success",
@@ -57,13 +60,16 @@ pub enum LoginOutcome {
 /// The change a current password was asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reauthentication {
+    /// A new password (`password_change`).
     PasswordChange,
+    /// A new email address (`email_change_requested`).
     EmailChange,
 }
 
 /// Why a current password typed to confirm a change was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReauthenticationRefusal {
+    /// The current password was wrong.
     WrongCurrentPassword,
     /// Refused unchecked: the account is delayed or locked (or has no usable password).
     AccountLocked,
@@ -86,7 +92,10 @@ pub enum ResetRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EmailChangeRequest {
     /// A confirmation link goes to the new address (shown masked).
-    Accepted { new_masked: String },
+    Accepted {
+        /// The new address, masked.
+        new_masked: String,
+    },
     /// Too many requests this hour.
     Throttled,
 }
@@ -94,8 +103,11 @@ pub enum EmailChangeRequest {
 /// How a password-expiry reminder went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExpiryReminder {
+    /// The reminder went out.
     Sent {
+        /// The reminder's threshold, in days before expiry.
         threshold_days: u32,
+        /// Days left before the password expires.
         days_left: u32,
     },
     /// Due, but the account has no address to send it to.
@@ -137,25 +149,46 @@ pub enum AuditEvent {
     /// `logout`.
     Logout,
     /// `account_locked`: failures imposed the long lock.
-    AccountLocked { failed_logins: u32 },
+    AccountLocked {
+        /// Consecutive failures counted.
+        failed_logins: u32,
+    },
     /// `account_unlocked`: an operator lifted a lock and forgot the failures.
-    AccountUnlocked { failed_logins: u32, was_blocked: bool },
+    AccountUnlocked {
+        /// The failures forgotten.
+        failed_logins: u32,
+        /// Whether sign-in was blocked at that moment.
+        was_blocked: bool,
+    },
     /// `password_change` or `email_change_requested` (failure): the current
     /// password typed to confirm the change was refused.
     ReauthenticationRefused {
+        /// The change that was asked for.
         change: Reauthentication,
+        /// Why the password was refused.
         refusal: ReauthenticationRefusal,
     },
     /// `password_changed`: by the account's owner, from a session.
-    PasswordChanged { sessions_ended: u64, forced: bool },
+    PasswordChanged {
+        /// The owner's other sessions that ended.
+        sessions_ended: u64,
+        /// The change was required (forced) rather than chosen.
+        forced: bool,
+    },
     /// `password_change_required`: an operator forced a change.
     PasswordChangeRequired,
     /// `password_reset_requested`.
     PasswordResetRequested(ResetRequest),
     /// `password_reset`: a new password through a reset link.
-    PasswordReset { sessions_ended: u64 },
+    PasswordReset {
+        /// The sessions that ended.
+        sessions_ended: u64,
+    },
     /// `account_activated`: a first password through an activation link.
-    AccountActivated { sessions_ended: u64 },
+    AccountActivated {
+        /// The sessions that ended.
+        sessions_ended: u64,
+    },
     /// `activation_link_sent`: an operator sent a new activation link.
     ActivationLinkSent,
     /// `password_expiry_reminder`.
@@ -163,11 +196,17 @@ pub enum AuditEvent {
     /// `email_change_requested`.
     EmailChangeRequested(EmailChangeRequest),
     /// `email_changed`: a confirmation link came back.
-    EmailChanged { new_masked: String },
+    EmailChanged {
+        /// The new address, masked.
+        new_masked: String,
+    },
     /// `email_change_undone`: the old address took the account back.
     EmailChangeUndone {
+        /// The sessions that ended.
         sessions_ended: u64,
+        /// Confirmed changes made after this one, rolled back with it.
         later_changes_undone: usize,
+        /// Whether a reset link went to the restored address.
         reset_link_sent: bool,
     },
     /// `account_created`.
@@ -175,58 +214,117 @@ pub enum AuditEvent {
     /// `account_changed`: names, kind, address or first hash from a roster.
     AccountChangedByRoster,
     /// `account_enabled`: back to `status` (active or waiting for activation).
-    AccountEnabled { status: AccountStatus },
+    AccountEnabled {
+        /// The status the account is back to.
+        status: AccountStatus,
+    },
     /// `account_disabled`.
-    AccountDisabled { sessions_ended: u64 },
+    AccountDisabled {
+        /// The sessions that ended.
+        sessions_ended: u64,
+    },
     /// `role_granted`; `school` is the scope's code.
-    RoleGranted { role: Role, school: Option<String> },
+    RoleGranted {
+        /// The role granted.
+        role: Role,
+        /// The code of the school it is scoped to, if any.
+        school: Option<String>,
+    },
     /// `role_revoked`.
-    RoleRevoked { role: Role, school: Option<String> },
+    RoleRevoked {
+        /// The role revoked.
+        role: Role,
+        /// The code of the school it was scoped to, if any.
+        school: Option<String>,
+    },
     /// `school_created`.
     SchoolCreated,
     /// `roster_imported`: the summary of one import.
     RosterImported {
+        /// The school's code.
         school: String,
+        /// Data rows read.
         rows: usize,
+        /// Accounts created.
         created: usize,
+        /// Accounts changed.
         updated: usize,
+        /// Rows that changed nothing.
         unchanged: usize,
+        /// Rows refused.
         skipped: usize,
     },
     /// `session_ended`: the owner ended one of their other sessions.
-    SessionEnded { session_id: i64 },
+    SessionEnded {
+        /// The row id of the session ended.
+        session_id: i64,
+    },
     /// `other_sessions_ended`: the owner ended all their other sessions.
-    OtherSessionsEnded { count: u64 },
+    OtherSessionsEnded {
+        /// How many ended.
+        count: u64,
+    },
     /// `setup_link_issued`.
     SetupLinkIssued,
     /// `mail_retry`: an operator put a message back in the queue.
-    MailRetry { outbox_id: i64 },
+    MailRetry {
+        /// The outbox row id.
+        outbox_id: i64,
+    },
     /// `mail_test_queued`: an operator queued a test message (to check the
     /// mail settings); `to` is the masked address.
-    MailTestQueued { to: String },
+    MailTestQueued {
+        /// The recipient, masked.
+        to: String,
+    },
     /// `oidc_client_registered`, `oidc_client_removed`,
     /// `oidc_client_secret_rotated`: an operator's change to a client of
     /// Varco's OpenID Connect provider.
-    OidcClient { change: ClientChange, client_id: String },
+    OidcClient {
+        /// What the operator did.
+        change: ClientChange,
+        /// The client's id.
+        client_id: String,
+    },
     /// `oidc_keys_rotated`: new signing keys; `retired` keys stay published.
-    OidcKeysRotated { new_kids: String, retired: u64 },
+    OidcKeysRotated {
+        /// The new keys' ids, comma-separated.
+        new_kids: String,
+        /// How many keys were retired (still published for a while).
+        retired: u64,
+    },
     /// `oidc_authorization`: a code was issued to a client, or refused.
     OidcAuthorization {
+        /// The client's id.
         client_id: String,
+        /// Why no code was issued; `None` when one was.
         refusal: Option<OidcRefusal>,
     },
     /// `oidc_token`: a token request refused for a reason worth an
     /// operator's eye (a replayed code, a reused refresh token, a wrong
     /// client secret...). Plain successes are not audited one by one.
-    OidcTokenRefused { client_id: String, refusal: OidcRefusal },
+    OidcTokenRefused {
+        /// The client's id.
+        client_id: String,
+        /// Why the request was refused.
+        refusal: OidcRefusal,
+    },
     /// `oidc_consent`: the person allowed a third-party application, or
     /// took it back from `/account`.
-    OidcConsent { client_id: String, granted: bool },
+    OidcConsent {
+        /// The client's id.
+        client_id: String,
+        /// True when allowed, false when taken back.
+        granted: bool,
+    },
     /// `oidc_grant_revoked`: what an application holds for the person was
     /// revoked (`reason`: logout, revoked_by_user, code_replay, refresh_reuse...).
     OidcGrantRevoked {
+        /// The client's id.
         client_id: String,
+        /// How many grants (sign-ins) were revoked.
         grants: u64,
+        /// Why: `logout`, `revoked_by_user`, `code_replayed`...
         reason: &'static str,
     },
 }
@@ -234,8 +332,11 @@ pub enum AuditEvent {
 /// An operator's change to an OpenID Connect client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientChange {
+    /// `varco client add`.
     Registered,
+    /// `varco client remove`.
     Removed,
+    /// `varco client rotate-secret`.
     SecretRotated,
 }
 

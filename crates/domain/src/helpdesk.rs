@@ -9,7 +9,9 @@
 pub struct Helpdesk {
     /// Who answers, e.g. "Assistenza Registro elettronico".
     pub name: Option<String>,
+    /// Address to write to.
     pub email: Option<String>,
+    /// Number to call.
     pub phone: Option<String>,
     /// Opening hours as written by the school, e.g. "lun-ven 10-13".
     pub hours: Option<String>,

@@ -19,10 +19,15 @@ use serde::{Deserialize, Serialize};
 /// One account in a password-reset message (an address may serve several).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResetLink {
+    /// The account owner's given name.
     pub first_name: String,
+    /// The account owner's family name.
     pub last_name: String,
+    /// The account's user code.
     pub user_code: String,
+    /// The account's school.
     pub school_name: String,
+    /// The reset link (its token inside the URL).
     pub link: String,
 }
 
@@ -37,75 +42,112 @@ pub enum OutboundMessage {
         /// says the account is active rather than that a password changed.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         activation: bool,
+        /// The owner's given name, for the greeting.
         first_name: String,
+        /// The account's user code.
         user_code: String,
         /// As people read it, in the school's zone, e.g. `23/11/2026 12:26`.
         changed_at: String,
+        /// The IP address the change came from, if known.
         ip: Option<String>,
+        /// The account's school.
         school_name: String,
+        /// Where to change the password.
         change_url: String,
         /// Where "forgot password" is; without it the worker derives it
         /// from `change_url`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         forgot_url: Option<String>,
+        /// Where to get help.
         help_url: String,
     },
     /// The password expires soon.
     PasswordExpiryReminder {
+        /// The owner's given name, for the greeting.
         first_name: String,
+        /// The account's user code.
         user_code: String,
+        /// Days until the password expires.
         days_left: u32,
         /// As people read it, e.g. `30/11/2026`.
         expires_on: String,
+        /// Where to change the password.
         change_url: String,
     },
     /// A message an operator sends to check the mail set-up.
-    TestMessage { first_name: String },
+    TestMessage {
+        /// The recipient's given name, for the greeting.
+        first_name: String,
+    },
     /// Reset links for every account of one address.
     PasswordReset {
+        /// One entry per account of the address.
         accounts: Vec<ResetLink>,
+        /// How long the links stay valid, in minutes.
         expires_minutes: i64,
+        /// Where to get help.
         help_url: String,
     },
     /// The link that sets the first password of a new account.
     AccountActivation {
+        /// The owner's given name, for the greeting.
         first_name: String,
+        /// The account's user code.
         user_code: String,
+        /// The account's school.
         school_name: String,
+        /// The activation link (its token inside the URL).
         link: String,
+        /// How long the link stays valid, in days.
         expires_days: i64,
     },
     /// The link that confirms a new address, sent to that address.
     EmailChangeConfirm {
+        /// The owner's given name, for the greeting.
         first_name: String,
+        /// The account's user code.
         user_code: String,
+        /// The confirmation link (its token inside the URL).
         link: String,
+        /// How long the link stays valid, in hours.
         expires_hours: i64,
     },
     /// To the old address: the address changed, and how to undo it.
     EmailChangedNotice {
+        /// The owner's given name, for the greeting.
         first_name: String,
+        /// The account's user code.
         user_code: String,
+        /// The new address, masked.
         new_email_masked: String,
         /// As people read it, e.g. `23/11/2026 11:26 UTC`.
         changed_at: String,
+        /// The undo link (its token inside the URL).
         undo_link: String,
+        /// How long the undo link stays valid, in days.
         undo_days: i64,
+        /// Where to get help.
         help_url: String,
     },
     /// To the current address when a change to another one is asked for:
     /// nothing has changed yet, and what to do if it wasn't them. No secret
     /// and no link that changes anything (security review finding 1).
     EmailChangeRequestedNotice {
+        /// The owner's given name, for the greeting.
         first_name: String,
+        /// The account's user code.
         user_code: String,
+        /// The address asked for, masked.
         new_email_masked: String,
         /// As people read it, in the school's zone, e.g. `23/11/2026 12:26`.
         requested_at: String,
+        /// The IP address the request came from, if known.
         ip: Option<String>,
         /// How long the new address has to confirm before the request lapses.
         expires_hours: i64,
+        /// Where "forgot password" is.
         forgot_url: String,
+        /// Where to get help.
         help_url: String,
     },
 }
@@ -114,7 +156,9 @@ pub enum OutboundMessage {
 #[derive(Debug, thiserror::Error)]
 #[error("the outbox row is not a {template:?} message: {source}")]
 pub struct OutboxRowError {
+    /// The template named by the row.
     pub template: String,
+    /// Why its payload does not read as that template's fields.
     #[source]
     pub source: serde_json::Error,
 }

@@ -11,28 +11,51 @@ use varco_domain::{AccountKind, AccountStatus, Lang};
 
 use crate::{StoreError, Tx};
 
+/// An account as stored, with the code and name of its school joined in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountRecord {
+    /// Row id.
     pub id: i64,
+    /// The code the owner signs in with (see `varco_domain::UserCode`).
     pub user_code: String,
+    /// Row id of the school the account belongs to.
     pub school_id: i64,
+    /// That school's code (codice meccanografico).
     pub school_code: String,
+    /// That school's name.
     pub school_name: String,
+    /// Staff or family.
     pub kind: AccountKind,
+    /// Given name(s), as imported.
     pub first_name: String,
+    /// Family name(s), as imported.
     pub last_name: String,
+    /// Codice fiscale, unique within the school.
     pub tax_code: String,
+    /// Contact address, used for links and notices.
     pub email: Option<String>,
+    /// Whether the owner proved they read `email` (by following a link sent to it).
     pub email_verified: bool,
+    /// Optional login name (lower case, unique), as imported.
     pub username: Option<String>,
+    /// Whether the account can sign in.
     pub status: AccountStatus,
+    /// The PHC string of the password hash; `None` until a password is set.
     pub password_hash: Option<String>,
+    /// When the password was last set (not when it was only rehashed).
     pub password_changed_at: Option<Timestamp>,
+    /// Consecutive failed logins counted by the lockout policy.
     pub failed_logins: u32,
+    /// Sign-in is refused until then, if set.
     pub blocked_until: Option<Timestamp>,
+    /// When the last counted failed login happened.
     pub last_failed_login_at: Option<Timestamp>,
+    /// When the row was inserted.
     pub created_at: Timestamp,
+    /// When the account's fields last changed (the failed-login counters,
+    /// the language and the verified flag do not move it).
     pub updated_at: Timestamp,
+    /// The owner must change the password before doing anything else.
     pub password_change_required: bool,
     /// Preferred language for emails; `None` means Italian. A stored
     /// spelling Varco does not know reads as `None` rather than as a corrupt
@@ -40,37 +63,60 @@ pub struct AccountRecord {
     pub lang: Option<Lang>,
 }
 
+/// The fields of an account to insert (see [`Tx::insert_account`]).
 #[derive(Debug, Clone)]
 pub struct NewAccount<'a> {
+    /// The new account's user code (unique).
     pub user_code: &'a str,
+    /// Row id of its school.
     pub school_id: i64,
+    /// Staff or family.
     pub kind: AccountKind,
+    /// Given name(s).
     pub first_name: &'a str,
+    /// Family name(s).
     pub last_name: &'a str,
+    /// Codice fiscale, unique within the school.
     pub tax_code: &'a str,
+    /// Contact address, if known.
     pub email: Option<&'a str>,
+    /// Login name, if any (unique).
     pub username: Option<&'a str>,
+    /// Initial status.
     pub status: AccountStatus,
+    /// Password hash, if one is carried over; `password_changed_at` is then `now`.
     pub password_hash: Option<&'a str>,
+    /// Unix seconds, stored as `created_at` and `updated_at`.
     pub now: i64,
 }
 
 /// The fields a roster row may change on an existing account.
 #[derive(Debug, Clone)]
 pub struct RosterUpdate<'a> {
+    /// Row id of the account to update.
     pub id: i64,
+    /// Staff or family.
     pub kind: AccountKind,
+    /// Given name(s).
     pub first_name: &'a str,
+    /// Family name(s).
     pub last_name: &'a str,
+    /// Contact address; a different one clears `email_verified`.
     pub email: Option<&'a str>,
+    /// Unix seconds, stored as `updated_at` when something changed.
     pub now: i64,
 }
 
+/// Which accounts [`Tx::list_accounts`] returns, one page at a time.
 #[derive(Debug, Clone, Default)]
 pub struct AccountFilter<'a> {
+    /// Only this school, if set.
     pub school_code: Option<&'a str>,
+    /// Only this kind, if set.
     pub kind: Option<AccountKind>,
+    /// Page size.
     pub limit: i64,
+    /// Rows to skip before the page.
     pub offset: i64,
 }
 
@@ -168,6 +214,7 @@ impl Tx {
             .await?)
     }
 
+    /// The account with this row id, or `None` (a missing row is not an error). Takes no lock.
     pub async fn account_by_id(&mut self, id: i64) -> Result<Option<AccountRecord>, StoreError> {
         let row = sqlx::query(&format!("{SELECT} WHERE a.id = $1"))
             .bind(id)
@@ -176,6 +223,7 @@ impl Tx {
         row.as_ref().map(from_row).transpose()
     }
 
+    /// The account with this user code, or `None`. Takes no lock.
     pub async fn account_by_user_code(&mut self, user_code: &str) -> Result<Option<AccountRecord>, StoreError> {
         let row = sqlx::query(&format!("{SELECT} WHERE a.user_code = $1"))
             .bind(user_code)
@@ -184,6 +232,7 @@ impl Tx {
         row.as_ref().map(from_row).transpose()
     }
 
+    /// The account with this login name, or `None`. Takes no lock.
     pub async fn account_by_username(&mut self, username: &str) -> Result<Option<AccountRecord>, StoreError> {
         let row = sqlx::query(&format!("{SELECT} WHERE a.username = $1"))
             .bind(username)
@@ -205,6 +254,8 @@ impl Tx {
         rows.iter().map(from_row).collect()
     }
 
+    /// One page of accounts matching `filter`, by school code, family name, given name and
+    /// id. Takes no lock.
     pub async fn list_accounts(&mut self, filter: &AccountFilter<'_>) -> Result<Vec<AccountRecord>, StoreError> {
         let rows = sqlx::query(&format!(
             "{SELECT} WHERE ($1 IS NULL OR s.code = $1) AND ($2 IS NULL OR a.kind = $2) \
@@ -250,6 +301,8 @@ impl Tx {
         Ok(result.rows_affected() > 0)
     }
 
+    /// Sets the status; returns false when the account already had it or does not exist.
+    /// Takes no explicit lock.
     pub async fn set_account_status(&mut self, id: i64, status: AccountStatus, now: i64) -> Result<bool, StoreError> {
         let result = sqlx::query("UPDATE accounts SET status = $2, updated_at = $3 WHERE id = $1 AND status <> $2")
             .bind(id)
@@ -379,6 +432,7 @@ impl Tx {
         .await?)
     }
 
+    /// How many accounts exist, of every status.
     pub async fn count_accounts(&mut self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
             .fetch_one(self.conn())
@@ -387,6 +441,8 @@ impl Tx {
 }
 
 impl Tx {
+    /// Marks the account's address as verified. A missing account is not an error (nothing
+    /// changes).
     pub async fn set_email_verified(&mut self, id: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE accounts SET email_verified = 1 WHERE id = $1")
             .bind(id)

@@ -6,38 +6,64 @@ use sqlx::any::AnyRow;
 
 use crate::{StoreError, Tx};
 
+/// One row of the audit log, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRecord {
+    /// Row id (grows with time).
     pub id: i64,
+    /// When it happened, unix seconds.
     pub at: i64,
+    /// The event's stable name (`varco_domain::AuditEvent::name`).
     pub event: String,
+    /// `success` or `failure`.
     pub outcome: String,
+    /// Who acted: `cli`, `system`, `anonymous`, or the actor's user code.
     pub actor: String,
+    /// The acting account, when an account acted.
     pub actor_account_id: Option<i64>,
+    /// What the event is about: a user code or a school code, if any.
     pub target: Option<String>,
+    /// The account the event is about, if any.
     pub target_account_id: Option<i64>,
+    /// Client address, when the event came over HTTP.
     pub ip: Option<String>,
+    /// Client's User-Agent, when the event came over HTTP.
     pub user_agent: Option<String>,
+    /// Short non-secret facts (`key=value`), if any.
     pub detail: Option<String>,
 }
 
+/// An audit row to append (see [`Tx::insert_audit`]); the fields are those of [`AuditRecord`].
 #[derive(Debug, Clone, Default)]
 pub struct NewAuditEvent<'a> {
+    /// When it happened, unix seconds.
     pub at: i64,
+    /// The event's stable name.
     pub event: &'a str,
+    /// `success` or `failure`.
     pub outcome: &'a str,
+    /// Who acted: `cli`, `system`, `anonymous`, or the actor's user code.
     pub actor: &'a str,
+    /// The acting account, when an account acted.
     pub actor_account_id: Option<i64>,
+    /// What the event is about: a user code or a school code, if any.
     pub target: Option<&'a str>,
+    /// The account the event is about, if any.
     pub target_account_id: Option<i64>,
+    /// Client address, if known.
     pub ip: Option<&'a str>,
+    /// Client's User-Agent, if known.
     pub user_agent: Option<&'a str>,
+    /// Short non-secret facts, if any.
     pub detail: Option<&'a str>,
 }
 
+/// Which events [`Tx::list_audit`] returns.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
+    /// Only events where this account is actor or target, if set.
     pub account_id: Option<i64>,
+    /// At most this many (the newest).
     pub limit: i64,
 }
 
@@ -58,6 +84,8 @@ fn from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
 }
 
 impl Tx {
+    /// Appends one event in the caller's transaction, so it commits or rolls back with the
+    /// change it records.
     pub async fn insert_audit(&mut self, e: &NewAuditEvent<'_>) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO audit_events (at, event, outcome, actor, actor_account_id, target, target_account_id, \

@@ -10,27 +10,45 @@ use sqlx::any::AnyRow;
 
 use crate::{StoreError, Tx};
 
+/// One email change asked for by an account's owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmailChangeRecord {
+    /// Row id.
     pub id: i64,
+    /// The account whose address changes.
     pub account_id: i64,
+    /// The address replaced: as requested, then as it was at confirmation.
     pub old_email: Option<String>,
+    /// Whether the replaced address was verified (an undo restores the flag).
     pub old_email_verified: bool,
+    /// The address asked for.
     pub new_email: String,
+    /// The token mailed to `new_email` to confirm the change.
     pub confirm_token_id: i64,
+    /// The token mailed to the old address once confirmed, if it had one.
     pub undo_token_id: Option<i64>,
+    /// When the change was asked for, unix seconds.
     pub requested_at: i64,
+    /// When it was confirmed, if it was.
     pub confirmed_at: Option<i64>,
+    /// When it was undone, if it was.
     pub undone_at: Option<i64>,
 }
 
+/// An email change to insert (see [`Tx::insert_email_change`]).
 #[derive(Debug, Clone)]
 pub struct NewEmailChange<'a> {
+    /// The account whose address changes.
     pub account_id: i64,
+    /// Its current address, if any.
     pub old_email: Option<&'a str>,
+    /// Whether that address is verified.
     pub old_email_verified: bool,
+    /// The address asked for.
     pub new_email: &'a str,
+    /// The confirmation token already inserted for it.
     pub confirm_token_id: i64,
+    /// Unix seconds, stored as `requested_at`.
     pub now: i64,
 }
 
@@ -53,6 +71,7 @@ fn from_row(row: &AnyRow) -> Result<EmailChangeRecord, StoreError> {
 }
 
 impl Tx {
+    /// Inserts a requested (not yet confirmed) change; returns its row id.
     pub async fn insert_email_change(&mut self, c: &NewEmailChange<'_>) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
             "INSERT INTO email_changes (account_id, old_email, old_email_verified, new_email, confirm_token_id, \

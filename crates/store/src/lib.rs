@@ -49,7 +49,9 @@ pub use tokens::{NewToken, TokenRecord};
 /// Which engine a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// An SQLite file (the embedded default).
     Sqlite,
+    /// A PostgreSQL server (for deployments with several nodes).
     Postgres,
 }
 
@@ -65,6 +67,7 @@ impl Backend {
         }
     }
 
+    /// The engine's name, as shown by health checks and logs.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Sqlite => "sqlite",
@@ -76,7 +79,9 @@ impl Backend {
 /// Connection pool settings.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
+    /// Most connections the pool opens.
     pub max_connections: u32,
+    /// How long a caller waits for a free connection before [`StoreError::Unavailable`].
     pub acquire_timeout: Duration,
 }
 
@@ -137,6 +142,7 @@ impl Store {
         Ok(Store { pool, backend })
     }
 
+    /// The engine this store talks to.
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -181,6 +187,7 @@ impl Store {
 }
 
 impl Tx {
+    /// Commits the transaction.
     pub async fn commit(self) -> Result<(), StoreError> {
         self.inner.commit().await?;
         Ok(())

@@ -10,8 +10,11 @@ use crate::{Store, StoreError, Tx};
 /// An account whose password has an age, for the expiry job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasswordAge {
+    /// The account's row id.
     pub account_id: i64,
+    /// Staff or family (each has its own expiry policy).
     pub kind: AccountKind,
+    /// When the password was last set.
     pub password_changed_at: Timestamp,
 }
 
@@ -52,6 +55,8 @@ impl Tx {
         Ok(())
     }
 
+    /// Sets or clears the "must change the password" flag of an account. A missing account
+    /// is not an error (nothing changes).
     pub async fn set_password_change_required(
         &mut self,
         account_id: i64,
@@ -67,6 +72,8 @@ impl Tx {
         Ok(())
     }
 
+    /// Remembers the account's preferred language for emails (no write when it is already
+    /// that one). A missing account is not an error.
     pub async fn set_account_lang(&mut self, account_id: i64, lang: Lang) -> Result<(), StoreError> {
         sqlx::query("UPDATE accounts SET lang = $2 WHERE id = $1 AND (lang IS NULL OR lang <> $2)")
             .bind(account_id)
@@ -191,6 +198,7 @@ impl Store {
         Ok(claimed)
     }
 
+    /// Marks the job's period finished (in its own transaction); it is not claimed again.
     pub async fn finish_job(&self, job: &str, period: &str, now: i64) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         sqlx::query("UPDATE job_runs SET finished_at = $3 WHERE job = $1 AND period = $2")

@@ -39,7 +39,9 @@ const POSTGRES: &[&str] = &[
 /// What `migrate` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationReport {
+    /// How many migrations this binary knows.
     pub known: usize,
+    /// How many of them this call applied.
     pub applied_now: usize,
 }
 

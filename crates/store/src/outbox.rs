@@ -16,32 +16,53 @@ use varco_domain::clock::Timestamp;
 
 use crate::{Backend, Store, StoreError, Tx};
 
+/// One queued email, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxRecord {
+    /// Row id.
     pub id: i64,
+    /// The `Message-ID` every delivery attempt of this message uses.
     pub message_id: String,
+    /// The address it goes to.
     pub recipient: String,
+    /// The template's name.
     pub template: String,
+    /// The language of the template (`it` or `en`).
     pub lang: String,
+    /// The school whose helpdesk the message names, if any.
     pub school_id: Option<i64>,
+    /// JSON object with the template's values; `{}` once sent.
     pub payload: String,
+    /// Waiting, delivered or given up on.
     pub status: OutboxStatus,
+    /// Delivery attempts made so far.
     pub attempts: i64,
+    /// Not to be tried before then.
     pub next_attempt_at: Timestamp,
+    /// Why the last attempt failed, if it did.
     pub last_error: Option<String>,
+    /// When it was queued (or queued again by a retry).
     pub created_at: Timestamp,
+    /// When it was delivered, if it was.
     pub sent_at: Option<Timestamp>,
 }
 
+/// An email to queue (see [`Tx::insert_outbox`]).
 #[derive(Debug, Clone)]
 pub struct NewOutboxMessage<'a> {
+    /// The `Message-ID` to send it with.
     pub message_id: &'a str,
+    /// The address it goes to.
     pub recipient: &'a str,
+    /// The template's name.
     pub template: &'a str,
+    /// The language of the template.
     pub lang: &'a str,
+    /// The school whose helpdesk the message names, if any.
     pub school_id: Option<i64>,
     /// JSON object with the template's values.
     pub payload: &'a str,
+    /// When it is queued; it is due at once.
     pub now: Timestamp,
 }
 
@@ -117,6 +138,7 @@ fn from_row(row: &AnyRow) -> Result<OutboxRecord, StoreError> {
 }
 
 impl Tx {
+    /// Queues a message (pending, due now) in the caller's transaction; returns its row id.
     pub async fn insert_outbox(&mut self, m: &NewOutboxMessage<'_>) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
             "INSERT INTO outbox (message_id, recipient, template, lang, school_id, payload, status, attempts, \
@@ -152,7 +174,9 @@ impl Tx {
 /// Which messages `list_outbox` shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutboxFilter {
+    /// Every message.
     All,
+    /// Only the messages given up on.
     Failed,
 }
 
@@ -232,6 +256,7 @@ impl Store {
         tx.commit().await
     }
 
+    /// The newest `limit` messages matching `filter`, newest first, outside any transaction.
     pub async fn list_outbox(&self, filter: OutboxFilter, limit: i64) -> Result<Vec<OutboxRecord>, StoreError> {
         let condition = match filter {
             OutboxFilter::All => "",

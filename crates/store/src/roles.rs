@@ -6,10 +6,14 @@ use varco_domain::clock::Timestamp;
 
 use crate::{StoreError, Tx};
 
+/// A role an account holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleGrant {
+    /// Which role.
     pub role: Role,
+    /// The school it is scoped to (`desk`), or `None` (`admin`).
     pub school_id: Option<i64>,
+    /// That school's code.
     pub school_code: Option<String>,
 }
 
@@ -54,6 +58,8 @@ impl Tx {
         Ok(result.rows_affected() > 0)
     }
 
+    /// Every role the account holds, by role then school code; empty for a missing account.
+    /// Takes no lock.
     pub async fn roles_of(&mut self, account_id: i64) -> Result<Vec<RoleGrant>, StoreError> {
         let rows = sqlx::query(
             "SELECT r.role, r.school_id, s.code AS school_code FROM account_roles r \

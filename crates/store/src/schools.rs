@@ -5,26 +5,43 @@ use sqlx::any::AnyRow;
 
 use crate::{StoreError, Tx};
 
+/// A school as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchoolRecord {
+    /// Row id.
     pub id: i64,
+    /// The codice meccanografico (unique).
     pub code: String,
+    /// The school's name.
     pub name: String,
+    /// The school's own address, if known.
     pub email: Option<String>,
+    /// Helpdesk address shown to its accounts, if any.
     pub helpdesk_email: Option<String>,
+    /// Helpdesk phone number, if any.
     pub helpdesk_phone: Option<String>,
+    /// Helpdesk opening hours, as free text, if any.
     pub helpdesk_hours: Option<String>,
+    /// When the row was inserted, unix seconds.
     pub created_at: i64,
 }
 
+/// A school to insert (see [`Tx::insert_school`]); the fields are those of [`SchoolRecord`].
 #[derive(Debug, Clone)]
 pub struct NewSchool<'a> {
+    /// The codice meccanografico (unique).
     pub code: &'a str,
+    /// The school's name.
     pub name: &'a str,
+    /// The school's own address, if known.
     pub email: Option<&'a str>,
+    /// Helpdesk address, if any.
     pub helpdesk_email: Option<&'a str>,
+    /// Helpdesk phone number, if any.
     pub helpdesk_phone: Option<&'a str>,
+    /// Helpdesk opening hours, if any.
     pub helpdesk_hours: Option<&'a str>,
+    /// Unix seconds.
     pub created_at: i64,
 }
 
@@ -58,6 +75,7 @@ fn like_pattern(fragment: &str) -> String {
 }
 
 impl Tx {
+    /// Inserts a school and returns it as stored; a code already taken is [`StoreError::Conflict`].
     pub async fn insert_school(&mut self, school: &NewSchool<'_>) -> Result<SchoolRecord, StoreError> {
         let row = sqlx::query(&format!(
             "INSERT INTO schools (code, name, email, helpdesk_email, helpdesk_phone, helpdesk_hours, created_at) \
@@ -75,6 +93,7 @@ impl Tx {
         Ok(from_row(&row)?)
     }
 
+    /// The school with this code, or `None` (a missing row is not an error).
     pub async fn school_by_code(&mut self, code: &str) -> Result<Option<SchoolRecord>, StoreError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM schools WHERE code = $1"))
             .bind(code)
@@ -83,6 +102,7 @@ impl Tx {
         Ok(row.as_ref().map(from_row).transpose()?)
     }
 
+    /// The school with this row id, or `None` (a missing row is not an error).
     pub async fn school_by_id(&mut self, id: i64) -> Result<Option<SchoolRecord>, StoreError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM schools WHERE id = $1"))
             .bind(id)
@@ -110,6 +130,7 @@ impl Tx {
         Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
     }
 
+    /// Every school, by code.
     pub async fn list_schools(&mut self) -> Result<Vec<SchoolRecord>, StoreError> {
         let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM schools ORDER BY code"))
             .fetch_all(self.conn())

@@ -7,28 +7,47 @@ use varco_domain::clock::Timestamp;
 
 use crate::{StoreError, Tx};
 
+/// A signed-in session, as stored (without its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
+    /// Row id.
     pub id: i64,
+    /// The signed-in account.
     pub account_id: i64,
+    /// The CSRF token bound to the session (pages send it back in forms).
     pub csrf_token: String,
+    /// When the owner signed in.
     pub created_at: Timestamp,
+    /// When the session was last used (the idle limit counts from here).
     pub last_seen_at: Timestamp,
+    /// Absolute end of the session.
     pub expires_at: Timestamp,
+    /// Client address at sign-in, if known.
     pub ip: Option<String>,
+    /// Client's User-Agent at sign-in, if known.
     pub user_agent: Option<String>,
+    /// The session may only change the password.
     pub password_change_required: bool,
 }
 
+/// A session to insert (see [`Tx::insert_session`]).
 #[derive(Debug, Clone)]
 pub struct NewSession<'a> {
+    /// SHA-256 of the session id the cookie carries (the id itself is never stored).
     pub token_hash: &'a str,
+    /// The signed-in account.
     pub account_id: i64,
+    /// The CSRF token bound to the session.
     pub csrf_token: &'a str,
+    /// Unix seconds, stored as `created_at` and `last_seen_at`.
     pub now: Timestamp,
+    /// Absolute end of the session.
     pub expires_at: Timestamp,
+    /// Client address, if known.
     pub ip: Option<&'a str>,
+    /// Client's User-Agent, if known.
     pub user_agent: Option<&'a str>,
+    /// The session may only change the password.
     pub password_change_required: bool,
 }
 
@@ -50,6 +69,7 @@ fn from_row(row: &AnyRow) -> Result<SessionRecord, StoreError> {
 }
 
 impl Tx {
+    /// Inserts a session in the caller's transaction; returns its row id.
     pub async fn insert_session(&mut self, s: &NewSession<'_>) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
             "INSERT INTO sessions (token_hash, account_id, csrf_token, created_at, last_seen_at, expires_at, \
@@ -67,6 +87,8 @@ impl Tx {
         .await?)
     }
 
+    /// The session whose id hashes to `token_hash`, or `None`, whatever its age (the caller
+    /// checks the limits). Takes no lock.
     pub async fn session_by_token_hash(&mut self, token_hash: &str) -> Result<Option<SessionRecord>, StoreError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM sessions WHERE token_hash = $1"))
             .bind(token_hash)
@@ -75,6 +97,7 @@ impl Tx {
         row.as_ref().map(from_row).transpose()
     }
 
+    /// Every session of an account, most recently used first; empty for a missing account.
     pub async fn sessions_of_account(&mut self, account_id: i64) -> Result<Vec<SessionRecord>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM sessions WHERE account_id = $1 ORDER BY last_seen_at DESC"
@@ -85,6 +108,8 @@ impl Tx {
         rows.iter().map(from_row).collect()
     }
 
+    /// Records that the session was used at `now`. A missing session is not an error
+    /// (nothing changes).
     pub async fn touch_session(&mut self, id: i64, now: Timestamp) -> Result<(), StoreError> {
         sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1")
             .bind(id)
@@ -94,6 +119,7 @@ impl Tx {
         Ok(())
     }
 
+    /// Ends a session; returns false when there was no such session.
     pub async fn delete_session(&mut self, id: i64) -> Result<bool, StoreError> {
         let r = sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(id)

@@ -10,24 +10,37 @@ use varco_domain::clock::Timestamp;
 
 use crate::{StoreError, Tx};
 
+/// A one-time token, as stored (without its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
+    /// Row id.
     pub id: i64,
+    /// What the link is for.
     pub purpose: TokenPurpose,
+    /// The account it acts on; `None` for setup links.
     pub account_id: Option<i64>,
+    /// When it was issued.
     pub created_at: Timestamp,
+    /// It cannot be spent from then on.
     pub expires_at: Timestamp,
+    /// When it was spent (used, or killed by a newer link), if it was.
     pub used_at: Option<Timestamp>,
     /// SHA-256 of the lower-cased address the link was mailed to, if bound.
     pub recipient_hash: Option<String>,
 }
 
+/// A token to insert (see [`Tx::insert_token`]).
 #[derive(Debug, Clone)]
 pub struct NewToken<'a> {
+    /// SHA-256 of the secret sent in the link (the secret itself is never stored).
     pub token_hash: &'a str,
+    /// What the link is for.
     pub purpose: TokenPurpose,
+    /// The account it acts on, if any.
     pub account_id: Option<i64>,
+    /// When it is issued.
     pub now: Timestamp,
+    /// It cannot be spent from then on.
     pub expires_at: Timestamp,
     /// SHA-256 of the lower-cased address the link goes to, if bound.
     pub recipient_hash: Option<&'a str>,
@@ -86,6 +99,7 @@ fn from_row(row: &AnyRow) -> Result<TokenRecord, StoreError> {
 }
 
 impl Tx {
+    /// Inserts a token (unused) in the caller's transaction; returns its row id.
     pub async fn insert_token(&mut self, t: &NewToken<'_>) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
             "INSERT INTO one_time_tokens (token_hash, purpose, account_id, created_at, expires_at, recipient_hash) \

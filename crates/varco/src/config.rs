@@ -44,16 +44,18 @@ impl Default for SessionConfig {
 }
 
 /// Password rules and expiry of one account kind.
+///
+/// No `deny_unknown_fields`: serde does not support it beside `flatten`
+/// (its error would not name the whole key). A misspelt key here is refused
+/// by [`Config::load`]'s key check, as in the other nested sections.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct KindPasswordConfig {
-    pub min_length: usize,
-    pub min_length_with_second_factor: usize,
-    pub max_length: usize,
-    /// Lowest zxcvbn score (0-4) accepted.
-    pub min_strength: u8,
-    /// How many previous passwords may not be reused.
-    pub history: usize,
+    /// The domain's rules, their keys inline in the section (`min_length`,
+    /// `min_length_with_second_factor`, `max_length`, `min_strength`,
+    /// `history`) and their defaults the domain's.
+    #[serde(flatten)]
+    pub policy: PasswordPolicy,
     /// Days after which the password expires; 0 = never (NIST and ASVS advise
     /// against expiry: it is kept for the staff portal that requires it).
     pub password_max_age_days: u32,
@@ -71,25 +73,10 @@ impl Default for KindPasswordConfig {
 
 impl KindPasswordConfig {
     fn with_max_age(days: u32) -> KindPasswordConfig {
-        let policy = PasswordPolicy::default();
         KindPasswordConfig {
-            min_length: policy.min_length,
-            min_length_with_second_factor: policy.min_length_with_second_factor,
-            max_length: policy.max_length,
-            min_strength: policy.min_strength,
-            history: policy.history,
+            policy: PasswordPolicy::default(),
             password_max_age_days: days,
             expiry_reminder_days: vec![14, 7, 1],
-        }
-    }
-
-    pub fn policy(&self) -> PasswordPolicy {
-        PasswordPolicy {
-            min_length: self.min_length,
-            min_length_with_second_factor: self.min_length_with_second_factor,
-            max_length: self.max_length,
-            min_strength: self.min_strength,
-            history: self.history,
         }
     }
 
@@ -101,17 +88,18 @@ impl KindPasswordConfig {
     }
 
     fn check(&self, kind: &str) -> Result<(), ConfigError> {
-        if self.min_length < 8
-            || self.min_length_with_second_factor < 8
-            || self.max_length < 64
-            || self.min_length > self.max_length
-            || self.max_length > 256
+        let policy = &self.policy;
+        if policy.min_length < 8
+            || policy.min_length_with_second_factor < 8
+            || policy.max_length < 64
+            || policy.min_length > policy.max_length
+            || policy.max_length > 256
         {
             return Err(ConfigError::Invalid(format!(
                 "password.{kind}: min_length must be at least 8, max_length between 64 and 256 and not below min_length"
             )));
         }
-        if self.min_strength > 4 {
+        if policy.min_strength > 4 {
             return Err(ConfigError::Invalid(format!(
                 "password.{kind}.min_strength must be between 0 and 4"
             )));
@@ -508,8 +496,8 @@ impl Config {
         Ok(Settings {
             public_url: self.effective_public_url(),
             policy: PerKind {
-                staff: self.password.staff.policy(),
-                family: self.password.family.policy(),
+                staff: self.password.staff.policy,
+                family: self.password.family.policy,
             },
             expiry: PerKind {
                 staff: self.password.staff.expiry(),
@@ -689,6 +677,56 @@ pub use varco_mail::redact_url;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_policy_keys_of_a_kind_load_inline_with_the_domain_defaults() {
+        let c: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string(
+                "[password.staff]\nmin_length = 12\nhistory = 2\npassword_max_age_days = 90",
+            ))
+            .extract()
+            .unwrap();
+        let defaults = PasswordPolicy::default();
+        assert_eq!(
+            c.password.staff.policy,
+            PasswordPolicy {
+                min_length: 12,
+                history: 2,
+                ..defaults
+            }
+        );
+        assert_eq!(c.password.staff.password_max_age_days, 90);
+        assert_eq!(c.password.family.policy, defaults);
+        assert_eq!(c.password.family.password_max_age_days, 0);
+        // The section's keys are still the flat ones the README lists.
+        let known = Value::serialize(Config::default()).unwrap();
+        for key in [
+            "min_length",
+            "min_length_with_second_factor",
+            "max_length",
+            "min_strength",
+            "history",
+            "password_max_age_days",
+            "expiry_reminder_days",
+        ] {
+            assert!(known.find_ref(&format!("password.staff.{key}")).is_some(), "{key}");
+        }
+        let c = Config {
+            password: PasswordConfig {
+                family: KindPasswordConfig {
+                    policy: PasswordPolicy {
+                        min_length: 7,
+                        ..defaults
+                    },
+                    ..KindPasswordConfig::default()
+                },
+                ..PasswordConfig::default()
+            },
+            ..Config::default()
+        };
+        let e = c.check().unwrap_err().to_string();
+        assert!(e.contains("password.family: min_length"), "{e}");
+    }
 
     #[test]
     fn passwords_in_urls_are_redacted() {

@@ -52,7 +52,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 /// Builds the use-case layer over an open store.
 pub fn build_app(config: &Config, store: Store, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
     let settings = config.app_settings()?;
-    App::new(store, clock, settings).map_err(|e| anyhow::anyhow!("{e}"))
+    App::new(store, clock, settings).map_err(anyhow::Error::new)
 }
 
 /// A running server.
@@ -178,13 +178,13 @@ fn spawn_upkeep(app: App, state: varco_web::WebState, mut stop: watch::Receiver<
                 Ok(true) => tracing::info!("daily jobs ran"),
                 Ok(false) => {}
                 Err(_) if stopping(&stop) => return,
-                Err(e) => tracing::warn!(error = %e, "daily jobs failed"),
+                Err(e) => tracing::warn!(error = %varco_app::error_chain(&e), "daily jobs failed"),
             }
             match varco_app::sessions::purge_expired(&app).await {
                 Ok(n) if n > 0 => tracing::info!(sessions = n, "expired sessions removed"),
                 Ok(_) => {}
                 Err(_) if stopping(&stop) => return,
-                Err(e) => tracing::warn!(error = %e, "session purge failed"),
+                Err(e) => tracing::warn!(error = %varco_app::error_chain(&e), "session purge failed"),
             }
             state.upkeep();
         }

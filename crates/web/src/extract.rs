@@ -34,9 +34,11 @@ use crate::session::{MaybeSession, csrf_cookie, csrf_cookie_value, tokens_equal}
 /// anonymous-form CSRF token.
 #[derive(Debug, Clone)]
 pub struct Page {
+    /// The visitor's language.
     pub lang: Lang,
     /// The request's path (no query: it may hold a one-time token).
     pub path: String,
+    /// Whether the request carries a live session.
     pub signed_in: bool,
     csrf: String,
     set_cookie: Option<HeaderValue>,
@@ -90,9 +92,10 @@ impl Page {
         // The later map wins: the page's own values override the common ones.
         let context = minijinja::value::merge_maps([common, context]);
         let html = state.templates.render(template, context).map_err(|e| {
-            PageError(WebError::App(varco_app::AppError::Internal(format!(
-                "template {template}: {e}"
-            ))))
+            PageError(WebError::App(varco_app::AppError::internal_because(
+                format!("template {template}"),
+                e,
+            )))
         })?;
         let mut response = (status, Html(html)).into_response();
         if let Some(cookie) = &self.set_cookie {
@@ -188,7 +191,9 @@ impl<T: DeserializeOwned> FromRequest<WebState> for AnonymousForm<T> {
 /// password: see [`SignedInForm::full`].
 #[derive(Debug)]
 pub struct SignedInForm<T> {
+    /// The session that posted the form.
     pub session: Authenticated,
+    /// The form's fields (without the `csrf` field).
     pub form: T,
 }
 
@@ -208,7 +213,10 @@ impl<T> SignedInForm<T> {
 #[derive(Debug)]
 pub enum SignedInRejection {
     /// No session (or an ended one): sign in, then come back to this page.
-    SignedOut { back_to: String },
+    SignedOut {
+        /// The page to come back to after signing in.
+        back_to: String,
+    },
     /// Cross-origin, a wrong token or an unreadable form.
     Refused(Response),
 }

@@ -14,13 +14,17 @@ use unic_langid::LanguageIdentifier;
 /// The languages Varco speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Lang {
+    /// Italian, the default.
     It,
+    /// English.
     En,
 }
 
 impl Lang {
+    /// Every language, Italian first.
     pub const ALL: [Lang; 2] = [Lang::It, Lang::En];
 
+    /// The language's code (`it`, `en`), as in cookies, URLs and templates.
     pub fn code(self) -> &'static str {
         match self {
             Lang::It => "it",
@@ -28,6 +32,7 @@ impl Lang {
         }
     }
 
+    /// The language of a code (`it`, `en`, any case); `None` for any other.
     pub fn from_code(code: &str) -> Option<Lang> {
         match code.trim().to_ascii_lowercase().as_str() {
             "it" => Some(Lang::It),
@@ -119,6 +124,8 @@ impl std::fmt::Debug for I18n {
 }
 
 impl I18n {
+    /// Parses the bundled Fluent files of every language (panics if one does not parse:
+    /// they are compiled in).
     pub fn load() -> I18n {
         let mut bundles = HashMap::new();
         for (lang, sources) in SOURCES {
@@ -134,6 +141,7 @@ impl I18n {
         I18n { bundles }
     }
 
+    /// Whether the language has a message with this key.
     pub fn has(&self, lang: Lang, key: &str) -> bool {
         self.bundles[&lang].has_message(key)
     }

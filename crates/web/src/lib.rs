@@ -43,6 +43,7 @@ pub use varco_domain::helpdesk::Helpdesk;
 pub struct RateLimits {
     /// Failed sign-ins (and wrong current passwords) per address per minute.
     pub login_per_minute: u32,
+    /// API requests per address per minute.
     pub api_per_minute: u32,
     /// Forgot-password requests and failed link uses per address per minute.
     pub recovery_per_minute: u32,
@@ -66,7 +67,9 @@ impl Default for RateLimits {
 pub struct WebConfig {
     /// The public base URL (scheme, host, port, no trailing slash).
     pub public_url: String,
+    /// The helpdesk shown when the visitor's school is not known.
     pub national_helpdesk: Helpdesk,
+    /// Per-address limits.
     pub rate_limits: RateLimits,
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` are believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -75,6 +78,7 @@ pub struct WebConfig {
 }
 
 impl WebConfig {
+    /// Whether the public URL is `https://` (cookies are then `Secure` and `__Host-`).
     pub fn is_https(&self) -> bool {
         self.public_url.starts_with("https://")
     }
@@ -92,16 +96,25 @@ impl WebConfig {
 /// Shared state of every handler.
 #[derive(Debug, Clone)]
 pub struct WebState {
+    /// The use cases.
     pub app: App,
+    /// The web settings.
     pub config: Arc<WebConfig>,
+    /// The translations.
     pub i18n: Arc<I18n>,
+    /// The page templates.
     pub templates: Arc<Templates>,
+    /// Failed sign-ins and wrong current passwords, per address.
     pub login_limiter: IpLimiter,
+    /// Requests to the JSON API, per address.
     pub api_limiter: IpLimiter,
+    /// Forgot-password requests and failed link uses, per address.
     pub recovery_limiter: IpLimiter,
 }
 
 impl WebState {
+    /// The state for `config` (its public URL loses any trailing `/`), with the
+    /// translations and templates loaded and the limiters sized.
     pub fn new(app: App, mut config: WebConfig) -> WebState {
         config.public_url = config.public_url.trim_end_matches('/').to_owned();
         let i18n = Arc::new(I18n::load());

@@ -317,7 +317,7 @@ async fn token(
     let credentials = credentials(&headers, &form.client)?;
     let response = varco_app::oauth_tokens::token(&state.app, &credentials, &form.request, &ctx.request).await?;
     Ok(no_store(
-        serde_json::to_value(response).map_err(|e| AppError::Internal(e.to_string()))?,
+        serde_json::to_value(response).map_err(|e| AppError::internal_because("token response", e))?,
     ))
 }
 

@@ -53,6 +53,7 @@ impl Inner {
     }
 }
 
+/// A per-address limiter (GCRA); a limiter with no budget (0 per minute) lets everything through.
 #[derive(Debug, Clone)]
 pub struct IpLimiter {
     inner: Option<Arc<Inner>>,
@@ -128,6 +129,7 @@ impl IpLimiter {
         self.inner.as_ref().map_or(0, |inner| inner.map().len())
     }
 
+    /// Whether no address is remembered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

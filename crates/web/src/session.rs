@@ -23,6 +23,7 @@ use crate::client_ip::ClientIp;
 use crate::problem::{ApiError, PageError, WebError};
 use crate::{WebConfig, WebState};
 
+/// The session cookie's name: `__Host-varco_session` on https, `varco_session` over plain http.
 pub fn cookie_name(config: &WebConfig) -> &'static str {
     if config.is_https() {
         "__Host-varco_session"
@@ -33,6 +34,7 @@ pub fn cookie_name(config: &WebConfig) -> &'static str {
 
 /// The anonymous-form CSRF cookie over plain http.
 pub const CSRF_COOKIE: &str = "varco_csrf";
+/// The cookie of the language picked with the visible switch.
 pub const LANG_COOKIE: &str = "varco_lang";
 
 /// The name of the anonymous-form CSRF cookie: `__Host-` on https, so a
@@ -72,16 +74,19 @@ fn header_value(cookie: &Cookie<'_>) -> HeaderValue {
     HeaderValue::from_str(&cookie.encoded().to_string()).expect("an encoded cookie is a valid header value")
 }
 
+/// `Set-Cookie` for the session: `HttpOnly`, `SameSite=Lax`, no expiry (it ends with the browser).
 pub fn session_cookie(config: &WebConfig, token: &str) -> HeaderValue {
     header_value(&base(config, cookie_name(config), token.to_owned(), SameSite::Lax))
 }
 
+/// `Set-Cookie` that removes the session cookie.
 pub fn clear_session_cookie(config: &WebConfig) -> HeaderValue {
     let mut cookie = base(config, cookie_name(config), String::new(), SameSite::Lax);
     cookie.set_max_age(time::Duration::ZERO);
     header_value(&cookie)
 }
 
+/// `Set-Cookie` for the anonymous-form CSRF token: `HttpOnly`, `SameSite=Strict`.
 pub fn csrf_cookie(config: &WebConfig, token: &str) -> HeaderValue {
     header_value(&base(
         config,
@@ -91,6 +96,7 @@ pub fn csrf_cookie(config: &WebConfig, token: &str) -> HeaderValue {
     ))
 }
 
+/// `Set-Cookie` for the language: readable by scripts, kept for a year.
 pub fn lang_cookie(config: &WebConfig, lang: &str) -> HeaderValue {
     let mut cookie = base(config, LANG_COOKIE, lang.to_owned(), SameSite::Lax);
     cookie.set_http_only(None);
@@ -116,7 +122,9 @@ pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
 /// The audit context of a request.
 #[derive(Debug, Clone)]
 pub struct Ctx {
+    /// What the use cases record of the request (address, User-Agent, language).
     pub request: RequestContext,
+    /// The client address (see [`client_ip`]).
     pub ip: Option<IpAddr>,
 }
 

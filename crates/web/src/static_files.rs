@@ -42,6 +42,8 @@ assets! {
     "bootstrap-italia/fonts/Roboto_Mono/roboto-mono-v13-latin-ext_latin-700italic.woff2" => "font/woff2",
 }
 
+/// `GET /static/{*path}`: a bundled asset with its MIME type, cached for a day; 404 for any
+/// other path.
 pub async fn serve(Path(path): Path<String>) -> Response {
     match ASSETS.iter().find(|(p, _, _)| *p == path) {
         Some((_, mime, bytes)) => (

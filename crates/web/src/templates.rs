@@ -32,7 +32,9 @@ pub struct Branding {
 /// A footer link: its Fluent key and where it goes.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct FooterLink {
+    /// The Fluent key of the link's text.
     pub key: &'static str,
+    /// Where it goes.
     pub url: String,
 }
 
@@ -127,6 +129,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The bundled MiniJinja page templates, with a `t(key, ...)` function that reads the Fluent
+/// messages.
 pub struct Templates {
     env: Environment<'static>,
 }
@@ -146,6 +150,7 @@ fn to_fluent(value: &Value) -> FluentValue<'static> {
 }
 
 impl Templates {
+    /// Loads the bundled templates (panics if one does not parse: they are compiled in).
     pub fn load(i18n: Arc<I18n>) -> Templates {
         let mut env = Environment::new();
         for (name, source) in TEMPLATES {
@@ -169,6 +174,7 @@ impl Templates {
         Templates { env }
     }
 
+    /// Renders a template with `context`.
     pub fn render(&self, name: &str, context: Value) -> Result<String, Error> {
         self.env.get_template(name)?.render(context)
     }

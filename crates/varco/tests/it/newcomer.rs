@@ -226,6 +226,15 @@ fn a_misspelt_key_in_any_section_stops_the_start_naming_it() {
     let out = run(dir.path(), &["migrate"], &[("VARCO_LOCKOUT__LOCK_AFTR", "3")]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("lockout.lock_aftr"));
+    let out = run(dir.path(), &["migrate"], &[("VARCO_PASSWORD__STAFF__MIN_LENGT", "12")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password.staff.min_lengt"));
+    // A kind's policy keys sit inline in its section: the environment reaches them.
+    let out = run(dir.path(), &["migrate"], &[("VARCO_PASSWORD__STAFF__MIN_LENGTH", "7")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password.staff: min_length"));
+    let out = run(dir.path(), &["migrate"], &[("VARCO_PASSWORD__STAFF__MIN_LENGTH", "12")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // Correct keys still load.
     std::fs::write(
         &config,

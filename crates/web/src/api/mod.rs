@@ -19,6 +19,8 @@ use crate::ratelimit::{Attempt, IpLimiter, failed_link_use, failed_sign_in};
 use crate::security::check_same_origin;
 use crate::session::{Ctx, MaybeSession, clear_session_cookie, cookie_name, cookie_value, session_cookie};
 
+/// The routes of the JSON API, to nest under `/api/v1`; an unknown path answers a `not_found`
+/// problem.
 pub fn routes() -> Router<WebState> {
     Router::new()
         .route("/login", post(login))
@@ -63,19 +65,25 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<
     }
 }
 
+/// The body of `POST /api/v1/login`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
     /// A username, user code or email address.
     pub login: String,
+    /// The password, as typed.
     pub password: String,
 }
 
+/// The school an account belongs to.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SchoolJson {
+    /// The school's code (codice meccanografico).
     pub code: String,
+    /// The school's name.
     pub name: String,
 }
 
+/// A role the account holds.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RoleJson {
     /// `desk` or `admin`.
@@ -87,17 +95,25 @@ pub struct RoleJson {
 /// An account, as its owner sees it. Never carries a secret.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AccountJson {
+    /// The code the account signs in with.
     pub user_code: String,
     /// `staff` or `family`.
     pub kind: String,
+    /// Given name(s).
     pub first_name: String,
+    /// Family name(s).
     pub last_name: String,
+    /// Contact address, if any.
     pub email: Option<String>,
+    /// Whether the owner confirmed the address.
     pub email_verified: bool,
+    /// Login name, if any.
     pub username: Option<String>,
     /// `active`, `pending_activation` or `disabled`.
     pub status: String,
+    /// The account's school.
     pub school: SchoolJson,
+    /// The roles the account holds, if any.
     pub roles: Vec<RoleJson>,
     /// Days until the password expires (0: expired); absent when it never does.
     pub password_expires_in_days: Option<u32>,
@@ -131,8 +147,10 @@ impl From<AccountView> for AccountJson {
     }
 }
 
+/// The answer to a successful login.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LoginResponse {
+    /// The signed-in account.
     pub account: AccountJson,
     /// True when the password has expired: the session may then only change
     /// the password or log out.
@@ -156,6 +174,7 @@ fn throttle(limiter: &IpLimiter, ctx: &Ctx) -> Result<Attempt, WebError> {
         (status = 429, description = "`throttled`: too many failed attempts from this address, or the login's growing delay", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "`unavailable`: the database or the password hashing is overloaded", body = Problem, content_type = "application/problem+json"),
     ))]
+/// `POST /api/v1/login`: checks the password and opens a session (the cookie is set).
 pub async fn login(
     State(state): State<WebState>,
     headers: HeaderMap,
@@ -191,6 +210,7 @@ pub async fn login(
         (status = 429, description = "`throttled` (per address)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "`unavailable`: the database does not answer", body = Problem, content_type = "application/problem+json"),
     ))]
+/// `POST /api/v1/logout`: ends the session of the cookie, if any, and clears the cookie.
 pub async fn logout(State(state): State<WebState>, headers: HeaderMap, ctx: Ctx) -> Result<Response, ApiError> {
     let _counted = throttle(&state.api_limiter, &ctx)?;
     if let Some(token) = cookie_value(&headers, cookie_name(&state.config)) {
@@ -212,15 +232,19 @@ pub async fn logout(State(state): State<WebState>, headers: HeaderMap, ctx: Ctx)
         (status = 429, description = "`throttled` (per address)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "`unavailable`: the database does not answer", body = Problem, content_type = "application/problem+json"),
     ))]
+/// `GET /api/v1/me`: the account of the session.
 pub async fn me(State(state): State<WebState>, ctx: Ctx, session: MaybeSession) -> Result<Json<AccountJson>, ApiError> {
     let _counted = throttle(&state.api_limiter, &ctx)?;
     let session = crate::session::full_session(&session).map_err(WebError::App)?;
     Ok(Json(session.view(&state.app).into()))
 }
 
+/// The body of `POST /api/v1/password/change`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
+    /// The password in use, as typed.
     pub current_password: String,
+    /// The password wanted.
     pub new_password: String,
 }
 
@@ -238,6 +262,7 @@ pub struct ChangePasswordRequest {
         (status = 429, description = "`throttled`: too many wrong current passwords from this address, or the account's growing delay", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "`unavailable`: the database or the password hashing is overloaded", body = Problem, content_type = "application/problem+json"),
     ))]
+/// `POST /api/v1/password/change`: changes the session's password.
 pub async fn change_password(
     State(state): State<WebState>,
     ctx: Ctx,
@@ -263,12 +288,14 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// The body of `POST /api/v1/password/forgot`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ForgotPasswordRequest {
     /// A username, user code or email address.
     pub login: String,
 }
 
+/// The answer to a forgot-password request.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AcceptedResponse {
     /// Always true: the answer never tells whether an account matched.
@@ -286,6 +313,7 @@ pub struct AcceptedResponse {
         (status = 415, description = "`unsupported_media_type` (not application/json)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`throttled` (per address; every request counts)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ))]
+/// `POST /api/v1/password/forgot`: starts the request in the background and answers at once.
 pub async fn forgot_password(
     State(state): State<WebState>,
     ctx: Ctx,
@@ -298,10 +326,12 @@ pub async fn forgot_password(
     Ok((StatusCode::ACCEPTED, Json(AcceptedResponse { accepted: true })).into_response())
 }
 
+/// The body of `POST /api/v1/password/reset`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ResetPasswordRequest {
     /// The token of the emailed link.
     pub token: String,
+    /// The password wanted.
     pub new_password: String,
 }
 
@@ -317,6 +347,7 @@ pub struct ResetPasswordRequest {
         (status = 429, description = "`throttled`: too many failed link uses from this address", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
         (status = 503, description = "`unavailable`: the database or the password hashing is overloaded", body = Problem, content_type = "application/problem+json"),
     ))]
+/// `POST /api/v1/password/reset`: sets a new password with a reset or activation token.
 pub async fn reset_password(
     State(state): State<WebState>,
     ctx: Ctx,
@@ -362,8 +393,10 @@ pub async fn healthz(State(state): State<WebState>) -> Response {
         ResetPasswordRequest
     ))
 )]
+/// The OpenAPI document of the JSON API.
 pub struct ApiDoc;
 
+/// `GET /api/openapi.json`: the OpenAPI document, with this build's version.
 pub async fn openapi_json() -> Response {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();

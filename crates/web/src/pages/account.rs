@@ -10,11 +10,15 @@ use crate::extract::{Page, SignedInForm, SignedInRejection};
 use crate::problem::PageError;
 use crate::session::{Ctx, MaybeSession, clear_session_cookie, cookie_name, cookie_value};
 
+/// The query of `/account`.
 #[derive(Debug, Deserialize)]
 pub struct AccountQuery {
     revoked: Option<String>,
 }
 
+/// `GET /account`: the overview of the signed-in account and the
+/// applications it signed in to (to the login without a session, to the
+/// password change for a restricted one).
 pub async fn show(
     State(state): State<WebState>,
     page: Page,
@@ -41,6 +45,7 @@ pub async fn show(
     )
 }
 
+/// `GET /logout`: the page with the button that logs out (to the login without a session).
 pub async fn logout_page(
     State(state): State<WebState>,
     page: Page,
@@ -56,9 +61,12 @@ pub async fn logout_page(
     )
 }
 
+/// The logout form: nothing besides the CSRF token.
 #[derive(Debug, Deserialize)]
 pub struct LogoutForm {}
 
+/// `POST /logout`: ends the session, clears the cookie and goes to the login page (also when
+/// already signed out).
 pub async fn logout(
     State(state): State<WebState>,
     headers: HeaderMap,

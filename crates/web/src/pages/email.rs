@@ -47,6 +47,7 @@ fn form(
     )
 }
 
+/// `GET /account/email`: the form that asks for a new address.
 pub async fn show(State(state): State<WebState>, page: Page, session: MaybeSession) -> Result<Response, PageError> {
     let session = match settings_session(session, PATH) {
         Ok(s) => s,
@@ -55,6 +56,7 @@ pub async fn show(State(state): State<WebState>, page: Page, session: MaybeSessi
     form(&state, &page, StatusCode::OK, &session, ("", ""), FormErrors::none())
 }
 
+/// The fields of the email-change form.
 #[derive(Debug, Deserialize)]
 pub struct ChangeForm {
     #[serde(default)]
@@ -65,6 +67,8 @@ pub struct ChangeForm {
     current_password: String,
 }
 
+/// `POST /account/email`: checks the current password and sends a confirmation link to the new
+/// address.
 pub async fn submit(
     State(state): State<WebState>,
     ctx: Ctx,
@@ -134,18 +138,20 @@ pub async fn submit(
         ),
         Err(AppError::InputTooLong) => refuse(StatusCode::BAD_REQUEST, None, "login-too-long"),
         Err(AppError::Invalid { .. }) => refuse(StatusCode::BAD_REQUEST, Some("new_email"), "email-change-invalid"),
-        Err(AppError::Conflict(_)) => refuse(StatusCode::BAD_REQUEST, Some("new_email"), "email-change-same"),
+        Err(AppError::Conflict { .. }) => refuse(StatusCode::BAD_REQUEST, Some("new_email"), "email-change-same"),
         Err(AppError::Throttled { .. }) => refuse(StatusCode::TOO_MANY_REQUESTS, None, "email-change-throttled"),
         Err(AppError::PasswordChangeRequired) => Ok(Redirect::to("/password/change").into_response()),
         Err(e) => Err(e.into()),
     }
 }
 
+/// The query of a link page: the link's token.
 #[derive(Debug, Deserialize)]
 pub struct TokenQuery {
     token: Option<String>,
 }
 
+/// The form of a link page: the link's token.
 #[derive(Debug, Deserialize)]
 pub struct TokenForm {
     #[serde(default)]
@@ -206,6 +212,7 @@ fn check_link_limit(state: &WebState, ctx: &Ctx) -> Result<crate::ratelimit::Att
         .map_err(|seconds| PageError(WebError::Throttled(seconds)))
 }
 
+/// `GET /account/email/confirm`: the page with the button that confirms the new address.
 pub async fn confirm_page(
     State(state): State<WebState>,
     page: Page,
@@ -214,6 +221,7 @@ pub async fn confirm_page(
     link_page(&state, &page, &query.token.unwrap_or_default(), Link::Confirm).await
 }
 
+/// `POST /account/email/confirm`: confirms the new address with the link's token.
 pub async fn confirm_submit(
     State(state): State<WebState>,
     ctx: Ctx,
@@ -235,6 +243,7 @@ pub async fn confirm_submit(
     }
 }
 
+/// `GET /account/email/undo`: the page with the button that undoes a change.
 pub async fn undo_page(
     State(state): State<WebState>,
     page: Page,
@@ -243,6 +252,7 @@ pub async fn undo_page(
     link_page(&state, &page, &query.token.unwrap_or_default(), Link::Undo).await
 }
 
+/// `POST /account/email/undo`: puts the old address back with the link's token; every session ends.
 pub async fn undo_submit(
     State(state): State<WebState>,
     ctx: Ctx,

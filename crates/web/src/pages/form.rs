@@ -14,7 +14,9 @@ use crate::i18n::Lang;
 /// One error: the field it is about (its `id`), if any, and the text.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct FieldError {
+    /// The `id` of the field at fault, or `None` for the whole form.
     pub field: Option<&'static str>,
+    /// The text shown, in the visitor's language.
     pub message: String,
 }
 
@@ -30,6 +32,7 @@ pub struct FormErrors {
 }
 
 impl FormErrors {
+    /// No error (a form shown for the first time).
     pub fn none() -> FormErrors {
         FormErrors::default()
     }
@@ -48,6 +51,7 @@ impl FormErrors {
         errors
     }
 
+    /// Adds an error about `field` (or the whole form, for `None`).
     pub fn push(&mut self, field: Option<&'static str>, message: String) {
         if let Some(field) = field {
             self.by_field
@@ -61,6 +65,7 @@ impl FormErrors {
         self.errors.push(FieldError { field, message });
     }
 
+    /// Whether there is no error (advice does not count).
     pub fn is_empty(&self) -> bool {
         self.errors.is_empty()
     }

@@ -11,6 +11,7 @@ use crate::extract::Page;
 use crate::problem::PageError;
 use crate::session::MaybeSession;
 
+/// The query of the help page: a school's code, or a piece of its name to look for.
 #[derive(Debug, Deserialize)]
 pub struct HelpQuery {
     school: Option<String>,
@@ -39,6 +40,8 @@ impl From<varco_app::schools::School> for Contacts {
     }
 }
 
+/// `GET /help`: the helpdesk of the school asked for (or of the signed-in account's school),
+/// else the national one.
 pub async fn show(
     State(state): State<WebState>,
     page: Page,

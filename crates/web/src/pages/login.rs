@@ -13,6 +13,7 @@ use crate::extract::{AnonymousForm, Page};
 use crate::problem::{PageError, WebError};
 use crate::session::{Ctx, MaybeSession, cookie_name, cookie_value, session_cookie};
 
+/// The query of the login page: where to go afterwards, and whether the visitor just logged out.
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
     next: Option<String>,
@@ -24,6 +25,7 @@ pub struct LoginQuery {
     login_hint: Option<String>,
 }
 
+/// `GET /login`: the sign-in form (to the account page when already signed in).
 pub async fn show(
     State(state): State<WebState>,
     page: Page,
@@ -88,6 +90,7 @@ fn form(
     Ok(response)
 }
 
+/// The fields of the sign-in form.
 #[derive(Debug, Deserialize)]
 pub struct LoginForm {
     #[serde(default)]
@@ -109,6 +112,8 @@ fn blank_fields(state: &WebState, page: &Page, form: &LoginForm) -> Option<FormE
     (!errors.is_empty()).then_some(errors)
 }
 
+/// `POST /login`: checks the password, sets the session cookie and goes on to `next` (or to the
+/// password change when it expired).
 pub async fn submit(
     State(state): State<WebState>,
     headers: HeaderMap,

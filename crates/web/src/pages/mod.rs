@@ -25,6 +25,7 @@ use crate::i18n::Lang;
 use crate::problem::{PageError, WebError};
 use crate::session::{MaybeSession, lang_cookie};
 
+/// The routes of the HTML pages.
 pub fn routes() -> Router<WebState> {
     Router::new()
         .route("/", get(home))
@@ -91,9 +92,10 @@ pub(crate) fn render(
         ..page
     };
     state.templates.render(name, context).map(Html).map_err(|e| {
-        PageError(WebError::App(varco_app::AppError::Internal(format!(
-            "template {name}: {e}"
-        ))))
+        PageError(WebError::App(varco_app::AppError::internal_because(
+            format!("template {name}"),
+            e,
+        )))
     })
 }
 
@@ -167,6 +169,7 @@ async fn switch_language(
     response
 }
 
+/// The 404 page, for any path no route knows.
 pub async fn not_found() -> Response {
     let mut response = PageError(WebError::NotFound).into_response();
     *response.status_mut() = StatusCode::NOT_FOUND;

@@ -62,6 +62,7 @@ fn form(
     )
 }
 
+/// `GET /password/change`: the password-change form (also for a session restricted to it).
 pub async fn show(State(state): State<WebState>, page: Page, session: MaybeSession) -> Result<Response, PageError> {
     let Some(session) = session.0 else {
         return Ok(Redirect::to("/login?next=/password/change").into_response());
@@ -69,6 +70,7 @@ pub async fn show(State(state): State<WebState>, page: Page, session: MaybeSessi
     form(&state, &page, StatusCode::OK, &session, FormErrors::none())
 }
 
+/// The fields of the password-change form.
 #[derive(Debug, Deserialize)]
 pub struct ChangeForm {
     #[serde(default)]
@@ -79,6 +81,7 @@ pub struct ChangeForm {
     new_password_confirm: String,
 }
 
+/// `POST /password/change`: checks the current password and stores the new one.
 pub async fn submit(
     State(state): State<WebState>,
     ctx: Ctx,

@@ -34,10 +34,12 @@ fn forgot_form(
     )
 }
 
+/// `GET /password/forgot`: the form that asks for a reset link.
 pub async fn forgot_page(State(state): State<WebState>, page: Page) -> Result<Response, PageError> {
     forgot_form(&state, &page, StatusCode::OK, "", FormErrors::none())
 }
 
+/// The field of the forgot-password form.
 #[derive(Debug, Deserialize)]
 pub struct ForgotForm {
     #[serde(default)]
@@ -51,11 +53,13 @@ pub(crate) fn start_reset_request(state: &WebState, login: String, ctx: &Ctx) {
     let request = ctx.request.clone();
     tokio::spawn(async move {
         if let Err(e) = varco_app::recovery::request_reset(&app, &login, &request).await {
-            tracing::warn!(error = %e, "forgot-password request failed");
+            tracing::warn!(error = %varco_app::error_chain(&e), "forgot-password request failed");
         }
     });
 }
 
+/// `POST /password/forgot`: starts the request in the background and answers the same way
+/// whatever the login.
 pub async fn forgot_submit(
     State(state): State<WebState>,
     ctx: Ctx,
@@ -87,6 +91,7 @@ pub async fn forgot_submit(
     page.render(&state, "forgot_sent.html", minijinja::context! {})
 }
 
+/// The query of the reset page: the link's token.
 #[derive(Debug, Deserialize)]
 pub struct TokenQuery {
     token: Option<String>,
@@ -129,6 +134,8 @@ fn reset_form(
     )
 }
 
+/// `GET /password/reset`: the new-password form of a reset or activation link, if the link is
+/// usable.
 pub async fn reset_page(
     State(state): State<WebState>,
     page: Page,
@@ -139,6 +146,7 @@ pub async fn reset_page(
     reset_form(&state, &page, StatusCode::OK, &token, &link, FormErrors::none())
 }
 
+/// The fields of the new-password form.
 #[derive(Debug, Deserialize)]
 pub struct ResetForm {
     #[serde(default)]
@@ -149,6 +157,7 @@ pub struct ResetForm {
     new_password_confirm: String,
 }
 
+/// `POST /password/reset`: sets the new password with the link's token.
 pub async fn reset_submit(
     State(state): State<WebState>,
     ctx: Ctx,

@@ -27,12 +27,14 @@ pub(super) fn settings_session(session: MaybeSession, path: &str) -> Result<Auth
     }
 }
 
+/// The query of the sessions page: what was just ended, to say so.
 #[derive(Debug, Deserialize)]
 pub struct Notice {
     ended: Option<u32>,
     ended_others: Option<u64>,
 }
 
+/// `GET /account/sessions`: the account's sessions.
 pub async fn show(
     State(state): State<WebState>,
     page: Page,
@@ -61,9 +63,12 @@ pub async fn show(
     )
 }
 
+/// The form of the session buttons: nothing besides the CSRF token.
 #[derive(Debug, Deserialize)]
 pub struct EndForm {}
 
+/// `POST /account/sessions/{id}/end`: ends one other session of the account (404 for a session
+/// it does not own).
 pub async fn end(
     State(state): State<WebState>,
     ctx: Ctx,
@@ -84,6 +89,7 @@ pub async fn end(
     }
 }
 
+/// `POST /account/sessions/end-others`: ends every other session of the account.
 pub async fn end_others(
     State(state): State<WebState>,
     ctx: Ctx,

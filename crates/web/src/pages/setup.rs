@@ -28,11 +28,13 @@ use crate::i18n::Lang;
 use crate::problem::{PageError, WebError};
 use crate::session::Ctx;
 
+/// The query of the setup page: the setup link's token.
 #[derive(Debug, Deserialize)]
 pub struct SetupQuery {
     token: Option<String>,
 }
 
+/// The fields of the setup form (the school and the first admin).
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct SetupForm {
@@ -117,6 +119,7 @@ async fn ensure_pending(state: &WebState) -> Result<(), PageError> {
     }
 }
 
+/// `GET /setup`: the setup form, if the link is live and no admin exists yet (404 after that).
 pub async fn show(
     State(state): State<WebState>,
     headers: HeaderMap,
@@ -137,6 +140,7 @@ pub async fn show(
     )
 }
 
+/// `POST /setup`: creates the first school and the first admin.
 pub async fn submit(
     State(state): State<WebState>,
     headers: HeaderMap,
@@ -210,7 +214,7 @@ pub async fn submit(
                 &[("field", field_label(&state, lang, form_field(field)).into())],
             ),
         }]),
-        Err(AppError::Conflict(_)) => refused(vec![FieldMessage {
+        Err(AppError::Conflict { .. }) => refused(vec![FieldMessage {
             field: "school_code",
             message: state.i18n.text(lang, "setup-error-conflict", &[]),
         }]),
