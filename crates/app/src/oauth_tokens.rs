@@ -528,3 +528,13 @@ pub async fn introspect(
         "iss": app.settings.public_url,
     }))
 }
+
+/// Removes expired codes and tokens, and grants over (expired or revoked)
+/// for a month (called periodically by the server).
+pub async fn purge_expired(app: &App) -> Result<u64, AppError> {
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let n = tx.purge_oidc(now).await?;
+    tx.commit().await?;
+    Ok(n)
+}

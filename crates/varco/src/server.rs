@@ -186,6 +186,12 @@ fn spawn_upkeep(app: App, state: varco_web::WebState, mut stop: watch::Receiver<
                 Err(_) if stopping(&stop) => return,
                 Err(e) => tracing::warn!(error = %varco_app::error_chain(&e), "session purge failed"),
             }
+            match varco_app::oauth_tokens::purge_expired(&app).await {
+                Ok(n) if n > 0 => tracing::info!(rows = n, "expired provider codes, tokens and grants removed"),
+                Ok(_) => {}
+                Err(_) if stopping(&stop) => return,
+                Err(e) => tracing::warn!(error = %varco_app::error_chain(&e), "provider purge failed"),
+            }
             state.upkeep();
         }
     });

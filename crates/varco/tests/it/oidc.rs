@@ -704,7 +704,33 @@ async fn a_forced_password_change_comes_first(backend: Backend) {
     let signed_in = t.sign_in("docente", PASSWORD).await;
     let (_, challenge) = pkce("f");
     let r = authorize(&t, &signed_in.client, &auth_query(&rp, &challenge, &[])).await;
-    assert!(location(&r).starts_with("/password/change"), "{}", location(&r));
+    let to = location(&r);
+    assert!(to.starts_with("/password/change?next="), "{to}");
+    // The change done, the page leads back to the application's sign-in.
+    let html = t.html_with(&signed_in.client, &to).await;
+    let csrf = crate::kit::input_value(&html, "csrf");
+    let next = unescape(&crate::kit::input_value(&html, "next"));
+    assert!(next.starts_with("/oauth2/authorize?"), "{next}");
+    let new_password = "una password nuova per il registro 77";
+    let r = signed_in
+        .client
+        .post(t.url("/password/change"))
+        .header("origin", &t.base)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("current_password", PASSWORD),
+            ("new_password", new_password),
+            ("new_password_confirm", new_password),
+            ("next", next.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let done = r.text().await.unwrap();
+    assert!(unescape(&done).contains("href=\"/oauth2/authorize?"), "{done}");
+    let r = signed_in.client.get(t.url(&next)).send().await.unwrap();
+    assert!(location(&r).starts_with(REDIRECT), "{}", location(&r));
     t.stop().await;
 }
 
@@ -883,4 +909,13 @@ async fn prompt_login_and_max_age_ask_for_a_new_sign_in(backend: Backend) {
     .await;
     assert!(location(&r).starts_with(REDIRECT), "{}", location(&r));
     t.stop().await;
+}
+
+/// Undoes the HTML escaping of an attribute value.
+fn unescape(html: &str) -> String {
+    html.replace("&#x2f;", "/")
+        .replace("&#x3d;", "=")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&amp;", "&")
 }

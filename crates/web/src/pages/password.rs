@@ -42,6 +42,7 @@ fn form(
     status: StatusCode,
     session: &Authenticated,
     errors: FormErrors,
+    next: Option<&str>,
 ) -> Result<Response, PageError> {
     let account = session.view(&state.app);
     let policy = state.app.settings.policy.get(session.account.kind);
@@ -58,16 +59,43 @@ fn form(
             min_length => policy.min_length,
             form_errors => errors,
             user_code => account.user_code,
+            next => continue_to(next),
         },
     )
 }
 
+/// Where to go on after the change: back to an application's sign-in that
+/// was waiting for it, or to the account.
+fn continue_to(next: Option<&str>) -> Option<String> {
+    let next = super::local_path(next);
+    next.starts_with("/oauth2/authorize?").then_some(next)
+}
+
+/// The query of `/password/change`.
+#[derive(Debug, Deserialize)]
+pub struct ChangeQuery {
+    /// An application's sign-in waiting for the change.
+    next: Option<String>,
+}
+
 /// `GET /password/change`: the password-change form (also for a session restricted to it).
-pub async fn show(State(state): State<WebState>, page: Page, session: MaybeSession) -> Result<Response, PageError> {
+pub async fn show(
+    State(state): State<WebState>,
+    page: Page,
+    session: MaybeSession,
+    axum::extract::Query(query): axum::extract::Query<ChangeQuery>,
+) -> Result<Response, PageError> {
     let Some(session) = session.0 else {
         return Ok(Redirect::to("/login?next=/password/change").into_response());
     };
-    form(&state, &page, StatusCode::OK, &session, FormErrors::none())
+    form(
+        &state,
+        &page,
+        StatusCode::OK,
+        &session,
+        FormErrors::none(),
+        query.next.as_deref(),
+    )
 }
 
 /// The fields of the password-change form.
@@ -79,6 +107,8 @@ pub struct ChangeForm {
     new_password: String,
     #[serde(default)]
     new_password_confirm: String,
+    /// An application's sign-in waiting for the change.
+    next: Option<String>,
 }
 
 /// `POST /password/change`: checks the current password and stores the new one.
@@ -92,7 +122,14 @@ pub async fn submit(
     if input.new_password != input.new_password_confirm {
         let message = page.text(&state, "password-change-mismatch");
         let errors = FormErrors::on("new_password_confirm", message);
-        return form(&state, &page, StatusCode::BAD_REQUEST, &session, errors);
+        return form(
+            &state,
+            &page,
+            StatusCode::BAD_REQUEST,
+            &session,
+            errors,
+            input.next.as_deref(),
+        );
     }
     let attempt = match state.login_limiter.attempt(ctx.ip) {
         Ok(attempt) => attempt,
@@ -104,6 +141,7 @@ pub async fn submit(
                 StatusCode::TOO_MANY_REQUESTS,
                 &session,
                 FormErrors::general(message),
+                input.next.as_deref(),
             );
         }
     };
@@ -117,11 +155,22 @@ pub async fn submit(
     .await;
     attempt.settle(crate::ratelimit::failed_sign_in(&result));
     match result {
-        Ok(()) => page.render(&state, "password_changed.html", minijinja::context! {}),
+        Ok(()) => page.render(
+            &state,
+            "password_changed.html",
+            minijinja::context! { next => continue_to(input.next.as_deref()) },
+        ),
         Err(AppError::InvalidCredentials) => {
             let message = page.text(&state, "password-change-wrong-current");
             let errors = FormErrors::on("current_password", message);
-            form(&state, &page, StatusCode::UNAUTHORIZED, &session, errors)
+            form(
+                &state,
+                &page,
+                StatusCode::UNAUTHORIZED,
+                &session,
+                errors,
+                input.next.as_deref(),
+            )
         }
         Err(AppError::Throttled { retry_after_secs }) => {
             let message = state.i18n.text(
@@ -135,6 +184,7 @@ pub async fn submit(
                 StatusCode::TOO_MANY_REQUESTS,
                 &session,
                 FormErrors::general(message),
+                input.next.as_deref(),
             )
         }
         Err(AppError::InputTooLong) => {
@@ -145,12 +195,20 @@ pub async fn submit(
                 StatusCode::BAD_REQUEST,
                 &session,
                 FormErrors::general(message),
+                input.next.as_deref(),
             )
         }
         Err(AppError::PasswordPolicy(refusal)) => {
             let policy = state.app.settings.policy.get(session.account.kind);
             let errors = FormErrors::policy(&state, lang, "new_password", policy, &refusal);
-            form(&state, &page, StatusCode::BAD_REQUEST, &session, errors)
+            form(
+                &state,
+                &page,
+                StatusCode::BAD_REQUEST,
+                &session,
+                errors,
+                input.next.as_deref(),
+            )
         }
         Err(e) => Err(e.into()),
     }
