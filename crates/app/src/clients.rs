@@ -171,12 +171,10 @@ pub async fn register(
         now,
     })
     .await?;
-    audit::record(
+    record_operator(
         &mut tx,
         now,
         actor,
-        &RequestContext::default(),
-        Target::Nobody,
         AuditEvent::OidcClient {
             change: ClientChange::Registered,
             client_id: client_id.clone(),
@@ -185,6 +183,16 @@ pub async fn register(
     .await?;
     tx.commit().await?;
     Ok(RegisteredClient { client_id, secret })
+}
+
+/// Audits an operator's change, in the caller's transaction.
+async fn record_operator(
+    tx: &mut varco_store::Tx,
+    now: varco_domain::clock::Timestamp,
+    actor: &Actor,
+    event: AuditEvent,
+) -> Result<(), AppError> {
+    audit::record(tx, now, actor, &RequestContext::default(), Target::Nobody, event).await
 }
 
 /// Every registered client.
@@ -203,12 +211,10 @@ pub async fn remove(app: &App, client_id: &str, actor: &Actor) -> Result<(), App
     if !tx.remove_oidc_client(client_id).await? {
         return Err(AppError::NotFound("client"));
     }
-    audit::record(
+    record_operator(
         &mut tx,
         now,
         actor,
-        &RequestContext::default(),
-        Target::Nobody,
         AuditEvent::OidcClient {
             change: ClientChange::Removed,
             client_id: client_id.to_owned(),
@@ -233,12 +239,10 @@ pub async fn rotate_secret(app: &App, client_id: &str, actor: &Actor) -> Result<
     let secret = secret::new_token();
     tx.set_oidc_client_secret(client_id, &secret::hash(&secret), now)
         .await?;
-    audit::record(
+    record_operator(
         &mut tx,
         now,
         actor,
-        &RequestContext::default(),
-        Target::Nobody,
         AuditEvent::OidcClient {
             change: ClientChange::SecretRotated,
             client_id: client_id.to_owned(),
@@ -255,12 +259,10 @@ pub async fn rotate_signing_keys(app: &App, actor: &Actor) -> Result<Vec<String>
     let (kids, retired) = rotate_keys(app).await?;
     let now = app.now();
     let mut tx = app.store.begin().await?;
-    audit::record(
+    record_operator(
         &mut tx,
         now,
         actor,
-        &RequestContext::default(),
-        Target::Nobody,
         AuditEvent::OidcKeysRotated {
             new_kids: kids.join(","),
             retired,

@@ -100,6 +100,26 @@ async fn audit_token_refusal(
     Ok(())
 }
 
+/// Audits a refused token request about an account, in the caller's transaction.
+async fn record_refusal(
+    tx: &mut Tx,
+    now: Timestamp,
+    ctx: &RequestContext,
+    account_id: i64,
+    client_id: &str,
+    refusal: OidcRefusal,
+) -> Result<(), AppError> {
+    let target = Target::Account {
+        id: account_id,
+        user_code: None,
+    };
+    let event = AuditEvent::OidcTokenRefused {
+        client_id: client_id.to_owned(),
+        refusal,
+    };
+    audit::record(tx, now, &Actor::Anonymous, ctx, target, event).await
+}
+
 /// The token endpoint.
 pub async fn token(
     app: &App,
@@ -160,19 +180,13 @@ async fn exchange_code(
             {
                 revoked.push(grant);
             }
-            audit::record(
+            record_refusal(
                 &mut tx,
                 now,
-                &Actor::Anonymous,
                 ctx,
-                Target::Account {
-                    id: record.account_id,
-                    user_code: None,
-                },
-                AuditEvent::OidcTokenRefused {
-                    client_id: client.client_id.clone(),
-                    refusal: OidcRefusal::CodeReplayed,
-                },
+                record.account_id,
+                &client.client_id,
+                OidcRefusal::CodeReplayed,
             )
             .await?;
             tx.commit().await?;
@@ -193,21 +207,7 @@ async fn exchange_code(
             None
         };
     if let Some(refusal) = wrong {
-        audit::record(
-            &mut tx,
-            now,
-            &Actor::Anonymous,
-            ctx,
-            Target::Account {
-                id: record.account_id,
-                user_code: None,
-            },
-            AuditEvent::OidcTokenRefused {
-                client_id: client.client_id.clone(),
-                refusal,
-            },
-        )
-        .await?;
+        record_refusal(&mut tx, now, ctx, record.account_id, &client.client_id, refusal).await?;
         tx.commit().await?;
         return Err(refused(
             OAuthCode::InvalidGrant,
@@ -283,19 +283,13 @@ async fn refresh(
                 if tx.revoke_oidc_grant(grant_id, now, "refresh_token_reused").await? {
                     revoked.push(grant.clone());
                 }
-                audit::record(
+                record_refusal(
                     &mut tx,
                     now,
-                    &Actor::Anonymous,
                     ctx,
-                    Target::Account {
-                        id: grant.account_id,
-                        user_code: None,
-                    },
-                    AuditEvent::OidcTokenRefused {
-                        client_id: client.client_id.clone(),
-                        refusal: OidcRefusal::RefreshReused,
-                    },
+                    grant.account_id,
+                    &client.client_id,
+                    OidcRefusal::RefreshReused,
                 )
                 .await?;
             }
