@@ -11,7 +11,7 @@ use std::process::Command;
 
 use crate::harness::{Backend, PASSWORD, TestApp};
 
-fn e2e_dir() -> PathBuf {
+pub(crate) fn e2e_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../e2e")
         .canonicalize()
@@ -32,7 +32,7 @@ fn missing_prerequisite() -> Option<String> {
     None
 }
 
-fn skip_or_fail() -> bool {
+pub(crate) fn skip_or_fail() -> bool {
     if let Some(missing) = missing_prerequisite() {
         if std::env::var_os("CI").is_some() {
             panic!("the browser test cannot run in CI: {missing}");
