@@ -199,6 +199,9 @@ async fn validate(app: &App, req: &AuthorizationRequest) -> Result<Result<Valid,
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    // In the order people read them (names before the tax code).
+    let mut scope = scope;
+    scope.sort_by_key(|s| SCOPES.iter().position(|known| known == s));
     match req.code_challenge_method.as_deref() {
         Some("S256") => {}
         Some(_) | None => {

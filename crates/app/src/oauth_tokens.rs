@@ -24,8 +24,8 @@ use varco_store::{ClientRecord, CodeSpend, GrantRecord, NewGrant, RefreshUse, Tx
 use crate::audit::{self, Target};
 use crate::error::OAuthCode;
 use crate::provider::{
-    ClientAuthFailure, ClientCredentials, account_subject, authenticate_client, notify_logout, oidc_internal,
-    scope_claims, serves, subject_for,
+    AuthenticatedClient, ClientAuthFailure, ClientCredentials, account_subject, authenticate_client, notify_logout,
+    oidc_internal, scope_claims, serves, subject_for,
 };
 use crate::{Actor, App, AppError, RequestContext};
 
@@ -55,18 +55,39 @@ fn refused(code: OAuthCode, description: &'static str) -> AppError {
     AppError::oauth(code, description)
 }
 
-/// Authenticates the client or answers `invalid_client`, audited.
+/// Authenticates the client or answers `invalid_client`, audited. A client
+/// assertion is accepted once: its `jti` is remembered until it expires.
 async fn client_of(app: &App, credentials: &ClientCredentials, ctx: &RequestContext) -> Result<ClientRecord, AppError> {
     let mut tx = app.store.begin_read().await?;
     let outcome = authenticate_client(&mut tx, app, credentials).await?;
     tx.commit().await?;
+    let refused_client = || refused(OAuthCode::InvalidClient, "client authentication failed");
     match outcome {
-        Ok(client) => Ok(client),
+        Ok(AuthenticatedClient {
+            client,
+            assertion: None,
+        }) => Ok(client),
+        Ok(AuthenticatedClient {
+            client,
+            assertion: Some(assertion),
+        }) => {
+            let mut tx = app.store.begin().await?;
+            let first_use = tx
+                .remember_oidc_assertion(&client.client_id, &assertion.jti, Timestamp(assertion.exp))
+                .await?;
+            tx.commit().await?;
+            if first_use {
+                Ok(client)
+            } else {
+                audit_token_refusal(app, ctx, &client.client_id, None, OidcRefusal::ClientAuthentication).await?;
+                Err(refused_client())
+            }
+        }
         Err((claimed, failure)) => {
             if let (Some(client_id), ClientAuthFailure::Refused) = (claimed, failure) {
                 audit_token_refusal(app, ctx, &client_id, None, OidcRefusal::ClientAuthentication).await?;
             }
-            Err(refused(OAuthCode::InvalidClient, "client authentication failed"))
+            Err(refused_client())
         }
     }
 }

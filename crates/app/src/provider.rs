@@ -370,7 +370,7 @@ pub(crate) async fn authenticate_client(
     tx: &mut Tx,
     app: &App,
     credentials: &ClientCredentials,
-) -> Result<Result<ClientRecord, (Option<String>, ClientAuthFailure)>, AppError> {
+) -> Result<Result<AuthenticatedClient, (Option<String>, ClientAuthFailure)>, AppError> {
     let methods = usize::from(credentials.basic.is_some())
         + usize::from(credentials.form_client_secret.is_some())
         + usize::from(credentials.assertion.is_some());
@@ -399,6 +399,7 @@ pub(crate) async fn authenticate_client(
         return Ok(Err((Some(claimed), ClientAuthFailure::Unknown)));
     };
     let refused = Err((Some(client.client_id.clone()), ClientAuthFailure::Refused));
+    let mut assertion = None;
     let ok = match client.auth_method.as_str() {
         "none" => {
             credentials.basic.is_none() && credentials.form_client_secret.is_none() && credentials.assertion.is_none()
@@ -421,23 +422,36 @@ pub(crate) async fn authenticate_client(
             credentials.assertion.as_deref(),
             client.jwks.as_deref(),
         ) {
-            (Some(ASSERTION_TYPE), Some(assertion), Some(jwks)) => {
+            (Some(ASSERTION_TYPE), Some(jwt), Some(jwks)) => {
                 let issuer = app.settings.public_url.as_str();
                 let token_endpoint = format!("{issuer}/oauth2/token");
-                varco_oidc::client_auth::verify_assertion(
+                assertion = varco_oidc::client_auth::verify_assertion(
                     jwks,
-                    assertion,
+                    jwt,
                     &client.client_id,
                     &[issuer, token_endpoint.as_str()],
                     app.now().0,
                 )
-                .is_ok()
+                .ok();
+                assertion.is_some()
             }
             _ => false,
         },
         _ => false,
     };
-    Ok(if ok { Ok(client) } else { refused })
+    Ok(if ok {
+        Ok(AuthenticatedClient { client, assertion })
+    } else {
+        refused
+    })
+}
+
+/// A client whose credentials were right; for `private_key_jwt`, the
+/// assertion's `jti` and `exp`, to refuse a replay.
+#[derive(Debug)]
+pub(crate) struct AuthenticatedClient {
+    pub(crate) client: ClientRecord,
+    pub(crate) assertion: Option<varco_oidc::AssertionClaims>,
 }
 
 /// Sends a back-channel logout notice for each grant whose client

@@ -625,6 +625,7 @@ impl Tx {
             "DELETE FROM oidc_codes WHERE client_id = $1",
             "DELETE FROM oidc_grants WHERE client_id = $1",
             "DELETE FROM oidc_consents WHERE client_id = $1",
+            "DELETE FROM oidc_assertions WHERE client_id = $1",
         ] {
             sqlx::query(sql).bind(client_id).execute(self.conn()).await?;
         }
@@ -633,6 +634,27 @@ impl Tx {
             .execute(self.conn())
             .await?;
         Ok(r.rows_affected() > 0)
+    }
+
+    /// Remembers the `jti` of a client assertion until it expires; false
+    /// when the client already used it (a replay). One conditional INSERT,
+    /// so two parallel uses cannot both pass.
+    pub async fn remember_oidc_assertion(
+        &mut self,
+        client_id: &str,
+        jti: &str,
+        expires_at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "INSERT INTO oidc_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (client_id, jti) DO NOTHING",
+        )
+        .bind(client_id)
+        .bind(jti)
+        .bind(expires_at.0)
+        .execute(self.conn())
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     /// Replaces a client's secret hash and notes when; false if the client is unknown.
@@ -1125,6 +1147,11 @@ impl Tx {
             .await?;
             purged += r.rows_affected();
         }
+        let assertions = sqlx::query("DELETE FROM oidc_assertions WHERE expires_at <= $1")
+            .bind(now.0)
+            .execute(self.conn())
+            .await?;
+        purged += assertions.rows_affected();
         let grants = sqlx::query("DELETE FROM oidc_grants WHERE expires_at <= $1 OR revoked_at <= $1")
             .bind(cutoff.0)
             .execute(self.conn())

@@ -66,6 +66,7 @@ both_engines!(
     refresh_tokens,
     access_tokens,
     consents,
+    assertions_are_accepted_once,
     subjects,
     purge,
     concurrent_spends_have_one_winner,
@@ -986,6 +987,19 @@ async fn consents(engine: Engine) {
     assert!(!tx.delete_oidc_consent(db.account, CLIENT).await.unwrap());
     assert_eq!(tx.oidc_consent(db.account, CLIENT).await.unwrap(), None);
     assert_eq!(tx.oidc_consent(db.other_account, CLIENT).await.unwrap(), Some(vec![]));
+}
+
+async fn assertions_are_accepted_once(engine: Engine) {
+    let Some(db) = Db::create(engine).await else { return };
+    let mut tx = db.store.begin().await.unwrap();
+    assert!(tx.remember_oidc_assertion(CLIENT, "jti-1", at(600)).await.unwrap());
+    assert!(!tx.remember_oidc_assertion(CLIENT, "jti-1", at(600)).await.unwrap(), "a replay");
+    // The same jti from another client is another assertion.
+    assert!(tx.remember_oidc_assertion(PUBLIC, "jti-1", at(600)).await.unwrap());
+    // Forgotten once expired.
+    tx.purge_oidc(at(601)).await.unwrap();
+    assert!(tx.remember_oidc_assertion(CLIENT, "jti-1", at(1200)).await.unwrap());
+    tx.commit().await.unwrap();
 }
 
 async fn subjects(engine: Engine) {

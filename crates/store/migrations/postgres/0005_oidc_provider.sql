@@ -122,3 +122,13 @@ CREATE INDEX oidc_consents_client ON oidc_consents (client_id);
 -- needs it and never changed; unrelated to the user code or the tax code.
 ALTER TABLE accounts ADD COLUMN subject TEXT;
 CREATE UNIQUE INDEX accounts_subject ON accounts (subject);
+
+-- The `jti` of each client assertion (private_key_jwt) until it expires:
+-- an assertion is accepted once (RFC 7523 §3, item 7).
+CREATE TABLE oidc_assertions (
+    client_id TEXT NOT NULL REFERENCES oidc_clients (client_id) ON DELETE CASCADE,
+    jti TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (client_id, jti)
+);
+CREATE INDEX oidc_assertions_expires ON oidc_assertions (expires_at);
