@@ -29,6 +29,7 @@ const USE_CASES: &[&str] = &[
 /// The shared steps.
 const LOWER: &[&str] = &[
     "audit",
+    "client_registration",
     "credentials",
     "error",
     "gates",

@@ -28,6 +28,7 @@ pub mod setup;
 // The lower layer: the shared steps (confirm a secret, store a password,
 // issue a link, audit, queue a message, sessions, lookups, policy, views).
 pub mod audit;
+mod client_registration;
 mod credentials;
 mod error;
 pub mod gates;

@@ -6,8 +6,9 @@
 //! link kills older ones.
 //!
 //! `varco demo` fills an *empty* database with a demo school and one account
-//! per role, with freshly drawn random passwords: the only place where Varco
-//! ever prints a password.
+//! per role, with freshly drawn random passwords (the only place where Varco
+//! ever prints a password), and registers a public demo client on a fixed
+//! loopback port that `varco client try` plays.
 
 use rand::Rng;
 use rand::rngs::OsRng;
@@ -19,9 +20,11 @@ use varco_domain::person::{PersonName, PersonNameError, Username, UsernameError}
 use varco_domain::school_code::{SchoolCode, SchoolCodeError};
 use varco_domain::tax_code::{TaxCode, TaxCodeError};
 use varco_domain::token::{SecretToken, TokenPurpose};
+use varco_oidc::Alg;
 use varco_store::NewToken;
 
 use crate::audit::{self, AccountOrigin, AuditEvent, Target};
+use crate::client_registration::{ClientKind, ClientRegistration, register_in};
 use crate::policy::check_policy;
 use crate::registration::{AddAccount, AddSchool, School, add_in, insert_valid};
 use crate::views::{AccountView, view};
@@ -332,6 +335,44 @@ pub struct DemoAccount {
 pub struct DemoReport {
     pub school: School,
     pub accounts: Vec<DemoAccount>,
+    /// The demo relying party ([`DEMO_CLIENT_NAME`]), for `varco client try`.
+    pub client_id: String,
+}
+
+/// The name of the demo's relying party, as people see it.
+pub const DEMO_CLIENT_NAME: &str = "Applicazione di prova";
+
+/// The loopback port of the demo client's redirect URI, and the port
+/// `varco client try` listens on by default.
+pub const DEMO_CLIENT_PORT: u16 = 8765;
+
+/// The redirect URI of a relying party on the loopback `port`:
+/// `http://127.0.0.1:<port>/callback`.
+pub fn loopback_redirect_uri(port: u16) -> String {
+    format!("http://127.0.0.1:{port}/callback")
+}
+
+/// Where a relying party on the loopback `port` asks to be sent after
+/// logout: `http://127.0.0.1:<port>/`.
+pub fn loopback_post_logout_uri(port: u16) -> String {
+    format!("http://127.0.0.1:{port}/")
+}
+
+/// The demo's first-party public client (PKCE only) on [`DEMO_CLIENT_PORT`].
+fn demo_client() -> ClientRegistration {
+    ClientRegistration {
+        name: DEMO_CLIENT_NAME.into(),
+        kind: ClientKind::Public,
+        redirect_uris: vec![loopback_redirect_uri(DEMO_CLIENT_PORT)],
+        post_logout_redirect_uris: vec![loopback_post_logout_uri(DEMO_CLIENT_PORT)],
+        scopes: Vec::new(),
+        schools: Vec::new(),
+        first_party: true,
+        id_token_alg: Alg::Rs256,
+        pairwise: false,
+        backchannel_logout_uri: None,
+        jwks: None,
+    }
 }
 
 /// A random password that a person can type: 4 groups of 5 unambiguous
@@ -484,6 +525,11 @@ pub async fn demo(app: &App) -> Result<DemoReport, AppError> {
             password,
         });
     }
+    let client = register_in(&mut tx, now, demo_client(), &actor).await?;
     tx.commit().await?;
-    Ok(DemoReport { school, accounts })
+    Ok(DemoReport {
+        school,
+        accounts,
+        client_id: client.client_id,
+    })
 }

@@ -39,6 +39,13 @@ pub fn valid_challenge(challenge: &str) -> bool {
     challenge.len() == CHALLENGE_CHARS && URL_SAFE_NO_PAD.decode(challenge).is_ok_and(|bytes| bytes.len() == 32)
 }
 
+/// The S256 `code_challenge` of `verifier`: `BASE64URL(SHA256(verifier))`
+/// (what a relying party sends with its authorization request).
+#[must_use]
+pub fn challenge_s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
 /// Whether `verifier` proves `challenge` under S256:
 /// `BASE64URL(SHA256(verifier)) == challenge`, compared in constant time.
 /// Malformed inputs never match.
@@ -47,7 +54,7 @@ pub fn verify_s256(verifier: &str, challenge: &str) -> bool {
     if !valid_verifier(verifier) || !valid_challenge(challenge) {
         return false;
     }
-    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let computed = challenge_s256(verifier);
     computed.as_bytes().ct_eq(challenge.as_bytes()).into()
 }
 
@@ -64,6 +71,7 @@ mod tests {
         assert!(valid_verifier(VERIFIER));
         assert!(valid_challenge(CHALLENGE));
         assert!(verify_s256(VERIFIER, CHALLENGE));
+        assert_eq!(challenge_s256(VERIFIER), CHALLENGE);
     }
 
     #[test]

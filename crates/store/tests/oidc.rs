@@ -993,7 +993,10 @@ async fn assertions_are_accepted_once(engine: Engine) {
     let Some(db) = Db::create(engine).await else { return };
     let mut tx = db.store.begin().await.unwrap();
     assert!(tx.remember_oidc_assertion(CLIENT, "jti-1", at(600)).await.unwrap());
-    assert!(!tx.remember_oidc_assertion(CLIENT, "jti-1", at(600)).await.unwrap(), "a replay");
+    assert!(
+        !tx.remember_oidc_assertion(CLIENT, "jti-1", at(600)).await.unwrap(),
+        "a replay"
+    );
     // The same jti from another client is another assertion.
     assert!(tx.remember_oidc_assertion(PUBLIC, "jti-1", at(600)).await.unwrap());
     // Forgotten once expired.

@@ -3,6 +3,7 @@
 //! Admin commands go through `varco_app`, so they leave audit records too.
 
 mod admin;
+mod client_try;
 mod import;
 mod oidc;
 mod server_cmd;
@@ -293,6 +294,24 @@ pub enum ClientCommand {
     Remove { client_id: String },
     /// A new secret for a confidential client (printed); the old one stops working.
     RotateSecret { client_id: String },
+    /// Play a public client on this machine to try a whole sign-in: prints an
+    /// address to open in a browser, waits for the browser to come back to
+    /// http://127.0.0.1:PORT/callback, checks everything and prints the
+    /// verified claims (never the tokens).
+    Try(ClientTryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClientTryArgs {
+    /// A public client whose redirect URIs include http://127.0.0.1:PORT/callback
+    /// (`varco demo` registers one).
+    pub client_id: String,
+    /// The loopback port to listen on for the browser's return.
+    #[arg(long, default_value_t = varco_app::setup::DEMO_CLIENT_PORT)]
+    pub port: u16,
+    /// How long to wait for the browser (tests shorten it).
+    #[arg(long, default_value_t = 300, hide = true, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout_secs: u64,
 }
 
 #[derive(Debug, Args)]

@@ -1,4 +1,5 @@
-//! `varco client …` and `varco keys rotate`: the provider's clients and keys.
+//! `varco client …` and `varco keys rotate`: the provider's clients and keys
+//! (`client try` lives in [`super::client_try`]).
 
 use anyhow::Context;
 use varco_app::Actor;
@@ -21,6 +22,7 @@ pub(super) async fn client(config: &Config, command: ClientCommand) -> anyhow::R
             eprintln!("client {client_id} removed with its tokens and consents");
             Ok(())
         }
+        ClientCommand::Try(args) => super::client_try::run(config, args).await,
         ClientCommand::RotateSecret { client_id } => {
             let app = open(config).await?;
             let secret = varco_app::clients::rotate_secret(&app, &client_id, &Actor::Cli)

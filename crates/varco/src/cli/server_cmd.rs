@@ -43,6 +43,16 @@ pub(super) async fn demo(config: &Config) -> anyhow::Result<()> {
             a.label, a.user_code, a.username, a.email, a.password
         ));
     }
+    out(format!(
+        "client  {:<22} client_id {}  redirect URI {}",
+        varco_app::setup::DEMO_CLIENT_NAME,
+        report.client_id,
+        varco_app::setup::loopback_redirect_uri(varco_app::setup::DEMO_CLIENT_PORT)
+    ));
+    out(format!(
+        "try a sign-in through it, with `varco serve` running: varco client try {}",
+        report.client_id
+    ));
     eprintln!(
         "demo ready: sign in at {}/login with any of the accounts above (user code, username or email)",
         config.effective_public_url()

@@ -440,3 +440,309 @@ async fn a_database_from_a_newer_varco_is_refused(backend: Backend) {
     let err = cli.fails(&["school", "list"]);
     assert!(err.contains("newer version of Varco"), "{err}");
 }
+
+/// A child process that is killed when the test ends, passed or not.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `varco client try` running: its stdout line by line as it comes.
+struct Trying {
+    child: Reaped,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Trying {
+    fn spawn(mut command: Command) -> Trying {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn varco client try");
+        let stdout = child.stdout.take().unwrap();
+        let (send, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Trying {
+            child: Reaped(child),
+            lines,
+        }
+    }
+
+    /// The first line: the authorization URL.
+    fn url(&self) -> String {
+        self.lines
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("client try prints the authorization URL")
+    }
+
+    /// Waits for the exit: the status, the rest of stdout, stderr.
+    fn finish(mut self) -> (std::process::ExitStatus, String, String) {
+        use std::io::Read;
+        let status = self.child.0.wait().unwrap();
+        let mut stderr = String::new();
+        self.child.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        let rest: Vec<String> = self.lines.iter().collect();
+        (status, rest.join("\n"), stderr)
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The value after `key ` in a line of `varco demo`.
+fn after<'a>(line: &'a str, key: &str) -> &'a str {
+    line.split_once(&format!("{key} "))
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{key} in {line:?}"))
+}
+
+/// The newcomer's minute: `varco demo` registers a public demo client and
+/// says how to try it; `varco client try` plays a relying party on loopback
+/// while a browser (a cookie-keeping HTTP client here) signs in through the
+/// real server; forged answers and a browser that never comes are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_client_and_client_try_sign_in_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let base = format!("http://{listen}");
+    let varco = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_varco"));
+        c.args(args)
+            .current_dir(dir.path())
+            .env("VARCO_DATA_DIR", dir.path().join("data"))
+            .env("VARCO_LISTEN", &listen)
+            .env("VARCO_LOG", "warn")
+            .env_remove("VARCO_DATABASE_URL")
+            .env_remove("VARCO_PUBLIC_URL")
+            .env_remove("VARCO_CONFIG");
+        c
+    };
+    let run = |args: &[&str]| varco(args).stdin(Stdio::null()).output().expect("run varco");
+
+    // The demo prints its client and the command to try it, after the accounts.
+    let out = run(&["demo"]);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    let client_at = lines
+        .iter()
+        .position(|l| l.starts_with("client "))
+        .unwrap_or_else(|| panic!("the demo client is printed: {stdout}"));
+    assert!(
+        lines.iter().position(|l| l.starts_with("family ")).unwrap() < client_at,
+        "{stdout}"
+    );
+    let client_line = lines[client_at];
+    assert!(client_line.contains("Applicazione di prova"), "{client_line}");
+    assert!(client_line.contains("http://127.0.0.1:8765/callback"), "{client_line}");
+    let demo_client = after(client_line, "client_id").to_owned();
+    assert!(
+        stdout.contains(&format!("varco client try {demo_client}")),
+        "the one command to try it: {stdout}"
+    );
+    let staff = lines.iter().find(|l| l.starts_with("staff ")).expect("a staff account");
+    let (email, password) = (after(staff, "email").to_owned(), after(staff, "password").to_owned());
+
+    let out = run(&["client", "list", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one client");
+    assert_eq!(listed["client_id"], demo_client.as_str());
+    assert_eq!(listed["name"], "Applicazione di prova");
+    assert_eq!(listed["auth_method"], "none", "public: PKCE only");
+    assert_eq!(listed["first_party"], true);
+    assert_eq!(
+        listed["redirect_uris"],
+        serde_json::json!(["http://127.0.0.1:8765/callback"])
+    );
+    assert_eq!(
+        listed["post_logout_redirect_uris"],
+        serde_json::json!(["http://127.0.0.1:8765/"])
+    );
+
+    // Refusals before anything listens: an unknown client, a port the
+    // client does not accept, a confidential client.
+    let out = run(&["client", "try", "varco-0000", "--port", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown client varco-0000"));
+    let port = free_port();
+    let port_text = port.to_string();
+    let out = run(&["client", "try", &demo_client, "--port", &port_text]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("http://127.0.0.1:{port}/callback")) && stderr.contains("8765"),
+        "{stderr}"
+    );
+    let redirect = format!("http://127.0.0.1:{port}/callback");
+    let add = |extra: &[&str]| {
+        let mut args = vec![
+            "client",
+            "add",
+            "--name",
+            "Prova",
+            "--first-party",
+            "--redirect-uri",
+            &redirect,
+        ];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let confidential = add(&[]);
+    let out = run(&["client", "try", &confidential, "--port", &port_text]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("confidential"));
+    // A public client like the demo's, on a free port for this test.
+    let client_id = add(&["--public"]);
+
+    // Without a server: a clear message.
+    let out = run(&["client", "try", &client_id, "--port", &port_text]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("varco serve"));
+
+    let _server = Reaped(
+        varco(&["serve"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve"),
+    );
+    let http = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..200 {
+        if http.get(format!("{base}/healthz")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "varco serve answers");
+    let try_args = |timeout: &str| {
+        let mut c = varco(&[
+            "client",
+            "try",
+            &client_id,
+            "--port",
+            &port_text,
+            "--timeout-secs",
+            timeout,
+        ]);
+        c.stdin(Stdio::null());
+        c
+    };
+
+    // No browser comes: exit 1 after the (shortened) wait, saying so.
+    let trying = Trying::spawn(try_args("1"));
+    let url = trying.url();
+    assert!(url.starts_with(&format!("{base}/oauth2/authorize?")), "{url}");
+    let (status, _, stderr) = trying.finish();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no browser came back") && stderr.contains("within 1 s"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Apri questo indirizzo nel browser"), "{stderr}");
+
+    // A forged answer (another state): refused, page and exit code say so.
+    let trying = Trying::spawn(try_args("60"));
+    let _ = trying.url();
+    let r = http
+        .get(format!("http://127.0.0.1:{port}/callback"))
+        .query(&[("code", "forged"), ("state", "forged"), ("iss", base.as_str())])
+        .send()
+        .await
+        .expect("callback");
+    assert_eq!(r.status(), reqwest::StatusCode::BAD_REQUEST);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("Accesso non riuscito") && page.contains("state"),
+        "{page}"
+    );
+    let (status, stdout, stderr) = trying.finish();
+    assert_eq!(status.code(), Some(1));
+    assert!(stderr.contains("state parameter"), "{stderr}");
+    assert!(!stdout.contains("Accesso riuscito"), "{stdout}");
+
+    // The whole sign-in: the browser signs in, opens the printed URL and is
+    // sent back to the listener, which checks everything and shows the page.
+    let trying = Trying::spawn(try_args("60"));
+    let url = trying.url();
+    let params: std::collections::HashMap<String, String> =
+        url::Url::parse(&url).unwrap().query_pairs().into_owned().collect();
+    assert_eq!(params["client_id"], client_id);
+    assert_eq!(params["redirect_uri"], redirect);
+    assert_eq!(params["code_challenge_method"], "S256");
+    assert_eq!(params["code_challenge"].len(), 43);
+    assert!(!params["state"].is_empty() && !params["nonce"].is_empty());
+    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let r = browser
+        .post(format!("{base}/api/v1/login"))
+        .json(&serde_json::json!({ "login": email, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let r = browser.get(&url).send().await.expect("authorize, then the callback");
+    assert_eq!(
+        r.url().as_str().split('?').next().unwrap(),
+        redirect,
+        "back at the client"
+    );
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("<h1>Accesso riuscito</h1>"), "{page}");
+    assert!(page.contains("Maria Docente") && page.contains(&email), "{page}");
+    let (status, stdout, stderr) = trying.finish();
+    assert!(status.success(), "{stderr}\n{stdout}");
+    assert!(
+        stdout.starts_with("Accesso riuscito / Sign-in succeeded: Maria Docente"),
+        "{stdout}"
+    );
+    let json_after = |label: &str| -> serde_json::Value {
+        let start = stdout.find(label).unwrap_or_else(|| panic!("{label} in {stdout}")) + label.len();
+        let mut values = serde_json::Deserializer::from_str(stdout[start..].trim_start()).into_iter();
+        values.next().expect("a JSON value").expect("JSON")
+    };
+    let claims = json_after("signature verified against the JWKS):");
+    let userinfo = json_after("userinfo:");
+    assert_eq!(claims["iss"], base.as_str());
+    assert_eq!(claims["aud"], client_id.as_str());
+    assert_eq!(claims["nonce"], params["nonce"].as_str());
+    assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
+    assert!(claims["sub"].as_str().is_some_and(|s| !s.is_empty()));
+    assert_eq!(userinfo["sub"], claims["sub"]);
+    assert_eq!(userinfo["email"], email.as_str());
+    assert_eq!(userinfo["name"], "Maria Docente");
+    // The tokens are secrets: only their presence is told.
+    assert!(stdout.contains("access token: presente, non mostrato"), "{stdout}");
+    assert!(stdout.contains("refresh token: presente, non mostrato"), "{stdout}");
+    assert!(!stdout.contains("access_token") && !stdout.contains("refresh_token") && !stdout.contains("id_token"));
+    assert!(!stdout.contains(&password) && !stderr.contains(&password));
+
+    // The attempt is over: the listener is gone.
+    assert!(http.get(&redirect).send().await.is_err());
+}
