@@ -13,6 +13,7 @@ mod cli;
 mod lifecycle;
 mod newcomer;
 mod oidc;
+mod oidc_pitfalls;
 mod oidc_rp;
 mod pages;
 mod proxy;
