@@ -281,9 +281,11 @@ pub async fn authorize(
     // Who is signing in, and is the sign-in recent enough?
     let session = match session {
         Some(s) => {
+            // max_age=0 is prompt=login (Core §3.1.2.1), even within the
+            // second of the sign-in.
             let too_old = valid
                 .max_age
-                .is_some_and(|max| s.session.created_at.secs_until(now) > max);
+                .is_some_and(|max| max == 0 || s.session.created_at.secs_until(now) > max);
             if too_old || valid.prompt.contains("login") {
                 None
             } else {

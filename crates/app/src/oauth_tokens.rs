@@ -512,7 +512,16 @@ pub async fn introspect(
     token: Option<&str>,
     ctx: &RequestContext,
 ) -> Result<Value, AppError> {
-    client_of(app, credentials, ctx).await?;
+    let client = client_of(app, credentials, ctx).await?;
+    // A public client has no credentials: naming it proves nothing, and
+    // introspection must be authenticated (RFC 7662 §2.1).
+    if client.public {
+        audit_token_refusal(app, ctx, &client.client_id, None, OidcRefusal::ClientAuthentication).await?;
+        return Err(refused(
+            OAuthCode::InvalidClient,
+            "a public client cannot authenticate to introspect",
+        ));
+    }
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Err(refused(OAuthCode::InvalidRequest, "token is required"));
     };

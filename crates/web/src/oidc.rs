@@ -107,10 +107,14 @@ async fn authorize_post(
 }
 
 /// The query string of an authorization request, to come back to it after
-/// signing in; `prompt=login` is dropped so the new sign-in satisfies it.
+/// signing in; `prompt=login` and `max_age=0` (its equal) are dropped so the
+/// new sign-in satisfies them.
 fn resume_url(request: &AuthorizationRequest, fresh: bool) -> String {
     let mut request = request.clone();
     if fresh {
+        if request.max_age.as_deref() == Some("0") {
+            request.max_age = None;
+        }
         request.prompt = request
             .prompt
             .map(|p| p.split(' ').filter(|v| *v != "login").collect::<Vec<_>>().join(" "));

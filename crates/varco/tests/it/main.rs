@@ -14,6 +14,8 @@ mod lifecycle;
 mod newcomer;
 mod oidc;
 mod oidc_browser;
+mod oidc_pitfalls;
+mod oidc_rp;
 mod pages;
 mod proxy;
 mod recovery;
