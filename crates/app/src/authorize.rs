@@ -268,7 +268,10 @@ pub async fn authorize(
 ) -> Result<AuthorizeStep, AppError> {
     let valid = match validate(app, req).await? {
         Ok(valid) => valid,
-        Err(step) => return Ok(step),
+        Err(step) => {
+            audit_invalid(app, ctx, session, req, &step).await?;
+            return Ok(step);
+        }
     };
     let issuer = app.settings.public_url.as_str();
     let back = Back {
@@ -420,6 +423,50 @@ pub async fn decline(
         issuer: app.settings.public_url.as_str(),
     };
     Ok(back.error("access_denied", "the person did not allow this application"))
+}
+
+/// Audits a request refused before the person mattered: an unknown client,
+/// an unregistered redirect URI, a malformed request. The client id as sent
+/// is kept short and printable (it may be anything).
+async fn audit_invalid(
+    app: &App,
+    ctx: &RequestContext,
+    session: Option<&Authenticated>,
+    req: &AuthorizationRequest,
+    step: &AuthorizeStep,
+) -> Result<(), AppError> {
+    let refusal = match step {
+        AuthorizeStep::Refused(AuthorizePageError::UnknownClient) => OidcRefusal::UnknownClient,
+        AuthorizeStep::Refused(AuthorizePageError::RedirectUriMismatch) => OidcRefusal::RedirectUriMismatch,
+        _ => OidcRefusal::InvalidRequest,
+    };
+    let client_id: String = req
+        .client_id
+        .as_deref()
+        .unwrap_or("-")
+        .chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.:".contains(c) {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    let (actor, target) = match session {
+        Some(s) => (s.actor(), Target::from(&s.account)),
+        None => (Actor::Anonymous, Target::Nobody),
+    };
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let event = AuditEvent::OidcAuthorization {
+        client_id,
+        refusal: Some(refusal),
+    };
+    audit::record(&mut tx, now, &actor, ctx, target, event).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 async fn refuse(

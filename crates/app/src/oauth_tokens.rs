@@ -126,13 +126,13 @@ async fn record_refusal(
     tx: &mut Tx,
     now: Timestamp,
     ctx: &RequestContext,
-    account_id: i64,
+    account_id: Option<i64>,
     client_id: &str,
     refusal: OidcRefusal,
 ) -> Result<(), AppError> {
-    let target = Target::Account {
-        id: account_id,
-        user_code: None,
+    let target = match account_id {
+        Some(id) => Target::Account { id, user_code: None },
+        None => Target::Nobody,
     };
     let event = AuditEvent::OidcTokenRefused {
         client_id: client_id.to_owned(),
@@ -205,7 +205,7 @@ async fn exchange_code(
                 &mut tx,
                 now,
                 ctx,
-                record.account_id,
+                Some(record.account_id),
                 &client.client_id,
                 OidcRefusal::CodeReplayed,
             )
@@ -215,6 +215,7 @@ async fn exchange_code(
             return Err(refused(OAuthCode::InvalidGrant, "the code was already used"));
         }
         CodeSpend::Unknown => {
+            record_refusal(&mut tx, now, ctx, None, &client.client_id, OidcRefusal::CodeInvalid).await?;
             tx.commit().await?;
             return Err(refused(OAuthCode::InvalidGrant, "the code is invalid"));
         }
@@ -228,7 +229,7 @@ async fn exchange_code(
             None
         };
     if let Some(refusal) = wrong {
-        record_refusal(&mut tx, now, ctx, record.account_id, &client.client_id, refusal).await?;
+        record_refusal(&mut tx, now, ctx, Some(record.account_id), &client.client_id, refusal).await?;
         tx.commit().await?;
         return Err(refused(
             OAuthCode::InvalidGrant,
@@ -308,7 +309,7 @@ async fn refresh(
                     &mut tx,
                     now,
                     ctx,
-                    grant.account_id,
+                    Some(grant.account_id),
                     &client.client_id,
                     OidcRefusal::RefreshReused,
                 )
@@ -492,6 +493,16 @@ pub async fn revoke(
         && grant.client_id == client.client_id
         && tx.revoke_oidc_grant(grant.id, now, "revoked_by_client").await?
     {
+        let target = Target::Account {
+            id: grant.account_id,
+            user_code: None,
+        };
+        let event = AuditEvent::OidcGrantRevoked {
+            client_id: client.client_id.clone(),
+            grants: 1,
+            reason: "revoked_by_client",
+        };
+        audit::record(&mut tx, now, &Actor::Anonymous, ctx, target, event).await?;
         revoked.push(grant);
     } else if let Some(grant) = tx.oidc_access_token(&hash, now).await?
         && grant.client_id == client.client_id

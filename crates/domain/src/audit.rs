@@ -343,6 +343,13 @@ pub enum ClientChange {
 /// Why the provider refused an authorization or a token request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OidcRefusal {
+    /// No such client: an error page, no redirect.
+    UnknownClient,
+    /// A redirect URI the client did not register: an error page, no redirect.
+    RedirectUriMismatch,
+    /// A malformed request (PKCE missing or `plain`, no `openid` scope, a
+    /// response type other than `code`, a request object, an oversized value).
+    InvalidRequest,
     /// The account is not in the schools the client serves.
     SchoolNotServed,
     /// The person declined the consent page.
@@ -365,6 +372,9 @@ impl OidcRefusal {
     /// The stable string of the audit detail.
     pub fn as_str(self) -> &'static str {
         match self {
+            OidcRefusal::UnknownClient => "unknown_client",
+            OidcRefusal::RedirectUriMismatch => "redirect_uri_mismatch",
+            OidcRefusal::InvalidRequest => "invalid_request",
             OidcRefusal::SchoolNotServed => "school_not_served",
             OidcRefusal::ConsentDeclined => "consent_declined",
             OidcRefusal::InteractionRequired => "interaction_required",
@@ -906,6 +916,15 @@ mod tests {
                 "oidc_authorization",
                 "failure",
                 Some("client_id=registro refused=school_not_served"),
+            ),
+            (
+                E::OidcAuthorization {
+                    client_id: "sconosciuto".into(),
+                    refusal: Some(OidcRefusal::RedirectUriMismatch),
+                },
+                "oidc_authorization",
+                "failure",
+                Some("client_id=sconosciuto refused=redirect_uri_mismatch"),
             ),
             (
                 E::OidcTokenRefused {

@@ -361,6 +361,23 @@ async fn a_wrong_redirect_uri_or_client_gets_a_page_never_a_redirect(backend: Ba
     let r = authorize(&t, &signed_in.client, &auth_query(&rp, &challenge, &[("state", &long)])).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.headers().get("location").is_none());
+    // Each refusal is audited, the client id as sent kept short and printable.
+    let audit = varco_app::audit::list(t.app(), None, 100).await.unwrap();
+    let refused = |detail: &str| {
+        audit
+            .iter()
+            .filter(|e| e.event == "oidc_authorization" && e.outcome == "failure")
+            .filter(|e| e.detail.as_deref() == Some(detail))
+            .count()
+    };
+    let mismatch = format!("client_id={} refused=redirect_uri_mismatch", rp.client_id);
+    assert_eq!(refused(&mismatch), 4, "{audit:?}");
+    assert_eq!(refused("client_id=sconosciuto refused=unknown_client"), 1, "{audit:?}");
+    assert_eq!(
+        refused(&format!("client_id={} refused=invalid_request", rp.client_id)),
+        1,
+        "{audit:?}"
+    );
     t.stop().await;
 }
 
