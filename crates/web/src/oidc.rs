@@ -25,17 +25,48 @@ use crate::session::{Ctx, MaybeSession, clear_session_cookie, cookie_name, cooki
 
 /// The provider's routes.
 pub fn routes() -> Router<WebState> {
-    Router::new()
+    // Called by applications' code, single-page apps included: readable from
+    // any origin. None of them looks at cookies, so no credential of the
+    // browser is exposed by this.
+    let for_applications = Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/oauth2/jwks", get(jwks))
-        .route("/oauth2/authorize", get(authorize_get).post(authorize_post))
-        .route("/oauth2/consent", post(consent))
         .route("/oauth2/token", post(token))
         .route("/oauth2/userinfo", get(userinfo).post(userinfo))
         .route("/oauth2/revoke", post(revoke))
         .route("/oauth2/introspect", post(introspect))
+        .layer(axum::middleware::from_fn(cors));
+    Router::new()
+        .merge(for_applications)
+        .route("/oauth2/authorize", get(authorize_get).post(authorize_post))
+        .route("/oauth2/consent", post(consent))
         .route("/oauth2/logout", get(end_session_get).post(end_session_post))
         .route("/account/applications/{client_id}/revoke", post(revoke_application))
+}
+
+/// CORS for the endpoints applications call from a browser: any origin,
+/// never credentials (cookies); preflight requests answered here.
+async fn cors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let preflight = request.method() == axum::http::Method::OPTIONS;
+    let mut response = if preflight {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(request).await
+    };
+    let h = response.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    if preflight {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization, content-type"),
+        );
+        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    }
+    response
 }
 
 /// An OAuth error answered as RFC 6749 JSON.
@@ -65,13 +96,9 @@ fn no_store(body: serde_json::Value) -> Response {
     response
 }
 
-/// Anyone may read these two from anywhere (they are public metadata).
+/// Public metadata (discovery, keys): cacheable JSON.
 fn public_json(body: serde_json::Value) -> Response {
-    let mut response = Json(body).into_response();
-    response
-        .headers_mut()
-        .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    response
+    Json(body).into_response()
 }
 
 async fn discovery(State(state): State<WebState>) -> Response {

@@ -213,6 +213,17 @@ async fn a_full_code_flow_with_pkce_refresh_and_userinfo(backend: Backend) {
     assert_eq!(discovery["issuer"], t.base);
     assert_eq!(discovery["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(discovery["token_endpoint"], t.url("/oauth2/token"));
+    // A single-page application may call the token endpoint: CORS, no cookies.
+    let r = client()
+        .request(reqwest::Method::OPTIONS, t.url("/oauth2/token"))
+        .header("origin", "https://app.example.it")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    assert!(r.headers().get("access-control-allow-credentials").is_none());
 
     let (verifier, challenge) = pkce("full");
     let code = code_for(&t, &signed_in, &rp, &challenge).await;
