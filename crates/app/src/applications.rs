@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use url::Url;
+use varco_domain::AccountId;
 use varco_domain::audit::AuditEvent;
 use varco_domain::clock::Timestamp;
 
@@ -31,7 +32,7 @@ pub struct Application {
 }
 
 /// The applications holding a live grant for the account, most recent first.
-pub async fn list(app: &App, account_id: i64) -> Result<Vec<Application>, AppError> {
+pub async fn list(app: &App, account_id: AccountId) -> Result<Vec<Application>, AppError> {
     let now = app.now();
     let mut tx = app.store.begin_read().await?;
     let grants = tx.oidc_grants_of_account(account_id, now).await?;

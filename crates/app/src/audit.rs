@@ -5,6 +5,7 @@
 //! records. Passwords, tokens and session secrets never reach this module.
 
 use serde::Serialize;
+use varco_domain::AccountId;
 pub use varco_domain::audit::{
     AccountOrigin, AuditEvent, EmailChangeRequest, ExpiryReminder, LoginOutcome, Outcome, Reauthentication,
     ReauthenticationRefusal, ResetRequest,
@@ -20,13 +21,13 @@ pub(crate) enum Target<'a> {
     /// Nothing in particular (a setup link, a mail retry, an unknown login).
     Nobody,
     /// An account, by id and (when still known) user code.
-    Account { id: i64, user_code: Option<&'a str> },
+    Account { id: AccountId, user_code: Option<&'a str> },
     /// A school, by its code.
     School(&'a str),
 }
 
 impl<'a> Target<'a> {
-    pub(crate) fn account(id: i64, user_code: &'a str) -> Target<'a> {
+    pub(crate) fn account(id: AccountId, user_code: &'a str) -> Target<'a> {
         Target::Account {
             id,
             user_code: Some(user_code),

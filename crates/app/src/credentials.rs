@@ -22,6 +22,7 @@ use varco_domain::clock::Timestamp;
 use varco_domain::lockout::{LockState, Reservation};
 use varco_domain::password::{PasswordInput, PasswordInputError, PolicyRefusal, PolicyViolation};
 use varco_domain::token::{SecretToken, TokenPurpose, fingerprint};
+use varco_domain::{AccountId, SessionId};
 use varco_store::{AccountRecord, NewToken, Tx};
 
 use crate::audit::{self, AuditEvent, Reauthentication, ReauthenticationRefusal};
@@ -80,7 +81,7 @@ impl Reserved {
 pub(crate) async fn reserve_attempts(
     tx: &mut Tx,
     app: &App,
-    account_ids: &[i64],
+    account_ids: &[AccountId],
     now: Timestamp,
 ) -> Result<Vec<Reserved>, AppError> {
     let policy = app.settings.lockout;
@@ -122,8 +123,8 @@ pub(crate) async fn reserve_attempts(
 /// `change` names the change being confirmed, for the audit log of failures.
 pub(crate) async fn confirm_current_password(
     app: &App,
-    account_id: i64,
-    session_id: i64,
+    account_id: AccountId,
+    session_id: SessionId,
     typed: &str,
     change: Reauthentication,
     ctx: &RequestContext,
@@ -215,7 +216,7 @@ pub(crate) const EVERY_ACCOUNT_LINK: &[TokenPurpose] = &[
 /// Spends the account's outstanding links of these purposes.
 pub(crate) async fn spend_links(
     tx: &mut Tx,
-    account_id: i64,
+    account_id: AccountId,
     purposes: &[TokenPurpose],
     now: Timestamp,
 ) -> Result<u64, AppError> {
@@ -226,7 +227,7 @@ pub(crate) async fn spend_links(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum KeepSession {
     /// The session that made the change (a change from `/account`).
-    This(i64),
+    This(SessionId),
     /// None (a reset, an activation, a desk action).
     None,
 }
@@ -291,7 +292,7 @@ pub(crate) async fn clear_lock(tx: &mut Tx, app: &App, account: &AccountRecord) 
 /// is another (finding 2). Returns the token and its id.
 pub(crate) async fn issue_link(
     tx: &mut Tx,
-    account_id: i64,
+    account_id: AccountId,
     purpose: TokenPurpose,
     recipient: Option<&str>,
     now: Timestamp,

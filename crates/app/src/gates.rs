@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+use varco_domain::AccountId;
 
 /// The gates of one node, shared by every request.
 #[derive(Debug, Default)]
@@ -84,7 +85,7 @@ pub(crate) fn login_text(fingerprint: &str) -> String {
 }
 
 /// The gate of an account.
-pub(crate) fn account(id: i64) -> String {
+pub(crate) fn account(id: AccountId) -> String {
     format!("account:{id}")
 }
 
@@ -97,16 +98,16 @@ mod tests {
     #[tokio::test]
     async fn one_holder_at_a_time_and_nothing_left_behind() {
         let gates = Arc::new(Gates::default());
-        let first = gates.enter([account(1), login_text("x")]).await;
+        let first = gates.enter([account(AccountId(1)), login_text("x")]).await;
         assert_eq!(gates.in_flight(), 2);
         let waiting = {
             let gates = Arc::clone(&gates);
-            tokio::spawn(async move { gates.enter([account(1)]).await })
+            tokio::spawn(async move { gates.enter([account(AccountId(1))]).await })
         };
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!waiting.is_finished(), "the second attempt waits for the first");
         // Another account is not held up.
-        let other = gates.enter([account(2)]).await;
+        let other = gates.enter([account(AccountId(2))]).await;
         drop(other);
         drop(first);
         let second = tokio::time::timeout(Duration::from_secs(5), waiting)
@@ -121,8 +122,8 @@ mod tests {
     #[tokio::test]
     async fn a_cancelled_wait_leaves_nothing_behind() {
         let gates = Arc::new(Gates::default());
-        let first = gates.enter([account(7)]).await;
-        let gave_up = tokio::time::timeout(Duration::from_millis(20), gates.enter([account(7)])).await;
+        let first = gates.enter([account(AccountId(7))]).await;
+        let gave_up = tokio::time::timeout(Duration::from_millis(20), gates.enter([account(AccountId(7))])).await;
         assert!(gave_up.is_err());
         drop(first);
         assert_eq!(gates.in_flight(), 0);
@@ -136,9 +137,9 @@ mod tests {
             let gates = Arc::clone(&gates);
             tasks.spawn(async move {
                 let keys = if i % 2 == 0 {
-                    vec![account(1), account(2)]
+                    vec![account(AccountId(1)), account(AccountId(2))]
                 } else {
-                    vec![account(2), account(1)]
+                    vec![account(AccountId(2)), account(AccountId(1))]
                 };
                 let _held = gates.enter(keys).await;
                 tokio::task::yield_now().await;

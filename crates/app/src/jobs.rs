@@ -10,6 +10,7 @@
 //! reminder, not three.
 
 use serde::Serialize;
+use varco_domain::AccountId;
 use varco_domain::account::AccountKind;
 use varco_domain::clock::Timestamp;
 use varco_domain::outbound::OutboundMessage;
@@ -40,7 +41,7 @@ pub async fn expiry_reminders(app: &App) -> Result<ReminderReport, AppError> {
         };
         // Only passwords already inside the widest reminder window matter.
         let window_start = now.plus_secs(-(i64::from(max_age_days) - i64::from(widest)) * 86_400);
-        let mut after_id = 0;
+        let mut after_id = AccountId(0);
         loop {
             let page = app
                 .store
@@ -70,7 +71,7 @@ pub async fn expiry_reminders(app: &App) -> Result<ReminderReport, AppError> {
 
 async fn send_reminder(
     app: &App,
-    account_id: i64,
+    account_id: AccountId,
     changed_at: Timestamp,
     threshold: u32,
     now: Timestamp,

@@ -50,11 +50,11 @@ mod layering;
 use std::sync::Arc;
 
 use tokio::sync::Notify;
-use varco_domain::Lang;
 use varco_domain::account::AccountKind;
 use varco_domain::clock::{Clock, Timestamp};
 use varco_domain::lockout::LockoutPolicy;
 use varco_domain::password::{CommonPasswords, ExpiryPolicy, HashParams, PasswordPolicy};
+use varco_domain::{AccountId, Lang};
 use varco_store::Store;
 
 pub use error::{AppError, OAuthCode, OAuthError, error_chain};
@@ -203,7 +203,7 @@ pub enum Actor {
     /// Someone not logged in.
     Anonymous,
     /// A logged-in account.
-    Account { id: i64, user_code: String },
+    Account { id: AccountId, user_code: String },
 }
 
 impl Actor {
@@ -216,7 +216,7 @@ impl Actor {
         }
     }
 
-    pub fn account_id(&self) -> Option<i64> {
+    pub fn account_id(&self) -> Option<AccountId> {
         match self {
             Actor::Account { id, .. } => Some(*id),
             _ => None,

@@ -25,6 +25,7 @@
 //! not tell which hash (if any) was checked.
 
 use tokio::time::Instant;
+use varco_domain::AccountId;
 use varco_domain::account::AccountStatus;
 use varco_domain::lockout::Reservation;
 use varco_domain::password::{PasswordInput, Verification};
@@ -64,7 +65,7 @@ pub async fn login(
     let mut tx = app.store.begin_read().await?;
     let found = candidates(&mut tx, &key, app.settings.max_email_candidates).await?;
     tx.commit().await?;
-    let ids: Vec<i64> = found.iter().map(|a| a.id).collect();
+    let ids: Vec<AccountId> = found.iter().map(|a| a.id).collect();
     let floor = app.failure_floor.get(app).await?;
     // One attempt at a time on this login text and these accounts, until it
     // is settled (see `crate::gates`); released before the refusal's wait.

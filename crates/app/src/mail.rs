@@ -9,6 +9,7 @@
 use rand::RngCore;
 use rand::rngs::OsRng;
 use varco_domain::Lang;
+use varco_domain::SchoolId;
 use varco_domain::clock::Timestamp;
 use varco_domain::outbound::OutboundMessage;
 use varco_store::{AccountRecord, NewOutboxMessage, Tx};
@@ -20,7 +21,7 @@ use crate::{App, AppError};
 pub struct Mail<'a> {
     pub to: &'a str,
     pub lang: Lang,
-    pub school_id: Option<i64>,
+    pub school_id: Option<SchoolId>,
     pub message: OutboundMessage,
 }
 

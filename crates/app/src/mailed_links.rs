@@ -8,6 +8,7 @@ use varco_domain::Lang;
 use varco_domain::clock::Timestamp;
 use varco_domain::outbound::OutboundMessage;
 use varco_domain::token::TokenPurpose;
+use varco_domain::{AccountId, SchoolId};
 use varco_store::{AccountRecord, Tx};
 
 use crate::credentials::issue_link;
@@ -19,7 +20,7 @@ use crate::{App, AppError};
 pub(crate) async fn issue_mailed_link(
     tx: &mut Tx,
     app: &App,
-    account_id: i64,
+    account_id: AccountId,
     email: &str,
     purpose: TokenPurpose,
     now: Timestamp,
@@ -31,10 +32,10 @@ pub(crate) async fn issue_mailed_link(
 /// Who an activation link is for.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Activation<'a> {
-    pub account_id: i64,
+    pub account_id: AccountId,
     pub first_name: &'a str,
     pub user_code: &'a str,
-    pub school_id: i64,
+    pub school_id: SchoolId,
     pub school_name: &'a str,
     pub email: Option<&'a str>,
     pub lang: Lang,

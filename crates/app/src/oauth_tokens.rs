@@ -14,6 +14,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
+use varco_domain::AccountId;
 use varco_domain::account::AccountStatus;
 use varco_domain::audit::{AuditEvent, OidcRefusal};
 use varco_domain::clock::Timestamp;
@@ -96,7 +97,7 @@ async fn audit_token_refusal(
     app: &App,
     ctx: &RequestContext,
     client_id: &str,
-    account_id: Option<i64>,
+    account_id: Option<AccountId>,
     refusal: OidcRefusal,
 ) -> Result<(), AppError> {
     let now = app.now();
@@ -126,7 +127,7 @@ async fn record_refusal(
     tx: &mut Tx,
     now: Timestamp,
     ctx: &RequestContext,
-    account_id: Option<i64>,
+    account_id: Option<AccountId>,
     client_id: &str,
     refusal: OidcRefusal,
 ) -> Result<(), AppError> {

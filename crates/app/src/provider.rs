@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 use tokio::sync::RwLock;
+use varco_domain::{AccountId, SessionId};
 use varco_oidc::{Alg, Kek, SigningKey};
 use varco_store::{AccountRecord, ClientRecord, GrantRecord, KeyRecord, RoleGrant, Tx};
 
@@ -245,13 +246,13 @@ pub(crate) fn oidc_internal(e: varco_oidc::OidcError) -> AppError {
 
 /// The `sid` clients see for a Varco session: a keyed hash of the
 /// session's row id, stable for the session's life and revealing nothing.
-pub fn sid_of(app: &App, session_id: i64) -> String {
+pub fn sid_of(app: &App, session_id: SessionId) -> String {
     let key = app.settings.provider.kek.derive("session-id");
     varco_oidc::pairwise_subject(&key, "sid", &session_id.to_string())
 }
 
 /// The account's stable opaque subject, created at its first use.
-pub(crate) async fn account_subject(tx: &mut Tx, account_id: i64) -> Result<String, AppError> {
+pub(crate) async fn account_subject(tx: &mut Tx, account_id: AccountId) -> Result<String, AppError> {
     if let Some(subject) = tx.account_subject(account_id).await? {
         return Ok(subject);
     }
@@ -524,14 +525,14 @@ async fn deliver_logout(uri: String, token: String, client_id: String) {
 
 /// Ends the applications' grants of a Varco session that is ending, and
 /// notifies them (called at logout).
-pub(crate) async fn end_for_session(app: &App, session_id: i64, ctx: &RequestContext) -> Result<(), AppError> {
+pub(crate) async fn end_for_session(app: &App, session_id: SessionId, ctx: &RequestContext) -> Result<(), AppError> {
     let now = app.now();
     let sid = sid_of(app, session_id);
     let mut tx = app.store.begin().await?;
     let revoked = tx
         .revoke_oidc_grants_where(None, None, Some(&sid), now, "logout")
         .await?;
-    let mut per_client: BTreeMap<&str, (i64, u64)> = BTreeMap::new();
+    let mut per_client: BTreeMap<&str, (AccountId, u64)> = BTreeMap::new();
     for grant in &revoked {
         per_client.entry(&grant.client_id).or_insert((grant.account_id, 0)).1 += 1;
     }

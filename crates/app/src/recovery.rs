@@ -18,10 +18,10 @@
 
 use std::collections::BTreeMap;
 
-use varco_domain::Lang;
 use varco_domain::account::AccountStatus;
 use varco_domain::outbound::{OutboundMessage, ResetLink};
 use varco_domain::token::{SecretToken, TokenPurpose};
+use varco_domain::{Lang, SchoolId};
 use varco_store::{AccountRecord, TokenRecord};
 
 use crate::audit::{self, AuditEvent, ResetRequest, Target};
@@ -109,7 +109,7 @@ pub async fn request_reset(app: &App, login: &str, ctx: &RequestContext) -> Resu
         return Ok(0);
     }
     // Recipient address → (template language, the accounts it lists).
-    let mut messages: BTreeMap<String, (Lang, i64, Vec<ResetLink>)> = BTreeMap::new();
+    let mut messages: BTreeMap<String, (Lang, SchoolId, Vec<ResetLink>)> = BTreeMap::new();
     let mut activations = 0;
     for account in usable {
         tx.lock_account(account.id).await?;

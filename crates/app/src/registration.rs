@@ -10,6 +10,7 @@ use varco_domain::person::{PersonName, Username};
 use varco_domain::school_code::SchoolCode;
 use varco_domain::tax_code::TaxCode;
 use varco_domain::user_code::UserCode;
+use varco_domain::{AccountId, SchoolId};
 use varco_store::{NewAccount, NewSchool, SchoolRecord, StoreError, Tx};
 
 use crate::audit::{self, AuditEvent, Target};
@@ -76,12 +77,12 @@ impl AddAccount {
 /// (astronomically rare) case of a clash.
 pub(crate) async fn insert_valid(
     tx: &mut Tx,
-    school_id: i64,
+    school_id: SchoolId,
     account: &ValidAccount,
     status: AccountStatus,
     password_hash: Option<&str>,
     now: i64,
-) -> Result<(i64, UserCode), AppError> {
+) -> Result<(AccountId, UserCode), AppError> {
     for _ in 0..8 {
         let user_code = UserCode::generate(&mut OsRng);
         let inserted = tx

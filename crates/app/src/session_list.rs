@@ -7,6 +7,7 @@
 //! changing the password can do none of this. Every ending is audited.
 
 use serde::Serialize;
+use varco_domain::SessionId;
 use varco_domain::clock::Timestamp;
 use varco_store::SessionRecord;
 
@@ -18,7 +19,7 @@ use crate::{App, AppError, RequestContext};
 /// One session as its owner sees it. The id is the row id, not the secret.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct SessionView {
-    pub id: i64,
+    pub id: SessionId,
     /// A short readable form of the user agent (`Firefox · Windows`), if recognised.
     pub device: Option<String>,
     pub ip: Option<String>,
@@ -65,7 +66,7 @@ pub async fn list(app: &App, session: &Authenticated) -> Result<Vec<SessionView>
 }
 
 /// Ends one other session of the signed-in account.
-pub async fn end(app: &App, session: &Authenticated, id: i64, ctx: &RequestContext) -> Result<(), AppError> {
+pub async fn end(app: &App, session: &Authenticated, id: SessionId, ctx: &RequestContext) -> Result<(), AppError> {
     require_full(session)?;
     let now = app.now();
     let mut tx = app.store.begin().await?;

@@ -6,6 +6,7 @@
 //! session also carries a CSRF token for the HTML forms of that session.
 
 use rand::rngs::OsRng;
+use varco_domain::AccountId;
 use varco_domain::account::AccountStatus;
 use varco_domain::token::SecretToken;
 use varco_store::{AccountRecord, NewSession, RoleGrant, SessionRecord, Tx};
@@ -47,7 +48,7 @@ const TOUCH_EVERY_SECS: i64 = 60;
 pub(crate) async fn create_session(
     tx: &mut Tx,
     app: &App,
-    account_id: i64,
+    account_id: AccountId,
     password_change_required: bool,
     ctx: &RequestContext,
 ) -> Result<NewSessionToken, AppError> {

@@ -12,6 +12,7 @@
 //! event by `varco_app::audit::record`.
 
 use crate::account::{AccountStatus, Role};
+use crate::ids::SessionId;
 
 /// Whether the event is something that happened or something refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,7 +258,7 @@ pub enum AuditEvent {
     /// `session_ended`: the owner ended one of their other sessions.
     SessionEnded {
         /// The row id of the session ended.
-        session_id: i64,
+        session_id: SessionId,
     },
     /// `other_sessions_ended`: the owner ended all their other sessions.
     OtherSessionsEnded {
@@ -837,7 +838,9 @@ mod tests {
                 Some("school=RMIC81200X rows=5 created=2 updated=1 unchanged=1 skipped=1"),
             ),
             (
-                E::SessionEnded { session_id: 42 },
+                E::SessionEnded {
+                    session_id: SessionId(42),
+                },
                 "session_ended",
                 "success",
                 Some("session_id=42"),

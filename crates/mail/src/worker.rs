@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
+use varco_domain::SchoolId;
 use varco_domain::clock::{Clock, Timestamp};
 use varco_domain::outbound::OutboundMessage;
 use varco_store::{OutboxRecord, Store, StoreError};
@@ -251,7 +252,7 @@ impl OutboxWorker {
     async fn deliver(
         &self,
         record: &OutboxRecord,
-        schools: &HashMap<i64, Result<Option<SchoolFooter>, String>>,
+        schools: &HashMap<SchoolId, Result<Option<SchoolFooter>, String>>,
     ) -> Outcome {
         let message = match OutboundMessage::from_outbox(&record.template, &record.payload) {
             Ok(message) => message,
@@ -287,8 +288,8 @@ impl OutboxWorker {
     /// The footers of the batch's schools, read in one short transaction
     /// (never held open across a send). A failed lookup is kept per school so
     /// only its messages wait for a retry.
-    async fn load_schools(&self, records: &[OutboxRecord]) -> HashMap<i64, Result<Option<SchoolFooter>, String>> {
-        let mut ids: Vec<i64> = records.iter().filter_map(|r| r.school_id).collect();
+    async fn load_schools(&self, records: &[OutboxRecord]) -> HashMap<SchoolId, Result<Option<SchoolFooter>, String>> {
+        let mut ids: Vec<SchoolId> = records.iter().filter_map(|r| r.school_id).collect();
         ids.sort_unstable();
         ids.dedup();
         let mut schools = HashMap::with_capacity(ids.len());
@@ -363,7 +364,7 @@ mod tests {
         store: Store,
         clock: Arc<FixedClock>,
         eml_dir: std::path::PathBuf,
-        school_id: i64,
+        school_id: SchoolId,
     }
 
     async fn fixture() -> Fixture {

@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use varco_domain::clock::Timestamp;
 use varco_domain::lockout::LockState;
-use varco_domain::{AccountKind, AccountStatus, Lang};
+use varco_domain::{AccountId, AccountKind, AccountStatus, Lang, SchoolId};
 
 use crate::{StoreError, Tx};
 
@@ -15,11 +15,11 @@ use crate::{StoreError, Tx};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountRecord {
     /// Row id.
-    pub id: i64,
+    pub id: AccountId,
     /// The code the owner signs in with (see `varco_domain::UserCode`).
     pub user_code: String,
     /// Row id of the school the account belongs to.
-    pub school_id: i64,
+    pub school_id: SchoolId,
     /// That school's code (codice meccanografico).
     pub school_code: String,
     /// That school's name.
@@ -69,7 +69,7 @@ pub struct NewAccount<'a> {
     /// The new account's user code (unique).
     pub user_code: &'a str,
     /// Row id of its school.
-    pub school_id: i64,
+    pub school_id: SchoolId,
     /// Staff or family.
     pub kind: AccountKind,
     /// Given name(s).
@@ -94,7 +94,7 @@ pub struct NewAccount<'a> {
 #[derive(Debug, Clone)]
 pub struct RosterUpdate<'a> {
     /// Row id of the account to update.
-    pub id: i64,
+    pub id: AccountId,
     /// Staff or family.
     pub kind: AccountKind,
     /// Given name(s).
@@ -132,9 +132,9 @@ fn from_row(row: &AnyRow) -> Result<AccountRecord, StoreError> {
     let status: String = row.try_get("status")?;
     let failed: i64 = row.try_get("failed_logins")?;
     Ok(AccountRecord {
-        id: row.try_get("id")?,
+        id: AccountId(row.try_get("id")?),
         user_code: row.try_get("user_code")?,
-        school_id: row.try_get("school_id")?,
+        school_id: SchoolId(row.try_get("school_id")?),
         school_code: row.try_get("school_code")?,
         school_name: row.try_get("school_name")?,
         kind: AccountKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("account kind {kind:?}")))?,
@@ -176,7 +176,7 @@ impl Tx {
     /// Inserts an account. A clash on the user code (astronomically rare, the
     /// caller retries with a new code) or on (school, tax code) or username is
     /// reported as [`StoreError::Conflict`].
-    pub async fn insert_account(&mut self, a: &NewAccount<'_>) -> Result<i64, StoreError> {
+    pub async fn insert_account(&mut self, a: &NewAccount<'_>) -> Result<AccountId, StoreError> {
         let id = self.insert_account_row(a, "").await?;
         id.ok_or(StoreError::Conflict {
             constraint: "accounts.user_code".into(),
@@ -186,20 +186,24 @@ impl Tx {
     /// Inserts an account unless its user code is taken; `None` means "draw
     /// another code". Used by the bulk import, where a failed statement would
     /// abort a PostgreSQL transaction.
-    pub async fn insert_account_if_code_free(&mut self, a: &NewAccount<'_>) -> Result<Option<i64>, StoreError> {
+    pub async fn insert_account_if_code_free(&mut self, a: &NewAccount<'_>) -> Result<Option<AccountId>, StoreError> {
         self.insert_account_row(a, "ON CONFLICT (user_code) DO NOTHING").await
     }
 
     /// The one `INSERT INTO accounts`, with an optional conflict clause.
-    async fn insert_account_row(&mut self, a: &NewAccount<'_>, on_conflict: &str) -> Result<Option<i64>, StoreError> {
+    async fn insert_account_row(
+        &mut self,
+        a: &NewAccount<'_>,
+        on_conflict: &str,
+    ) -> Result<Option<AccountId>, StoreError> {
         let sql = format!(
             "INSERT INTO accounts (user_code, school_id, kind, first_name, last_name, tax_code, email, \
              username, status, password_hash, password_changed_at, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) {on_conflict} RETURNING id"
         );
-        Ok(sqlx::query_scalar(&sql)
+        let id: Option<i64> = sqlx::query_scalar(&sql)
             .bind(a.user_code)
-            .bind(a.school_id)
+            .bind(a.school_id.0)
             .bind(a.kind.as_str())
             .bind(a.first_name)
             .bind(a.last_name)
@@ -211,13 +215,14 @@ impl Tx {
             .bind(a.password_hash.map(|_| a.now))
             .bind(a.now)
             .fetch_optional(self.conn())
-            .await?)
+            .await?;
+        Ok(id.map(AccountId))
     }
 
     /// The account with this row id, or `None` (a missing row is not an error). Takes no lock.
-    pub async fn account_by_id(&mut self, id: i64) -> Result<Option<AccountRecord>, StoreError> {
+    pub async fn account_by_id(&mut self, id: AccountId) -> Result<Option<AccountRecord>, StoreError> {
         let row = sqlx::query(&format!("{SELECT} WHERE a.id = $1"))
-            .bind(id)
+            .bind(id.0)
             .fetch_optional(self.conn())
             .await?;
         row.as_ref().map(from_row).transpose()
@@ -271,13 +276,16 @@ impl Tx {
     }
 
     /// Tax code → account id for every account of a school (for the roster import).
-    pub async fn account_ids_by_tax_code(&mut self, school_id: i64) -> Result<HashMap<String, i64>, StoreError> {
+    pub async fn account_ids_by_tax_code(
+        &mut self,
+        school_id: SchoolId,
+    ) -> Result<HashMap<String, AccountId>, StoreError> {
         let rows = sqlx::query("SELECT tax_code, id FROM accounts WHERE school_id = $1")
-            .bind(school_id)
+            .bind(school_id.0)
             .fetch_all(self.conn())
             .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get::<String, _>("tax_code")?, r.try_get::<i64, _>("id")?)))
+            .map(|r| Ok((r.try_get::<String, _>("tax_code")?, AccountId(r.try_get("id")?))))
             .collect()
     }
 
@@ -290,7 +298,7 @@ impl Tx {
              WHERE id = $1 AND (kind <> $2 OR first_name <> $3 OR last_name <> $4 \
              OR email IS DISTINCT FROM $5)",
         )
-        .bind(u.id)
+        .bind(u.id.0)
         .bind(u.kind.as_str())
         .bind(u.first_name)
         .bind(u.last_name)
@@ -303,9 +311,14 @@ impl Tx {
 
     /// Sets the status; returns false when the account already had it or does not exist.
     /// Takes no explicit lock.
-    pub async fn set_account_status(&mut self, id: i64, status: AccountStatus, now: i64) -> Result<bool, StoreError> {
+    pub async fn set_account_status(
+        &mut self,
+        id: AccountId,
+        status: AccountStatus,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let result = sqlx::query("UPDATE accounts SET status = $2, updated_at = $3 WHERE id = $1 AND status <> $2")
-            .bind(id)
+            .bind(id.0)
             .bind(status.as_str())
             .bind(now)
             .execute(self.conn())
@@ -317,7 +330,7 @@ impl Tx {
     /// `changed_at` is `None` for a rehash, which is not a password change.
     pub async fn set_password_hash(
         &mut self,
-        id: i64,
+        id: AccountId,
         hash: &str,
         changed_at: Option<i64>,
         now: i64,
@@ -326,7 +339,7 @@ impl Tx {
             "UPDATE accounts SET password_hash = $2, \
              password_changed_at = COALESCE($3, password_changed_at), updated_at = $4 WHERE id = $1",
         )
-        .bind(id)
+        .bind(id.0)
         .bind(hash)
         .bind(changed_at)
         .bind(now)
@@ -336,11 +349,11 @@ impl Tx {
     }
 
     /// Stores the failed-login state computed by the lockout policy.
-    pub async fn set_lock_state(&mut self, id: i64, state: &LockState) -> Result<(), StoreError> {
+    pub async fn set_lock_state(&mut self, id: AccountId, state: &LockState) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE accounts SET failed_logins = $2, blocked_until = $3, last_failed_login_at = $4 WHERE id = $1",
         )
-        .bind(id)
+        .bind(id.0)
         .bind(i64::from(state.failed_count))
         .bind(state.blocked_until.map(|t| t.0))
         .bind(state.last_failure_at.map(|t| t.0))
@@ -355,7 +368,7 @@ impl Tx {
     /// wins. True when the state was put back.
     pub async fn release_lock_state(
         &mut self,
-        id: i64,
+        id: AccountId,
         reserved: &LockState,
         previous: &LockState,
     ) -> Result<bool, StoreError> {
@@ -363,7 +376,7 @@ impl Tx {
             "UPDATE accounts SET failed_logins = $2, blocked_until = $3, last_failed_login_at = $4 \
              WHERE id = $1 AND failed_logins = $5 AND last_failed_login_at = $6",
         )
-        .bind(id)
+        .bind(id.0)
         .bind(i64::from(previous.failed_count))
         .bind(previous.blocked_until.map(|t| t.0))
         .bind(previous.last_failure_at.map(|t| t.0))
@@ -377,7 +390,7 @@ impl Tx {
     /// The account as it is now, its row locked for the rest of the
     /// transaction on PostgreSQL (on SQLite the write transaction already
     /// excludes every other writer).
-    pub async fn account_for_update(&mut self, id: i64) -> Result<Option<AccountRecord>, StoreError> {
+    pub async fn account_for_update(&mut self, id: AccountId) -> Result<Option<AccountRecord>, StoreError> {
         self.lock_account(id).await?;
         self.account_by_id(id).await
     }
@@ -386,14 +399,14 @@ impl Tx {
     /// racing a reset must not overwrite the new password). True when replaced.
     pub async fn replace_password_hash(
         &mut self,
-        id: i64,
+        id: AccountId,
         expected: &str,
         hash: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
         let r =
             sqlx::query("UPDATE accounts SET password_hash = $3, updated_at = $4 WHERE id = $1 AND password_hash = $2")
-                .bind(id)
+                .bind(id.0)
                 .bind(expected)
                 .bind(hash)
                 .bind(now)
@@ -405,9 +418,9 @@ impl Tx {
     /// Removes the password of an account (after an email-change undo: the
     /// person who changed the address knew it). Login is impossible until a
     /// new one is set through a link.
-    pub async fn clear_password_hash(&mut self, id: i64, now: i64) -> Result<(), StoreError> {
+    pub async fn clear_password_hash(&mut self, id: AccountId, now: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE accounts SET password_hash = NULL, updated_at = $2 WHERE id = $1")
-            .bind(id)
+            .bind(id.0)
             .bind(now)
             .execute(self.conn())
             .await?;
@@ -443,9 +456,9 @@ impl Tx {
 impl Tx {
     /// Marks the account's address as verified. A missing account is not an error (nothing
     /// changes).
-    pub async fn set_email_verified(&mut self, id: i64) -> Result<(), StoreError> {
+    pub async fn set_email_verified(&mut self, id: AccountId) -> Result<(), StoreError> {
         sqlx::query("UPDATE accounts SET email_verified = 1 WHERE id = $1")
-            .bind(id)
+            .bind(id.0)
             .execute(self.conn())
             .await?;
         Ok(())
@@ -456,13 +469,13 @@ impl Tx {
     /// Gives an account without a password the hash carried over from a
     /// previous system, activating it if it waited for activation. Returns
     /// false (and changes nothing) when the account already has a password.
-    pub async fn set_password_hash_if_none(&mut self, id: i64, hash: &str, now: i64) -> Result<bool, StoreError> {
+    pub async fn set_password_hash_if_none(&mut self, id: AccountId, hash: &str, now: i64) -> Result<bool, StoreError> {
         let r = sqlx::query(
             "UPDATE accounts SET password_hash = $2, password_changed_at = $3, updated_at = $3, \
              status = CASE WHEN status = 'pending_activation' THEN 'active' ELSE status END \
              WHERE id = $1 AND password_hash IS NULL",
         )
-        .bind(id)
+        .bind(id.0)
         .bind(hash)
         .bind(now)
         .execute(self.conn())
@@ -475,10 +488,10 @@ impl Tx {
     /// Serialises transactions working on one account's counters (per-account
     /// throttles): a row lock on PostgreSQL; on SQLite the write transaction
     /// (`BEGIN IMMEDIATE`) already excludes every other writer.
-    pub async fn lock_account(&mut self, id: i64) -> Result<(), StoreError> {
+    pub async fn lock_account(&mut self, id: AccountId) -> Result<(), StoreError> {
         if self.backend == crate::Backend::Postgres {
             sqlx::query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE")
-                .bind(id)
+                .bind(id.0)
                 .fetch_optional(self.conn())
                 .await?;
         }

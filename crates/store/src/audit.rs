@@ -4,6 +4,8 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use varco_domain::AccountId;
+
 use crate::{StoreError, Tx};
 
 /// One row of the audit log, as stored.
@@ -20,11 +22,11 @@ pub struct AuditRecord {
     /// Who acted: `cli`, `system`, `anonymous`, or the actor's user code.
     pub actor: String,
     /// The acting account, when an account acted.
-    pub actor_account_id: Option<i64>,
+    pub actor_account_id: Option<AccountId>,
     /// What the event is about: a user code or a school code, if any.
     pub target: Option<String>,
     /// The account the event is about, if any.
-    pub target_account_id: Option<i64>,
+    pub target_account_id: Option<AccountId>,
     /// Client address, when the event came over HTTP.
     pub ip: Option<String>,
     /// Client's User-Agent, when the event came over HTTP.
@@ -45,11 +47,11 @@ pub struct NewAuditEvent<'a> {
     /// Who acted: `cli`, `system`, `anonymous`, or the actor's user code.
     pub actor: &'a str,
     /// The acting account, when an account acted.
-    pub actor_account_id: Option<i64>,
+    pub actor_account_id: Option<AccountId>,
     /// What the event is about: a user code or a school code, if any.
     pub target: Option<&'a str>,
     /// The account the event is about, if any.
-    pub target_account_id: Option<i64>,
+    pub target_account_id: Option<AccountId>,
     /// Client address, if known.
     pub ip: Option<&'a str>,
     /// Client's User-Agent, if known.
@@ -62,7 +64,7 @@ pub struct NewAuditEvent<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     /// Only events where this account is actor or target, if set.
-    pub account_id: Option<i64>,
+    pub account_id: Option<AccountId>,
     /// At most this many (the newest).
     pub limit: i64,
 }
@@ -74,9 +76,9 @@ fn from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
         event: row.try_get("event")?,
         outcome: row.try_get("outcome")?,
         actor: row.try_get("actor")?,
-        actor_account_id: row.try_get("actor_account_id")?,
+        actor_account_id: row.try_get::<Option<i64>, _>("actor_account_id")?.map(AccountId),
         target: row.try_get("target")?,
-        target_account_id: row.try_get("target_account_id")?,
+        target_account_id: row.try_get::<Option<i64>, _>("target_account_id")?.map(AccountId),
         ip: row.try_get("ip")?,
         user_agent: row.try_get("user_agent")?,
         detail: row.try_get("detail")?,
@@ -95,9 +97,9 @@ impl Tx {
         .bind(e.event)
         .bind(e.outcome)
         .bind(e.actor)
-        .bind(e.actor_account_id)
+        .bind(e.actor_account_id.map(|a| a.0))
         .bind(e.target)
-        .bind(e.target_account_id)
+        .bind(e.target_account_id.map(|a| a.0))
         .bind(e.ip)
         .bind(e.user_agent)
         .bind(e.detail)
@@ -113,7 +115,7 @@ impl Tx {
              FROM audit_events WHERE ($1 IS NULL OR target_account_id = $1 OR actor_account_id = $1) \
              ORDER BY id DESC LIMIT $2",
         )
-        .bind(filter.account_id)
+        .bind(filter.account_id.map(|a| a.0))
         .bind(filter.limit)
         .fetch_all(self.conn())
         .await?;

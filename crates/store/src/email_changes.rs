@@ -8,6 +8,8 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use varco_domain::AccountId;
+
 use crate::{StoreError, Tx};
 
 /// One email change asked for by an account's owner.
@@ -16,7 +18,7 @@ pub struct EmailChangeRecord {
     /// Row id.
     pub id: i64,
     /// The account whose address changes.
-    pub account_id: i64,
+    pub account_id: AccountId,
     /// The address replaced: as requested, then as it was at confirmation.
     pub old_email: Option<String>,
     /// Whether the replaced address was verified (an undo restores the flag).
@@ -39,7 +41,7 @@ pub struct EmailChangeRecord {
 #[derive(Debug, Clone)]
 pub struct NewEmailChange<'a> {
     /// The account whose address changes.
-    pub account_id: i64,
+    pub account_id: AccountId,
     /// Its current address, if any.
     pub old_email: Option<&'a str>,
     /// Whether that address is verified.
@@ -58,7 +60,7 @@ const COLUMNS: &str = "id, account_id, old_email, old_email_verified, new_email,
 fn from_row(row: &AnyRow) -> Result<EmailChangeRecord, StoreError> {
     Ok(EmailChangeRecord {
         id: row.try_get("id")?,
-        account_id: row.try_get("account_id")?,
+        account_id: AccountId(row.try_get("account_id")?),
         old_email: row.try_get("old_email")?,
         old_email_verified: row.try_get::<i64, _>("old_email_verified")? != 0,
         new_email: row.try_get("new_email")?,
@@ -77,7 +79,7 @@ impl Tx {
             "INSERT INTO email_changes (account_id, old_email, old_email_verified, new_email, confirm_token_id, \
              requested_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
-        .bind(c.account_id)
+        .bind(c.account_id.0)
         .bind(c.old_email)
         .bind(i64::from(c.old_email_verified))
         .bind(c.new_email)
@@ -139,14 +141,14 @@ impl Tx {
     /// `after_id`, oldest first (an undo of an older change rolls them back too).
     pub async fn confirmed_email_changes_after(
         &mut self,
-        account_id: i64,
+        account_id: AccountId,
         after_id: i64,
     ) -> Result<Vec<EmailChangeRecord>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM email_changes WHERE account_id = $1 AND id > $2 \
              AND confirmed_at IS NOT NULL AND undone_at IS NULL ORDER BY id"
         ))
-        .bind(account_id)
+        .bind(account_id.0)
         .bind(after_id)
         .fetch_all(self.conn())
         .await?;
@@ -168,13 +170,13 @@ impl Tx {
     /// Replaces an account's address and its verified flag.
     pub async fn set_account_email(
         &mut self,
-        account_id: i64,
+        account_id: AccountId,
         email: Option<&str>,
         verified: bool,
         now: i64,
     ) -> Result<bool, StoreError> {
         let r = sqlx::query("UPDATE accounts SET email = $2, email_verified = $3, updated_at = $4 WHERE id = $1")
-            .bind(account_id)
+            .bind(account_id.0)
             .bind(email)
             .bind(i64::from(verified))
             .bind(now)

@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 use varco_domain::clock::Timestamp;
-use varco_domain::{AccountKind, Lang};
+use varco_domain::{AccountId, AccountKind, Lang};
 
 use crate::{Store, StoreError, Tx};
 
@@ -11,7 +11,7 @@ use crate::{Store, StoreError, Tx};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasswordAge {
     /// The account's row id.
-    pub account_id: i64,
+    pub account_id: AccountId,
     /// Staff or family (each has its own expiry policy).
     pub kind: AccountKind,
     /// When the password was last set.
@@ -20,10 +20,10 @@ pub struct PasswordAge {
 
 impl Tx {
     /// The most recent `limit` replaced hashes of an account, newest first.
-    pub async fn password_history(&mut self, account_id: i64, limit: i64) -> Result<Vec<String>, StoreError> {
+    pub async fn password_history(&mut self, account_id: AccountId, limit: i64) -> Result<Vec<String>, StoreError> {
         let rows =
             sqlx::query("SELECT password_hash FROM password_history WHERE account_id = $1 ORDER BY id DESC LIMIT $2")
-                .bind(account_id)
+                .bind(account_id.0)
                 .bind(limit)
                 .fetch_all(self.conn())
                 .await?;
@@ -33,13 +33,13 @@ impl Tx {
     /// Remembers a replaced hash and keeps only the newest `keep` of them.
     pub async fn push_password_history(
         &mut self,
-        account_id: i64,
+        account_id: AccountId,
         hash: &str,
         now: i64,
         keep: i64,
     ) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO password_history (account_id, password_hash, replaced_at) VALUES ($1, $2, $3)")
-            .bind(account_id)
+            .bind(account_id.0)
             .bind(hash)
             .bind(now)
             .execute(self.conn())
@@ -48,7 +48,7 @@ impl Tx {
             "DELETE FROM password_history WHERE account_id = $1 AND id NOT IN \
              (SELECT id FROM password_history WHERE account_id = $1 ORDER BY id DESC LIMIT $2)",
         )
-        .bind(account_id)
+        .bind(account_id.0)
         .bind(keep.max(0))
         .execute(self.conn())
         .await?;
@@ -59,12 +59,12 @@ impl Tx {
     /// is not an error (nothing changes).
     pub async fn set_password_change_required(
         &mut self,
-        account_id: i64,
+        account_id: AccountId,
         required: bool,
         now: i64,
     ) -> Result<(), StoreError> {
         sqlx::query("UPDATE accounts SET password_change_required = $2, updated_at = $3 WHERE id = $1")
-            .bind(account_id)
+            .bind(account_id.0)
             .bind(i64::from(required))
             .bind(now)
             .execute(self.conn())
@@ -74,9 +74,9 @@ impl Tx {
 
     /// Remembers the account's preferred language for emails (no write when it is already
     /// that one). A missing account is not an error.
-    pub async fn set_account_lang(&mut self, account_id: i64, lang: Lang) -> Result<(), StoreError> {
+    pub async fn set_account_lang(&mut self, account_id: AccountId, lang: Lang) -> Result<(), StoreError> {
         sqlx::query("UPDATE accounts SET lang = $2 WHERE id = $1 AND (lang IS NULL OR lang <> $2)")
-            .bind(account_id)
+            .bind(account_id.0)
             .bind(lang.as_str())
             .execute(self.conn())
             .await?;
@@ -86,7 +86,7 @@ impl Tx {
     /// Records that the reminder for `threshold_days` was sent (false if it already was).
     pub async fn record_expiry_reminder(
         &mut self,
-        account_id: i64,
+        account_id: AccountId,
         password_changed_at: Timestamp,
         threshold_days: i64,
         now: Timestamp,
@@ -95,7 +95,7 @@ impl Tx {
             "INSERT INTO expiry_reminders (account_id, password_changed_at, threshold_days, sent_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
-        .bind(account_id)
+        .bind(account_id.0)
         .bind(password_changed_at.0)
         .bind(threshold_days)
         .bind(now.0)
@@ -107,7 +107,7 @@ impl Tx {
     /// Whether the reminder for `threshold_days` (or a more urgent one) went out for this password.
     pub async fn expiry_reminder_sent(
         &mut self,
-        account_id: i64,
+        account_id: AccountId,
         password_changed_at: Timestamp,
         threshold_days: i64,
     ) -> Result<bool, StoreError> {
@@ -115,7 +115,7 @@ impl Tx {
             "SELECT COUNT(*) FROM expiry_reminders WHERE account_id = $1 AND password_changed_at = $2 \
              AND threshold_days <= $3",
         )
-        .bind(account_id)
+        .bind(account_id.0)
         .bind(password_changed_at.0)
         .bind(threshold_days)
         .fetch_one(self.conn())
@@ -131,7 +131,7 @@ impl Store {
         &self,
         kind: AccountKind,
         changed_before: Timestamp,
-        after_id: i64,
+        after_id: AccountId,
         limit: i64,
     ) -> Result<Vec<PasswordAge>, StoreError> {
         let rows = sqlx::query(
@@ -141,7 +141,7 @@ impl Store {
         )
         .bind(kind.as_str())
         .bind(changed_before.0)
-        .bind(after_id)
+        .bind(after_id.0)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -149,7 +149,7 @@ impl Store {
             .map(|r| {
                 let kind: String = r.try_get("kind")?;
                 Ok(PasswordAge {
-                    account_id: r.try_get("id")?,
+                    account_id: AccountId(r.try_get("id")?),
                     kind: AccountKind::parse(&kind)
                         .ok_or_else(|| StoreError::Corrupt(format!("account kind {kind:?}")))?,
                     password_changed_at: Timestamp(r.try_get("password_changed_at")?),

@@ -11,6 +11,7 @@
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use varco_domain::AccountId;
 use varco_domain::clock::Timestamp;
 
 use crate::{StoreError, Tx};
@@ -121,7 +122,7 @@ pub struct NewCode<'a> {
     /// The client it was issued to.
     pub client_id: &'a str,
     /// The person who signed in.
-    pub account_id: i64,
+    pub account_id: AccountId,
     /// The sign-in session it came from.
     pub sid: &'a str,
     /// The redirect URI of the request, to be repeated at the token endpoint.
@@ -152,7 +153,7 @@ pub struct CodeRecord {
     /// The client it was issued to.
     pub client_id: String,
     /// The person who signed in.
-    pub account_id: i64,
+    pub account_id: AccountId,
     /// The sign-in session it came from.
     pub sid: String,
     /// The redirect URI of the authorization request.
@@ -198,7 +199,7 @@ pub struct NewGrant<'a> {
     /// The client.
     pub client_id: &'a str,
     /// The person.
-    pub account_id: i64,
+    pub account_id: AccountId,
     /// The sign-in session it came from.
     pub sid: &'a str,
     /// The granted scopes, space-separated.
@@ -225,7 +226,7 @@ pub struct GrantRecord {
     /// The client.
     pub client_id: String,
     /// The person.
-    pub account_id: i64,
+    pub account_id: AccountId,
     /// The sign-in session it came from.
     pub sid: String,
     /// The granted scopes, space-separated.
@@ -472,7 +473,7 @@ impl TryFrom<DbCode> for CodeRecord {
             amr: from_json("code amr", &db.amr)?,
             code_hash: db.code_hash,
             client_id: db.client_id,
-            account_id: db.account_id,
+            account_id: AccountId(db.account_id),
             sid: db.sid,
             redirect_uri: db.redirect_uri,
             scope: db.scope,
@@ -548,7 +549,7 @@ impl TryFrom<DbGrant> for GrantRecord {
             amr: from_json("grant amr", &db.amr)?,
             id: db.id,
             client_id: db.client_id,
-            account_id: db.account_id,
+            account_id: AccountId(db.account_id),
             sid: db.sid,
             scope: db.scope,
             auth_time: Timestamp(db.auth_time),
@@ -729,7 +730,7 @@ impl Tx {
         )
         .bind(c.code_hash)
         .bind(c.client_id)
-        .bind(c.account_id)
+        .bind(c.account_id.0)
         .bind(c.sid)
         .bind(c.redirect_uri)
         .bind(c.scope)
@@ -791,7 +792,7 @@ impl Tx {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $9) RETURNING id",
         )
         .bind(g.client_id)
-        .bind(g.account_id)
+        .bind(g.account_id.0)
         .bind(g.sid)
         .bind(g.scope)
         .bind(g.auth_time.0)
@@ -838,7 +839,7 @@ impl Tx {
     /// revokes nothing and returns an empty list.
     pub async fn revoke_oidc_grants_where(
         &mut self,
-        account_id: Option<i64>,
+        account_id: Option<AccountId>,
         client_id: Option<&str>,
         sid: Option<&str>,
         now: Timestamp,
@@ -865,7 +866,7 @@ impl Tx {
         );
         let mut query = sqlx::query(&sql).bind(now.0).bind(reason);
         if let Some(account_id) = account_id {
-            query = query.bind(account_id);
+            query = query.bind(account_id.0);
         }
         if let Some(client_id) = client_id {
             query = query.bind(client_id);
@@ -888,14 +889,14 @@ impl Tx {
     /// The live grants (not revoked, not expired) of an account, newest first.
     pub async fn oidc_grants_of_account(
         &mut self,
-        account_id: i64,
+        account_id: AccountId,
         now: Timestamp,
     ) -> Result<Vec<GrantRecord>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {GRANT_COLUMNS} FROM oidc_grants \
              WHERE account_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC, id DESC"
         ))
-        .bind(account_id)
+        .bind(account_id.0)
         .bind(now.0)
         .fetch_all(self.conn())
         .await?;
@@ -1064,10 +1065,14 @@ impl Tx {
 /// Consents, subjects and housekeeping.
 impl Tx {
     /// The scopes an account consented to for a client, if it ever did.
-    pub async fn oidc_consent(&mut self, account_id: i64, client_id: &str) -> Result<Option<Vec<String>>, StoreError> {
+    pub async fn oidc_consent(
+        &mut self,
+        account_id: AccountId,
+        client_id: &str,
+    ) -> Result<Option<Vec<String>>, StoreError> {
         let scopes: Option<String> =
             sqlx::query_scalar("SELECT scopes FROM oidc_consents WHERE account_id = $1 AND client_id = $2")
-                .bind(account_id)
+                .bind(account_id.0)
                 .bind(client_id)
                 .fetch_optional(self.conn())
                 .await?;
@@ -1077,7 +1082,7 @@ impl Tx {
     /// Records (or replaces) the scopes an account consented to for a client.
     pub async fn set_oidc_consent(
         &mut self,
-        account_id: i64,
+        account_id: AccountId,
         client_id: &str,
         scopes: &[String],
         now: Timestamp,
@@ -1086,7 +1091,7 @@ impl Tx {
             "INSERT INTO oidc_consents (account_id, client_id, scopes, granted_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (account_id, client_id) DO UPDATE SET scopes = excluded.scopes, granted_at = excluded.granted_at",
         )
-        .bind(account_id)
+        .bind(account_id.0)
         .bind(client_id)
         .bind(to_json(scopes))
         .bind(now.0)
@@ -1096,9 +1101,9 @@ impl Tx {
     }
 
     /// Withdraws an account's consent to a client; false if there was none.
-    pub async fn delete_oidc_consent(&mut self, account_id: i64, client_id: &str) -> Result<bool, StoreError> {
+    pub async fn delete_oidc_consent(&mut self, account_id: AccountId, client_id: &str) -> Result<bool, StoreError> {
         let r = sqlx::query("DELETE FROM oidc_consents WHERE account_id = $1 AND client_id = $2")
-            .bind(account_id)
+            .bind(account_id.0)
             .bind(client_id)
             .execute(self.conn())
             .await?;
@@ -1106,9 +1111,9 @@ impl Tx {
     }
 
     /// The account's stable opaque subject, if one was set (and the account exists).
-    pub async fn account_subject(&mut self, account_id: i64) -> Result<Option<String>, StoreError> {
+    pub async fn account_subject(&mut self, account_id: AccountId) -> Result<Option<String>, StoreError> {
         let subject: Option<Option<String>> = sqlx::query_scalar("SELECT subject FROM accounts WHERE id = $1")
-            .bind(account_id)
+            .bind(account_id.0)
             .fetch_optional(self.conn())
             .await?;
         Ok(subject.flatten())
@@ -1117,9 +1122,9 @@ impl Tx {
     /// Sets the account's subject only if it has none yet (a subject never
     /// changes); read it back with [`Tx::account_subject`]. A subject already
     /// taken by another account is [`StoreError::Conflict`].
-    pub async fn set_account_subject(&mut self, account_id: i64, subject: &str) -> Result<(), StoreError> {
+    pub async fn set_account_subject(&mut self, account_id: AccountId, subject: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE accounts SET subject = $2 WHERE id = $1 AND subject IS NULL")
-            .bind(account_id)
+            .bind(account_id.0)
             .bind(subject)
             .execute(self.conn())
             .await?;

@@ -11,8 +11,8 @@
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use varco_domain::OutboxStatus;
 use varco_domain::clock::Timestamp;
+use varco_domain::{OutboxStatus, SchoolId};
 
 use crate::{Backend, Store, StoreError, Tx};
 
@@ -30,7 +30,7 @@ pub struct OutboxRecord {
     /// The language of the template (`it` or `en`).
     pub lang: String,
     /// The school whose helpdesk the message names, if any.
-    pub school_id: Option<i64>,
+    pub school_id: Option<SchoolId>,
     /// JSON object with the template's values; `{}` once sent.
     pub payload: String,
     /// Waiting, delivered or given up on.
@@ -59,7 +59,7 @@ pub struct NewOutboxMessage<'a> {
     /// The language of the template.
     pub lang: &'a str,
     /// The school whose helpdesk the message names, if any.
-    pub school_id: Option<i64>,
+    pub school_id: Option<SchoolId>,
     /// JSON object with the template's values.
     pub payload: &'a str,
     /// When it is queued; it is due at once.
@@ -121,7 +121,7 @@ impl TryFrom<DbOutbox> for OutboxRecord {
             recipient: db.recipient,
             template: db.template,
             lang: db.lang,
-            school_id: db.school_id,
+            school_id: db.school_id.map(SchoolId),
             payload: db.payload,
             status,
             attempts: db.attempts,
@@ -148,7 +148,7 @@ impl Tx {
         .bind(m.recipient)
         .bind(m.template)
         .bind(m.lang)
-        .bind(m.school_id)
+        .bind(m.school_id.map(|s| s.0))
         .bind(m.payload)
         .bind(m.now.0)
         .fetch_one(self.conn())

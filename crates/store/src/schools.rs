@@ -3,13 +3,15 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use varco_domain::SchoolId;
+
 use crate::{StoreError, Tx};
 
 /// A school as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchoolRecord {
     /// Row id.
-    pub id: i64,
+    pub id: SchoolId,
     /// The codice meccanografico (unique).
     pub code: String,
     /// The school's name.
@@ -49,7 +51,7 @@ const COLUMNS: &str = "id, code, name, email, helpdesk_email, helpdesk_phone, he
 
 fn from_row(row: &AnyRow) -> Result<SchoolRecord, sqlx::Error> {
     Ok(SchoolRecord {
-        id: row.try_get("id")?,
+        id: SchoolId(row.try_get("id")?),
         code: row.try_get("code")?,
         name: row.try_get("name")?,
         email: row.try_get("email")?,
@@ -103,9 +105,9 @@ impl Tx {
     }
 
     /// The school with this row id, or `None` (a missing row is not an error).
-    pub async fn school_by_id(&mut self, id: i64) -> Result<Option<SchoolRecord>, StoreError> {
+    pub async fn school_by_id(&mut self, id: SchoolId) -> Result<Option<SchoolRecord>, StoreError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM schools WHERE id = $1"))
-            .bind(id)
+            .bind(id.0)
             .fetch_optional(self.conn())
             .await?;
         Ok(row.as_ref().map(from_row).transpose()?)

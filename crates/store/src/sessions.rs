@@ -4,6 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use varco_domain::clock::Timestamp;
+use varco_domain::{AccountId, SessionId};
 
 use crate::{StoreError, Tx};
 
@@ -11,9 +12,9 @@ use crate::{StoreError, Tx};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
     /// Row id.
-    pub id: i64,
+    pub id: SessionId,
     /// The signed-in account.
-    pub account_id: i64,
+    pub account_id: AccountId,
     /// The CSRF token bound to the session (pages send it back in forms).
     pub csrf_token: String,
     /// When the owner signed in.
@@ -36,7 +37,7 @@ pub struct NewSession<'a> {
     /// SHA-256 of the session id the cookie carries (the id itself is never stored).
     pub token_hash: &'a str,
     /// The signed-in account.
-    pub account_id: i64,
+    pub account_id: AccountId,
     /// The CSRF token bound to the session.
     pub csrf_token: &'a str,
     /// Unix seconds, stored as `created_at` and `last_seen_at`.
@@ -56,8 +57,8 @@ const COLUMNS: &str =
 
 fn from_row(row: &AnyRow) -> Result<SessionRecord, StoreError> {
     Ok(SessionRecord {
-        id: row.try_get("id")?,
-        account_id: row.try_get("account_id")?,
+        id: SessionId(row.try_get("id")?),
+        account_id: AccountId(row.try_get("account_id")?),
         csrf_token: row.try_get("csrf_token")?,
         created_at: Timestamp(row.try_get("created_at")?),
         last_seen_at: Timestamp(row.try_get("last_seen_at")?),
@@ -70,13 +71,13 @@ fn from_row(row: &AnyRow) -> Result<SessionRecord, StoreError> {
 
 impl Tx {
     /// Inserts a session in the caller's transaction; returns its row id.
-    pub async fn insert_session(&mut self, s: &NewSession<'_>) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(
+    pub async fn insert_session(&mut self, s: &NewSession<'_>) -> Result<SessionId, StoreError> {
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO sessions (token_hash, account_id, csrf_token, created_at, last_seen_at, expires_at, \
              ip, user_agent, password_change_required) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(s.token_hash)
-        .bind(s.account_id)
+        .bind(s.account_id.0)
         .bind(s.csrf_token)
         .bind(s.now.0)
         .bind(s.expires_at.0)
@@ -84,7 +85,8 @@ impl Tx {
         .bind(s.user_agent)
         .bind(i64::from(s.password_change_required))
         .fetch_one(self.conn())
-        .await?)
+        .await?;
+        Ok(SessionId(id))
     }
 
     /// The session whose id hashes to `token_hash`, or `None`, whatever its age (the caller
@@ -98,11 +100,11 @@ impl Tx {
     }
 
     /// Every session of an account, most recently used first; empty for a missing account.
-    pub async fn sessions_of_account(&mut self, account_id: i64) -> Result<Vec<SessionRecord>, StoreError> {
+    pub async fn sessions_of_account(&mut self, account_id: AccountId) -> Result<Vec<SessionRecord>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM sessions WHERE account_id = $1 ORDER BY last_seen_at DESC"
         ))
-        .bind(account_id)
+        .bind(account_id.0)
         .fetch_all(self.conn())
         .await?;
         rows.iter().map(from_row).collect()
@@ -110,9 +112,9 @@ impl Tx {
 
     /// Records that the session was used at `now`. A missing session is not an error
     /// (nothing changes).
-    pub async fn touch_session(&mut self, id: i64, now: Timestamp) -> Result<(), StoreError> {
+    pub async fn touch_session(&mut self, id: SessionId, now: Timestamp) -> Result<(), StoreError> {
         sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1")
-            .bind(id)
+            .bind(id.0)
             .bind(now.0)
             .execute(self.conn())
             .await?;
@@ -120,19 +122,23 @@ impl Tx {
     }
 
     /// Ends a session; returns false when there was no such session.
-    pub async fn delete_session(&mut self, id: i64) -> Result<bool, StoreError> {
+    pub async fn delete_session(&mut self, id: SessionId) -> Result<bool, StoreError> {
         let r = sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(id)
+            .bind(id.0)
             .execute(self.conn())
             .await?;
         Ok(r.rows_affected() > 0)
     }
 
     /// Ends every session of an account except `keep` (if given); returns how many ended.
-    pub async fn delete_sessions_of_account(&mut self, account_id: i64, keep: Option<i64>) -> Result<u64, StoreError> {
+    pub async fn delete_sessions_of_account(
+        &mut self,
+        account_id: AccountId,
+        keep: Option<SessionId>,
+    ) -> Result<u64, StoreError> {
         let r = sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND ($2 IS NULL OR id <> $2)")
-            .bind(account_id)
-            .bind(keep)
+            .bind(account_id.0)
+            .bind(keep.map(|k| k.0))
             .execute(self.conn())
             .await?;
         Ok(r.rows_affected())
@@ -151,9 +157,13 @@ impl Tx {
 
 impl Tx {
     /// Sets or clears the "may only change the password" flag of a session.
-    pub async fn set_session_password_change_required(&mut self, id: i64, required: bool) -> Result<(), StoreError> {
+    pub async fn set_session_password_change_required(
+        &mut self,
+        id: SessionId,
+        required: bool,
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE sessions SET password_change_required = $2 WHERE id = $1")
-            .bind(id)
+            .bind(id.0)
             .bind(i64::from(required))
             .execute(self.conn())
             .await?;
@@ -161,9 +171,9 @@ impl Tx {
     }
 
     /// Restricts every session of an account to changing the password.
-    pub async fn restrict_sessions_of_account(&mut self, account_id: i64) -> Result<u64, StoreError> {
+    pub async fn restrict_sessions_of_account(&mut self, account_id: AccountId) -> Result<u64, StoreError> {
         let r = sqlx::query("UPDATE sessions SET password_change_required = 1 WHERE account_id = $1")
-            .bind(account_id)
+            .bind(account_id.0)
             .execute(self.conn())
             .await?;
         Ok(r.rows_affected())

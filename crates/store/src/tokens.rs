@@ -5,8 +5,8 @@
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use varco_domain::TokenPurpose;
 use varco_domain::clock::Timestamp;
+use varco_domain::{AccountId, TokenPurpose};
 
 use crate::{StoreError, Tx};
 
@@ -18,7 +18,7 @@ pub struct TokenRecord {
     /// What the link is for.
     pub purpose: TokenPurpose,
     /// The account it acts on; `None` for setup links.
-    pub account_id: Option<i64>,
+    pub account_id: Option<AccountId>,
     /// When it was issued.
     pub created_at: Timestamp,
     /// It cannot be spent from then on.
@@ -37,7 +37,7 @@ pub struct NewToken<'a> {
     /// What the link is for.
     pub purpose: TokenPurpose,
     /// The account it acts on, if any.
-    pub account_id: Option<i64>,
+    pub account_id: Option<AccountId>,
     /// When it is issued.
     pub now: Timestamp,
     /// It cannot be spent from then on.
@@ -85,7 +85,7 @@ impl TryFrom<DbToken> for TokenRecord {
         Ok(TokenRecord {
             id: db.id,
             purpose,
-            account_id: db.account_id,
+            account_id: db.account_id.map(AccountId),
             created_at: Timestamp(db.created_at),
             expires_at: Timestamp(db.expires_at),
             used_at: db.used_at.map(Timestamp),
@@ -107,7 +107,7 @@ impl Tx {
         )
         .bind(t.token_hash)
         .bind(t.purpose.as_str())
-        .bind(t.account_id)
+        .bind(t.account_id.map(|a| a.0))
         .bind(t.now.0)
         .bind(t.expires_at.0)
         .bind(t.recipient_hash)
@@ -152,11 +152,11 @@ impl Tx {
     pub async fn spend_tokens_of_purpose(
         &mut self,
         purpose: TokenPurpose,
-        account_id: Option<i64>,
+        account_id: Option<AccountId>,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
         let r = match account_id {
-            Some(id) => sqlx::query(
+            Some(AccountId(id)) => sqlx::query(
                 "UPDATE one_time_tokens SET used_at = $3 WHERE account_id = $2 AND purpose = $1 AND used_at IS NULL",
             )
             .bind(purpose.as_str())
@@ -181,7 +181,7 @@ impl Tx {
     /// `purposes`; returns how many were spent.
     pub async fn spend_account_tokens(
         &mut self,
-        account_id: i64,
+        account_id: AccountId,
         purposes: &[TokenPurpose],
         now: Timestamp,
     ) -> Result<u64, StoreError> {
@@ -206,14 +206,14 @@ impl Tx {
     /// (per-account throttling of links by email).
     pub async fn count_tokens_since(
         &mut self,
-        account_id: i64,
+        account_id: AccountId,
         purpose: TokenPurpose,
         since: Timestamp,
     ) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT COUNT(*) FROM one_time_tokens WHERE account_id = $1 AND purpose = $2 AND created_at >= $3",
         )
-        .bind(account_id)
+        .bind(account_id.0)
         .bind(purpose.as_str())
         .bind(since.0)
         .fetch_one(self.conn())

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use sqlx::Connection;
 use varco_domain::clock::Timestamp;
-use varco_domain::{AccountKind, AccountStatus};
+use varco_domain::{AccountId, AccountKind, AccountStatus};
 use varco_store::{
     ClientRecord, CodeRecord, CodeSpend, ConnectOptions, GrantRecord, KeyRecord, MIGRATION_NAMES, NewAccount,
     NewClient, NewCode, NewGrant, NewSchool, OIDC_GRANT_RETENTION_SECS, RefreshUse, Store, StoreError,
@@ -83,8 +83,8 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 struct Db {
     store: Store,
     url: String,
-    account: i64,
-    other_account: i64,
+    account: AccountId,
+    other_account: AccountId,
     _dir: tempfile::TempDir,
     postgres_name: Option<String>,
 }
@@ -145,8 +145,8 @@ impl Db {
                 }
             },
             url,
-            account: 0,
-            other_account: 0,
+            account: AccountId(0),
+            other_account: AccountId(0),
             _dir: dir,
             postgres_name,
         };
@@ -245,7 +245,7 @@ impl Drop for Db {
 
 /// A grant of `account` to `client` from sign-in `sid`, created at `created`
 /// and ending at `expires`.
-fn grant<'a>(account_id: i64, client_id: &'a str, sid: &'a str, created: i64, expires: i64) -> NewGrant<'a> {
+fn grant<'a>(account_id: AccountId, client_id: &'a str, sid: &'a str, created: i64, expires: i64) -> NewGrant<'a> {
     NewGrant {
         client_id,
         account_id,
@@ -260,7 +260,7 @@ fn grant<'a>(account_id: i64, client_id: &'a str, sid: &'a str, created: i64, ex
     }
 }
 
-fn code<'a>(code_hash: &'a str, account_id: i64, amr: &'a [String], expires: i64) -> NewCode<'a> {
+fn code<'a>(code_hash: &'a str, account_id: AccountId, amr: &'a [String], expires: i64) -> NewCode<'a> {
     NewCode {
         code_hash,
         client_id: CLIENT,
@@ -1009,7 +1009,7 @@ async fn subjects(engine: Engine) {
     let Some(db) = Db::create(engine).await else { return };
     let mut tx = db.store.begin().await.unwrap();
     assert_eq!(tx.account_subject(db.account).await.unwrap(), None);
-    assert_eq!(tx.account_subject(-1).await.unwrap(), None);
+    assert_eq!(tx.account_subject(AccountId(-1)).await.unwrap(), None);
     tx.set_account_subject(db.account, "sub-one").await.unwrap();
     assert_eq!(
         tx.account_subject(db.account).await.unwrap().as_deref(),

@@ -14,6 +14,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use varco_app::Actor;
 use varco_app::clients::{ClientKind, ClientRegistration};
+use varco_domain::AccountId;
 use varco_domain::clock::{Clock, SystemClock};
 use varco_oidc::Alg;
 
@@ -227,7 +228,7 @@ async fn openid_client_signs_in_refreshes_revokes_and_logs_out(backend: Backend)
     t.stop().await;
 }
 
-async fn account_id(t: &TestApp, user_code: &str) -> i64 {
+async fn account_id(t: &TestApp, user_code: &str) -> AccountId {
     let mut tx = t.app().store.begin_read().await.expect("read");
     let account = tx
         .account_by_user_code(user_code)

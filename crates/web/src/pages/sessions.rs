@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use varco_app::AppError;
 use varco_app::sessions::Authenticated;
+use varco_domain::SessionId;
 
 use crate::WebState;
 use crate::extract::{Page, SignedInForm};
@@ -79,7 +80,7 @@ pub async fn end(
         Ok((s, _)) => s,
         Err(elsewhere) => return Ok(elsewhere.into_response()),
     };
-    let Ok(id) = id.parse::<i64>() else {
+    let Ok(id) = id.parse::<SessionId>() else {
         return Err(PageError(WebError::NotFound));
     };
     match varco_app::session_list::end(&state.app, &session, id, &ctx.request).await {
