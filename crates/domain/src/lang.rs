@@ -20,6 +20,23 @@ vocabulary! {
     }
 }
 
+impl Lang {
+    /// The language's code (`it`, `en`), as in cookies, URLs, templates and
+    /// the database; the same as [`Lang::as_str`].
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        self.as_str()
+    }
+
+    /// The language of a code typed or sent by someone (a cookie, a path, a
+    /// template value): surrounding blanks and case are ignored, unlike
+    /// [`Lang::parse`], which reads the stored spelling only.
+    #[must_use]
+    pub fn from_code(code: &str) -> Option<Lang> {
+        Lang::parse(&code.trim().to_ascii_lowercase())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,5 +49,15 @@ mod tests {
         assert_eq!(Lang::parse("en"), Some(Lang::En));
         assert_eq!(Lang::parse("EN"), None);
         assert_eq!(serde_json::to_string(&Lang::En).unwrap(), "\"en\"");
+    }
+
+    #[test]
+    fn codes_from_outside_ignore_case_and_blanks() {
+        assert_eq!(Lang::En.code(), "en");
+        assert_eq!(Lang::from_code(" EN "), Some(Lang::En));
+        assert_eq!(Lang::from_code("It"), Some(Lang::It));
+        assert_eq!(Lang::from_code("de"), None);
+        assert_eq!(Lang::from_code(""), None);
+        assert_eq!(Lang::ALL, &[Lang::It, Lang::En], "Italian first");
     }
 }

@@ -11,70 +11,32 @@ use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 use unic_langid::LanguageIdentifier;
 
-/// The languages Varco speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Lang {
-    /// Italian, the default.
-    It,
-    /// English.
-    En,
-}
+/// The languages Varco speaks: the domain's vocabulary, the same for pages,
+/// emails and the account's remembered preference.
+pub use varco_domain::Lang;
 
-impl Lang {
-    /// Every language, Italian first.
-    pub const ALL: [Lang; 2] = [Lang::It, Lang::En];
-
-    /// The language's code (`it`, `en`), as in cookies, URLs and templates.
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::It => "it",
-            Lang::En => "en",
+/// Picks the best language from an `Accept-Language` header (RFC 9110
+/// weights); Italian when nothing matches.
+pub fn negotiate(accept_language: Option<&str>) -> Lang {
+    let Some(header) = accept_language else {
+        return Lang::It;
+    };
+    let mut best: Option<(f32, usize, Lang)> = None;
+    for (position, item) in header.split(',').enumerate() {
+        let mut parts = item.split(';');
+        let tag = parts.next().unwrap_or("").trim();
+        let weight = parts
+            .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+            .unwrap_or(1.0);
+        let primary = tag.split('-').next().unwrap_or("");
+        if let Some(lang) = Lang::from_code(primary)
+            && weight > 0.0
+            && best.is_none_or(|(w, p, _)| weight > w || (weight == w && position < p))
+        {
+            best = Some((weight, position, lang));
         }
     }
-
-    /// The language of a code (`it`, `en`, any case); `None` for any other.
-    pub fn from_code(code: &str) -> Option<Lang> {
-        match code.trim().to_ascii_lowercase().as_str() {
-            "it" => Some(Lang::It),
-            "en" => Some(Lang::En),
-            _ => None,
-        }
-    }
-
-    /// Picks the best language from an `Accept-Language` header (RFC 9110
-    /// weights); Italian when nothing matches.
-    pub fn negotiate(accept_language: Option<&str>) -> Lang {
-        let Some(header) = accept_language else {
-            return Lang::It;
-        };
-        let mut best: Option<(f32, usize, Lang)> = None;
-        for (position, item) in header.split(',').enumerate() {
-            let mut parts = item.split(';');
-            let tag = parts.next().unwrap_or("").trim();
-            let weight = parts
-                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
-                .unwrap_or(1.0);
-            let primary = tag.split('-').next().unwrap_or("");
-            if let Some(lang) = Lang::from_code(primary)
-                && weight > 0.0
-                && best.is_none_or(|(w, p, _)| weight > w || (weight == w && position < p))
-            {
-                best = Some((weight, position, lang));
-            }
-        }
-        best.map(|(_, _, lang)| lang).unwrap_or(Lang::It)
-    }
-}
-
-/// The language of the pages is the language of the emails: the request's
-/// language is what an account remembers.
-impl From<Lang> for varco_domain::Lang {
-    fn from(lang: Lang) -> varco_domain::Lang {
-        match lang {
-            Lang::It => varco_domain::Lang::It,
-            Lang::En => varco_domain::Lang::En,
-        }
-    }
+    best.map(|(_, _, lang)| lang).unwrap_or(Lang::It)
 }
 
 /// The language of a request: the switch's cookie, then `Accept-Language`.
@@ -82,7 +44,7 @@ pub fn lang_of(headers: &axum::http::HeaderMap) -> Lang {
     crate::session::cookie_value(headers, crate::session::LANG_COOKIE)
         .and_then(|c| Lang::from_code(&c))
         .unwrap_or_else(|| {
-            Lang::negotiate(
+            negotiate(
                 headers
                     .get(axum::http::header::ACCEPT_LANGUAGE)
                     .and_then(|v| v.to_str().ok()),
@@ -181,12 +143,12 @@ mod tests {
 
     #[test]
     fn italian_is_the_default_and_weights_are_honoured() {
-        assert_eq!(Lang::negotiate(None), Lang::It);
-        assert_eq!(Lang::negotiate(Some("de-DE,fr;q=0.8")), Lang::It);
-        assert_eq!(Lang::negotiate(Some("en-GB,en;q=0.9,it;q=0.8")), Lang::En);
-        assert_eq!(Lang::negotiate(Some("it-IT,it;q=0.9,en;q=0.8")), Lang::It);
-        assert_eq!(Lang::negotiate(Some("en;q=0.2, it;q=0.9")), Lang::It);
-        assert_eq!(Lang::negotiate(Some("en;q=0")), Lang::It);
+        assert_eq!(negotiate(None), Lang::It);
+        assert_eq!(negotiate(Some("de-DE,fr;q=0.8")), Lang::It);
+        assert_eq!(negotiate(Some("en-GB,en;q=0.9,it;q=0.8")), Lang::En);
+        assert_eq!(negotiate(Some("it-IT,it;q=0.9,en;q=0.8")), Lang::It);
+        assert_eq!(negotiate(Some("en;q=0.2, it;q=0.9")), Lang::It);
+        assert_eq!(negotiate(Some("en;q=0")), Lang::It);
     }
 
     #[test]

@@ -135,7 +135,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
         let ip = client_ip(parts);
         let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
         let mut request = RequestContext::new(ip.map(|ip| ip.to_string()), user_agent);
-        request.lang = Some(crate::pages::lang_of(&parts.headers).into());
+        request.lang = Some(crate::pages::lang_of(&parts.headers));
         Ok(Ctx { request, ip })
     }
 }

@@ -222,7 +222,7 @@ mod tests {
         used.extend(["footer-privacy", "footer-legal-notes", "footer-accessibility"].map(str::to_owned));
         assert!(used.len() > 100, "{} keys found: the scan is broken", used.len());
         let i18n = I18n::load();
-        for lang in Lang::ALL {
+        for &lang in Lang::ALL {
             let missing: Vec<&String> = used.iter().filter(|k| !i18n.has(lang, k)).collect();
             assert!(missing.is_empty(), "missing in {}: {missing:?}", lang.code());
         }
