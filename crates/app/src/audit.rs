@@ -37,7 +37,7 @@ impl<'a> Target<'a> {
 
 impl<'a> From<&'a AccountRecord> for Target<'a> {
     fn from(account: &'a AccountRecord) -> Self {
-        Target::account(account.id, &account.user_code)
+        Target::account(account.id, account.user_code.as_str())
     }
 }
 

@@ -22,7 +22,7 @@ use varco_domain::clock::Timestamp;
 use varco_domain::lockout::{LockState, Reservation};
 use varco_domain::password::{PasswordInput, PasswordInputError, PolicyRefusal, PolicyViolation};
 use varco_domain::token::{SecretToken, TokenPurpose, fingerprint};
-use varco_domain::{AccountId, SessionId};
+use varco_domain::{AccountId, EmailAddress, SessionId};
 use varco_store::{AccountRecord, NewToken, Tx};
 
 use crate::audit::{self, AuditEvent, Reauthentication, ReauthenticationRefusal};
@@ -274,9 +274,9 @@ pub(crate) async fn clear_lock(tx: &mut Tx, app: &App, account: &AccountRecord) 
     tx.set_lock_state(account.id, &app.settings.lockout.after_success())
         .await?;
     let names = [
-        Some(&account.user_code),
-        account.username.as_ref(),
-        account.email.as_ref(),
+        Some(account.user_code.as_str()),
+        account.username.as_deref(),
+        account.email.as_ref().map(EmailAddress::as_str),
     ];
     for name in names.into_iter().flatten() {
         tx.clear_login_throttle(&fingerprint(name)).await?;
@@ -329,7 +329,7 @@ pub(crate) enum LinkRecipient {
 }
 
 pub(crate) fn link_recipient(recipient_hash: Option<&str>, account: &AccountRecord) -> LinkRecipient {
-    match (recipient_hash, account.email.as_deref()) {
+    match (recipient_hash, account.email.as_ref().map(EmailAddress::as_str)) {
         (None, _) => LinkRecipient::Unbound,
         (Some(bound), Some(current)) if bound == fingerprint(current) => LinkRecipient::Current,
         (Some(_), _) => LinkRecipient::Stale,
@@ -340,6 +340,6 @@ pub(crate) fn link_recipient(recipient_hash: Option<&str>, account: &AccountReco
 pub(crate) fn actor_of(account: &AccountRecord) -> Actor {
     Actor::Account {
         id: account.id,
-        user_code: account.user_code.clone(),
+        user_code: account.user_code.to_string(),
     }
 }

@@ -87,7 +87,8 @@ pub async fn request(
     let new_email = EmailAddress::parse(new_email).map_err(|e| AppError::invalid("email", e))?;
     if account
         .email
-        .as_deref()
+        .as_ref()
+        .map(EmailAddress::as_str)
         .is_some_and(|old| old.eq_ignore_ascii_case(new_email.as_str()))
     {
         return Err(AppError::conflict("the new address is the current one"));
@@ -121,7 +122,7 @@ pub async fn request(
     .await?;
     tx.insert_email_change(&NewEmailChange {
         account_id: account.id,
-        old_email: account.email.as_deref(),
+        old_email: account.email.as_ref().map(EmailAddress::as_str),
         old_email_verified: account.email_verified,
         new_email: new_email.as_str(),
         confirm_token_id: token_id,
@@ -148,7 +149,7 @@ pub async fn request(
             school_id: Some(account.school_id),
             message: OutboundMessage::EmailChangeConfirm {
                 first_name: account.first_name.clone(),
-                user_code: account.user_code.clone(),
+                user_code: account.user_code.to_string(),
                 link: app.link(&format!("/account/email/confirm?token={}", token.as_str())),
                 expires_hours: TokenPurpose::EmailChange.default_lifetime_secs() / 3600,
             },
@@ -162,12 +163,12 @@ pub async fn request(
             &mut tx,
             app,
             Mail {
-                to: current,
+                to: current.as_str(),
                 lang: lang_of(&account),
                 school_id: Some(account.school_id),
                 message: OutboundMessage::EmailChangeRequestedNotice {
                     first_name: account.first_name.clone(),
-                    user_code: account.user_code.clone(),
+                    user_code: account.user_code.to_string(),
                     new_email_masked: new_email.masked(),
                     requested_at: format_time(now),
                     ip: ctx.ip.clone(),
@@ -217,7 +218,7 @@ pub async fn inspect_confirm(app: &App, token: &str) -> Result<Option<LinkInfo>,
     Ok(account
         .filter(|a| a.status != AccountStatus::Disabled)
         .map(|a| LinkInfo {
-            user_code: a.user_code,
+            user_code: a.user_code.into(),
             first_name: a.first_name,
             email_masked: masked(Some(&change.new_email)),
         }))
@@ -236,7 +237,7 @@ pub async fn inspect_undo(app: &App, token: &str) -> Result<Option<LinkInfo>, Ap
     let account = tx.account_by_id(change.account_id).await?;
     tx.commit().await?;
     Ok(account.map(|a| LinkInfo {
-        user_code: a.user_code,
+        user_code: a.user_code.into(),
         first_name: a.first_name,
         email_masked: masked(change.old_email.as_deref()),
     }))
@@ -268,7 +269,7 @@ pub async fn confirm(app: &App, token: &str, ctx: &RequestContext) -> Result<Str
         &mut tx,
         account.id,
         TokenPurpose::EmailUndo,
-        account.email.as_deref(),
+        account.email.as_ref().map(EmailAddress::as_str),
         now,
     )
     .await?;
@@ -284,7 +285,7 @@ pub async fn confirm(app: &App, token: &str, ctx: &RequestContext) -> Result<Str
     if !tx
         .mark_email_change_confirmed(
             change.id,
-            account.email.as_deref(),
+            account.email.as_ref().map(EmailAddress::as_str),
             account.email_verified,
             undo_id,
             now.0,
@@ -310,12 +311,12 @@ pub async fn confirm(app: &App, token: &str, ctx: &RequestContext) -> Result<Str
             &mut tx,
             app,
             Mail {
-                to: old,
+                to: old.as_str(),
                 lang: lang_of(&account),
                 school_id: Some(account.school_id),
                 message: OutboundMessage::EmailChangedNotice {
                     first_name: account.first_name.clone(),
-                    user_code: account.user_code.clone(),
+                    user_code: account.user_code.to_string(),
                     new_email_masked: new_masked,
                     changed_at: format_time(now),
                     undo_link: app.link(&format!("/account/email/undo?token={}", undo.as_str())),
@@ -378,7 +379,9 @@ pub async fn undo(app: &App, token: &str, ctx: &RequestContext) -> Result<(), Ap
     let reset_sent = match restored {
         Some(address) => {
             let restored_account = AccountRecord {
-                email: Some(address.to_owned()),
+                email: Some(
+                    EmailAddress::parse(address).map_err(|e| AppError::internal_because("stored old email", e))?,
+                ),
                 ..account.clone()
             };
             queue_reset_after_undo(&mut tx, app, &restored_account, address, now).await?;
@@ -424,7 +427,7 @@ async fn queue_reset_after_undo(
                 accounts: vec![ResetLink {
                     first_name: account.first_name.clone(),
                     last_name: account.last_name.clone(),
-                    user_code: account.user_code.clone(),
+                    user_code: account.user_code.to_string(),
                     school_name: account.school_name.clone(),
                     link: app.link(&format!("/password/reset?token={}", token.as_str())),
                 }],

@@ -31,6 +31,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
 use serde::Serialize;
+use varco_domain::UserCode;
 use varco_domain::account::{AccountKind, AccountStatus};
 use varco_store::RosterUpdate;
 
@@ -399,7 +400,7 @@ pub async fn apply(
                         ctx,
                         Target::Account {
                             id,
-                            user_code: user_code.as_deref(),
+                            user_code: user_code.as_ref().map(UserCode::as_str),
                         },
                         AuditEvent::AccountChangedByRoster,
                     )

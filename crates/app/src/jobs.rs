@@ -102,12 +102,12 @@ async fn send_reminder(
             &mut tx,
             app,
             Mail {
-                to: email,
+                to: email.as_str(),
                 lang: lang_of(&account),
                 school_id: Some(account.school_id),
                 message: OutboundMessage::PasswordExpiryReminder {
                     first_name: account.first_name.clone(),
-                    user_code: account.user_code.clone(),
+                    user_code: account.user_code.to_string(),
                     days_left,
                     expires_on: format_date(expires_at),
                     change_url: app.link("/password/change"),

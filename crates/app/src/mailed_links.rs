@@ -8,7 +8,7 @@ use varco_domain::Lang;
 use varco_domain::clock::Timestamp;
 use varco_domain::outbound::OutboundMessage;
 use varco_domain::token::TokenPurpose;
-use varco_domain::{AccountId, SchoolId};
+use varco_domain::{AccountId, EmailAddress, SchoolId};
 use varco_store::{AccountRecord, Tx};
 
 use crate::credentials::issue_link;
@@ -46,10 +46,10 @@ impl<'a> Activation<'a> {
         Activation {
             account_id: account.id,
             first_name: &account.first_name,
-            user_code: &account.user_code,
+            user_code: account.user_code.as_str(),
             school_id: account.school_id,
             school_name: &account.school_name,
-            email: account.email.as_deref(),
+            email: account.email.as_ref().map(EmailAddress::as_str),
             lang: lang_of(account),
         }
     }

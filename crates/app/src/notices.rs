@@ -25,14 +25,14 @@ pub(crate) async fn queue_password_changed_notice(
         tx,
         app,
         Mail {
-            to: email,
+            to: email.as_str(),
             lang: lang_of(account),
             school_id: Some(account.school_id),
             message: OutboundMessage::PasswordChanged {
                 // An account waiting for activation gets "your account is active".
                 activation: account.status == varco_domain::account::AccountStatus::PendingActivation,
                 first_name: account.first_name.clone(),
-                user_code: account.user_code.clone(),
+                user_code: account.user_code.to_string(),
                 changed_at: format_time(now),
                 ip: ctx.ip.clone(),
                 school_name: account.school_name.clone(),

@@ -14,12 +14,12 @@ pub(crate) fn context_words(account: &AccountRecord) -> Vec<String> {
     let mut words = vec![
         account.first_name.clone(),
         account.last_name.clone(),
-        account.user_code.clone(),
-        account.tax_code.clone(),
+        account.user_code.to_string(),
+        account.tax_code.to_string(),
         account.school_name.clone(),
     ];
     words.extend(account.username.clone());
-    words.extend(account.email.clone());
+    words.extend(account.email.as_ref().map(ToString::to_string));
     words
 }
 

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use varco_domain::account::AccountStatus;
 use varco_domain::outbound::{OutboundMessage, ResetLink};
 use varco_domain::token::{SecretToken, TokenPurpose};
-use varco_domain::{Lang, SchoolId};
+use varco_domain::{EmailAddress, Lang, SchoolId};
 use varco_store::{AccountRecord, TokenRecord};
 
 use crate::audit::{self, AuditEvent, ResetRequest, Target};
@@ -113,7 +113,7 @@ pub async fn request_reset(app: &App, login: &str, ctx: &RequestContext) -> Resu
     let mut activations = 0;
     for account in usable {
         tx.lock_account(account.id).await?;
-        let email = account.email.clone().unwrap_or_default();
+        let email = account.email.as_ref().map(EmailAddress::as_str).unwrap_or_default();
         let recent = tx
             .count_tokens_since(account.id, TokenPurpose::Reset, now.plus_secs(-3600))
             .await?
@@ -142,14 +142,14 @@ pub async fn request_reset(app: &App, login: &str, ctx: &RequestContext) -> Resu
             activations += 1;
             continue;
         }
-        let link = issue_mailed_link(&mut tx, app, account.id, &email, TokenPurpose::Reset, now).await?;
+        let link = issue_mailed_link(&mut tx, app, account.id, email, TokenPurpose::Reset, now).await?;
         let entry = messages
             .entry(email.to_lowercase())
             .or_insert_with(|| (lang_of(account), account.school_id, Vec::new()));
         entry.2.push(ResetLink {
             first_name: account.first_name.clone(),
             last_name: account.last_name.clone(),
-            user_code: account.user_code.clone(),
+            user_code: account.user_code.to_string(),
             school_name: account.school_name.clone(),
             link,
         });
@@ -223,7 +223,7 @@ pub async fn inspect_link(app: &App, token: &str) -> Result<LinkState, AppError>
     }
     Ok(LinkState::Valid {
         activation,
-        user_code: account.user_code,
+        user_code: account.user_code.into(),
         first_name: account.first_name,
     })
 }

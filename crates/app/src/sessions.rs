@@ -33,7 +33,7 @@ impl Authenticated {
     pub fn actor(&self) -> Actor {
         Actor::Account {
             id: self.account.id,
-            user_code: self.account.user_code.clone(),
+            user_code: self.account.user_code.to_string(),
         }
     }
 
@@ -132,7 +132,7 @@ pub async fn logout(app: &App, token: &str, ctx: &RequestContext) -> Result<(), 
             Some(a) => (
                 Actor::Account {
                     id: a.id,
-                    user_code: a.user_code.clone(),
+                    user_code: a.user_code.to_string(),
                 },
                 Some(a.user_code.as_str()),
             ),

@@ -49,12 +49,12 @@ pub struct RoleView {
 
 pub(crate) fn view(app: &App, record: &AccountRecord, roles: &[RoleGrant]) -> AccountView {
     AccountView {
-        user_code: record.user_code.clone(),
+        user_code: record.user_code.to_string(),
         kind: record.kind,
         first_name: record.first_name.clone(),
         last_name: record.last_name.clone(),
-        tax_code: record.tax_code.clone(),
-        email: record.email.clone(),
+        tax_code: record.tax_code.to_string(),
+        email: record.email.as_ref().map(ToString::to_string),
         email_verified: record.email_verified,
         username: record.username.clone(),
         status: record.status,

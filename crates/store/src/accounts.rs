@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use varco_domain::clock::Timestamp;
 use varco_domain::lockout::LockState;
-use varco_domain::{AccountId, AccountKind, AccountStatus, Lang, SchoolId};
+use varco_domain::{AccountId, AccountKind, AccountStatus, EmailAddress, Lang, SchoolId, TaxCode, UserCode};
 
 use crate::{StoreError, Tx};
 
@@ -16,8 +16,8 @@ use crate::{StoreError, Tx};
 pub struct AccountRecord {
     /// Row id.
     pub id: AccountId,
-    /// The code the owner signs in with (see `varco_domain::UserCode`).
-    pub user_code: String,
+    /// The code the owner signs in with.
+    pub user_code: UserCode,
     /// Row id of the school the account belongs to.
     pub school_id: SchoolId,
     /// That school's code (codice meccanografico).
@@ -31,9 +31,9 @@ pub struct AccountRecord {
     /// Family name(s), as imported.
     pub last_name: String,
     /// Codice fiscale, unique within the school.
-    pub tax_code: String,
+    pub tax_code: TaxCode,
     /// Contact address, used for links and notices.
-    pub email: Option<String>,
+    pub email: Option<EmailAddress>,
     /// Whether the owner proved they read `email` (by following a link sent to it).
     pub email_verified: bool,
     /// Optional login name (lower case, unique), as imported.
@@ -127,38 +127,115 @@ const SELECT: &str = "SELECT a.id, a.user_code, a.school_id, s.code AS school_co
      a.password_change_required, a.lang \
      FROM accounts a JOIN schools s ON s.id = a.school_id";
 
-fn from_row(row: &AnyRow) -> Result<AccountRecord, StoreError> {
-    let kind: String = row.try_get("kind")?;
-    let status: String = row.try_get("status")?;
-    let failed: i64 = row.try_get("failed_logins")?;
-    Ok(AccountRecord {
-        id: AccountId(row.try_get("id")?),
-        user_code: row.try_get("user_code")?,
-        school_id: SchoolId(row.try_get("school_id")?),
-        school_code: row.try_get("school_code")?,
-        school_name: row.try_get("school_name")?,
-        kind: AccountKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("account kind {kind:?}")))?,
-        first_name: row.try_get("first_name")?,
-        last_name: row.try_get("last_name")?,
-        tax_code: row.try_get("tax_code")?,
-        email: row.try_get("email")?,
-        email_verified: row.try_get::<i64, _>("email_verified")? != 0,
-        username: row.try_get("username")?,
-        status: AccountStatus::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("account status {status:?}")))?,
-        password_hash: row.try_get("password_hash")?,
-        password_changed_at: row.try_get::<Option<i64>, _>("password_changed_at")?.map(Timestamp),
-        failed_logins: u32::try_from(failed).unwrap_or(u32::MAX),
-        blocked_until: row.try_get::<Option<i64>, _>("blocked_until")?.map(Timestamp),
-        last_failed_login_at: row.try_get::<Option<i64>, _>("last_failed_login_at")?.map(Timestamp),
-        created_at: Timestamp(row.try_get("created_at")?),
-        updated_at: Timestamp(row.try_get("updated_at")?),
-        password_change_required: row.try_get::<i64, _>("password_change_required")? != 0,
-        lang: row
-            .try_get::<Option<String>, _>("lang")?
+/// A row of `accounts` (with its school joined in) as stored; private, so
+/// that callers only ever see an [`AccountRecord`] whose codes, address and
+/// vocabularies parsed.
+struct DbAccount {
+    id: i64,
+    user_code: String,
+    school_id: i64,
+    school_code: String,
+    school_name: String,
+    kind: String,
+    first_name: String,
+    last_name: String,
+    tax_code: String,
+    email: Option<String>,
+    email_verified: i64,
+    username: Option<String>,
+    status: String,
+    password_hash: Option<String>,
+    password_changed_at: Option<i64>,
+    failed_logins: i64,
+    blocked_until: Option<i64>,
+    last_failed_login_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+    password_change_required: i64,
+    lang: Option<String>,
+}
+
+impl TryFrom<&AnyRow> for DbAccount {
+    type Error = sqlx::Error;
+
+    fn try_from(row: &AnyRow) -> Result<DbAccount, sqlx::Error> {
+        Ok(DbAccount {
+            id: row.try_get("id")?,
+            user_code: row.try_get("user_code")?,
+            school_id: row.try_get("school_id")?,
+            school_code: row.try_get("school_code")?,
+            school_name: row.try_get("school_name")?,
+            kind: row.try_get("kind")?,
+            first_name: row.try_get("first_name")?,
+            last_name: row.try_get("last_name")?,
+            tax_code: row.try_get("tax_code")?,
+            email: row.try_get("email")?,
+            email_verified: row.try_get("email_verified")?,
+            username: row.try_get("username")?,
+            status: row.try_get("status")?,
+            password_hash: row.try_get("password_hash")?,
+            password_changed_at: row.try_get("password_changed_at")?,
+            failed_logins: row.try_get("failed_logins")?,
+            blocked_until: row.try_get("blocked_until")?,
+            last_failed_login_at: row.try_get("last_failed_login_at")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            password_change_required: row.try_get("password_change_required")?,
+            lang: row.try_get("lang")?,
+        })
+    }
+}
+
+impl TryFrom<DbAccount> for AccountRecord {
+    type Error = StoreError;
+
+    /// The personal fields (tax code, address) are not repeated in the
+    /// error: it may reach a log.
+    fn try_from(db: DbAccount) -> Result<AccountRecord, StoreError> {
+        let corrupt = |what: &str, why: &dyn std::fmt::Display| {
+            StoreError::Corrupt(format!("account {}: {what} does not parse: {why}", db.id))
+        };
+        let user_code = UserCode::parse(&db.user_code).map_err(|e| corrupt("user code", &e))?;
+        let tax_code = TaxCode::parse(&db.tax_code).map_err(|e| corrupt("tax code", &e))?;
+        let email = db
+            .email
             .as_deref()
-            .and_then(Lang::parse),
-    })
+            .map(EmailAddress::parse)
+            .transpose()
+            .map_err(|e| corrupt("email", &e))?;
+        let kind =
+            AccountKind::parse(&db.kind).ok_or_else(|| StoreError::Corrupt(format!("account kind {:?}", db.kind)))?;
+        let status = AccountStatus::parse(&db.status)
+            .ok_or_else(|| StoreError::Corrupt(format!("account status {:?}", db.status)))?;
+        Ok(AccountRecord {
+            id: AccountId(db.id),
+            user_code,
+            school_id: SchoolId(db.school_id),
+            school_code: db.school_code,
+            school_name: db.school_name,
+            kind,
+            first_name: db.first_name,
+            last_name: db.last_name,
+            tax_code,
+            email,
+            email_verified: db.email_verified != 0,
+            username: db.username,
+            status,
+            password_hash: db.password_hash,
+            password_changed_at: db.password_changed_at.map(Timestamp),
+            failed_logins: u32::try_from(db.failed_logins).unwrap_or(u32::MAX),
+            blocked_until: db.blocked_until.map(Timestamp),
+            last_failed_login_at: db.last_failed_login_at.map(Timestamp),
+            created_at: Timestamp(db.created_at),
+            updated_at: Timestamp(db.updated_at),
+            password_change_required: db.password_change_required != 0,
+            lang: db.lang.as_deref().and_then(Lang::parse),
+        })
+    }
+}
+
+fn from_row(row: &AnyRow) -> Result<AccountRecord, StoreError> {
+    AccountRecord::try_from(DbAccount::try_from(row)?)
 }
 
 impl AccountRecord {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use sqlx::Connection;
 use varco_domain::clock::Timestamp;
-use varco_domain::{AccountId, AccountKind, AccountStatus};
+use varco_domain::{AccountId, AccountKind, AccountStatus, EmailAddress, TaxCode, UserCode};
 use varco_store::{
     ClientRecord, CodeRecord, CodeSpend, ConnectOptions, GrantRecord, KeyRecord, MIGRATION_NAMES, NewAccount,
     NewClient, NewCode, NewGrant, NewSchool, OIDC_GRANT_RETENTION_SECS, RefreshUse, Store, StoreError,
@@ -59,6 +59,7 @@ both_engines!(
     clients,
     removing_a_client_removes_what_hangs_on_it,
     lists_that_do_not_parse_are_corrupt,
+    accounts_carry_domain_values_and_bad_stored_ones_are_corrupt,
     keys,
     codes,
     grants,
@@ -502,6 +503,83 @@ async fn lists_that_do_not_parse_are_corrupt(engine: Engine) {
         Err(StoreError::Corrupt(_))
     ));
     assert!(tx.oidc_client(PUBLIC).await.unwrap().is_some());
+}
+
+/// Accounts come back with parsed codes and address; a stored value that no
+/// longer parses is `Corrupt`, and the error does not repeat it.
+async fn accounts_carry_domain_values_and_bad_stored_ones_are_corrupt(engine: Engine) {
+    let Some(db) = Db::create(engine).await else { return };
+    let user_code = UserCode::generate(&mut rand::thread_rng());
+    let tax_code = TaxCode::complete("BNCGLI85C41H501").expect("a tax code");
+    let email = EmailAddress::parse("giulia.bianchi@example.it").unwrap();
+    let mut tx = db.store.begin().await.unwrap();
+    let school = tx.school_by_code("RMIC81200X").await.unwrap().expect("school");
+    let id = tx
+        .insert_account(&NewAccount {
+            user_code: user_code.as_str(),
+            school_id: school.id,
+            kind: AccountKind::Staff,
+            first_name: "Giulia",
+            last_name: "Bianchi",
+            tax_code: tax_code.as_str(),
+            email: Some(email.as_str()),
+            username: None,
+            status: AccountStatus::Active,
+            password_hash: None,
+            now: T0,
+        })
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = db.store.begin_read().await.unwrap();
+    let account = tx
+        .account_by_user_code(user_code.as_str())
+        .await
+        .unwrap()
+        .expect("account");
+    assert_eq!(account.id, id);
+    assert_eq!(account.school_id, school.id);
+    assert_eq!(account.user_code, user_code);
+    assert_eq!(account.tax_code, tax_code);
+    assert_eq!(account.email, Some(email));
+    drop(tx);
+
+    let pool = sqlx::AnyPool::connect(&db.url).await.expect("raw pool");
+    for (column, bad) in [
+        ("tax_code", "BNCGLI85C41H50"),
+        ("user_code", "ABCDEFGH"),
+        ("email", "giulia.bianchi"),
+    ] {
+        let good: String = sqlx::query_scalar(&format!("SELECT {column} FROM accounts WHERE id = $1"))
+            .bind(id.0)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        sqlx::query(&format!("UPDATE accounts SET {column} = $1 WHERE id = $2"))
+            .bind(bad)
+            .bind(id.0)
+            .execute(&pool)
+            .await
+            .unwrap();
+        let mut tx = db.store.begin_read().await.unwrap();
+        match tx.account_by_id(id).await {
+            Err(StoreError::Corrupt(why)) => assert!(!why.contains(bad), "{column}: {why}"),
+            other => panic!("{column} {bad:?} read as {other:?}"),
+        }
+        drop(tx);
+        sqlx::query(&format!("UPDATE accounts SET {column} = $1 WHERE id = $2"))
+            .bind(good)
+            .bind(id.0)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+    let mut tx = db.store.begin_read().await.unwrap();
+    assert!(
+        tx.account_by_id(id).await.unwrap().is_some(),
+        "repaired, it reads again"
+    );
 }
 
 async fn keys(engine: Engine) {
