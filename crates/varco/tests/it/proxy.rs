@@ -112,7 +112,8 @@ async fn a_school_signs_in_while_a_guesser_is_stopped(backend: Backend) {
         (limit..=limit + refilled + 1).contains(&refused),
         "{refused} refused in {guessing:.1} s: {statuses:?}"
     );
-    assert!(throttled >= 40 - limit - refilled - 1, "{statuses:?}");
+    // On a very slow machine every guess may have found a cell refilled.
+    assert!(throttled >= 40usize.saturating_sub(limit + refilled + 1), "{statuses:?}");
     assert_eq!(throttled, 40 - refused, "{statuses:?}");
     // The address is throttled now, for the right password too.
     assert_eq!(
