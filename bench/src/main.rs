@@ -146,7 +146,7 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Register the benchmark's confidential OpenID Connect client with
+    /// Register the benchmark's confidential OpenID Connect clients (RS256 and ES256) with
     /// `varco client add` (configuration from the environment); write it as JSON.
     OidcClient {
         #[arg(long)]
@@ -164,7 +164,7 @@ enum Command {
         pid: Option<u32>,
         #[arg(long)]
         accounts: PathBuf,
-        /// The client written by `oidc-client`.
+        /// The clients written by `oidc-client`.
         #[arg(long)]
         client: PathBuf,
         /// Concurrent clients for the refresh and userinfo rounds; the
@@ -402,7 +402,7 @@ fn main() -> anyhow::Result<()> {
             }
             let accounts = read_accounts(&accounts)?;
             let text = std::fs::read_to_string(&client).with_context(|| format!("reading {}", client.display()))?;
-            let client: oidc::ClientFile =
+            let clients: oidc::Clients =
                 serde_json::from_str(&text).with_context(|| format!("parsing {}", client.display()))?;
             let plan = oidc::Plan {
                 levels: concurrency,
@@ -413,7 +413,7 @@ fn main() -> anyhow::Result<()> {
                 timeout: Duration::from_secs(timeout_secs),
                 server_pid: pid,
             };
-            let report = runtime(client_threads)?.block_on(oidc::run(&url, &accounts, client, &plan))?;
+            let report = runtime(client_threads)?.block_on(oidc::run(&url, &accounts, clients, &plan))?;
             write_json(&out, &report)?;
         }
         Command::Roster { file, rows, seed } => roster::generate(&file, rows, seed)?,

@@ -38,7 +38,7 @@ pub const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
 /// The scopes every grant asks for: all the claims a school application reads.
 pub const SCOPE: &str = "openid profile email school fiscal_number";
 
-/// The registered confidential client, as `varco client add` printed it.
+/// A registered confidential client, as `varco client add` printed it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClientFile {
     pub client_id: String,
@@ -46,23 +46,30 @@ pub struct ClientFile {
     pub redirect_uri: String,
 }
 
+/// The benchmark's two clients: RS256 ID tokens (the default, measured at
+/// every concurrency) and ES256 (measured at the best one, for comparison).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Clients {
+    pub rs256: ClientFile,
+    pub es256: ClientFile,
+}
+
 /// Registers a first-party confidential client (`client_secret_basic`, no
 /// consent page) with the real CLI, configuration from the environment.
-pub fn register(varco: &Path) -> anyhow::Result<ClientFile> {
-    let out = crate::seed::varco(
-        varco,
-        &[
-            "client",
-            "add",
-            "--name",
-            "Varco bench",
-            "--redirect-uri",
-            REDIRECT_URI,
-            "--first-party",
-        ],
-        None,
-    )
-    .context("registering the client")?;
+fn register_one(varco: &Path, name: &str, es256: bool) -> anyhow::Result<ClientFile> {
+    let mut args = vec![
+        "client",
+        "add",
+        "--name",
+        name,
+        "--redirect-uri",
+        REDIRECT_URI,
+        "--first-party",
+    ];
+    if es256 {
+        args.push("--es256");
+    }
+    let out = crate::seed::varco(varco, &args, None).with_context(|| format!("registering the client {name}"))?;
     let mut lines = out.lines().map(str::trim).filter(|l| !l.is_empty());
     let (Some(client_id), Some(secret)) = (lines.next(), lines.next()) else {
         bail!("varco client add printed no client_id and secret: {out:?}");
@@ -71,6 +78,14 @@ pub fn register(varco: &Path) -> anyhow::Result<ClientFile> {
         client_id: client_id.to_owned(),
         secret: secret.to_owned(),
         redirect_uri: REDIRECT_URI.to_owned(),
+    })
+}
+
+/// Registers the benchmark's clients.
+pub fn register(varco: &Path) -> anyhow::Result<Clients> {
+    Ok(Clients {
+        rs256: register_one(varco, "Varco bench", false)?,
+        es256: register_one(varco, "Varco bench ES256", true)?,
     })
 }
 
@@ -105,11 +120,15 @@ struct Target {
     authorize: String,
     token: String,
     userinfo: String,
+    healthz: String,
+    discovery: String,
     client: ClientFile,
+    /// The client's ID token algorithm, for the log.
+    label: &'static str,
 }
 
 impl Target {
-    fn new(base: &str, client: ClientFile, timeout: Duration) -> anyhow::Result<Target> {
+    fn new(base: &str, client: ClientFile, label: &'static str, timeout: Duration) -> anyhow::Result<Target> {
         let base = base.trim_end_matches('/').to_owned();
         Ok(Target {
             http: http_client(timeout)?,
@@ -117,8 +136,11 @@ impl Target {
             authorize: format!("{base}/oauth2/authorize"),
             token: format!("{base}/oauth2/token"),
             userinfo: format!("{base}/oauth2/userinfo"),
+            healthz: format!("{base}/healthz"),
+            discovery: format!("{base}/.well-known/openid-configuration"),
             base,
             client,
+            label,
         })
     }
 
@@ -245,6 +267,30 @@ impl Target {
     async fn refresh(&self, refresh_token: &str) -> Result<Tokens, String> {
         self.token(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token)])
             .await
+    }
+
+    /// A GET that must answer 200.
+    async fn get_ok(&self, url: &str) -> Result<(), String> {
+        let response = self.http.get(url).send().await.map_err(|e| {
+            if e.is_timeout() {
+                "timeout".to_owned()
+            } else {
+                e.to_string()
+            }
+        })?;
+        let status = response.status();
+        response.bytes().await.map_err(|e| {
+            if e.is_timeout() {
+                "timeout".to_owned()
+            } else {
+                e.to_string()
+            }
+        })?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("HTTP {status}"))
+        }
     }
 
     async fn userinfo(&self, access_token: &str) -> Result<(), String> {
@@ -393,7 +439,13 @@ pub struct OidcReport {
     pub signing: Vec<SignRate>,
     pub rotation: RotationCheck,
     pub refresh: Vec<Level>,
+    /// Refresh grants of an ES256 client at the RS256 run's best concurrency.
+    pub refresh_es256: Option<Level>,
     pub userinfo: Vec<Level>,
+    /// `GET /healthz` (HTTP and one `SELECT 1`) at userinfo's best concurrency.
+    pub healthz: Option<Level>,
+    /// `GET /.well-known/openid-configuration` (no database), likewise.
+    pub discovery: Option<Level>,
     pub exchange: Exchange,
     pub setup_seconds: f64,
 }
@@ -517,6 +569,10 @@ async fn rotation_check(target: &Target, cookie: &str) -> anyhow::Result<Rotatio
 enum Kind {
     Refresh,
     Userinfo,
+    /// `GET /healthz`: HTTP and one `SELECT 1`, a floor for userinfo.
+    Healthz,
+    /// `GET /.well-known/openid-configuration`: HTTP without the database.
+    Discovery,
 }
 
 /// One round: the first `concurrency` chains, one client each, until
@@ -536,7 +592,7 @@ async fn round(target: &Arc<Target>, chains: &mut [Chain], kind: Kind, plan: &Pl
             let mut first_error: Option<String> = None;
             // A userinfo client keeps its access token even if its grant's
             // refresh chain broke (errors then show it).
-            while chain.alive || kind == Kind::Userinfo {
+            while chain.alive || kind != Kind::Refresh {
                 if next.fetch_add(1, Ordering::Relaxed) >= max_requests || Instant::now() >= deadline {
                     break;
                 }
@@ -551,6 +607,8 @@ async fn round(target: &Arc<Target>, chains: &mut [Chain], kind: Kind, plan: &Pl
                         Ok(())
                     }),
                     Kind::Userinfo => target.userinfo(&chain.access_token).await,
+                    Kind::Healthz => target.get_ok(&target.healthz).await,
+                    Kind::Discovery => target.get_ok(&target.discovery).await,
                 };
                 match outcome {
                     Ok(()) => latencies.push(ms(sent.elapsed())),
@@ -595,18 +653,27 @@ async fn round(target: &Arc<Target>, chains: &mut [Chain], kind: Kind, plan: &Pl
     })
 }
 
-async fn levels(target: &Arc<Target>, chains: &mut [Chain], kind: Kind, plan: &Plan) -> anyhow::Result<Vec<Level>> {
+async fn levels(
+    target: &Arc<Target>,
+    chains: &mut [Chain],
+    kind: Kind,
+    plan: &Plan,
+    concurrency_levels: &[usize],
+) -> anyhow::Result<Vec<Level>> {
     let name = match kind {
         Kind::Refresh => "refresh grants",
         Kind::Userinfo => "userinfo requests",
+        Kind::Healthz => "healthz requests",
+        Kind::Discovery => "discovery requests",
     };
     let mut out = Vec::new();
-    for &concurrency in &plan.levels {
+    for &concurrency in concurrency_levels {
         let mut rounds = Vec::new();
         for _ in 0..plan.rounds.max(1) {
             let r = round(target, &mut chains[..concurrency], kind, plan).await?;
             eprintln!(
-                "oidc: {name}, C={concurrency}: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, server CPU {:.3} ms and client CPU {:.3} ms per request, {} errors, other load {:.0}%",
+                "oidc: {name} ({}), C={concurrency}: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, server CPU {:.3} ms and client CPU {:.3} ms per request, {} errors, other load {:.0}%",
+                target.label,
                 r.per_sec,
                 r.latency.p50_ms,
                 r.latency.p99_ms,
@@ -699,7 +766,23 @@ async fn exchange_rounds(target: &Target, accounts: &[Account], plan: &Plan) -> 
     })
 }
 
-pub async fn run(base_url: &str, accounts: &Accounts, client: ClientFile, plan: &Plan) -> anyhow::Result<OidcReport> {
+/// One grant per client, sign-ins round robin.
+async fn make_chains(target: &Target, cookies: &[String], grants: usize) -> anyhow::Result<Vec<Chain>> {
+    let mut chains = Vec::with_capacity(grants);
+    for i in 0..grants {
+        let tokens = new_grant(target, &cookies[i % cookies.len()])
+            .await
+            .map_err(|e| anyhow!("{} grant {i}: {e}", target.label))?;
+        chains.push(Chain {
+            refresh_token: tokens.refresh_token,
+            access_token: tokens.access_token,
+            alive: true,
+        });
+    }
+    Ok(chains)
+}
+
+pub async fn run(base_url: &str, accounts: &Accounts, clients: Clients, plan: &Plan) -> anyhow::Result<OidcReport> {
     if accounts.accounts.is_empty() {
         bail!("no accounts to sign in with");
     }
@@ -712,7 +795,8 @@ pub async fn run(base_url: &str, accounts: &Accounts, client: ClientFile, plan: 
     .await
     .context("signing reference")??;
 
-    let target = Arc::new(Target::new(base_url, client, plan.timeout)?);
+    let target = Arc::new(Target::new(base_url, clients.rs256, "RS256", plan.timeout)?);
+    let es256 = Arc::new(Target::new(base_url, clients.es256, "ES256", plan.timeout)?);
     let setup = Instant::now();
     // One session per account (as many as there are grants to make), then
     // one code flow per grant: several grants may share a sign-in.
@@ -721,17 +805,8 @@ pub async fn run(base_url: &str, accounts: &Accounts, client: ClientFile, plan: 
     for account in &accounts.accounts[..sessions] {
         cookies.push(target.sign_in(account).await.map_err(|e| anyhow!(e))?);
     }
-    let mut chains = Vec::with_capacity(grants);
-    for i in 0..grants {
-        let tokens = new_grant(&target, &cookies[i % sessions])
-            .await
-            .map_err(|e| anyhow!("grant {i}: {e}"))?;
-        chains.push(Chain {
-            refresh_token: tokens.refresh_token,
-            access_token: tokens.access_token,
-            alive: true,
-        });
-    }
+    let mut chains = make_chains(&target, &cookies, grants).await?;
+    let mut es256_chains = make_chains(&es256, &cookies, grants).await?;
     let rotation = rotation_check(&target, &cookies[0]).await?;
     let setup_seconds = setup.elapsed().as_secs_f64();
     eprintln!("oidc: {sessions} sign-ins and {grants} grants in {setup_seconds:.1} s; rotation check: {rotation:?}");
@@ -739,12 +814,30 @@ pub async fn run(base_url: &str, accounts: &Accounts, client: ClientFile, plan: 
         bail!("refresh tokens do not rotate as they should: {rotation:?}");
     }
 
-    let refresh = levels(&target, &mut chains, Kind::Refresh, plan).await?;
+    let refresh = levels(&target, &mut chains, Kind::Refresh, plan, &plan.levels).await?;
     let dead = chains.iter().filter(|c| !c.alive).count();
     if dead > 0 {
         eprintln!("oidc: {dead} of {grants} clients stopped after a failed refresh");
     }
-    let userinfo = levels(&target, &mut chains, Kind::Userinfo, plan).await?;
+    // The same at the best concurrency with ES256 ID tokens: what RSA costs.
+    let best = refresh
+        .iter()
+        .max_by(|a, b| a.per_sec.total_cmp(&b.per_sec))
+        .map_or(1, |l| l.concurrency);
+    let refresh_es256 = levels(&es256, &mut es256_chains, Kind::Refresh, plan, &[best])
+        .await?
+        .pop();
+    let userinfo = levels(&target, &mut chains, Kind::Userinfo, plan, &plan.levels).await?;
+    // Floors at userinfo's best concurrency: the HTTP stack alone, and with
+    // one database round trip.
+    let best = userinfo
+        .iter()
+        .max_by(|a, b| a.per_sec.total_cmp(&b.per_sec))
+        .map_or(1, |l| l.concurrency);
+    let healthz = levels(&target, &mut chains, Kind::Healthz, plan, &[best]).await?.pop();
+    let discovery = levels(&target, &mut chains, Kind::Discovery, plan, &[best])
+        .await?
+        .pop();
     let exchange = exchange_rounds(&target, &accounts.accounts, plan).await?;
     Ok(OidcReport {
         accounts: sessions,
@@ -754,7 +847,10 @@ pub async fn run(base_url: &str, accounts: &Accounts, client: ClientFile, plan: 
         signing,
         rotation,
         refresh,
+        refresh_es256,
         userinfo,
+        healthz,
+        discovery,
         exchange,
         setup_seconds,
     })

@@ -478,7 +478,7 @@ fn oidc_section(details: &mut String, summary: &mut Vec<[String; 4]>, o: &OidcRe
     let rounds = o.refresh.first().map(|l| l.rounds.len()).unwrap_or(0);
     let _ = writeln!(
         details,
-        "One first-party confidential client (`client_secret_basic`, RS256 ID tokens); {} grants from {} sign-ins, scope `{}`. \
+        "Two first-party confidential clients (`client_secret_basic`): one with RS256 ID tokens (the default: every row unless said) and one with ES256; {} grants each, from {} sign-ins, scope `{}`. \
          Each concurrent client owns one grant. Medians of {rounds} round(s) of {:.0} s per concurrency C. \
          CPU per request is the server's (and the load generator's, which shares the cores) CPU time in the round ÷ successful requests.\n",
         o.grants, o.accounts, o.scope, o.seconds_per_round
@@ -513,8 +513,43 @@ fn oidc_section(details: &mut String, summary: &mut Vec<[String; 4]>, o: &OidcRe
         "### Refresh-token grants (`POST /oauth2/token`, grant_type=refresh_token; each rotates, each client presents the newest token)\n"
     );
     level_table(details, "grants", &o.refresh);
+    if let Some(l) = &o.refresh_es256 {
+        let _ = writeln!(
+            details,
+            "The same with a client whose ID tokens are ES256 (`varco client add --es256`), at C = {}:\n",
+            l.concurrency
+        );
+        level_table(details, "grants", std::slice::from_ref(l));
+    }
     let _ = writeln!(details, "### Userinfo (`GET /oauth2/userinfo`, Bearer)\n");
     level_table(details, "requests", &o.userinfo);
+    if let (Some(h), Some(d)) = (&o.healthz, &o.discovery) {
+        let _ = writeln!(
+            details,
+            "Floors at C = {}: `GET /.well-known/openid-configuration` (HTTP and the middleware only, no database) and `GET /healthz` (the same plus one `SELECT 1` on a pooled connection, no transaction). \
+             Userinfo makes 7 database round trips (BEGIN, 5 SELECTs, COMMIT).\n",
+            h.concurrency
+        );
+        let _ = writeln!(
+            details,
+            "| request | requests/s | p50 ms | p99 ms | server CPU ms/request | load generator CPU ms/request | errors | other load |"
+        );
+        let _ = writeln!(details, "|---|---:|---:|---:|---:|---:|---:|---:|");
+        for (name, l) in [("discovery (no database)", d), ("healthz (one `SELECT 1`)", h)] {
+            let _ = writeln!(
+                details,
+                "| {name} | {:.0} | {:.2} | {:.2} | {:.3} | {:.3} | {} | {:.0}% |",
+                l.per_sec,
+                l.p50_ms,
+                l.p99_ms,
+                l.server_cpu_ms,
+                l.client_cpu_ms,
+                l.errors,
+                l.other_load * 100.0
+            );
+        }
+        let _ = writeln!(details);
+    }
     let e = &o.exchange;
     let _ = writeln!(
         details,
