@@ -11,18 +11,20 @@ set -euo pipefail
 
 usage() {
     cat <<'EOF'
-usage: bash bench/run.sh [--postgres] [--quick] [--keep]
+usage: bash bench/run.sh [--postgres] [--quick] [--keep] [--only NAMES]
 
   --postgres   run against fresh PostgreSQL databases (psql -h 127.0.0.1 -U postgres),
                dropped at the end; default: SQLite in a fresh temporary directory
   --quick      smaller runs (a smoke test of the script, not a measurement)
   --keep       keep the temporary directory (server logs, CSV) for inspection
+  --only NAMES run only these benchmarks, comma-separated: login, flood, import, oidc
+               (the accounts are seeded whenever login, flood or oidc runs)
 EOF
 }
 
 BACKEND=sqlite
 KEEP=0
-# Sizes of a full run (about 5 minutes on 2 cores).
+# Sizes of a full run (about 7 minutes on 2 cores).
 ACCOUNTS=64
 ARGON_SECONDS=2
 ARGON_ROUNDS=3
@@ -34,6 +36,11 @@ FLOOD_CLIENTS=500
 FLOOD_SECONDS=20
 ROSTER_ROWS=100000
 IMPORT_TIMEOUT=120
+OIDC_LEVELS=1,4,16,64
+OIDC_ROUNDS=3
+OIDC_SECONDS=5
+OIDC_EXCHANGES=50
+ONLY=login,flood,import,oidc
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -41,6 +48,18 @@ while [[ $# -gt 0 ]]; do
         --quick)
             ACCOUNTS=8 ARGON_SECONDS=0.5 ARGON_ROUNDS=1 LOGIN_MIN=10 LOGIN_PER_CLIENT=2 LOGIN_REPEATS=1
             FLOOD_CLIENTS=50 FLOOD_SECONDS=3 ROSTER_ROWS=2000 IMPORT_TIMEOUT=60
+            OIDC_LEVELS=1,4 OIDC_ROUNDS=1 OIDC_SECONDS=1 OIDC_EXCHANGES=5
+            ;;
+        --only)
+            [[ $# -ge 2 ]] || { echo "--only needs a list of benchmarks" >&2; usage >&2; exit 2; }
+            ONLY=$2
+            shift
+            for name in ${ONLY//,/ }; do
+                case "$name" in
+                    login | flood | import | oidc) ;;
+                    *) echo "unknown benchmark: $name" >&2; usage >&2; exit 2 ;;
+                esac
+            done
             ;;
         --keep) KEEP=1 ;;
         -h | --help) usage; exit 0 ;;
@@ -204,6 +223,17 @@ bench_flood() {
     stop_server
 }
 
+bench_oidc() {
+    [[ -s $WORK/accounts.json ]] || { echo "no seeded accounts" >&2; return 1; }
+    # Registered before the server starts, through the real CLI.
+    "$BENCH" oidc-client --varco "$VARCO" --out "$WORK/oidc-client.json"
+    start_server oidc
+    "$BENCH" oidc --url "$SERVER_URL" --pid "$SERVER_PID" --accounts "$WORK/accounts.json" \
+        --client "$WORK/oidc-client.json" --concurrency "$OIDC_LEVELS" --rounds "$OIDC_ROUNDS" \
+        --seconds "$OIDC_SECONDS" --exchanges "$OIDC_EXCHANGES" --out "$JSON/oidc.json"
+    stop_server
+}
+
 bench_import() {
     "$BENCH" import --varco "$VARCO" --school BNCH000002 --file "$WORK/roster.csv" \
         --rows "$ROSTER_ROWS" --timeout-secs "$IMPORT_TIMEOUT" --out "$JSON/import.json"
@@ -218,13 +248,17 @@ BUSY=$(( (T1 - T0 - (I1 - I0)) * 100 / (T1 - T0 > 0 ? T1 - T0 : 1) ))
 if ((BUSY > 5)); then
     echo "warning: other processes keep the CPUs ${BUSY}% busy; the figures will be too low (see 'other load')" >&2
 fi
+wanted() { [[ ",$ONLY," == *",$1,"* ]]; }
 START=$SECONDS
 use_database main
-run_bench seed seed_accounts
-run_bench login bench_login
-run_bench flood bench_flood
-use_database import
-run_bench import bench_import
+if wanted login || wanted flood || wanted oidc; then run_bench seed seed_accounts; fi
+if wanted login; then run_bench login bench_login; fi
+if wanted flood; then run_bench flood bench_flood; fi
+if wanted oidc; then run_bench oidc bench_oidc; fi
+if wanted import; then
+    use_database import
+    run_bench import bench_import
+fi
 TOTAL=$((SECONDS - START))
 
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)

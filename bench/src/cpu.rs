@@ -53,3 +53,11 @@ pub fn others_share(before: &Snapshot, after: &Snapshot) -> f64 {
     let ours = after.server.saturating_sub(before.server) + after.own.saturating_sub(before.own);
     busy.saturating_sub(ours) as f64 / total as f64
 }
+
+/// CPU seconds (user + system) the server and this process used between two
+/// snapshots, assuming Linux's fixed 100 clock ticks per second (USER_HZ).
+pub fn seconds_used(before: &Snapshot, after: &Snapshot) -> (f64, f64) {
+    let server = after.server.saturating_sub(before.server) as f64 / 100.0;
+    let own = after.own.saturating_sub(before.own) as f64 / 100.0;
+    (server, own)
+}

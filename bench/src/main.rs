@@ -9,6 +9,7 @@ mod cpu;
 mod flood;
 mod login;
 mod mail;
+mod oidc;
 mod report;
 mod roster;
 mod seed;
@@ -142,6 +143,51 @@ enum Command {
         /// Skip the disconnect storm after the flood.
         #[arg(long)]
         no_storm: bool,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Register the benchmark's confidential OpenID Connect clients (RS256 and ES256) with
+    /// `varco client add` (configuration from the environment); write it as JSON.
+    OidcClient {
+        #[arg(long)]
+        varco: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The OpenID Connect provider: refresh-token grants/s (rotating),
+    /// userinfo requests/s, and what the code exchange adds to a sign-in.
+    Oidc {
+        #[arg(long)]
+        url: String,
+        /// The server's process id (its CPU time per request is reported).
+        #[arg(long)]
+        pid: Option<u32>,
+        #[arg(long)]
+        accounts: PathBuf,
+        /// The clients written by `oidc-client`.
+        #[arg(long)]
+        client: PathBuf,
+        /// Concurrent clients for the refresh and userinfo rounds; the
+        /// largest is also the number of grants made.
+        #[arg(long, value_delimiter = ',', default_value = "1,4,16,64")]
+        concurrency: Vec<usize>,
+        /// Rounds per concurrency (and of the code exchange).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Length of one refresh or userinfo round.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// A round starts no more requests than this, whatever the time.
+        #[arg(long, default_value_t = 200_000)]
+        max_requests: usize,
+        /// Sign-ins, each with a code exchange, per exchange round.
+        #[arg(long, default_value_t = 50)]
+        exchanges: usize,
+        #[arg(long, default_value_t = 30)]
+        timeout_secs: u64,
+        /// Client worker threads (1 = a single-threaded runtime, the cheapest).
+        #[arg(long, default_value_t = 1)]
+        client_threads: usize,
         #[arg(long)]
         out: PathBuf,
     },
@@ -327,6 +373,49 @@ fn main() -> anyhow::Result<()> {
             &out,
             &roster::run(&varco, &school, &file, rows, Duration::from_secs(timeout_secs))?,
         )?,
+        Command::OidcClient { varco, out } => write_json(&out, &oidc::register(&varco)?)?,
+        Command::Oidc {
+            url,
+            pid,
+            accounts,
+            client,
+            concurrency,
+            rounds,
+            seconds,
+            max_requests,
+            exchanges,
+            timeout_secs,
+            client_threads,
+            out,
+        } => {
+            if concurrency.is_empty()
+                || concurrency.iter().any(|&c| c == 0 || c > 1024)
+                || rounds > 20
+                || !(0.5..=120.0).contains(&seconds)
+                || exchanges > 10_000
+                || max_requests > 10_000_000
+            {
+                bail!(
+                    "oidc: concurrency must be 1-1024, rounds at most 20, seconds 0.5-120, \
+                     exchanges at most 10,000, max-requests at most 10,000,000"
+                );
+            }
+            let accounts = read_accounts(&accounts)?;
+            let text = std::fs::read_to_string(&client).with_context(|| format!("reading {}", client.display()))?;
+            let clients: oidc::Clients =
+                serde_json::from_str(&text).with_context(|| format!("parsing {}", client.display()))?;
+            let plan = oidc::Plan {
+                levels: concurrency,
+                rounds,
+                round_time: Duration::from_secs_f64(seconds),
+                max_requests,
+                exchanges,
+                timeout: Duration::from_secs(timeout_secs),
+                server_pid: pid,
+            };
+            let report = runtime(client_threads)?.block_on(oidc::run(&url, &accounts, clients, &plan))?;
+            write_json(&out, &report)?;
+        }
         Command::Roster { file, rows, seed } => roster::generate(&file, rows, seed)?,
         Command::MailRecovery {
             varco,

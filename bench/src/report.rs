@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use crate::argon::{ArgonReport, ITERATIONS, MEMORY_KIB, PARALLELISM};
 use crate::flood::FloodReport;
 use crate::login::LoginReport;
+use crate::oidc::{Level, OidcReport};
 use crate::roster::ImportReport;
 
 pub struct Meta {
@@ -55,6 +56,7 @@ pub fn render(dir: &Path, meta: &Meta) -> String {
     let login: Option<LoginReport> = load(dir, "login.json");
     let flood: Option<FloodReport> = load(dir, "flood.json");
     let import: Option<ImportReport> = load(dir, "import.json");
+    let oidc: Option<OidcReport> = load(dir, "oidc.json");
 
     let raw = |threads: usize| {
         argon
@@ -169,7 +171,7 @@ pub fn render(dir: &Path, meta: &Meta) -> String {
             let _ = writeln!(details);
         }
         None => {
-            let _ = writeln!(details, "Not run (see the log).\n");
+            let _ = writeln!(details, "Not run (not selected, or failed: see the log).\n");
         }
     }
 
@@ -315,7 +317,7 @@ pub fn render(dir: &Path, meta: &Meta) -> String {
             let _ = writeln!(details);
         }
         None => {
-            let _ = writeln!(details, "Not run (see the log).\n");
+            let _ = writeln!(details, "Not run (not selected, or failed: see the log).\n");
         }
     }
 
@@ -387,7 +389,16 @@ pub fn render(dir: &Path, meta: &Meta) -> String {
             let _ = writeln!(details);
         }
         None => {
-            let _ = writeln!(details, "Not run (see the log).\n");
+            let _ = writeln!(details, "Not run (not selected, or failed: see the log).\n");
+        }
+    }
+
+    // 4. OpenID Connect provider.
+    let _ = writeln!(details, "## 4. OpenID Connect provider\n");
+    match &oidc {
+        Some(o) => oidc_section(&mut details, &mut summary, o, cores),
+        None => {
+            let _ = writeln!(details, "Not run (not selected, or failed: see the log).\n");
         }
     }
 
@@ -400,6 +411,10 @@ pub fn render(dir: &Path, meta: &Meta) -> String {
     }
     if let Some(f) = &flood {
         other_loads.push(f.other_load);
+    }
+    if let Some(o) = &oidc {
+        other_loads.extend(o.refresh.iter().chain(&o.userinfo).map(|x| x.other_load));
+        other_loads.push(o.exchange.other_load);
     }
     let worst = other_loads.iter().copied().fold(0.0, f64::max);
     if worst > 0.05 {
@@ -418,6 +433,185 @@ pub fn render(dir: &Path, meta: &Meta) -> String {
     let _ = writeln!(s);
     s.push_str(&details);
     s
+}
+
+/// Goals of issue 8.
+pub const REFRESH_GOAL: f64 = 1_500.0;
+pub const USERINFO_GOAL: f64 = 10_000.0;
+pub const EXCHANGE_GOAL_MS: f64 = 5.0;
+/// Keycloak's sizing guide: refresh-token grants per second per vCPU.
+pub const KEYCLOAK_REFRESH_PER_VCPU: f64 = 120.0;
+
+/// The level with the most requests per second (medians of its rounds).
+fn best(levels: &[Level]) -> Option<&Level> {
+    levels.iter().max_by(|a, b| a.per_sec.total_cmp(&b.per_sec))
+}
+
+fn level_table(out: &mut String, what: &str, levels: &[Level]) {
+    let _ = writeln!(
+        out,
+        "| C | {what}/s | p50 ms | p99 ms | server CPU ms/request | load generator CPU ms/request | errors | other load |"
+    );
+    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for l in levels {
+        let errors = match &l.first_error {
+            Some(e) if l.errors > 0 => format!("{} ({e})", l.errors),
+            _ => l.errors.to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {:.2} | {:.2} | {:.3} | {:.3} | {} | {:.0}% |",
+            l.concurrency,
+            l.per_sec,
+            l.p50_ms,
+            l.p99_ms,
+            l.server_cpu_ms,
+            l.client_cpu_ms,
+            errors,
+            l.other_load * 100.0
+        );
+    }
+    let _ = writeln!(out);
+}
+
+fn oidc_section(details: &mut String, summary: &mut Vec<[String; 4]>, o: &OidcReport, cores: usize) {
+    let rounds = o.refresh.first().map(|l| l.rounds.len()).unwrap_or(0);
+    let _ = writeln!(
+        details,
+        "Two first-party confidential clients (`client_secret_basic`): one with RS256 ID tokens (the default: every row unless said) and one with ES256; {} grants each, from {} sign-ins, scope `{}`. \
+         Each concurrent client owns one grant. Medians of {rounds} round(s) of {:.0} s per concurrency C. \
+         CPU per request is the server's (and the load generator's, which shares the cores) CPU time in the round ÷ successful requests.\n",
+        o.grants, o.accounts, o.scope, o.seconds_per_round
+    );
+    let signing: Vec<String> = o
+        .signing
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} thread(s): **{:.0}/s** ({:.3} ms of CPU each)",
+                r.alg,
+                r.threads,
+                r.signs_per_sec,
+                r.threads as f64 * 1000.0 / r.signs_per_sec.max(f64::MIN_POSITIVE)
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        details,
+        "In-process ID token signing with the server's own key type (`varco_oidc::SigningKey`, median of {} 1-s rounds), the reference for a refresh: {}.\n",
+        o.signing.first().map(|r| r.rounds.len()).unwrap_or(0),
+        signing.join(", ")
+    );
+    let r = &o.rotation;
+    let _ = writeln!(
+        details,
+        "Rotation check on a grant of its own: refresh rotates: {}; the rotated token presented again is refused: {}; the newest token is then refused too (grant revoked): {}.\n",
+        r.first_refresh_ok, r.reused_token_refused, r.newest_token_refused_after_reuse
+    );
+    let _ = writeln!(
+        details,
+        "### Refresh-token grants (`POST /oauth2/token`, grant_type=refresh_token; each rotates, each client presents the newest token)\n"
+    );
+    level_table(details, "grants", &o.refresh);
+    if let Some(l) = &o.refresh_es256 {
+        let _ = writeln!(
+            details,
+            "The same with a client whose ID tokens are ES256 (`varco client add --es256`), at C = {}:\n",
+            l.concurrency
+        );
+        level_table(details, "grants", std::slice::from_ref(l));
+    }
+    let _ = writeln!(details, "### Userinfo (`GET /oauth2/userinfo`, Bearer)\n");
+    level_table(details, "requests", &o.userinfo);
+    if let (Some(h), Some(d)) = (&o.healthz, &o.discovery) {
+        let _ = writeln!(
+            details,
+            "Floors at C = {}: `GET /.well-known/openid-configuration` (HTTP and the middleware only, no database) and `GET /healthz` (the same plus one `SELECT 1` on a pooled connection, no transaction). \
+             Userinfo makes 7 database round trips (BEGIN, 5 SELECTs, COMMIT).\n",
+            h.concurrency
+        );
+        let _ = writeln!(
+            details,
+            "| request | requests/s | p50 ms | p99 ms | server CPU ms/request | load generator CPU ms/request | errors | other load |"
+        );
+        let _ = writeln!(details, "|---|---:|---:|---:|---:|---:|---:|---:|");
+        for (name, l) in [("discovery (no database)", d), ("healthz (one `SELECT 1`)", h)] {
+            let _ = writeln!(
+                details,
+                "| {name} | {:.0} | {:.2} | {:.2} | {:.3} | {:.3} | {} | {:.0}% |",
+                l.per_sec,
+                l.p50_ms,
+                l.p99_ms,
+                l.server_cpu_ms,
+                l.client_cpu_ms,
+                l.errors,
+                l.other_load * 100.0
+            );
+        }
+        let _ = writeln!(details);
+    }
+    let e = &o.exchange;
+    let _ = writeln!(
+        details,
+        "### Code exchange\n\nOne client, one at a time: `POST /api/v1/login`, then `GET /oauth2/authorize` with the session cookie (a 303 with the code), then `POST /oauth2/token` with the code and the PKCE verifier. Medians over {} round(s) of each round's median ({} sign-ins per round).\n",
+        e.rounds.len(),
+        e.rounds.first().map(|r| r.samples).unwrap_or(0)
+    );
+    let _ = writeln!(details, "| step | p50 ms |");
+    let _ = writeln!(details, "|---|---:|");
+    let _ = writeln!(details, "| login alone | {:.2} |", e.login_p50_ms);
+    let _ = writeln!(details, "| authorize | {:.2} |", e.authorize_p50_ms);
+    let _ = writeln!(details, "| token (code exchange) | {:.2} |", e.token_p50_ms);
+    let _ = writeln!(
+        details,
+        "| **authorize + token** (per sign-in; p99 {:.2}) | **{:.2}** |",
+        e.exchange_p99_ms, e.exchange_p50_ms
+    );
+    let _ = writeln!(details, "| login + authorize + token | {:.2} |", e.full_p50_ms);
+    let _ = writeln!(
+        details,
+        "| median(login + authorize + token) − median(login) | {:.2} |\n",
+        e.difference_ms
+    );
+
+    let mut goal = |name: String, value: f64, goal: f64| {
+        summary.push([
+            name,
+            format!("{value:.0}/s (× {:.2} of the goal)", value / goal),
+            format!("≥ {goal:.0}/s"),
+            verdict(value >= goal).into(),
+        ]);
+    };
+    if let Some(b) = best(&o.refresh) {
+        goal(
+            format!(
+                "refresh grants/s (best C = {}; {:.0}/s per core, Keycloak's guide: {:.0})",
+                b.concurrency,
+                b.per_sec / cores as f64,
+                KEYCLOAK_REFRESH_PER_VCPU
+            ),
+            b.per_sec,
+            REFRESH_GOAL,
+        );
+    }
+    if let Some(b) = best(&o.userinfo) {
+        goal(
+            format!("userinfo requests/s (best C = {})", b.concurrency),
+            b.per_sec,
+            USERINFO_GOAL,
+        );
+    }
+    summary.push([
+        "code exchange added to a sign-in (median authorize + token)".into(),
+        format!(
+            "{:.2} ms (× {:.2} of the budget; difference of medians: {:.2} ms)",
+            e.exchange_p50_ms,
+            e.exchange_p50_ms / EXCHANGE_GOAL_MS,
+            e.difference_ms
+        ),
+        format!("< {EXCHANGE_GOAL_MS:.0} ms"),
+        verdict(e.exchange_p50_ms < EXCHANGE_GOAL_MS).into(),
+    ]);
 }
 
 fn mem_total_gib() -> f64 {
