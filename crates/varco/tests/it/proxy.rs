@@ -113,7 +113,10 @@ async fn a_school_signs_in_while_a_guesser_is_stopped(backend: Backend) {
         "{refused} refused in {guessing:.1} s: {statuses:?}"
     );
     // On a very slow machine every guess may have found a cell refilled.
-    assert!(throttled >= 40usize.saturating_sub(limit + refilled + 1), "{statuses:?}");
+    assert!(
+        throttled >= 40usize.saturating_sub(limit + refilled + 1),
+        "{statuses:?}"
+    );
     assert_eq!(throttled, 40 - refused, "{statuses:?}");
     // The address is throttled now, for the right password too.
     assert_eq!(
