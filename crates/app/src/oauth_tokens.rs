@@ -20,13 +20,13 @@ use varco_domain::audit::{AuditEvent, OidcRefusal};
 use varco_domain::clock::Timestamp;
 
 use varco_oidc::{Alg, SigningKey, pkce, secret};
-use varco_store::{ClientRecord, CodeSpend, GrantRecord, NewGrant, RefreshUse, Tx};
+use varco_store::{AccountRecord, ClientRecord, CodeSpend, GrantRecord, NewGrant, RefreshUse, Tx};
 
 use crate::audit::{self, Target};
 use crate::error::OAuthCode;
 use crate::provider::{
-    AuthenticatedClient, ClientAuthFailure, ClientCredentials, account_subject, authenticate_client, notify_logout,
-    oidc_internal, scope_claims, serves, subject_for,
+    AuthenticatedClient, ClientAuthFailure, ClientCredentials, authenticate_client, client_subject, notify_logout,
+    oidc_internal, scope_claims, serves, subject_for, subject_of,
 };
 use crate::{Actor, App, AppError, RequestContext};
 
@@ -59,7 +59,8 @@ fn refused(code: OAuthCode, description: &'static str) -> AppError {
 /// Authenticates the client or answers `invalid_client`, audited. A client
 /// assertion is accepted once: its `jti` is remembered until it expires.
 async fn client_of(app: &App, credentials: &ClientCredentials, ctx: &RequestContext) -> Result<ClientRecord, AppError> {
-    let mut tx = app.store.begin_read().await?;
+    // One read: no transaction needed (the client row is all it reads).
+    let mut tx = app.store.read().await?;
     let outcome = authenticate_client(&mut tx, app, credentials).await?;
     tx.commit().await?;
     let refused_client = || refused(OAuthCode::InvalidClient, "client authentication failed");
@@ -249,6 +250,7 @@ async fn exchange_code(
             return Err(refused(OAuthCode::InvalidGrant, "the account can no longer sign in"));
         }
     };
+    let expires_at = now.plus_secs(app.settings.provider.grant_secs);
     let grant_id = tx
         .insert_oidc_grant(&NewGrant {
             client_id: &client.client_id,
@@ -260,17 +262,41 @@ async fn exchange_code(
             amr: &record.amr,
             nonce: record.nonce.as_deref(),
             now,
-            expires_at: now.plus_secs(app.settings.provider.grant_secs),
+            expires_at,
         })
         .await?;
     tx.set_oidc_code_grant(&record.code_hash, grant_id).await?;
-    let grant = tx
-        .oidc_grant(grant_id)
-        .await?
-        .ok_or_else(|| AppError::internal("grant vanished"))?;
-    let response = issue(app, &mut tx, &key, client, &grant, 1, record.nonce.as_deref(), now).await?;
+    // The grant as just inserted (no need to read it back).
+    let grant = GrantRecord {
+        id: grant_id,
+        client_id: client.client_id.clone(),
+        account_id: account.id,
+        sid: record.sid.clone(),
+        scope: record.scope.clone(),
+        auth_time: record.auth_time,
+        acr: record.acr.clone(),
+        amr: record.amr.clone(),
+        nonce: record.nonce.clone(),
+        created_at: now,
+        expires_at,
+        last_used_at: now,
+        revoked_at: None,
+        revoked_reason: None,
+    };
+    let unsigned = store_tokens(
+        app,
+        &mut tx,
+        &key,
+        client,
+        &grant,
+        &account,
+        1,
+        record.nonce.as_deref(),
+        now,
+    )
+    .await?;
     tx.commit().await?;
-    Ok(response)
+    unsigned.sign(&key)
 }
 
 async fn refresh(
@@ -325,16 +351,15 @@ async fn refresh(
             return Err(refused(OAuthCode::InvalidGrant, "the refresh token is invalid"));
         }
     };
-    let grant = match tx.oidc_grant(grant_id).await? {
-        Some(g) if g.client_id == client.client_id && g.revoked_at.is_none() && now < g.expires_at => g,
+    let (grant, account) = match tx.oidc_grant_with_account(grant_id).await? {
+        Some((g, a)) if g.client_id == client.client_id && g.revoked_at.is_none() && now < g.expires_at => (g, a),
         // Spent by another client, or the grant is over: the token stays spent.
         _ => {
             tx.commit().await?;
             return Err(refused(OAuthCode::InvalidGrant, "the refresh token is invalid"));
         }
     };
-    let account = tx.account_by_id(grant.account_id).await?;
-    if !account.is_some_and(|a| a.status == AccountStatus::Active && serves(client, &a)) {
+    if !(account.status == AccountStatus::Active && serves(client, &account)) {
         tx.revoke_oidc_grant(grant.id, now, "account_unusable").await?;
         tx.commit().await?;
         return Err(refused(OAuthCode::InvalidGrant, "the account can no longer sign in"));
@@ -352,9 +377,9 @@ async fn refresh(
         }
     }
     tx.touch_oidc_grant(grant.id, now).await?;
-    let response = issue(app, &mut tx, &key, client, &grant, generation + 1, None, now).await?;
+    let unsigned = store_tokens(app, &mut tx, &key, client, &grant, &account, generation + 1, None, now).await?;
     tx.commit().await?;
-    Ok(response)
+    unsigned.sign(&key)
 }
 
 /// The key that signs the client's ID tokens.
@@ -363,19 +388,45 @@ async fn signing_key(app: &App, client: &ClientRecord) -> Result<Arc<SigningKey>
     app.keys.signing(app, alg).await
 }
 
-/// Issues an access token, a refresh token of `generation` and an ID token
-/// for a grant, in the caller's transaction.
+/// A token response whose ID token is still to be signed: the signature
+/// (the costly part) is made after the transaction commits, so that the
+/// database's write lock is never held for it.
+struct Unsigned {
+    access_token: String,
+    refresh_token: String,
+    expires_in: i64,
+    claims: Map<String, Value>,
+    scope: String,
+}
+
+impl Unsigned {
+    fn sign(self, key: &SigningKey) -> Result<TokenResponse, AppError> {
+        let id_token = key.sign(&self.claims, Some("JWT")).map_err(oidc_internal)?;
+        Ok(TokenResponse {
+            access_token: self.access_token,
+            token_type: "Bearer",
+            expires_in: self.expires_in,
+            refresh_token: self.refresh_token,
+            id_token,
+            scope: self.scope,
+        })
+    }
+}
+
+/// Stores an access token and a refresh token of `generation` for a grant,
+/// in the caller's transaction, and prepares the ID token's claims.
 #[expect(clippy::too_many_arguments, reason = "the pieces of one token response")]
-async fn issue(
+async fn store_tokens(
     app: &App,
     tx: &mut Tx,
     key: &SigningKey,
     client: &ClientRecord,
     grant: &GrantRecord,
+    account: &AccountRecord,
     generation: i64,
     nonce: Option<&str>,
     now: Timestamp,
-) -> Result<TokenResponse, AppError> {
+) -> Result<Unsigned, AppError> {
     let settings = &app.settings.provider;
     let access_token = secret::new_token();
     let refresh_token = secret::new_token();
@@ -395,8 +446,7 @@ async fn issue(
         Timestamp(refresh_expires),
     )
     .await?;
-    let subject = account_subject(tx, grant.account_id).await?;
-    let alg = key.alg();
+    let subject = subject_of(tx, account).await?;
     let mut claims = Map::new();
     claims.insert("iss".into(), json!(app.settings.public_url));
     claims.insert("sub".into(), json!(subject_for(app, client, &subject)));
@@ -411,14 +461,12 @@ async fn issue(
     claims.insert("acr".into(), json!(grant.acr));
     claims.insert("amr".into(), json!(grant.amr));
     claims.insert("sid".into(), json!(grant.sid));
-    claims.insert("at_hash".into(), json!(varco_oidc::at_hash(&access_token, alg)));
-    let id_token = key.sign(&claims, Some("JWT")).map_err(oidc_internal)?;
-    Ok(TokenResponse {
+    claims.insert("at_hash".into(), json!(varco_oidc::at_hash(&access_token, key.alg())));
+    Ok(Unsigned {
         access_token,
-        token_type: "Bearer",
-        expires_in: settings.access_token_secs,
         refresh_token,
-        id_token,
+        expires_in: settings.access_token_secs,
+        claims,
         scope: grant.scope.clone(),
     })
 }
@@ -432,31 +480,25 @@ async fn grant_of_access_token(app: &App, tx: &mut Tx, token: &str) -> Result<Op
 }
 
 /// The userinfo endpoint: the claims of the token's scopes, with `sub`.
+///
+/// The hot path of the applications' API calls: the token, its grant, the
+/// account and the client's subject rule come in one statement, outside
+/// any transaction; the roles only for the `school` scope.
 pub async fn userinfo(app: &App, access_token: &str) -> Result<Value, AppError> {
-    let mut tx = app.store.begin_read().await?;
-    let Some(grant) = grant_of_access_token(app, &mut tx, access_token).await? else {
-        tx.commit().await?;
-        return Err(refused(
-            OAuthCode::InvalidToken,
-            "the access token is invalid or expired",
-        ));
+    let invalid = || refused(OAuthCode::InvalidToken, "the access token is invalid or expired");
+    if access_token.len() > 512 {
+        return Err(invalid());
+    }
+    let mut tx = app.store.read().await?;
+    let Some(bearer) = tx.oidc_bearer(&secret::hash(access_token), app.now()).await? else {
+        return Err(invalid());
     };
-    let client = tx.oidc_client(&grant.client_id).await?;
-    let account = tx.account_by_id(grant.account_id).await?;
-    let subject = tx.account_subject(grant.account_id).await?;
-    let (Some(client), Some(account), Some(subject)) = (client, account, subject) else {
-        tx.commit().await?;
-        return Err(refused(
-            OAuthCode::InvalidToken,
-            "the access token is invalid or expired",
-        ));
+    let (grant, account) = (&bearer.grant, &bearer.account);
+    let Some(subject) = account.subject.as_deref() else {
+        return Err(invalid());
     };
     if account.status != AccountStatus::Active {
-        tx.commit().await?;
-        return Err(refused(
-            OAuthCode::InvalidToken,
-            "the access token is invalid or expired",
-        ));
+        return Err(invalid());
     }
     let roles = if grant.scope.split(' ').any(|s| s == "school") {
         tx.roles_of(account.id).await?
@@ -465,8 +507,11 @@ pub async fn userinfo(app: &App, access_token: &str) -> Result<Value, AppError> 
     };
     tx.commit().await?;
     let mut claims = Map::new();
-    claims.insert("sub".into(), json!(subject_for(app, &client, &subject)));
-    claims.extend(scope_claims(&grant.scope, &account, &roles));
+    claims.insert(
+        "sub".into(),
+        json!(client_subject(app, &grant.client_id, bearer.client_pairwise, subject)),
+    );
+    claims.extend(scope_claims(&grant.scope, account, &roles));
     Ok(Value::Object(claims))
 }
 
@@ -537,7 +582,7 @@ pub async fn introspect(
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Err(refused(OAuthCode::InvalidRequest, "token is required"));
     };
-    let mut tx = app.store.begin_read().await?;
+    let mut tx = app.store.read().await?;
     let Some(grant) = grant_of_access_token(app, &mut tx, token).await? else {
         tx.commit().await?;
         return Ok(json!({ "active": false }));

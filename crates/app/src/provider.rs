@@ -264,11 +264,25 @@ pub(crate) async fn account_subject(tx: &mut Tx, account_id: AccountId) -> Resul
         .ok_or(AppError::NotFound("account"))
 }
 
+/// The account's subject when the record already carries it, else made
+/// now (see [`account_subject`]).
+pub(crate) async fn subject_of(tx: &mut Tx, account: &AccountRecord) -> Result<String, AppError> {
+    match &account.subject {
+        Some(subject) => Ok(subject.clone()),
+        None => account_subject(tx, account.id).await,
+    }
+}
+
 /// The `sub` a client sees: the account's subject, or a pairwise one.
 pub(crate) fn subject_for(app: &App, client: &ClientRecord, subject: &str) -> String {
-    if client.pairwise {
+    client_subject(app, &client.client_id, client.pairwise, subject)
+}
+
+/// [`subject_for`] from the client's id and pairwise flag alone.
+pub(crate) fn client_subject(app: &App, client_id: &str, pairwise: bool, subject: &str) -> String {
+    if pairwise {
         let key = app.settings.provider.kek.derive("pairwise-subject");
-        varco_oidc::pairwise_subject(&key, &client.client_id, subject)
+        varco_oidc::pairwise_subject(&key, client_id, subject)
     } else {
         subject.to_owned()
     }

@@ -61,6 +61,9 @@ pub struct AccountRecord {
     /// spelling Varco does not know reads as `None` rather than as a corrupt
     /// account: it only picks the language of an email.
     pub lang: Option<Lang>,
+    /// The stable opaque subject the OpenID Connect provider gives clients
+    /// (`sub`); `None` until the account first signs in to an application.
+    pub subject: Option<String>,
 }
 
 /// The fields of an account to insert (see [`Tx::insert_account`]).
@@ -120,12 +123,24 @@ pub struct AccountFilter<'a> {
     pub offset: i64,
 }
 
-const SELECT: &str = "SELECT a.id, a.user_code, a.school_id, s.code AS school_code, s.name AS school_name, \
+/// The columns of an [`AccountRecord`], with the school joined as `s`; for
+/// joins in other modules ([`crate::oidc`]), read back with [`from_row`].
+macro_rules! account_columns {
+    () => {
+        "a.id, a.user_code, a.school_id, s.code AS school_code, s.name AS school_name, \
      a.kind, a.first_name, a.last_name, a.tax_code, a.email, a.email_verified, a.username, a.status, \
      a.password_hash, a.password_changed_at, a.failed_logins, a.blocked_until, a.last_failed_login_at, \
      a.created_at, a.updated_at, \
-     a.password_change_required, a.lang \
-     FROM accounts a JOIN schools s ON s.id = a.school_id";
+     a.password_change_required, a.lang, a.subject"
+    };
+}
+pub(crate) use account_columns;
+
+const SELECT: &str = concat!(
+    "SELECT ",
+    account_columns!(),
+    " FROM accounts a JOIN schools s ON s.id = a.school_id"
+);
 
 /// A row of `accounts` (with its school joined in) as stored; private, so
 /// that callers only ever see an [`AccountRecord`] whose codes, address and
@@ -153,6 +168,7 @@ struct DbAccount {
     updated_at: i64,
     password_change_required: i64,
     lang: Option<String>,
+    subject: Option<String>,
 }
 
 impl TryFrom<&AnyRow> for DbAccount {
@@ -182,6 +198,7 @@ impl TryFrom<&AnyRow> for DbAccount {
             updated_at: row.try_get("updated_at")?,
             password_change_required: row.try_get("password_change_required")?,
             lang: row.try_get("lang")?,
+            subject: row.try_get("subject")?,
         })
     }
 }
@@ -230,11 +247,12 @@ impl TryFrom<DbAccount> for AccountRecord {
             updated_at: Timestamp(db.updated_at),
             password_change_required: db.password_change_required != 0,
             lang: db.lang.as_deref().and_then(Lang::parse),
+            subject: db.subject,
         })
     }
 }
 
-fn from_row(row: &AnyRow) -> Result<AccountRecord, StoreError> {
+pub(crate) fn from_row(row: &AnyRow) -> Result<AccountRecord, StoreError> {
     AccountRecord::try_from(DbAccount::try_from(row)?)
 }
 

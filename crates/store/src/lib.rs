@@ -28,6 +28,7 @@ mod tokens;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
 pub use accounts::{AccountFilter, AccountRecord, NewAccount, RosterUpdate};
@@ -37,7 +38,7 @@ pub use error::StoreError;
 pub use lifecycle::PasswordAge;
 pub use migrations::{MIGRATION_NAMES, MigrationReport};
 pub use oidc::{
-    ClientRecord, CodeRecord, CodeSpend, GrantRecord, KeyRecord, NewClient, NewCode, NewGrant,
+    BearerRecord, ClientRecord, CodeRecord, CodeSpend, GrantRecord, KeyRecord, NewClient, NewCode, NewGrant,
     OIDC_GRANT_RETENTION_SECS, RefreshUse,
 };
 pub use outbox::{NewOutboxMessage, OutboxFilter, OutboxRecord};
@@ -102,10 +103,21 @@ pub struct Store {
 }
 
 /// A database transaction; dropped without [`Tx::commit`] it rolls back.
+///
+/// A `Tx` from [`Store::read`] is no transaction at all: each statement
+/// runs on its own (autocommit) and sees the latest committed data, and
+/// [`Tx::commit`] only hands the connection back.
 #[derive(Debug)]
 pub struct Tx {
-    inner: Transaction<'static, Any>,
+    inner: TxInner,
     backend: Backend,
+}
+
+/// What a [`Tx`] holds: a real transaction, or a bare pooled connection.
+#[derive(Debug)]
+enum TxInner {
+    Transaction(Transaction<'static, Any>),
+    Autocommit(PoolConnection<Any>),
 }
 
 impl Store {
@@ -167,15 +179,27 @@ impl Store {
             Backend::Postgres => self.pool.begin().await?,
         };
         Ok(Tx {
-            inner,
+            inner: TxInner::Transaction(inner),
             backend: self.backend,
         })
     }
 
-    /// Starts a transaction that only reads.
+    /// Starts a transaction that only reads: its statements see one
+    /// consistent state of the database.
     pub async fn begin_read(&self) -> Result<Tx, StoreError> {
         Ok(Tx {
-            inner: self.pool.begin().await?,
+            inner: TxInner::Transaction(self.pool.begin().await?),
+            backend: self.backend,
+        })
+    }
+
+    /// A connection for reads that need no consistent snapshot across
+    /// statements (the hot paths: one statement, or statements whose
+    /// answers are each checked on their own). It saves the `BEGIN` and
+    /// `COMMIT` round trips of [`Store::begin_read`]; use it only to read.
+    pub async fn read(&self) -> Result<Tx, StoreError> {
+        Ok(Tx {
+            inner: TxInner::Autocommit(self.pool.acquire().await?),
             backend: self.backend,
         })
     }
@@ -189,11 +213,17 @@ impl Store {
 impl Tx {
     /// Commits the transaction.
     pub async fn commit(self) -> Result<(), StoreError> {
-        self.inner.commit().await?;
+        match self.inner {
+            TxInner::Transaction(tx) => tx.commit().await?,
+            TxInner::Autocommit(_) => {}
+        }
         Ok(())
     }
 
     pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
-        &mut self.inner
+        match &mut self.inner {
+            TxInner::Transaction(tx) => tx,
+            TxInner::Autocommit(conn) => conn,
+        }
     }
 }

@@ -14,7 +14,7 @@ use sqlx::any::AnyRow;
 use varco_domain::AccountId;
 use varco_domain::clock::Timestamp;
 
-use crate::{StoreError, Tx};
+use crate::{AccountRecord, StoreError, Tx};
 
 /// How long an expired or revoked grant is kept (for reuse detection and
 /// for telling a client why a token stopped working) before
@@ -518,25 +518,66 @@ struct DbGrant {
     revoked_reason: Option<String>,
 }
 
-impl TryFrom<&AnyRow> for DbGrant {
-    type Error = sqlx::Error;
+/// The names [`DbGrant`] reads, in [`GRANT_COLUMNS`] order.
+const GRANT_NAMES: [&str; 14] = [
+    "id",
+    "client_id",
+    "account_id",
+    "sid",
+    "scope",
+    "auth_time",
+    "acr",
+    "amr",
+    "nonce",
+    "created_at",
+    "expires_at",
+    "last_used_at",
+    "revoked_at",
+    "revoked_reason",
+];
 
-    fn try_from(row: &AnyRow) -> Result<DbGrant, sqlx::Error> {
+/// The same names with the `g_` prefix that [`GRANT_COLUMNS_AS_G`] gives
+/// them, so a grant can be read from a row that also holds an account.
+const GRANT_NAMES_G: [&str; 14] = [
+    "g_id",
+    "g_client_id",
+    "g_account_id",
+    "g_sid",
+    "g_scope",
+    "g_auth_time",
+    "g_acr",
+    "g_amr",
+    "g_nonce",
+    "g_created_at",
+    "g_expires_at",
+    "g_last_used_at",
+    "g_revoked_at",
+    "g_revoked_reason",
+];
+
+/// [`GRANT_COLUMNS`] of the alias `g`, renamed to [`GRANT_NAMES_G`].
+const GRANT_COLUMNS_AS_G: &str = "g.id AS g_id, g.client_id AS g_client_id, g.account_id AS g_account_id, \
+     g.sid AS g_sid, g.scope AS g_scope, g.auth_time AS g_auth_time, g.acr AS g_acr, g.amr AS g_amr, \
+     g.nonce AS g_nonce, g.created_at AS g_created_at, g.expires_at AS g_expires_at, \
+     g.last_used_at AS g_last_used_at, g.revoked_at AS g_revoked_at, g.revoked_reason AS g_revoked_reason";
+
+impl DbGrant {
+    fn read(row: &AnyRow, n: &[&str; 14]) -> Result<DbGrant, sqlx::Error> {
         Ok(DbGrant {
-            id: row.try_get("id")?,
-            client_id: row.try_get("client_id")?,
-            account_id: row.try_get("account_id")?,
-            sid: row.try_get("sid")?,
-            scope: row.try_get("scope")?,
-            auth_time: row.try_get("auth_time")?,
-            acr: row.try_get("acr")?,
-            amr: row.try_get("amr")?,
-            nonce: row.try_get("nonce")?,
-            created_at: row.try_get("created_at")?,
-            expires_at: row.try_get("expires_at")?,
-            last_used_at: row.try_get("last_used_at")?,
-            revoked_at: row.try_get("revoked_at")?,
-            revoked_reason: row.try_get("revoked_reason")?,
+            id: row.try_get(n[0])?,
+            client_id: row.try_get(n[1])?,
+            account_id: row.try_get(n[2])?,
+            sid: row.try_get(n[3])?,
+            scope: row.try_get(n[4])?,
+            auth_time: row.try_get(n[5])?,
+            acr: row.try_get(n[6])?,
+            amr: row.try_get(n[7])?,
+            nonce: row.try_get(n[8])?,
+            created_at: row.try_get(n[9])?,
+            expires_at: row.try_get(n[10])?,
+            last_used_at: row.try_get(n[11])?,
+            revoked_at: row.try_get(n[12])?,
+            revoked_reason: row.try_get(n[13])?,
         })
     }
 }
@@ -565,7 +606,25 @@ impl TryFrom<DbGrant> for GrantRecord {
 }
 
 fn grant_from_row(row: &AnyRow) -> Result<GrantRecord, StoreError> {
-    GrantRecord::try_from(DbGrant::try_from(row)?)
+    GrantRecord::try_from(DbGrant::read(row, &GRANT_NAMES)?)
+}
+
+/// A grant and its account read from one joined row.
+fn grant_and_account_from_row(row: &AnyRow) -> Result<(GrantRecord, AccountRecord), StoreError> {
+    let grant = GrantRecord::try_from(DbGrant::read(row, &GRANT_NAMES_G)?)?;
+    Ok((grant, crate::accounts::from_row(row)?))
+}
+
+/// What a live access token stands for: its grant, the account, and
+/// whether its client sees pairwise subjects (read in one statement).
+#[derive(Debug, Clone)]
+pub struct BearerRecord {
+    /// The token's grant (live).
+    pub grant: GrantRecord,
+    /// The grant's account, whatever its status (the caller checks it).
+    pub account: AccountRecord,
+    /// Whether the grant's client sees a pairwise `sub`.
+    pub client_pairwise: bool,
 }
 
 /// Clients.
@@ -805,6 +864,28 @@ impl Tx {
         .await?)
     }
 
+    /// The grant with this id whatever its state, with its account, in
+    /// one statement.
+    pub async fn oidc_grant_with_account(
+        &mut self,
+        id: i64,
+    ) -> Result<Option<(GrantRecord, AccountRecord)>, StoreError> {
+        let row = sqlx::query(
+            concat!(
+                "SELECT ",
+                crate::accounts::account_columns!(),
+                ", {GRANTS} FROM oidc_grants g JOIN accounts a ON a.id = g.account_id \
+             JOIN schools s ON s.id = a.school_id WHERE g.id = $1"
+            )
+            .replace("{GRANTS}", GRANT_COLUMNS_AS_G)
+            .as_str(),
+        )
+        .bind(id)
+        .fetch_optional(self.conn())
+        .await?;
+        row.as_ref().map(grant_and_account_from_row).transpose()
+    }
+
     /// The grant with this id whatever its state.
     pub async fn oidc_grant(&mut self, id: i64) -> Result<Option<GrantRecord>, StoreError> {
         let row = sqlx::query(&format!("SELECT {GRANT_COLUMNS} FROM oidc_grants WHERE id = $1"))
@@ -1018,6 +1099,36 @@ impl Tx {
         .fetch_optional(self.conn())
         .await?;
         row.as_ref().map(grant_from_row).transpose()
+    }
+
+    /// What a bearer access token stands for, in one statement: `None`
+    /// unless the token is unexpired and its grant live.
+    pub async fn oidc_bearer(&mut self, token_hash: &str, now: Timestamp) -> Result<Option<BearerRecord>, StoreError> {
+        let row = sqlx::query(
+            concat!(
+                "SELECT ",
+                crate::accounts::account_columns!(),
+                ", {GRANTS}, c.pairwise AS c_pairwise FROM oidc_access_tokens t \
+                 JOIN oidc_grants g ON g.id = t.grant_id JOIN accounts a ON a.id = g.account_id \
+                 JOIN schools s ON s.id = a.school_id JOIN oidc_clients c ON c.client_id = g.client_id \
+                 WHERE t.token_hash = $1 AND t.expires_at > $2 AND g.revoked_at IS NULL AND g.expires_at > $2"
+            )
+            .replace("{GRANTS}", GRANT_COLUMNS_AS_G)
+            .as_str(),
+        )
+        .bind(token_hash)
+        .bind(now.0)
+        .fetch_optional(self.conn())
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let (grant, account) = grant_and_account_from_row(&row)?;
+        Ok(Some(BearerRecord {
+            grant,
+            account,
+            client_pairwise: row.try_get::<i64, _>("c_pairwise")? != 0,
+        }))
     }
 
     /// When an access token was issued and when it expires, whatever the

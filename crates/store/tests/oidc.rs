@@ -66,6 +66,7 @@ both_engines!(
     revoking_grants_by_filter,
     refresh_tokens,
     access_tokens,
+    bearers_come_with_their_account_in_one_read,
     consents,
     assertions_are_accepted_once,
     subjects,
@@ -168,10 +169,11 @@ impl Db {
             .await
             .expect("school");
         let mut accounts = Vec::new();
-        for (code, tax_code) in [("A2345678", "RSSMRA80A01H501U"), ("B2345678", "VRDLGU75B02F205X")] {
+        for tax_code in ["RSSMRA80A01H501U", "VRDLGU75B02F205A"] {
+            let code = UserCode::generate(&mut rand::thread_rng());
             let id = tx
                 .insert_account(&NewAccount {
-                    user_code: code,
+                    user_code: code.as_str(),
                     school_id: school.id,
                     kind: AccountKind::Family,
                     first_name: "Mario",
@@ -1036,6 +1038,82 @@ async fn access_tokens(engine: Engine) {
         .await
         .expect_err("duplicate access token");
     assert!(clash.is_conflict(), "{clash:?}");
+}
+
+async fn bearers_come_with_their_account_in_one_read(engine: Engine) {
+    let Some(db) = Db::create(engine).await else { return };
+    let mut tx = db.store.begin().await.unwrap();
+    let uris = strings(&["https://pairwise.example/cb"]);
+    let scopes = strings(&["openid"]);
+    tx.insert_oidc_client(&NewClient {
+        client_id: "client-pairwise",
+        name: "Pairwise",
+        public: true,
+        auth_method: "none",
+        secret_hash: None,
+        jwks: None,
+        redirect_uris: &uris,
+        post_logout_redirect_uris: &[],
+        scopes: &scopes,
+        schools: None,
+        first_party: true,
+        id_token_alg: "RS256",
+        pairwise: true,
+        backchannel_logout_uri: None,
+        now: at(0),
+    })
+    .await
+    .unwrap();
+    let g = tx
+        .insert_oidc_grant(&grant(db.account, CLIENT, "s1", 0, 1000))
+        .await
+        .unwrap();
+    let p = tx
+        .insert_oidc_grant(&grant(db.other_account, "client-pairwise", "s2", 0, 1000))
+        .await
+        .unwrap();
+    tx.set_account_subject(db.account, "sub-one").await.unwrap();
+    tx.insert_oidc_access_token("at-g", g, at(0), at(100)).await.unwrap();
+    tx.insert_oidc_access_token("at-p", p, at(0), at(100)).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // Outside any transaction: each statement sees what is committed.
+    let mut read = db.store.read().await.unwrap();
+    let bearer = read.oidc_bearer("at-g", at(99)).await.unwrap().expect("live token");
+    assert_eq!(Some(&bearer.grant), read.oidc_grant(g).await.unwrap().as_ref());
+    assert_eq!(
+        Some(&bearer.account),
+        read.account_by_id(db.account).await.unwrap().as_ref()
+    );
+    assert_eq!(bearer.account.subject.as_deref(), Some("sub-one"));
+    assert!(!bearer.client_pairwise);
+    let other = read.oidc_bearer("at-p", at(1)).await.unwrap().expect("live token");
+    assert_eq!(other.grant.id, p);
+    assert_eq!(other.account.id, db.other_account);
+    assert_eq!(other.account.subject, None, "no subject until one is made");
+    assert!(other.client_pairwise);
+    assert!(
+        read.oidc_bearer("at-g", at(100)).await.unwrap().is_none(),
+        "expired token"
+    );
+    assert!(read.oidc_bearer("no-such", at(1)).await.unwrap().is_none());
+
+    let (with_grant, with_account) = read.oidc_grant_with_account(g).await.unwrap().expect("grant");
+    assert_eq!(with_grant, bearer.grant);
+    assert_eq!(with_account, bearer.account);
+    assert!(read.oidc_grant_with_account(-1).await.unwrap().is_none());
+
+    // A revocation committed meanwhile is seen by the very next read.
+    let mut write = db.store.begin().await.unwrap();
+    assert!(write.revoke_oidc_grant(p, at(2), "test").await.unwrap());
+    write.commit().await.unwrap();
+    assert!(
+        read.oidc_bearer("at-p", at(3)).await.unwrap().is_none(),
+        "revoked grant"
+    );
+    let (revoked, _) = read.oidc_grant_with_account(p).await.unwrap().expect("grant stays");
+    assert_eq!(revoked.revoked_at, Some(at(2)));
+    read.commit().await.unwrap();
 }
 
 async fn consents(engine: Engine) {
