@@ -25,7 +25,10 @@ mod schools;
 mod sessions;
 mod tokens;
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::pool::PoolConnection;
@@ -100,6 +103,15 @@ impl Default for ConnectOptions {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite only: the one write transaction of this process at a time.
+    /// SQLite has a single writer; without this queue, waiting writers
+    /// poll the lock in SQLite's busy handler, which sleeps up to 100 ms
+    /// between tries. Queued here they start in order the moment the lock
+    /// is free. Other processes (the CLI) still meet the busy timeout.
+    write_queue: Option<Arc<Semaphore>>,
+    /// How long [`Store::begin`] waits in that queue before
+    /// [`StoreError::Unavailable`] (the pool's acquire timeout).
+    write_wait: Duration,
 }
 
 /// A database transaction; dropped without [`Tx::commit`] it rolls back.
@@ -111,6 +123,9 @@ pub struct Store {
 pub struct Tx {
     inner: TxInner,
     backend: Backend,
+    /// The place in the SQLite write queue, released after `inner` ends
+    /// (fields drop in declaration order).
+    _writer: Option<OwnedSemaphorePermit>,
 }
 
 /// What a [`Tx`] holds: a real transaction, or a bare pooled connection.
@@ -151,7 +166,13 @@ impl Store {
             .connect(&url)
             .await
             .map_err(StoreError::from_connect)?;
-        Ok(Store { pool, backend })
+        let write_queue = (backend == Backend::Sqlite).then(|| Arc::new(Semaphore::new(1)));
+        Ok(Store {
+            pool,
+            backend,
+            write_queue,
+            write_wait: options.acquire_timeout,
+        })
     }
 
     /// The engine this store talks to.
@@ -173,7 +194,22 @@ impl Store {
     /// Starts a transaction that will write. On SQLite it takes the write lock
     /// up front (`BEGIN IMMEDIATE`) so two writers queue on the busy timeout
     /// instead of failing when a read lock would have to be upgraded.
+    ///
+    /// On SQLite, writers of this process also queue in order before
+    /// taking a connection (see `write_queue`); waiting longer than the
+    /// pool's acquire timeout is [`StoreError::Unavailable`], so a task that
+    /// (wrongly) begins a second write while holding one fails instead of
+    /// hanging.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let writer = match &self.write_queue {
+            Some(queue) => Some(
+                tokio::time::timeout(self.write_wait, Arc::clone(queue).acquire_owned())
+                    .await
+                    .map_err(|_| StoreError::Unavailable("timed out waiting for the SQLite write lock".into()))?
+                    .map_err(|_| StoreError::Unavailable("the store is closed".into()))?,
+            ),
+            None => None,
+        };
         let inner = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
@@ -181,6 +217,7 @@ impl Store {
         Ok(Tx {
             inner: TxInner::Transaction(inner),
             backend: self.backend,
+            _writer: writer,
         })
     }
 
@@ -190,6 +227,7 @@ impl Store {
         Ok(Tx {
             inner: TxInner::Transaction(self.pool.begin().await?),
             backend: self.backend,
+            _writer: None,
         })
     }
 
@@ -201,6 +239,7 @@ impl Store {
         Ok(Tx {
             inner: TxInner::Autocommit(self.pool.acquire().await?),
             backend: self.backend,
+            _writer: None,
         })
     }
 
