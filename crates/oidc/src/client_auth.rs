@@ -158,7 +158,7 @@ fn string_claim<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a st
 }
 
 /// A JWT NumericDate (seconds, possibly fractional) rounded down.
-fn numeric_date(value: &Value) -> Option<i64> {
+pub(crate) fn numeric_date(value: &Value) -> Option<i64> {
     value.as_i64().or_else(|| {
         let seconds = value.as_f64()?.floor();
         // Out-of-range floats become None rather than saturating silently.

@@ -1,7 +1,8 @@
 //! The protocol pieces of Varco's OpenID Connect provider: signing keys and
 //! their sealing, JWS signing and verification, the JWK Set, PKCE, opaque
 //! tokens, client authentication, `at_hash`, pairwise subjects and the
-//! discovery document.
+//! discovery document; and, in [`rp`], of Varco as a relying party towards
+//! SPID/CIE and plain OpenID providers.
 //!
 //! Invariant: this crate holds no state and speaks to no database or network;
 //! the only IO is [`Kek::load_or_create`] reading or writing the key-encryption
@@ -14,6 +15,7 @@ mod discovery;
 mod error;
 mod kek;
 pub mod pkce;
+pub mod rp;
 pub mod secret;
 mod signing;
 mod subject;

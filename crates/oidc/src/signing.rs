@@ -8,9 +8,11 @@
 //! - A sealed key is a compact JWE (`dir` + `A256GCM`, under a key derived from
 //!   the [`Kek`]) of the private JWK; unsealing checks that the JWK inside is
 //!   the `kid` and `alg` the caller expects, so two stored rows cannot swap keys.
-//! - Verification uses only RS256, PS256 and ES256, and picks the verifying key
-//!   from the set by `kid` and by a key type that fits `alg`; `none` and HMAC
-//!   algorithms are refused, so a public key can never act as an HMAC secret.
+//! - Verification uses only RS256, PS256 and ES256 ([`verify_jws`]; the
+//!   relying party adds RS512 for upstream providers), and picks the verifying
+//!   key from the set by `kid` and by a key type that fits `alg`; `none` and
+//!   HMAC algorithms are refused, so a public key can never act as an HMAC
+//!   secret.
 //! - A signed claim is never `null` (relying parties choke on `"at_hash": null`).
 
 use std::fmt;
@@ -21,7 +23,7 @@ use josekit::jwe::{self, Dir, JweHeader};
 use josekit::jwk::alg::ec::EcKeyPair;
 use josekit::jwk::alg::rsa::RsaKeyPair;
 use josekit::jwk::{Jwk, KeyPair as _};
-use josekit::jws::{self, ES256, JwsHeader, JwsSigner, JwsVerifier, PS256, RS256};
+use josekit::jws::{self, ES256, JwsHeader, JwsSigner, JwsVerifier, PS256, RS256, RS512};
 use josekit::{JoseError, Map, Value};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
@@ -202,7 +204,7 @@ impl fmt::Debug for SigningKey {
 /// The RFC 7638 thumbprint of a public JWK: SHA-256 of its required members
 /// (here `kty` plus `members`) in lexicographic order without whitespace,
 /// base64url.
-fn thumbprint(public: &Jwk, members: &[&str]) -> String {
+pub(crate) fn thumbprint(public: &Jwk, members: &[&str]) -> String {
     let mut required: Vec<(&str, String)> = members
         .iter()
         .map(|member| {
@@ -225,18 +227,32 @@ fn thumbprint(public: &Jwk, members: &[&str]) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(format!("{{{}}}", members.join(",")).as_bytes()))
 }
 
+/// The algorithms [`verify_jws`] accepts.
+const PROVIDER_VERIFY_ALGS: &[&str] = &["RS256", "PS256", "ES256"];
+
 /// The payload of a compact JWS `token` whose signature verifies with one of
 /// the public `jwks` (JWK objects) that fits its `alg` (RS256, PS256 or
 /// ES256) and whose `kid` matches the token's (keys or tokens without a `kid`
 /// match any). Checks the signature only: `iss`, `aud`, `exp` and the rest
 /// are the caller's.
 pub fn verify_jws(jwks: &[Value], token: &str) -> Result<Map<String, Value>, OidcError> {
+    verify_jws_with_algs(jwks, token, PROVIDER_VERIFY_ALGS).map(|(_, claims)| claims)
+}
+
+/// [`verify_jws`] with the accepted algorithms chosen by the caller (a subset
+/// of RS256, RS512, PS256 and ES256; any other name is refused); also returns
+/// the token's `alg`, which fixes the hash of `at_hash`.
+pub(crate) fn verify_jws_with_algs(
+    jwks: &[Value],
+    token: &str,
+    algs: &[&str],
+) -> Result<(String, Map<String, Value>), OidcError> {
     let header = compact_header(token)?;
     let alg = match header.get("alg") {
         Some(Value::String(alg)) => alg.as_str(),
         _ => return Err(OidcError::MalformedJws),
     };
-    if !matches!(alg, "RS256" | "PS256" | "ES256") {
+    if !algs.contains(&alg) {
         // The name comes from the token: keep what reaches a log short.
         return Err(OidcError::UnsupportedAlg(alg.chars().take(32).collect()));
     }
@@ -262,7 +278,7 @@ pub fn verify_jws(jwks: &[Value], token: &str) -> Result<Map<String, Value>, Oid
         match jws::deserialize_compact(token, verifier.as_ref()) {
             Ok((payload, _)) => {
                 return match serde_json::from_slice::<Value>(&payload) {
-                    Ok(Value::Object(claims)) => Ok(claims),
+                    Ok(Value::Object(claims)) => Ok((alg.to_owned(), claims)),
                     _ => Err(OidcError::MalformedJws),
                 };
             }
@@ -290,6 +306,7 @@ fn verifier_for(alg: &str, jwk: &Jwk) -> Option<Box<dyn JwsVerifier>> {
     }
     match alg {
         "RS256" => build!(RS256),
+        "RS512" => build!(RS512),
         "PS256" => build!(PS256),
         "ES256" => build!(ES256),
         _ => None,
@@ -298,7 +315,7 @@ fn verifier_for(alg: &str, jwk: &Jwk) -> Option<Box<dyn JwsVerifier>> {
 
 /// The decoded header of a compact JWS: three base64url parts, the first a
 /// JSON object.
-fn compact_header(token: &str) -> Result<Map<String, Value>, OidcError> {
+pub(crate) fn compact_header(token: &str) -> Result<Map<String, Value>, OidcError> {
     let mut parts = token.split('.');
     let (Some(header), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(OidcError::MalformedJws);
