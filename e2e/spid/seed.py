@@ -14,11 +14,6 @@ import django
 django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
-from spid_cie_oidc.authority.models import (  # noqa: E402
-    FederationDescendant,
-    FederationEntityAssignedProfile,
-    FederationEntityProfile,
-)
 from spid_cie_oidc.entity.models import FederationEntityConfiguration  # noqa: E402
 
 ALGS_SIG = ["RS256", "RS512"]
@@ -54,6 +49,13 @@ def save_entity(**fields) -> FederationEntityConfiguration:
 
 
 def seed_ta(plan: dict) -> dict:
+    # only the trust anchor has the authority app installed
+    from spid_cie_oidc.authority.models import (
+        FederationDescendant,
+        FederationEntityAssignedProfile,
+        FederationEntityProfile,
+    )
+
     ta = plan["ta"]
     sub = ta["entity_id"]
     ec = save_entity(
