@@ -188,12 +188,36 @@ def run_checked(args: list, env: dict, what: str, timeout: float, stdin: str = N
     return p.stdout
 
 
+def template_dir() -> Path:
+    """Migrated empty databases, cached beside the venv (same pins, same schema)."""
+    return Path(sys.prefix) / "varco-spid-db-templates"
+
+
+def template_name(role: str) -> str:
+    """Template file name: settings module plus a hash of the settings sources,
+    so an edited INSTALLED_APPS never reuses a stale schema."""
+    import hashlib
+
+    module = ROLES[role][0]
+    h = hashlib.sha256()
+    for f in ("common.py", module.split(".")[1] + ".py"):
+        h.update((HERE / "peerproj" / f).read_bytes())
+    return f"{module}-{h.hexdigest()[:12]}.sqlite3"
+
+
 def migrate_all(roles: list, workdir: Path, envs: dict, timeout: float) -> None:
+    """Fresh, migrated SQLite file per role: a copy of the cached template when
+    there is one, else `migrate` (in parallel) and the result becomes the template."""
+    tdir = template_dir()
     procs = {}
     for role in roles:
         db = workdir / f"{role}.sqlite3"
         if db.exists():
             db.unlink()
+        tpl = tdir / template_name(role)
+        if tpl.exists():
+            shutil.copyfile(tpl, db)
+            continue
         logf = open(workdir / f"{role}.log", "a")
         procs[role] = (subprocess.Popen(
             [venv_python(), "-m", "django", "migrate", "--noinput"],
@@ -209,6 +233,11 @@ def migrate_all(roles: list, workdir: Path, envs: dict, timeout: float) -> None:
         logf.close()
         if rc != 0:
             failed.append(f"{role} ({rc})")
+            continue
+        tdir.mkdir(exist_ok=True)
+        tmp = tdir / f".{role}.{os.getpid()}.tmp"
+        shutil.copyfile(workdir / f"{role}.sqlite3", tmp)
+        os.replace(tmp, tdir / template_name(role))
     if failed:
         raise PeerError(f"migrate failed for {', '.join(failed)}; see {workdir}/<role>.log")
 
@@ -306,15 +335,19 @@ class Peers:
             "descendants": descendants,
         })
         tms = ta_out["trust_marks"]
-        for r in ("op_spid", "op_cie"):
-            log(f"seeding {r}")
-            self.seed(r, "op", {
+        log("seeding the OPs")
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as pool:
+            jobs = [pool.submit(self.seed, r, "op", {
                 "ta_entity_id": self.ta,
                 "op": {"entity_id": self.ops[r], "fed_key": keys[r]["fed"],
                        "core_key": keys[r]["core"], "core_public": [public(keys[r]["core"])],
                        "trust_marks": [tms[self.ops[r]]]},
                 "users": self.users,
-            })
+            }) for r in ("op_spid", "op_cie")]
+            for j in jobs:
+                j.result()
         if self.selfcheck_rp:
             log("seeding the self-check RP")
             k = self.selfcheck_rp
@@ -455,14 +488,16 @@ def cmd_start(a) -> int:
 
 
 def _ours(pid: int, workdir: Path) -> bool:
-    """True if pid is alive and was started for this workdir (env or argv)."""
+    """True if pid is alive and is one of this workdir's processes: a server
+    (VARCO_SPID_WORKDIR in its environment) or the launcher (peers.py with
+    the workdir's name in its argv). Guards against reused pids."""
     try:
         env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         argv = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
     return (f"VARCO_SPID_WORKDIR={workdir}".encode() in env
-            or (b"peers.py" in argv and str(workdir).encode() in argv))
+            or (b"peers.py" in argv and workdir.name.encode() in argv))
 
 
 def cmd_stop(a) -> int:

@@ -27,6 +27,8 @@ echo "setting up the SPID/CIE peers venv in $VENV" >&2
 if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
+# migrated-database templates belong to the old pins
+rm -rf "$VENV/varco-spid-db-templates"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PINS[@]}" >&2
 # Import check: a half-installed venv must not get the marker.
 "$VENV/bin/python" - >&2 <<'PYEOF'

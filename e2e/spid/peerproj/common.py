@@ -87,7 +87,7 @@ LOGGING = {
     },
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
-        "spid_cie_oidc": {"handlers": ["stderr"], "level": "INFO"},
-        "django.server": {"handlers": ["stderr"], "level": "INFO"},
+        "spid_cie_oidc": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "django": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
     },
 }
