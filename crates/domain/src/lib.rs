@@ -12,6 +12,7 @@ pub mod account;
 pub mod audit;
 pub mod clock;
 pub mod email;
+pub mod federation_log;
 pub mod helpdesk;
 pub mod ids;
 pub mod lang;
