@@ -17,6 +17,7 @@ pub mod helpdesk;
 pub mod ids;
 pub mod lang;
 pub mod lockout;
+pub mod login_policy;
 pub mod outbound;
 pub mod outbox;
 pub mod password;
