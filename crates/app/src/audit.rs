@@ -7,8 +7,8 @@
 use serde::Serialize;
 use varco_domain::AccountId;
 pub use varco_domain::audit::{
-    AccountOrigin, AuditEvent, EmailChangeRequest, ExpiryReminder, LoginOutcome, Outcome, Reauthentication,
-    ReauthenticationRefusal, ResetRequest,
+    AccountOrigin, AuditEvent, EmailChangeRequest, ExpiryReminder, LoginOutcome, NewPasswordRoute, Outcome,
+    Reauthentication, ReauthenticationRefusal, ResetRequest,
 };
 use varco_domain::clock::Timestamp;
 use varco_store::{AccountRecord, AuditFilter, NewAuditEvent, Tx};

@@ -42,6 +42,11 @@ pub enum AppError {
     Unauthenticated,
     #[error("the password must be changed first")]
     PasswordChangeRequired,
+    /// The login policy keeps this account to SPID/CIE: no password may be
+    /// used or set. Only answered to someone who proved the account (the
+    /// right password, a live link, a session), never to a guess.
+    #[error("this account signs in with SPID or CIE only")]
+    PasswordNotAllowed,
     #[error("the link is invalid, expired or already used")]
     InvalidToken,
     #[error("the service is temporarily unavailable")]

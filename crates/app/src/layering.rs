@@ -34,6 +34,7 @@ const LOWER: &[&str] = &[
     "error",
     "gates",
     "hashing",
+    "login_policy",
     "lookup",
     "mail",
     "mailed_links",

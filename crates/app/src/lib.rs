@@ -33,6 +33,7 @@ mod credentials;
 mod error;
 pub mod gates;
 pub mod hashing;
+pub mod login_policy;
 mod lookup;
 pub mod mail;
 mod mailed_links;
@@ -102,6 +103,8 @@ pub struct Settings {
     pub failure_floor_ms: Option<u64>,
     /// The OpenID Connect provider's keys and lifetimes.
     pub provider: provider::ProviderSettings,
+    /// Which ways in each kind of account may use (password, SPID/CIE).
+    pub login: login_policy::LoginPolicies,
 }
 
 impl Default for Settings {
@@ -125,6 +128,7 @@ impl Default for Settings {
             max_email_candidates: 3,
             failure_floor_ms: None,
             provider: provider::ProviderSettings::default(),
+            login: login_policy::LoginPolicies::default(),
         }
     }
 }

@@ -17,6 +17,12 @@
 //! reserved (counted as a failure) before its hash is checked, so parallel
 //! guesses cannot pass the lock.
 //!
+//! A right password for an account whose login policy allows SPID/CIE only
+//! (see [`crate::login_policy`]) opens no session and answers
+//! [`AppError::PasswordNotAllowed`]: the refusal comes only after the
+//! password matched, so it tells nothing to someone guessing, and a wrong
+//! password for such an account gets the usual answer.
+//!
 //! The same schedule also runs on the typed login text itself, known account
 //! or not: while it delays, the answer says how long to wait
 //! ([`AppError::LoginDelayed`]), with the same numbers and words for a real
@@ -35,6 +41,7 @@ use varco_store::AccountRecord;
 use crate::audit::{self, AuditEvent, LoginOutcome, Target};
 use crate::credentials::{Reserved, actor_of, password_typed, record_locked, reserve_attempts};
 use crate::gates;
+use crate::login_policy::password_login;
 use crate::lookup::{candidates, classify};
 use crate::sessions::{NewSessionToken, create_session, delete_by_token};
 use crate::views::{AccountView, view};
@@ -203,6 +210,23 @@ async fn succeed(
     tx.set_lock_state(account.id, &app.settings.lockout.after_success())
         .await?;
     tx.clear_login_throttle(success.login_hash).await?;
+    let roles = tx.roles_of(account.id).await?;
+    if !password_login(app, &account, &roles, now).is_allowed() {
+        // The password was right (so this tells nothing to a guesser), but
+        // the policy keeps the account to SPID/CIE: no session. The
+        // failures are forgotten as after any right password.
+        audit::record(
+            &mut tx,
+            now,
+            &actor_of(&account),
+            ctx,
+            (&account).into(),
+            AuditEvent::Login(LoginOutcome::PasswordNotAllowed),
+        )
+        .await?;
+        tx.commit().await?;
+        return Err(AppError::PasswordNotAllowed);
+    }
     if let Some(previous) = previous_session {
         delete_by_token(&mut tx, previous).await?;
     }
@@ -232,7 +256,6 @@ async fn succeed(
         AuditEvent::Login(outcome),
     )
     .await?;
-    let roles = tx.roles_of(account.id).await?;
     tx.commit().await?;
     let account = AccountRecord {
         failed_logins: 0,

@@ -6,10 +6,12 @@
 //! one transaction: stores the new hash and remembers the old one, clears the
 //! forced-change flag and the failure counters, ends every other session,
 //! writes the audit event and queues the confirmation email (no secret in it).
-//! All hashing happens before the transaction opens.
+//! All hashing happens before the transaction opens. An account the login
+//! policy keeps to SPID/CIE cannot set a password (`crate::login_policy`).
 
-use crate::audit::{self, AuditEvent, Reauthentication};
+use crate::audit::{self, AuditEvent, NewPasswordRoute, Reauthentication};
 use crate::credentials::{KeepSession, confirm_current_password, password_for_new, store_new_password};
+use crate::login_policy::password_login;
 use crate::lookup::find_by_user_code;
 use crate::policy::check_new_password;
 use crate::sessions::Authenticated;
@@ -26,6 +28,23 @@ pub async fn change(
     ctx: &RequestContext,
 ) -> Result<(), AppError> {
     let new = password_for_new(new)?;
+    if !password_login(app, &session.account, &session.roles, app.now()).is_allowed() {
+        // Refused before the current password is checked: the session
+        // already proves the account, and the answer is the same either way.
+        let now = app.now();
+        let mut tx = app.store.begin().await?;
+        audit::record(
+            &mut tx,
+            now,
+            &session.actor(),
+            ctx,
+            (&session.account).into(),
+            AuditEvent::PasswordNotAllowed(NewPasswordRoute::Change),
+        )
+        .await?;
+        tx.commit().await?;
+        return Err(AppError::PasswordNotAllowed);
+    }
     let account = confirm_current_password(
         app,
         session.account.id,

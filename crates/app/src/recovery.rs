@@ -12,6 +12,9 @@
 //!   both succeed. A newer link, any new password, an email change or undo
 //!   and disabling the account spend the older ones.
 //! - Links are built from the configured public URL, never from a request.
+//! - An account the login policy keeps to SPID/CIE gets no link: the
+//!   message explains how to sign in instead, and a link issued before the
+//!   policy changed sets no password (see [`crate::login_policy`]).
 //! - After a reset every session ends, the lock is cleared, a confirmation
 //!   (without any secret) goes to the account's address, and nobody is
 //!   signed in automatically.
@@ -19,15 +22,17 @@
 use std::collections::BTreeMap;
 
 use varco_domain::account::AccountStatus;
+use varco_domain::clock::Timestamp;
 use varco_domain::outbound::{OutboundMessage, ResetLink};
 use varco_domain::token::{SecretToken, TokenPurpose};
 use varco_domain::{EmailAddress, Lang, SchoolId};
-use varco_store::{AccountRecord, TokenRecord};
+use varco_store::{AccountRecord, TokenRecord, Tx};
 
-use crate::audit::{self, AuditEvent, ResetRequest, Target};
+use crate::audit::{self, AuditEvent, NewPasswordRoute, ResetRequest, Target};
 use crate::credentials::{KeepSession, LinkRecipient, actor_of, link_recipient, password_for_new, store_new_password};
+use crate::login_policy::{ensure_password_allowed, password_login_in};
 use crate::lookup::{candidates, classify, find_by_user_code};
-use crate::mail::{Mail, enqueue, lang_of};
+use crate::mail::{Mail, enqueue, format_date, lang_of};
 use crate::mailed_links::{Activation, issue_mailed_link, queue_activation};
 use crate::policy::check_new_password;
 use crate::{Actor, App, AppError, RequestContext};
@@ -111,9 +116,16 @@ pub async fn request_reset(app: &App, login: &str, ctx: &RequestContext) -> Resu
     // Recipient address → (template language, the accounts it lists).
     let mut messages: BTreeMap<String, (Lang, SchoolId, Vec<ResetLink>)> = BTreeMap::new();
     let mut activations = 0;
+    let mut explanations = 0;
     for account in usable {
         tx.lock_account(account.id).await?;
         let email = account.email.as_ref().map(EmailAddress::as_str).unwrap_or_default();
+        if !password_login_in(&mut tx, app, account, now).await?.is_allowed() {
+            if explain_spid_cie(&mut tx, app, account, email, now, ctx).await? {
+                explanations += 1;
+            }
+            continue;
+        }
         let recent = tx
             .count_tokens_since(account.id, TokenPurpose::Reset, now.plus_secs(-3600))
             .await?
@@ -154,7 +166,7 @@ pub async fn request_reset(app: &App, login: &str, ctx: &RequestContext) -> Resu
             link,
         });
     }
-    let sent = messages.len() + activations;
+    let sent = messages.len() + activations + explanations;
     for (to, (lang, school_id, accounts)) in messages {
         enqueue(
             &mut tx,
@@ -179,6 +191,62 @@ pub async fn request_reset(app: &App, login: &str, ctx: &RequestContext) -> Resu
     Ok(sent)
 }
 
+/// Answers a forgot-password request for an account the login policy keeps
+/// to SPID/CIE: no link, a message that explains how to sign in instead
+/// (throttled per account like links). Returns whether it was queued.
+async fn explain_spid_cie(
+    tx: &mut Tx,
+    app: &App,
+    account: &AccountRecord,
+    email: &str,
+    now: Timestamp,
+    ctx: &RequestContext,
+) -> Result<bool, AppError> {
+    let explained = AuditEvent::PasswordResetRequested(ResetRequest::PasswordNotAllowed);
+    let recent = tx
+        .count_audit_since(
+            account.id,
+            explained.name(),
+            explained.detail().as_deref().unwrap_or_default(),
+            now.plus_secs(-3600).0,
+        )
+        .await?;
+    let throttled = recent >= LINKS_PER_ACCOUNT_PER_HOUR;
+    let event = if throttled {
+        AuditEvent::PasswordResetRequested(ResetRequest::Throttled)
+    } else {
+        explained
+    };
+    audit::record(tx, now, &Actor::Anonymous, ctx, account.into(), event).await?;
+    if throttled {
+        return Ok(false);
+    }
+    let policy = app.settings.login.of(account.kind, &account.school_code);
+    let since = policy
+        .password_ends_at
+        .filter(|end| policy.password && *end <= now)
+        .map(format_date);
+    enqueue(
+        tx,
+        app,
+        Mail {
+            to: email,
+            lang: lang_of(account),
+            school_id: Some(account.school_id),
+            message: OutboundMessage::SignInWithSpidCie {
+                first_name: account.first_name.clone(),
+                user_code: account.user_code.to_string(),
+                school_name: account.school_name.clone(),
+                spid_cie_only_since: since,
+                login_url: app.link("/login"),
+                help_url: app.link("/help"),
+            },
+        },
+    )
+    .await?;
+    Ok(true)
+}
+
 /// What a link found in a URL is, for the page it opens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LinkState {
@@ -190,6 +258,9 @@ pub enum LinkState {
     },
     /// Known but expired or already used.
     Spent,
+    /// Live, but the login policy keeps the account to SPID/CIE: no
+    /// password can be set through it.
+    SpidCieOnly,
     /// Malformed, unknown, or for another purpose.
     Unknown,
 }
@@ -221,6 +292,11 @@ pub async fn inspect_link(app: &App, token: &str) -> Result<LinkState, AppError>
     {
         return Ok(LinkState::Spent);
     }
+    match ensure_password_allowed(app, &account).await {
+        Ok(()) => {}
+        Err(AppError::PasswordNotAllowed) => return Ok(LinkState::SpidCieOnly),
+        Err(e) => return Err(e),
+    }
     Ok(LinkState::Valid {
         activation,
         user_code: account.user_code.into(),
@@ -235,6 +311,26 @@ pub async fn reset_password(app: &App, token: &str, new_password: &str, ctx: &Re
     let token = SecretToken::from_user(token).ok_or(AppError::InvalidToken)?;
     let new = password_for_new(new_password)?;
     let (record, account) = usable_link(app, &token).await?;
+    if let Err(refused) = ensure_password_allowed(app, &account).await {
+        let route = if record.purpose == TokenPurpose::Activate {
+            NewPasswordRoute::Activation
+        } else {
+            NewPasswordRoute::Reset
+        };
+        let now = app.now();
+        let mut tx = app.store.begin().await?;
+        audit::record(
+            &mut tx,
+            now,
+            &actor_of(&account),
+            ctx,
+            (&account).into(),
+            AuditEvent::PasswordNotAllowed(route),
+        )
+        .await?;
+        tx.commit().await?;
+        return Err(refused);
+    }
     check_new_password(app, &account, &new).await?;
     let hash = app.hashing.hash(new).await?;
 

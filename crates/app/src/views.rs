@@ -7,6 +7,7 @@ use varco_domain::password::ExpiryStatus;
 use varco_store::{AccountRecord, RoleGrant};
 
 use crate::App;
+use crate::login_policy::{PasswordNotice, password_login, password_notice};
 use crate::policy::{expiry_status, must_change};
 
 /// An account as shown to its owner, the API and operators. No secret.
@@ -29,6 +30,8 @@ pub struct AccountView {
     pub password_change_required: bool,
     /// Days until the password expires (0: expired); `None` when it never does.
     pub password_expires_in_days: Option<u32>,
+    /// Whether the login policy lets this account use a password, and until when.
+    pub password_login: PasswordNotice,
     pub locked: bool,
     /// Failed logins counted since the last right password (before old ones fade).
     pub failed_logins: u32,
@@ -76,6 +79,7 @@ pub(crate) fn view(app: &App, record: &AccountRecord, roles: &[RoleGrant]) -> Ac
             ExpiryStatus::Expired => Some(0),
             ExpiryStatus::NoExpiry => None,
         },
+        password_login: password_notice(password_login(app, record, roles, app.now())),
         locked: record.blocked_until.is_some_and(|until| until > app.now()),
         failed_logins: record.failed_logins,
         created_at: record.created_at.to_rfc3339(),

@@ -56,6 +56,20 @@ pub enum LoginOutcome {
     /// The password matched, but the account changed while it was checked
     /// (a reset, a disable): the old password does not open a session.
     ChangedDuringCheck,
+    /// The password matched, but the login policy no longer lets this
+    /// account use one: sign in with SPID or CIE.
+    PasswordNotAllowed,
+}
+
+/// A way a new password was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewPasswordRoute {
+    /// Through a reset link (`password_reset`).
+    Reset,
+    /// Through an activation link (`account_activated`).
+    Activation,
+    /// By the signed-in owner (`password_change`).
+    Change,
 }
 
 /// The change a current password was asked for.
@@ -87,6 +101,9 @@ pub enum ResetRequest {
     NoMatchingAccount,
     /// The accounts found are disabled or have no address.
     AccountNotUsable,
+    /// The account may not use a password: no link, the email explains how
+    /// to sign in with SPID or CIE.
+    PasswordNotAllowed,
 }
 
 /// How a request to change the email address went.
@@ -180,6 +197,10 @@ pub enum AuditEvent {
     PasswordChangeRequired,
     /// `password_reset_requested`.
     PasswordResetRequested(ResetRequest),
+    /// `password_reset`, `account_activated` or `password_change` (failure):
+    /// a new password refused because the login policy no longer lets the
+    /// account use one.
+    PasswordNotAllowed(NewPasswordRoute),
     /// `password_reset`: a new password through a reset link.
     PasswordReset {
         /// The sessions that ended.
@@ -403,6 +424,11 @@ impl AuditEvent {
             AuditEvent::PasswordChanged { .. } => "password_changed",
             AuditEvent::PasswordChangeRequired => "password_change_required",
             AuditEvent::PasswordResetRequested(_) => "password_reset_requested",
+            AuditEvent::PasswordNotAllowed(route) => match route {
+                NewPasswordRoute::Reset => "password_reset",
+                NewPasswordRoute::Activation => "account_activated",
+                NewPasswordRoute::Change => "password_change",
+            },
             AuditEvent::PasswordReset { .. } => "password_reset",
             AuditEvent::AccountActivated { .. } => "account_activated",
             AuditEvent::ActivationLinkSent => "activation_link_sent",
@@ -443,7 +469,7 @@ impl AuditEvent {
                 outcome,
                 LoginOutcome::Success | LoginOutcome::Rehashed | LoginOutcome::LegacyPrefixMatch
             ),
-            AuditEvent::ReauthenticationRefused { .. } => true,
+            AuditEvent::ReauthenticationRefused { .. } | AuditEvent::PasswordNotAllowed(_) => true,
             AuditEvent::PasswordResetRequested(request) => *request != ResetRequest::Accepted,
             AuditEvent::PasswordExpiryReminder(reminder) => *reminder == ExpiryReminder::NoEmail,
             AuditEvent::EmailChangeRequested(request) => *request == EmailChangeRequest::Throttled,
@@ -468,6 +494,7 @@ impl AuditEvent {
                 LoginOutcome::NotActive => fixed("account_not_active"),
                 LoginOutcome::UnknownAccount => fixed("unknown_account"),
                 LoginOutcome::ChangedDuringCheck => fixed("account_changed_during_check"),
+                LoginOutcome::PasswordNotAllowed => fixed("password_not_allowed"),
             },
             AuditEvent::Logout
             | AuditEvent::PasswordChangeRequired
@@ -492,7 +519,9 @@ impl AuditEvent {
                 ResetRequest::Throttled => fixed("throttled"),
                 ResetRequest::NoMatchingAccount => fixed("no_matching_account"),
                 ResetRequest::AccountNotUsable => fixed("account_not_usable"),
+                ResetRequest::PasswordNotAllowed => fixed("password_not_allowed"),
             },
+            AuditEvent::PasswordNotAllowed(_) => fixed("password_not_allowed"),
             AuditEvent::PasswordReset { sessions_ended } | AuditEvent::AccountActivated { sessions_ended } => {
                 Some(format!("sessions_ended={sessions_ended}"))
             }
@@ -617,6 +646,36 @@ mod tests {
                 "login",
                 "failure",
                 Some("account_changed_during_check"),
+            ),
+            (
+                E::Login(LoginOutcome::PasswordNotAllowed),
+                "login",
+                "failure",
+                Some("password_not_allowed"),
+            ),
+            (
+                E::PasswordResetRequested(ResetRequest::PasswordNotAllowed),
+                "password_reset_requested",
+                "failure",
+                Some("password_not_allowed"),
+            ),
+            (
+                E::PasswordNotAllowed(NewPasswordRoute::Reset),
+                "password_reset",
+                "failure",
+                Some("password_not_allowed"),
+            ),
+            (
+                E::PasswordNotAllowed(NewPasswordRoute::Activation),
+                "account_activated",
+                "failure",
+                Some("password_not_allowed"),
+            ),
+            (
+                E::PasswordNotAllowed(NewPasswordRoute::Change),
+                "password_change",
+                "failure",
+                Some("password_not_allowed"),
             ),
             (E::Logout, "logout", "success", None),
             (

@@ -150,6 +150,24 @@ pub enum OutboundMessage {
         /// Where to get help.
         help_url: String,
     },
+    /// The answer to a forgot-password request for an account that may no
+    /// longer use a password: no link, how to sign in with SPID or CIE.
+    SignInWithSpidCie {
+        /// The owner's given name, for the greeting.
+        first_name: String,
+        /// The account's user code.
+        user_code: String,
+        /// The account's school.
+        school_name: String,
+        /// The first day without passwords, as people read it
+        /// (`30/09/2026`), when the password ended on a date.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        spid_cie_only_since: Option<String>,
+        /// Where to sign in.
+        login_url: String,
+        /// Where to get help.
+        help_url: String,
+    },
 }
 
 /// An outbox row that is not a message Varco knows.
@@ -174,6 +192,7 @@ impl OutboundMessage {
         "email_change_confirm",
         "email_changed_notice",
         "email_change_requested_notice",
+        "sign_in_with_spid_cie",
     ];
 
     /// The template this message is rendered with.
@@ -187,6 +206,7 @@ impl OutboundMessage {
             OutboundMessage::EmailChangeConfirm { .. } => "email_change_confirm",
             OutboundMessage::EmailChangedNotice { .. } => "email_changed_notice",
             OutboundMessage::EmailChangeRequestedNotice { .. } => "email_change_requested_notice",
+            OutboundMessage::SignInWithSpidCie { .. } => "sign_in_with_spid_cie",
         }
     }
 

@@ -104,6 +104,12 @@ const BUILT_IN: &[(&str, &str)] = embedded![
     "en/test_message/subject.txt",
     "en/test_message/body.txt",
     "en/test_message/body.html",
+    "it/sign_in_with_spid_cie/subject.txt",
+    "it/sign_in_with_spid_cie/body.txt",
+    "it/sign_in_with_spid_cie/body.html",
+    "en/sign_in_with_spid_cie/subject.txt",
+    "en/sign_in_with_spid_cie/body.txt",
+    "en/sign_in_with_spid_cie/body.html",
 ];
 
 /// The school a message is about, for the footer (and for per-school templates).
@@ -488,6 +494,35 @@ mod tests {
         }
     }
 
+    fn sign_in_with_spid_cie(spid_cie_only_since: Option<&str>) -> OutboundMessage {
+        OutboundMessage::SignInWithSpidCie {
+            first_name: "Giulia".into(),
+            user_code: "ABCD23456".into(),
+            school_name: "IC Via Roma".into(),
+            spid_cie_only_since: spid_cie_only_since.map(str::to_owned),
+            login_url: "https://varco.example/login".into(),
+            help_url: "https://varco.example/help".into(),
+        }
+    }
+
+    #[test]
+    fn the_spid_cie_answer_has_no_reset_link_and_says_since_when() {
+        let renderer = renderer(&config());
+        for (lang, since) in [("it", "dal 30/09/2026"), ("en", "since 30/09/2026")] {
+            let dated = sign_in_with_spid_cie(Some("30/09/2026"));
+            let message = renderer.render(&input(&dated, lang)).unwrap();
+            for body in [&message.text, &message.html] {
+                assert!(body.contains("SPID") && body.contains("CIE"), "{body}");
+                assert!(body.contains(since), "{body}");
+                assert!(body.contains("https://varco.example/login"), "{body}");
+                assert!(!body.contains("token="), "{body}");
+            }
+            let undated = sign_in_with_spid_cie(None);
+            let message = renderer.render(&input(&undated, lang)).unwrap();
+            assert!(!message.text.contains(since), "{}", message.text);
+        }
+    }
+
     /// One message of every template.
     fn samples() -> Vec<OutboundMessage> {
         vec![
@@ -505,6 +540,7 @@ mod tests {
             email_change_confirm(24),
             email_changed_notice(7),
             email_change_requested_notice(24),
+            sign_in_with_spid_cie(Some("30/09/2026")),
         ]
     }
 

@@ -108,6 +108,28 @@ impl Tx {
         Ok(())
     }
 
+    /// How many events named `event` with exactly `detail` were recorded
+    /// about an account since `since` (unix seconds): a throttle for what
+    /// leaves no other trace (a message that carries no link).
+    pub async fn count_audit_since(
+        &mut self,
+        account_id: AccountId,
+        event: &str,
+        detail: &str,
+        since: i64,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_events WHERE target_account_id = $1 AND event = $2 AND detail = $3 \
+             AND at >= $4",
+        )
+        .bind(account_id.0)
+        .bind(event)
+        .bind(detail)
+        .bind(since)
+        .fetch_one(self.conn())
+        .await?)
+    }
+
     /// Events newest first; for one account, those where it is actor or target.
     pub async fn list_audit(&mut self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
         let rows = sqlx::query(

@@ -15,6 +15,7 @@ mod accounts;
 mod audit;
 mod email_changes;
 mod error;
+mod federation;
 mod lifecycle;
 mod login_throttle;
 mod migrations;
@@ -38,6 +39,9 @@ pub use accounts::{AccountFilter, AccountRecord, NewAccount, RosterUpdate};
 pub use audit::{AuditFilter, AuditRecord, NewAuditEvent};
 pub use email_changes::{EmailChangeRecord, NewEmailChange};
 pub use error::StoreError;
+pub use federation::{
+    ChainVerification, FederationLogRecord, NewFederationLogEntry, NewUpstreamIdentity, UpstreamIdentityRecord,
+};
 pub use lifecycle::PasswordAge;
 pub use migrations::{MIGRATION_NAMES, MigrationReport};
 pub use oidc::{

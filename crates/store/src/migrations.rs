@@ -19,6 +19,7 @@ pub const MIGRATION_NAMES: &[&str] = &[
     "0003_recovery.sql",
     "0004_solid_ground.sql",
     "0005_oidc_provider.sql",
+    "0006_federation.sql",
 ];
 
 const SQLITE: &[&str] = &[
@@ -27,6 +28,7 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0003_recovery.sql"),
     include_str!("../migrations/sqlite/0004_solid_ground.sql"),
     include_str!("../migrations/sqlite/0005_oidc_provider.sql"),
+    include_str!("../migrations/sqlite/0006_federation.sql"),
 ];
 const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_foundation.sql"),
@@ -34,6 +36,7 @@ const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0003_recovery.sql"),
     include_str!("../migrations/postgres/0004_solid_ground.sql"),
     include_str!("../migrations/postgres/0005_oidc_provider.sql"),
+    include_str!("../migrations/postgres/0006_federation.sql"),
 ];
 
 /// What `migrate` did.

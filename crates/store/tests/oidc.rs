@@ -283,7 +283,7 @@ fn code<'a>(code_hash: &'a str, account_id: AccountId, amr: &'a [String], expire
 
 async fn migration_is_registered(engine: Engine) {
     let Some(db) = Db::create(engine).await else { return };
-    assert_eq!(MIGRATION_NAMES.last(), Some(&"0005_oidc_provider.sql"));
+    assert!(MIGRATION_NAMES.contains(&"0005_oidc_provider.sql"));
     let again = db.store.migrate().await.expect("migrate again");
     assert_eq!(again.applied_now, 0);
     assert_eq!(again.known, MIGRATION_NAMES.len());

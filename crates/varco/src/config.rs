@@ -7,6 +7,8 @@
 //! A key that Varco does not know, in any section, stops the start (exit 2)
 //! with the key named: a misspelt setting is never silently ignored.
 
+mod login;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
@@ -19,6 +21,8 @@ use varco_app::{PerKind, Settings};
 use varco_domain::lockout::LockoutPolicy;
 use varco_domain::password::{CommonPasswords, ExpiryPolicy, HashParams, PasswordPolicy};
 use varco_web::{Helpdesk, RateLimits};
+
+pub use login::{KindLoginConfig, LoginConfig, SchoolLoginConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -203,6 +207,8 @@ pub struct Config {
     pub branding: varco_web::templates::Branding,
     /// Varco as OpenID Connect provider.
     pub oidc: OidcConfig,
+    /// Which ways in each kind of account may use (password, SPID/CIE).
+    pub login: LoginConfig,
 }
 
 /// `[oidc]`: the provider's key-encryption key and token lifetimes.
@@ -273,6 +279,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             branding: varco_web::templates::Branding::default(),
             oidc: OidcConfig::default(),
+            login: LoginConfig::default(),
         }
     }
 }
@@ -281,6 +288,7 @@ impl Default for Config {
 /// (for example `VARCO_CONFIG` or test settings) are not configuration.
 const ENV_KEYS: &[&str] = &[
     "oidc",
+    "login",
     "data_dir",
     "database_url",
     "database_max_connections",
@@ -471,6 +479,7 @@ impl Config {
             varco_mail::SmtpSettings::parse(url).map_err(|e| ConfigError::Invalid(format!("smtp_url: {e}")))?;
         }
         self.trusted_proxies()?;
+        self.login.policies()?;
         if self.database_max_connections == 0 {
             return Err(ConfigError::Invalid(
                 "database_max_connections must be at least 1".into(),
@@ -511,6 +520,7 @@ impl Config {
             hash_concurrency: self.password.hash_concurrency,
             failure_floor_ms: self.login_failure_floor_ms,
             provider: self.provider_settings()?,
+            login: self.login.policies()?,
             ..Settings::default()
         })
     }

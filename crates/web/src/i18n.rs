@@ -61,6 +61,7 @@ const SOURCES: [(Lang, &[&str]); 2] = [
             include_str!("../locales/it/recovery.ftl"),
             include_str!("../locales/it/account.ftl"),
             include_str!("../locales/it/oidc.ftl"),
+            include_str!("../locales/it/login_policy.ftl"),
         ],
     ),
     (
@@ -70,6 +71,7 @@ const SOURCES: [(Lang, &[&str]); 2] = [
             include_str!("../locales/en/recovery.ftl"),
             include_str!("../locales/en/account.ftl"),
             include_str!("../locales/en/oidc.ftl"),
+            include_str!("../locales/en/login_policy.ftl"),
         ],
     ),
 ];

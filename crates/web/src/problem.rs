@@ -79,6 +79,8 @@ pub enum ProblemCode {
     Unauthenticated,
     /// The session may only change the password.
     PasswordChangeRequired,
+    /// The login policy keeps the account to SPID/CIE: no password may be used or set.
+    PasswordNotAllowed,
     /// The link's token is malformed, unknown, expired, used or for another purpose.
     InvalidToken,
     /// The database or the password hashing cannot answer now.
@@ -109,6 +111,7 @@ impl ProblemCode {
         ProblemCode::Conflict,
         ProblemCode::Unauthenticated,
         ProblemCode::PasswordChangeRequired,
+        ProblemCode::PasswordNotAllowed,
         ProblemCode::InvalidToken,
         ProblemCode::Unavailable,
         ProblemCode::Internal,
@@ -131,6 +134,7 @@ impl ProblemCode {
             ProblemCode::Conflict => "conflict",
             ProblemCode::Unauthenticated => "unauthenticated",
             ProblemCode::PasswordChangeRequired => "password_change_required",
+            ProblemCode::PasswordNotAllowed => "password_not_allowed",
             ProblemCode::InvalidToken => "invalid_token",
             ProblemCode::Unavailable => "unavailable",
             ProblemCode::Internal => "internal",
@@ -170,6 +174,11 @@ pub fn classify(error: &WebError) -> (StatusCode, ProblemCode, &'static str) {
             AppError::Conflict { .. } => (S::CONFLICT, C::Conflict, "Conflict"),
             AppError::Unauthenticated => (S::UNAUTHORIZED, C::Unauthenticated, "Authentication required"),
             AppError::PasswordChangeRequired => (S::FORBIDDEN, C::PasswordChangeRequired, "Password change required"),
+            AppError::PasswordNotAllowed => (
+                S::FORBIDDEN,
+                C::PasswordNotAllowed,
+                "Sign in with SPID or CIE: this account no longer uses a password",
+            ),
             AppError::InvalidToken => (S::BAD_REQUEST, C::InvalidToken, "Invalid or expired token"),
             AppError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, C::Unavailable, "Service unavailable"),
             AppError::Busy => (S::SERVICE_UNAVAILABLE, C::Unavailable, "Service busy"),
@@ -276,9 +285,10 @@ impl IntoResponse for ApiError {
             WebError::App(AppError::Invalid { .. } | AppError::NotFound(_) | AppError::Conflict { .. }) => {
                 Some(error.to_string())
             }
-            WebError::App(AppError::Throttled { .. } | AppError::LoginDelayed { .. }) | WebError::Throttled(_) => {
-                Some(error.to_string())
-            }
+            WebError::App(
+                AppError::Throttled { .. } | AppError::LoginDelayed { .. } | AppError::PasswordNotAllowed,
+            )
+            | WebError::Throttled(_) => Some(error.to_string()),
             WebError::MalformedJson(detail) => Some(detail.clone()),
             WebError::App(_) => None,
             other => Some(other.to_string()),
@@ -351,6 +361,7 @@ impl IntoResponse for PageError {
             ProblemCode::NotFound => ("error-not-found", None),
             ProblemCode::Csrf | ProblemCode::CrossOrigin => ("error-csrf", None),
             ProblemCode::PasswordChangeRequired => ("error-forbidden", None),
+            ProblemCode::PasswordNotAllowed => ("policy-login-refused", None),
             ProblemCode::Unavailable if matches!(error, WebError::App(AppError::Busy)) => ("error-busy", None),
             ProblemCode::Unavailable => ("error-unavailable", None),
             ProblemCode::Throttled => ("login-throttled", retry_after(&error).map(|s| s.to_string())),
@@ -465,6 +476,7 @@ mod tests {
                 "conflict",
                 "unauthenticated",
                 "password_change_required",
+                "password_not_allowed",
                 "invalid_token",
                 "unavailable",
                 "internal",

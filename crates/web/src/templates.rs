@@ -102,6 +102,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("reset.html", include_str!("../templates/reset.html")),
     ("reset_done.html", include_str!("../templates/reset_done.html")),
     ("link_invalid.html", include_str!("../templates/link_invalid.html")),
+    ("spid_cie_only.html", include_str!("../templates/spid_cie_only.html")),
+    (
+        "_sign_in_notices.html",
+        include_str!("../templates/_sign_in_notices.html"),
+    ),
     ("email_change.html", include_str!("../templates/email_change.html")),
     (
         "email_change_sent.html",

@@ -11,6 +11,7 @@ mod api;
 mod browser;
 mod cli;
 mod lifecycle;
+mod login_policy;
 mod newcomer;
 mod oidc;
 mod oidc_browser;

@@ -278,3 +278,50 @@ fn jobs_run_names_the_known_jobs() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("examined: 0"));
 }
+
+#[test]
+fn a_bad_login_policy_stops_the_start_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("varco.toml");
+    for (toml, expected) in [
+        (
+            "[login.family]\nmethods = [\"spid\"]",
+            "login.family.methods: unknown method \"spid\"",
+        ),
+        (
+            "[login.staff]\npassword_until = \"30/09/2026\"",
+            "login.staff.password_until",
+        ),
+        (
+            "[login.family]\nmethods = [\"password\"]\npassword_until = \"2026-09-30\"",
+            "nobody could sign in",
+        ),
+        (
+            "[login.schools.XYZ.staff]\nmethods = [\"spid_cie\"]",
+            "login.schools.XYZ",
+        ),
+        ("[login.family]\nmetodi = [\"spid_cie\"]", "metodi"),
+    ] {
+        std::fs::write(&config, toml).unwrap();
+        let out = run(dir.path(), &["--config", config.to_str().unwrap(), "migrate"], &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{toml}: {stderr}");
+        assert!(stderr.contains(expected), "{toml}: {stderr}");
+    }
+    // The environment reaches the same keys.
+    let out = run(
+        dir.path(),
+        &["migrate"],
+        &[("VARCO_LOGIN__STAFF__PASSWORD_UNTIL", "2026-13-01")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("login.staff.password_until"));
+    // A good policy loads.
+    std::fs::write(
+        &config,
+        "[login.staff]\npassword_until = \"2026-09-30\"\n[login.schools.RMIC81200X.family]\nmethods = [\"spid_cie\"]",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["--config", config.to_str().unwrap(), "migrate"], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

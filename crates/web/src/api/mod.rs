@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 use varco_app::accounts::AccountView;
+use varco_app::login_policy::PasswordNotice;
 
 use crate::WebState;
 use crate::problem::{ApiError, Problem, WebError};
@@ -117,6 +118,12 @@ pub struct AccountJson {
     pub roles: Vec<RoleJson>,
     /// Days until the password expires (0: expired); absent when it never does.
     pub password_expires_in_days: Option<u32>,
+    /// What the login policy allows this account: `password` (a password,
+    /// no end announced), `password_until` (a password until
+    /// `password_login_ends_on`) or `spid_cie_only`.
+    pub password_login: String,
+    /// The first day without passwords (`dd/mm/yyyy`, Europe/Rome) while it is ahead.
+    pub password_login_ends_on: Option<String>,
 }
 
 impl From<AccountView> for AccountJson {
@@ -143,6 +150,16 @@ impl From<AccountView> for AccountJson {
                 })
                 .collect(),
             password_expires_in_days: v.password_expires_in_days,
+            password_login: match &v.password_login {
+                PasswordNotice::Allowed => "password",
+                PasswordNotice::EndsOn { .. } => "password_until",
+                PasswordNotice::SpidCieOnly => "spid_cie_only",
+            }
+            .to_owned(),
+            password_login_ends_on: match v.password_login {
+                PasswordNotice::EndsOn { from } => Some(from),
+                PasswordNotice::Allowed | PasswordNotice::SpidCieOnly => None,
+            },
         }
     }
 }
@@ -168,7 +185,7 @@ fn throttle(limiter: &IpLimiter, ctx: &Ctx) -> Result<Attempt, WebError> {
         (status = 200, description = "Logged in; the session cookie is set", body = LoginResponse),
         (status = 400, description = "`malformed_json`, or `input_too_long`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`invalid_credentials`, the same for every reason", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`cross_origin`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`cross_origin`; or `password_not_allowed`: the password is right but the login policy keeps the account to SPID/CIE (answered only after the password matched)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large` (over 64 KiB)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported_media_type` (not application/json)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`throttled`: too many failed attempts from this address, or the login's growing delay", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -256,7 +273,7 @@ pub struct ChangePasswordRequest {
         (status = 204, description = "Changed"),
         (status = 400, description = "`password_policy` with `violations` (and `feedback` for `weak`), `input_too_long`, or `malformed_json`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`unauthenticated`, or `invalid_credentials` for a wrong current password", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`cross_origin`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`cross_origin`, or `password_not_allowed` (the login policy keeps the account to SPID/CIE)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large` (over 64 KiB)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported_media_type` (not application/json)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`throttled`: too many wrong current passwords from this address, or the account's growing delay", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -341,7 +358,7 @@ pub struct ResetPasswordRequest {
     responses(
         (status = 204, description = "Password set"),
         (status = 400, description = "`invalid_token` (malformed, unknown, expired, used, other purpose), `password_policy`, `input_too_long` or `malformed_json`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`cross_origin`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`cross_origin`, or `password_not_allowed` (the login policy keeps the account to SPID/CIE)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large` (over 64 KiB)", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "`unsupported_media_type` (not application/json)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`throttled`: too many failed link uses from this address", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),

@@ -80,6 +80,7 @@ fn form(
             login => login,
             form_errors => errors,
             next => next,
+            sign_in => varco_app::login_policy::sign_in_notices(&state.app),
             logged_out => notices.logged_out,
             setup_pending => notices.setup_pending,
         },
@@ -179,6 +180,10 @@ pub async fn submit(
                 .headers_mut()
                 .insert(header::RETRY_AFTER, retry_after_secs.into());
             Ok(response)
+        }
+        Err(AppError::PasswordNotAllowed) => {
+            let message = page.text(&state, "policy-login-refused");
+            refuse(StatusCode::FORBIDDEN, &form.login, FormErrors::general(message))
         }
         Err(AppError::InputTooLong) => {
             let message = page.text(&state, "login-too-long");

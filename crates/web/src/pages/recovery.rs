@@ -30,7 +30,10 @@ fn forgot_form(
         state,
         status,
         "forgot.html",
-        minijinja::context! { login => login, form_errors => errors },
+        minijinja::context! {
+            login => login, form_errors => errors,
+            sign_in => varco_app::login_policy::sign_in_notices(&state.app),
+        },
     )
 }
 
@@ -106,6 +109,16 @@ fn invalid_link(state: &WebState, page: &Page) -> Result<Response, PageError> {
     )
 }
 
+/// The page of a live link for an account that signs in with SPID/CIE only.
+fn spid_cie_only(state: &WebState, page: &Page) -> Result<Response, PageError> {
+    page.render_status(
+        state,
+        StatusCode::FORBIDDEN,
+        "spid_cie_only.html",
+        minijinja::context! {},
+    )
+}
+
 fn reset_form(
     state: &WebState,
     page: &Page,
@@ -114,13 +127,14 @@ fn reset_form(
     link: &LinkState,
     errors: FormErrors,
 ) -> Result<Response, PageError> {
-    let LinkState::Valid {
-        activation,
-        user_code,
-        first_name,
-    } = link
-    else {
-        return invalid_link(state, page);
+    let (activation, user_code, first_name) = match link {
+        LinkState::Valid {
+            activation,
+            user_code,
+            first_name,
+        } => (activation, user_code, first_name),
+        LinkState::SpidCieOnly => return spid_cie_only(state, page),
+        LinkState::Spent | LinkState::Unknown => return invalid_link(state, page),
     };
     page.render_status(
         state,
@@ -171,11 +185,15 @@ pub async fn reset_submit(
         .map_err(|seconds| PageError(crate::problem::WebError::Throttled(seconds)))?;
     // An unknown or spent link counts against the address (the attempt is dropped).
     let link = varco_app::recovery::inspect_link(&state.app, &form.token).await?;
-    let LinkState::Valid {
-        activation, user_code, ..
-    } = &link
-    else {
-        return invalid_link(&state, &page);
+    let (activation, user_code) = match &link {
+        LinkState::Valid {
+            activation, user_code, ..
+        } => (activation, user_code),
+        LinkState::SpidCieOnly => {
+            attempt.succeeded();
+            return spid_cie_only(&state, &page);
+        }
+        LinkState::Spent | LinkState::Unknown => return invalid_link(&state, &page),
     };
     let refuse = |errors: FormErrors| reset_form(&state, &page, StatusCode::BAD_REQUEST, &form.token, &link, errors);
     if form.new_password != form.new_password_confirm {
@@ -194,6 +212,7 @@ pub async fn reset_submit(
             minijinja::context! { activation => activation, user_code => user_code },
         ),
         Err(AppError::InvalidToken) => invalid_link(&state, &page),
+        Err(AppError::PasswordNotAllowed) => spid_cie_only(&state, &page),
         Err(AppError::InputTooLong) => refuse(FormErrors::on("new_password", page.text(&state, "login-too-long"))),
         Err(AppError::PasswordPolicy(refusal)) => {
             let policy = &state.app.settings.policy.staff;
