@@ -296,7 +296,7 @@ async fn exchange_code(
     )
     .await?;
     tx.commit().await?;
-    unsigned.sign(&key)
+    unsigned.sign(key).await
 }
 
 async fn refresh(
@@ -310,25 +310,47 @@ async fn refresh(
     };
     let key = signing_key(app, client).await?;
     let now = app.now();
+    let hash = secret::hash(token);
+    // Everything that can be checked by reading is checked before the write
+    // transaction (on SQLite the one writer of the database): an unknown
+    // token, a token of another client and a wider scope never take the
+    // write lock, and are refused without spending the token.
+    let mut read = app.store.read().await?;
+    let found = read.oidc_refresh_grant_with_account(&hash).await?;
+    read.commit().await?;
+    let Some((grant, account)) = found else {
+        return Err(refused(OAuthCode::InvalidGrant, "the refresh token is invalid"));
+    };
+    if grant.client_id != client.client_id {
+        return Err(refused(OAuthCode::InvalidGrant, "the refresh token is invalid"));
+    }
+    if let Some(scope) = request.scope.as_deref() {
+        // A refresh may narrow the scope, never widen it (RFC 6749 §6).
+        let granted: Vec<&str> = grant.scope.split(' ').collect();
+        if scope
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .any(|s| !granted.contains(&s))
+        {
+            return Err(refused(OAuthCode::InvalidScope, "a refresh cannot widen the scope"));
+        }
+    }
     let mut tx = app.store.begin().await?;
-    let (grant_id, generation) = match tx.rotate_oidc_refresh_token(&secret::hash(token), now).await? {
+    let generation = match tx.rotate_oidc_refresh_token(&hash, now).await? {
         RefreshUse::Fresh {
             grant_id,
             generation,
             expires_at,
         } => {
-            if now >= expires_at {
+            if now >= expires_at || grant_id != grant.id {
                 tx.commit().await?;
                 return Err(refused(OAuthCode::InvalidGrant, "the refresh token has expired"));
             }
-            (grant_id, generation)
+            generation
         }
         RefreshUse::Reused { grant_id } => {
-            let grant = tx.oidc_grant(grant_id).await?;
             let mut revoked = Vec::new();
-            if let Some(grant) = grant
-                && grant.client_id == client.client_id
-            {
+            if grant_id == grant.id {
                 if tx.revoke_oidc_grant(grant_id, now, "refresh_token_reused").await? {
                     revoked.push(grant.clone());
                 }
@@ -346,15 +368,8 @@ async fn refresh(
             notify_logout(app, &revoked).await?;
             return Err(refused(OAuthCode::InvalidGrant, "the refresh token was already used"));
         }
+        // Unused but expired, or its grant is over.
         RefreshUse::Unknown => {
-            tx.commit().await?;
-            return Err(refused(OAuthCode::InvalidGrant, "the refresh token is invalid"));
-        }
-    };
-    let (grant, account) = match tx.oidc_grant_with_account(grant_id).await? {
-        Some((g, a)) if g.client_id == client.client_id && g.revoked_at.is_none() && now < g.expires_at => (g, a),
-        // Spent by another client, or the grant is over: the token stays spent.
-        _ => {
             tx.commit().await?;
             return Err(refused(OAuthCode::InvalidGrant, "the refresh token is invalid"));
         }
@@ -364,22 +379,14 @@ async fn refresh(
         tx.commit().await?;
         return Err(refused(OAuthCode::InvalidGrant, "the account can no longer sign in"));
     }
-    if let Some(scope) = request.scope.as_deref() {
-        // A refresh may narrow the scope, never widen it (RFC 6749 §6).
-        let granted: Vec<&str> = grant.scope.split(' ').collect();
-        if scope
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .any(|s| !granted.contains(&s))
-        {
-            tx.commit().await?;
-            return Err(refused(OAuthCode::InvalidScope, "a refresh cannot widen the scope"));
-        }
+    // `last_used_at` is shown to the person by the day: one write a minute
+    // is plenty, not one per refresh.
+    if now.0 - grant.last_used_at.0 >= 60 {
+        tx.touch_oidc_grant(grant.id, now).await?;
     }
-    tx.touch_oidc_grant(grant.id, now).await?;
     let unsigned = store_tokens(app, &mut tx, &key, client, &grant, &account, generation + 1, None, now).await?;
     tx.commit().await?;
-    unsigned.sign(&key)
+    unsigned.sign(key).await
 }
 
 /// The key that signs the client's ID tokens.
@@ -400,8 +407,15 @@ struct Unsigned {
 }
 
 impl Unsigned {
-    fn sign(self, key: &SigningKey) -> Result<TokenResponse, AppError> {
-        let id_token = key.sign(&self.claims, Some("JWT")).map_err(oidc_internal)?;
+    /// Signs on the blocking pool: an RSA signature takes a few hundred
+    /// microseconds, during which a runtime worker would not serve the
+    /// other requests (among them the one holding the write lock).
+    async fn sign(self, key: Arc<SigningKey>) -> Result<TokenResponse, AppError> {
+        let claims = self.claims;
+        let id_token = tokio::task::spawn_blocking(move || key.sign(&claims, Some("JWT")))
+            .await
+            .map_err(|e| AppError::internal_because("signing task", e))?
+            .map_err(oidc_internal)?;
         Ok(TokenResponse {
             access_token: self.access_token,
             token_type: "Bearer",

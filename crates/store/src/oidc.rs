@@ -864,23 +864,25 @@ impl Tx {
         .await?)
     }
 
-    /// The grant with this id whatever its state, with its account, in
-    /// one statement.
-    pub async fn oidc_grant_with_account(
+    /// The grant of a refresh token (used or not, live or not) with its
+    /// account, in one statement: what a refresh checks before it takes
+    /// the write lock.
+    pub async fn oidc_refresh_grant_with_account(
         &mut self,
-        id: i64,
+        token_hash: &str,
     ) -> Result<Option<(GrantRecord, AccountRecord)>, StoreError> {
         let row = sqlx::query(
             concat!(
                 "SELECT ",
                 crate::accounts::account_columns!(),
-                ", {GRANTS} FROM oidc_grants g JOIN accounts a ON a.id = g.account_id \
-             JOIN schools s ON s.id = a.school_id WHERE g.id = $1"
+                ", {GRANTS} FROM oidc_refresh_tokens r JOIN oidc_grants g ON g.id = r.grant_id \
+                 JOIN accounts a ON a.id = g.account_id JOIN schools s ON s.id = a.school_id \
+                 WHERE r.token_hash = $1"
             )
             .replace("{GRANTS}", GRANT_COLUMNS_AS_G)
             .as_str(),
         )
-        .bind(id)
+        .bind(token_hash)
         .fetch_optional(self.conn())
         .await?;
         row.as_ref().map(grant_and_account_from_row).transpose()

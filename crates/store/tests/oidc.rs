@@ -1075,6 +1075,12 @@ async fn bearers_come_with_their_account_in_one_read(engine: Engine) {
     tx.set_account_subject(db.account, "sub-one").await.unwrap();
     tx.insert_oidc_access_token("at-g", g, at(0), at(100)).await.unwrap();
     tx.insert_oidc_access_token("at-p", p, at(0), at(100)).await.unwrap();
+    tx.insert_oidc_refresh_token("rt-g", g, 1, at(0), at(100))
+        .await
+        .unwrap();
+    tx.insert_oidc_refresh_token("rt-p", p, 1, at(0), at(100))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     // Outside any transaction: each statement sees what is committed.
@@ -1098,10 +1104,14 @@ async fn bearers_come_with_their_account_in_one_read(engine: Engine) {
     );
     assert!(read.oidc_bearer("no-such", at(1)).await.unwrap().is_none());
 
-    let (with_grant, with_account) = read.oidc_grant_with_account(g).await.unwrap().expect("grant");
+    let (with_grant, with_account) = read
+        .oidc_refresh_grant_with_account("rt-g")
+        .await
+        .unwrap()
+        .expect("grant");
     assert_eq!(with_grant, bearer.grant);
     assert_eq!(with_account, bearer.account);
-    assert!(read.oidc_grant_with_account(-1).await.unwrap().is_none());
+    assert!(read.oidc_refresh_grant_with_account("no-such").await.unwrap().is_none());
 
     // A revocation committed meanwhile is seen by the very next read.
     let mut write = db.store.begin().await.unwrap();
@@ -1111,7 +1121,11 @@ async fn bearers_come_with_their_account_in_one_read(engine: Engine) {
         read.oidc_bearer("at-p", at(3)).await.unwrap().is_none(),
         "revoked grant"
     );
-    let (revoked, _) = read.oidc_grant_with_account(p).await.unwrap().expect("grant stays");
+    let (revoked, _) = read
+        .oidc_refresh_grant_with_account("rt-p")
+        .await
+        .unwrap()
+        .expect("a revoked grant is still found by its refresh token");
     assert_eq!(revoked.revoked_at, Some(at(2)));
     read.commit().await.unwrap();
 }
