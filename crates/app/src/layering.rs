@@ -14,6 +14,7 @@ const USE_CASES: &[&str] = &[
     "authorize",
     "clients",
     "email_change",
+    "federation_log",
     "import",
     "jobs",
     "login",

@@ -14,6 +14,7 @@ pub mod applications;
 pub mod authorize;
 pub mod clients;
 pub mod email_change;
+pub mod federation_log;
 pub mod import;
 pub mod jobs;
 pub mod login;

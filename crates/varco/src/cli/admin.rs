@@ -12,8 +12,8 @@ use varco_domain::clock::SystemClock;
 use varco_domain::password::PasswordInput;
 
 use super::{
-    AccountAddArgs, AccountCommand, AuditArgs, Cli, Command, JobArg, JobsCommand, OutboxCommand, RoleArgs, RoleCommand,
-    SchoolAddArgs, SchoolCommand,
+    AccountAddArgs, AccountCommand, AuditArgs, Cli, Command, FederationLogCommand, JobArg, JobsCommand, OutboxCommand,
+    RoleArgs, RoleCommand, SchoolAddArgs, SchoolCommand,
 };
 use crate::config::Config;
 use crate::server;
@@ -93,6 +93,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Role(RoleCommand::Revoke(args)) => role(&config, args, false).await,
         Command::Import(args) => super::import::import(&config, args).await,
         Command::Audit(args) => audit(&config, args).await,
+        Command::FederationLog(command) => federation_log(&config, command).await,
         Command::Outbox(OutboxCommand::List { failed, limit, json }) => outbox_list(&config, failed, limit, json).await,
         Command::Outbox(OutboxCommand::Retry { id }) => outbox_retry(&config, id).await,
         Command::Outbox(OutboxCommand::Test { to }) => outbox_test(&config, &to).await,
@@ -347,6 +348,53 @@ async fn audit(config: &Config, args: AuditArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+async fn federation_log(config: &Config, command: FederationLogCommand) -> anyhow::Result<()> {
+    let app = open(config).await?;
+    match command {
+        FederationLogCommand::List { after, limit, json } => {
+            let entries = varco_app::federation_log::list(&app, after, limit)
+                .await
+                .map_err(app_error)?;
+            for e in &entries {
+                if json {
+                    json_line(e)?;
+                } else {
+                    out(format!(
+                        "{}\t{}\t{}\t{}\t{}\trequest={}\tresponse={}\tsubject={}\t{}",
+                        e.seq,
+                        e.at,
+                        e.provider,
+                        e.kind,
+                        e.outcome,
+                        e.request_id.as_deref().unwrap_or("-"),
+                        e.response_id.as_deref().unwrap_or("-"),
+                        e.subject.as_deref().unwrap_or("-"),
+                        e.hash
+                    ));
+                }
+            }
+            Ok(())
+        }
+        FederationLogCommand::Verify { json } => {
+            let verification = varco_app::federation_log::verify(&app).await.map_err(app_error)?;
+            if json {
+                json_line(&verification)?;
+            }
+            match verification {
+                varco_app::federation_log::Verification::Intact { records, head } => {
+                    if !json {
+                        out(format!("intact: {records} record(s); head {head}"));
+                    }
+                    Ok(())
+                }
+                varco_app::federation_log::Verification::Broken { seq, reason } => {
+                    anyhow::bail!("the federation log is broken at record {seq}: {reason}")
+                }
+            }
+        }
+    }
 }
 
 async fn outbox_list(config: &Config, failed: bool, limit: i64, json: bool) -> anyhow::Result<()> {

@@ -60,6 +60,9 @@ pub enum Command {
     /// The provider's signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The SPID/CIE transaction log (kept at least 24 months, hash-chained).
+    #[command(subcommand)]
+    FederationLog(FederationLogCommand),
     /// Fill an empty database with a demo school and one account per role,
     /// printing their user codes and freshly drawn passwords.
     Demo,
@@ -279,6 +282,28 @@ pub struct AuditArgs {
 }
 
 pub use admin::run;
+
+#[derive(Debug, Subcommand)]
+pub enum FederationLogCommand {
+    /// Print records oldest first (tab-separated, or JSON lines).
+    List {
+        /// Only records after this position.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// At most this many records.
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the hash chain from the first record; exits 1 when it is broken.
+    Verify {
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
 
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {

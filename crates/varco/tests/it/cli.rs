@@ -746,3 +746,73 @@ async fn demo_client_and_client_try_sign_in_end_to_end() {
     // The attempt is over: the listener is gone.
     assert!(http.get(&redirect).send().await.is_err());
 }
+
+both_backends!(the_federation_log_is_listed_in_order_and_a_changed_record_is_found);
+
+/// `varco federation-log list|verify`: records in order with their hashes;
+/// an edited record breaks the chain at that record and `verify` exits 1.
+async fn the_federation_log_is_listed_in_order_and_a_changed_record_is_found(backend: Backend) {
+    use sqlx::Connection;
+    use varco_domain::clock::Timestamp;
+    use varco_domain::federation_log::FederationRecordKind;
+    use varco_store::{ConnectOptions, NewFederationLogEntry, Store};
+    let Some(db) = Database::create(backend).await else {
+        return;
+    };
+    let cli = Cli { db: &db };
+    cli.ok(&["migrate"]);
+    let empty = cli.ok(&["federation-log", "verify"]);
+    assert!(empty.starts_with("intact: 0 record(s)"), "{empty}");
+    let store = Store::connect(&db.url, &ConnectOptions::default()).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    for (i, (kind, outcome)) in [
+        (FederationRecordKind::AuthorizationRequest, "success"),
+        (FederationRecordKind::AuthorizationResponse, "success"),
+        (FederationRecordKind::TokenResponse, "invalid_grant"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        tx.append_federation_log(&NewFederationLogEntry {
+            at: Timestamp(1_800_000_000 + i as i64),
+            provider: "spid-test",
+            kind,
+            request_id: Some("state-1"),
+            response_id: None,
+            subject: None,
+            outcome,
+        })
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    store.close().await;
+
+    let listed = cli.ok(&["federation-log", "list", "--json"]);
+    let rows: Vec<serde_json::Value> = listed.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 3, "{listed}");
+    let seqs: Vec<i64> = rows.iter().map(|r| r["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, [1, 2, 3]);
+    assert_eq!(rows[2]["outcome"], "invalid_grant");
+    assert_eq!(rows[0]["kind"], "authorization_request");
+    let after = cli.ok(&["federation-log", "list", "--after", "2"]);
+    assert_eq!(after.lines().count(), 1, "{after}");
+    assert!(after.starts_with("3\t"), "{after}");
+    let intact = cli.ok(&["federation-log", "verify", "--json"]);
+    let intact: serde_json::Value = serde_json::from_str(intact.trim()).unwrap();
+    assert_eq!(intact["chain"], "intact");
+    assert_eq!(intact["records"], 3);
+    assert_eq!(intact["head"], rows[2]["hash"]);
+
+    // Someone edits the second record in the database.
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE federation_log SET outcome = 'access_denied' WHERE seq = 2")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let err = cli.fails(&["federation-log", "verify"]);
+    assert!(err.contains("broken at record 2"), "{err}");
+    assert!(err.contains("content was changed"), "{err}");
+}
