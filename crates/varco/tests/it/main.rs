@@ -10,6 +10,7 @@ mod account_settings;
 mod api;
 mod browser;
 mod cli;
+mod federation;
 mod lifecycle;
 mod login_policy;
 mod newcomer;
