@@ -24,6 +24,26 @@ both_backends!(
     trust_chains_resolve_to_providers_or_are_refused,
 );
 
+#[tokio::test]
+async fn a_bad_federation_section_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut federation = federation_config("https://ta.example.it");
+    federation.trust_anchors[0].jwks = Some("{\"keys\": []}".into());
+    let config = varco::config::Config {
+        data_dir: dir.path().join("data"),
+        listen: "127.0.0.1:0".into(),
+        federation: Some(federation),
+        ..varco::config::Config::default()
+    };
+    let clock = Arc::new(varco_domain::clock::FixedClock::new(varco_domain::clock::Timestamp(T0)));
+    let error = match varco::server::start_with_clock(&config, clock).await {
+        Ok(_) => panic!("a trust anchor without keys must stop the start"),
+        Err(error) => format!("{error:#}"),
+    };
+    assert!(error.contains("federation.trust_anchors[0]"), "{error}");
+    assert!(config.check().is_err(), "varco check says so too");
+}
+
 const TM_RP: &str = "https://ta.example.it/openid_relying_party/public";
 const TM_OP: &str = "https://ta.example.it/openid_provider/public";
 
