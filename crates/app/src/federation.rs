@@ -167,6 +167,8 @@ impl std::fmt::Debug for FederationKeys {
 #[derive(Default)]
 pub struct FederationKeyRing {
     loaded: RwLock<Option<(Instant, Arc<FederationKeys>)>>,
+    /// Held while missing keys are made, so one node makes them once.
+    generating: tokio::sync::Mutex<()>,
     entity_configuration: RwLock<Option<CachedConfiguration>>,
     providers: RwLock<HashMap<ProviderKey, (Arc<rp::Provider>, i64)>>,
 }
@@ -197,8 +199,13 @@ impl FederationKeyRing {
         if let Some(keys) = self.reload(app).await? {
             return Ok(keys);
         }
-        // A purpose has no active key yet: make the missing ones (a second
-        // node doing the same at the same moment only adds valid keys).
+        // A purpose has no active key yet: make the missing ones, once per
+        // node (a second node doing the same at the same moment only adds
+        // valid keys).
+        let _generating = self.generating.lock().await;
+        if let Some(keys) = self.reload(app).await? {
+            return Ok(keys);
+        }
         let records = read_records(app).await?;
         let mut tx = app.store.begin().await?;
         for purpose in FederationKeyPurpose::ALL {

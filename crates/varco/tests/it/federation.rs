@@ -147,6 +147,27 @@ async fn the_entity_configuration_is_signed_and_keeps_rotated_keys(backend: Back
         return;
     };
     let entity_id = "http://127.0.0.1:9/varco";
+    // Concurrent first uses make one key of each kind.
+    let firsts: Vec<_> = (0..4)
+        .map(|_| {
+            let app = t.app().clone();
+            tokio::spawn(async move {
+                app.federation_keys()
+                    .current(&app)
+                    .await
+                    .unwrap()
+                    .federation
+                    .kid()
+                    .to_owned()
+            })
+        })
+        .collect();
+    let mut first_kids = Vec::new();
+    for first in firsts {
+        first_kids.push(first.await.unwrap());
+    }
+    first_kids.dedup();
+    assert_eq!(first_kids.len(), 1, "one federation key: {first_kids:?}");
     let (statement, signed_by) = fetch_configuration(&t, entity_id).await;
     assert_eq!(statement.expires_at() - statement.issued_at(), 24 * 3600);
     assert_eq!(statement.authority_hints(), [anchor.to_owned()]);
