@@ -102,10 +102,17 @@ pub async fn rotate_secret(app: &App, client_id: &str, actor: &Actor) -> Result<
     Ok(secret)
 }
 
-/// New signing keys (RS256 and ES256); the previous ones stay published
-/// until what they signed has expired. Returns the new key ids.
+/// New signing keys (RS256 and ES256) and, with `[federation]` configured,
+/// new relying-party keys (federation, core signing, core encryption); the
+/// previous ones stay
+/// published until what they signed has expired. Returns the new key ids.
 pub async fn rotate_signing_keys(app: &App, actor: &Actor) -> Result<Vec<String>, AppError> {
-    let (kids, retired) = rotate_keys(app).await?;
+    let (mut kids, mut retired) = rotate_keys(app).await?;
+    if app.settings.federation.is_some() {
+        let (federation_kids, federation_retired) = crate::federation::rotate_keys(app).await?;
+        kids.extend(federation_kids);
+        retired += federation_retired;
+    }
     let now = app.now();
     let mut tx = app.store.begin().await?;
     record_operator(

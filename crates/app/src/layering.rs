@@ -33,6 +33,7 @@ const LOWER: &[&str] = &[
     "client_registration",
     "credentials",
     "error",
+    "federation",
     "gates",
     "hashing",
     "login_policy",

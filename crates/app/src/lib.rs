@@ -32,6 +32,7 @@ pub mod audit;
 mod client_registration;
 mod credentials;
 mod error;
+pub mod federation;
 pub mod gates;
 pub mod hashing;
 pub mod login_policy;
@@ -106,6 +107,8 @@ pub struct Settings {
     pub provider: provider::ProviderSettings,
     /// Which ways in each kind of account may use (password, SPID/CIE).
     pub login: login_policy::LoginPolicies,
+    /// Varco in the SPID/CIE federation; `None` without `[federation]`.
+    pub federation: Option<federation::FederationSettings>,
 }
 
 impl Default for Settings {
@@ -130,6 +133,7 @@ impl Default for Settings {
             failure_floor_ms: None,
             provider: provider::ProviderSettings::default(),
             login: login_policy::LoginPolicies::default(),
+            federation: None,
         }
     }
 }
@@ -151,6 +155,8 @@ pub struct App {
     pub keys: Arc<provider::KeyRing>,
     /// Deliveries in the background (back-channel logout notices).
     pub background: Arc<provider::Background>,
+    /// The relying party's federation and core keys, cached.
+    pub federation_keys: Arc<federation::FederationKeyRing>,
 }
 
 impl App {
@@ -171,7 +177,13 @@ impl App {
             gates: Arc::new(gates::Gates::default()),
             keys: Arc::new(provider::KeyRing::default()),
             background: Arc::new(provider::Background::default()),
+            federation_keys: Arc::new(federation::FederationKeyRing::default()),
         })
+    }
+
+    /// The relying party's keys (SPID/CIE federation): `current(&app)`.
+    pub fn federation_keys(&self) -> &federation::FederationKeyRing {
+        &self.federation_keys
     }
 
     pub fn now(&self) -> Timestamp {

@@ -287,6 +287,18 @@ pub enum FederationError {
         id: String,
     },
 
+    /// A key could not be sealed for storage.
+    #[error("cannot seal a federation key")]
+    Seal(#[source] Arc<josekit::JoseError>),
+
+    /// A sealed key does not open with this sealing key, or what it holds
+    /// is not the key its stored record names.
+    #[error("the sealed federation key {kid} does not open or is not the key named")]
+    Unseal {
+        /// The `kid` the stored record names.
+        kid: String,
+    },
+
     /// A new key could not be generated.
     #[error("cannot generate a federation key")]
     KeyGeneration(#[source] Arc<josekit::JoseError>),

@@ -12,9 +12,11 @@
 //! - Private key material never appears in `Debug` output or in errors.
 
 use std::fmt;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use josekit::jwe::{self, Dir, JweHeader};
 use josekit::jwk::alg::ec::{EcCurve, EcKeyPair};
 use josekit::jwk::alg::rsa::RsaKeyPair;
 use josekit::jwk::{Jwk, KeyPair as _};
@@ -28,6 +30,9 @@ use crate::FederationError;
 
 /// The default size of a generated RSA key (SPID/CIE require at least 2048).
 pub const DEFAULT_RSA_BITS: u32 = 2048;
+
+/// The content type of a sealed key's JWE.
+const SEALED_CONTENT_TYPE: &str = "jwk+json";
 
 /// A set of public JWKs, as in a statement's `jwks` claim or a pinned trust
 /// anchor configuration.
@@ -327,6 +332,35 @@ impl FederationKey {
         &self.private_jwk
     }
 
+    /// The private JWK encrypted under `seal_key` (32 bytes, for example
+    /// derived from a key-encryption key) as a compact JWE (`dir` +
+    /// `A256GCM`), for storage.
+    pub fn seal(&self, seal_key: &[u8; 32]) -> Result<String, FederationError> {
+        let seal = |error: JoseError| FederationError::Seal(Arc::new(error));
+        let mut header = JweHeader::new();
+        header.set_content_encryption("A256GCM");
+        header.set_content_type(SEALED_CONTENT_TYPE);
+        let encrypter = Dir.encrypter_from_bytes(seal_key).map_err(seal)?;
+        jwe::serialize_compact(self.private_jwk_json().as_bytes(), &header, &encrypter).map_err(seal)
+    }
+
+    /// The key [`FederationKey::seal`] sealed under `seal_key`, checked to
+    /// be the key `kid` its stored record names.
+    pub fn unseal(seal_key: &[u8; 32], kid: &str, sealed: &str) -> Result<FederationKey, FederationError> {
+        let unseal = || FederationError::Unseal { kid: kid.to_owned() };
+        let decrypter = Dir.decrypter_from_bytes(seal_key).map_err(|_| unseal())?;
+        let (plaintext, header) = jwe::deserialize_compact(sealed, &decrypter).map_err(|_| unseal())?;
+        if header.content_encryption() != Some("A256GCM") {
+            return Err(unseal());
+        }
+        let json = std::str::from_utf8(&plaintext).map_err(|_| unseal())?;
+        let key = FederationKey::from_private_jwk_json(json).map_err(|_| unseal())?;
+        if key.kid != kid {
+            return Err(unseal());
+        }
+        Ok(key)
+    }
+
     /// `claims` signed as a compact JWS whose header holds `alg`, `kid` and
     /// `typ`. Only a `sig` key signs.
     pub fn sign(&self, claims: &Map<String, Value>, typ: &str) -> Result<String, FederationError> {
@@ -519,5 +553,28 @@ fn verifier_for(alg: &str, jwk: &Jwk) -> Option<Box<dyn JwsVerifier>> {
         "ES384" => build!(ES384),
         "ES512" => build!(ES512),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod seal_tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_key_opens_with_its_sealing_key_and_kid_only() {
+        let key = FederationKey::generate_rsa(KeyUse::Enc).unwrap();
+        let sealed = key.seal(&[7; 32]).unwrap();
+        assert!(!sealed.contains(&key.private_jwk_json()));
+        let opened = FederationKey::unseal(&[7; 32], key.kid(), &sealed).unwrap();
+        assert_eq!(opened.public_jwk(), key.public_jwk());
+        assert_eq!(opened.key_use(), KeyUse::Enc);
+        assert!(matches!(
+            FederationKey::unseal(&[8; 32], key.kid(), &sealed),
+            Err(FederationError::Unseal { .. })
+        ));
+        assert!(matches!(
+            FederationKey::unseal(&[7; 32], "another-kid", &sealed),
+            Err(FederationError::Unseal { .. })
+        ));
     }
 }

@@ -16,6 +16,7 @@ mod audit;
 mod email_changes;
 mod error;
 mod federation;
+mod federation_keys;
 mod lifecycle;
 mod login_throttle;
 mod migrations;
@@ -42,6 +43,7 @@ pub use error::StoreError;
 pub use federation::{
     ChainVerification, FederationLogRecord, NewFederationLogEntry, NewUpstreamIdentity, UpstreamIdentityRecord,
 };
+pub use federation_keys::{FederationKeyPurpose, FederationKeyRecord};
 pub use lifecycle::PasswordAge;
 pub use migrations::{MIGRATION_NAMES, MigrationReport};
 pub use oidc::{

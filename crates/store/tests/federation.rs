@@ -14,8 +14,8 @@ use varco_domain::clock::Timestamp;
 use varco_domain::federation_log::{ChainBreak, FederationRecordKind, GENESIS_HASH};
 use varco_domain::{AccountId, AccountKind, AccountStatus};
 use varco_store::{
-    ChainVerification, ConnectOptions, MIGRATION_NAMES, NewAccount, NewFederationLogEntry, NewSchool,
-    NewUpstreamIdentity, Store, StoreError,
+    ChainVerification, ConnectOptions, FederationKeyPurpose, FederationKeyRecord, KeyRecord, MIGRATION_NAMES,
+    NewAccount, NewFederationLogEntry, NewSchool, NewUpstreamIdentity, Store, StoreError,
 };
 
 /// Chosen so that tests never depend on the real date.
@@ -57,6 +57,7 @@ both_engines!(
     a_changed_row_breaks_the_chain,
     a_removed_row_breaks_the_chain,
     concurrent_appends_keep_one_chain,
+    relying_party_keys_are_published_until_their_overlap_ends,
 );
 
 fn postgres_base() -> String {
@@ -483,5 +484,68 @@ async fn concurrent_appends_keep_one_chain(engine: Engine) {
         tx.verify_federation_log().await.unwrap(),
         ChainVerification::Intact { records: 40, .. }
     ));
+    tx.commit().await.unwrap();
+}
+
+async fn relying_party_keys_are_published_until_their_overlap_ends(engine: Engine) {
+    let Some(db) = Db::create(engine).await else { return };
+    let key = |purpose: FederationKeyPurpose, kid: &str, created: i64| FederationKeyRecord {
+        purpose,
+        key: KeyRecord {
+            kid: kid.to_owned(),
+            alg: if purpose == FederationKeyPurpose::CoreEnc {
+                "RSA-OAEP"
+            } else {
+                "RS256"
+            }
+            .to_owned(),
+            sealed_private: format!("eyJhbGciOiJkaXIi.{kid}.sealed"),
+            public_jwk: format!(r#"{{"kid":"{kid}"}}"#),
+            created_at: at(created),
+            retired_at: None,
+            publish_until: None,
+        },
+    };
+    let fed = key(FederationKeyPurpose::Federation, "fed-1", 10);
+    let sig = key(FederationKeyPurpose::CoreSig, "sig-1", 20);
+    let enc = key(FederationKeyPurpose::CoreEnc, "enc-1", 30);
+    let mut tx = db.store.begin().await.unwrap();
+    for k in [&fed, &sig, &enc] {
+        tx.insert_federation_key(k).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let mut tx = db.store.begin().await.unwrap();
+    assert!(matches!(
+        tx.insert_federation_key(&fed).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    drop(tx);
+    let mut tx = db.store.begin().await.unwrap();
+    assert_eq!(
+        tx.federation_keys(at(40)).await.unwrap(),
+        vec![enc.clone(), sig.clone(), fed.clone()]
+    );
+
+    assert_eq!(tx.retire_federation_keys(at(50), at(100)).await.unwrap(), 3);
+    let fresh = key(FederationKeyPurpose::Federation, "fed-2", 50);
+    tx.insert_federation_key(&fresh).await.unwrap();
+    let retired = |k: &FederationKeyRecord| {
+        let mut k = k.clone();
+        k.key.retired_at = Some(at(50));
+        k.key.publish_until = Some(at(100));
+        k
+    };
+    assert_eq!(
+        tx.federation_keys(at(60)).await.unwrap(),
+        vec![fresh.clone(), retired(&enc), retired(&sig), retired(&fed)]
+    );
+    // `publish_until` is exclusive; only the new key is left.
+    assert_eq!(tx.federation_keys(at(100)).await.unwrap(), vec![fresh.clone()]);
+    assert_eq!(tx.retire_federation_keys(at(60), at(70)).await.unwrap(), 1);
+    tx.commit().await.unwrap();
+
+    // The provider's own keys are another table.
+    let mut tx = db.store.begin_read().await.unwrap();
+    assert_eq!(tx.oidc_keys(at(60)).await.unwrap(), vec![]);
     tx.commit().await.unwrap();
 }

@@ -7,6 +7,7 @@
 //! A key that Varco does not know, in any section, stops the start (exit 2)
 //! with the key named: a misspelt setting is never silently ignored.
 
+mod federation;
 mod login;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -22,6 +23,7 @@ use varco_domain::lockout::LockoutPolicy;
 use varco_domain::password::{CommonPasswords, ExpiryPolicy, HashParams, PasswordPolicy};
 use varco_web::{Helpdesk, RateLimits};
 
+pub use federation::{FederationConfig, TrustAnchorConfig, TrustMarkConfig};
 pub use login::{KindLoginConfig, LoginConfig, SchoolLoginConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,6 +211,9 @@ pub struct Config {
     pub oidc: OidcConfig,
     /// Which ways in each kind of account may use (password, SPID/CIE).
     pub login: LoginConfig,
+    /// Varco as a SPID/CIE relying party (OpenID Connect Federation); unset:
+    /// no federation, `/.well-known/openid-federation` answers 404.
+    pub federation: Option<FederationConfig>,
 }
 
 /// `[oidc]`: the provider's key-encryption key and token lifetimes.
@@ -280,6 +285,7 @@ impl Default for Config {
             branding: varco_web::templates::Branding::default(),
             oidc: OidcConfig::default(),
             login: LoginConfig::default(),
+            federation: None,
         }
     }
 }
@@ -288,6 +294,7 @@ impl Default for Config {
 /// (for example `VARCO_CONFIG` or test settings) are not configuration.
 const ENV_KEYS: &[&str] = &[
     "oidc",
+    "federation",
     "login",
     "data_dir",
     "database_url",
@@ -419,6 +426,9 @@ impl Config {
 
     /// Checks what can be checked without touching the outside world.
     pub fn check(&self) -> Result<(), ConfigError> {
+        if let Some(federation) = &self.federation {
+            federation.settings(&self.effective_public_url())?;
+        }
         let url = self.database_url();
         if varco_store::Backend::from_url(&url).is_none() {
             return Err(ConfigError::Invalid(format!(
@@ -521,6 +531,11 @@ impl Config {
             failure_floor_ms: self.login_failure_floor_ms,
             provider: self.provider_settings()?,
             login: self.login.policies()?,
+            federation: self
+                .federation
+                .as_ref()
+                .map(|f| f.settings(&self.effective_public_url()))
+                .transpose()?,
             ..Settings::default()
         })
     }

@@ -31,6 +31,7 @@ pub fn routes() -> Router<WebState> {
     let for_applications = Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/oauth2/jwks", get(jwks))
+        .route("/.well-known/openid-federation", get(entity_configuration))
         .route("/oauth2/token", post(token))
         .route("/oauth2/userinfo", get(userinfo).post(userinfo))
         .route("/oauth2/revoke", post(revoke))
@@ -111,6 +112,26 @@ async fn discovery(State(state): State<WebState>) -> Response {
 async fn jwks(State(state): State<WebState>) -> Result<Response, OAuthFailure> {
     let keys = state.app.keys.public_keys(&state.app).await?;
     Ok(public_json(varco_oidc::jwks(&keys)))
+}
+
+/// Varco's signed entity configuration as a SPID/CIE relying party; 404
+/// without a `[federation]` section.
+async fn entity_configuration(State(state): State<WebState>) -> Response {
+    match varco_app::federation::entity_configuration(&state.app).await {
+        Ok(Some(jwt)) => {
+            let mut response = jwt.to_string().into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/entity-statement+jwt"),
+            );
+            response
+        }
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(error) => {
+            tracing::error!(error = %varco_app::error_chain(&error), "federation: entity configuration");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
 async fn authorize_get(

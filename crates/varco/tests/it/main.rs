@@ -10,6 +10,8 @@ mod account_settings;
 mod api;
 mod browser;
 mod cli;
+mod federation;
+mod federation_peers;
 mod lifecycle;
 mod login_policy;
 mod newcomer;
