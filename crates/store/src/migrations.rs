@@ -20,6 +20,7 @@ pub const MIGRATION_NAMES: &[&str] = &[
     "0004_solid_ground.sql",
     "0005_oidc_provider.sql",
     "0006_federation.sql",
+    "0007_upstream_sign_in.sql",
 ];
 
 const SQLITE: &[&str] = &[
@@ -29,6 +30,7 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0004_solid_ground.sql"),
     include_str!("../migrations/sqlite/0005_oidc_provider.sql"),
     include_str!("../migrations/sqlite/0006_federation.sql"),
+    include_str!("../migrations/sqlite/0007_upstream_sign_in.sql"),
 ];
 const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_foundation.sql"),
@@ -37,6 +39,7 @@ const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0004_solid_ground.sql"),
     include_str!("../migrations/postgres/0005_oidc_provider.sql"),
     include_str!("../migrations/postgres/0006_federation.sql"),
+    include_str!("../migrations/postgres/0007_upstream_sign_in.sql"),
 ];
 
 /// What `migrate` did.
