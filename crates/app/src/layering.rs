@@ -44,6 +44,7 @@ const LOWER: &[&str] = &[
     "registration",
     "sessions",
     "timing",
+    "upstream_rp",
     "views",
 ];
 

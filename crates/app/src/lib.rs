@@ -43,6 +43,7 @@ pub mod provider;
 mod registration;
 pub mod sessions;
 pub mod timing;
+pub mod upstream_rp;
 mod views;
 
 #[cfg(test)]
@@ -105,6 +106,8 @@ pub struct Settings {
     pub provider: provider::ProviderSettings,
     /// Which ways in each kind of account may use (password, SPID/CIE).
     pub login: login_policy::LoginPolicies,
+    /// The upstream providers (SPID/CIE) people may sign in through.
+    pub upstream: upstream_rp::UpstreamSettings,
 }
 
 impl Default for Settings {
@@ -129,6 +132,7 @@ impl Default for Settings {
             failure_floor_ms: None,
             provider: provider::ProviderSettings::default(),
             login: login_policy::LoginPolicies::default(),
+            upstream: upstream_rp::UpstreamSettings::default(),
         }
     }
 }

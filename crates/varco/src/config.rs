@@ -8,6 +8,7 @@
 //! with the key named: a misspelt setting is never silently ignored.
 
 mod login;
+mod upstream;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ use varco_domain::password::{CommonPasswords, ExpiryPolicy, HashParams, Password
 use varco_web::{Helpdesk, RateLimits};
 
 pub use login::{KindLoginConfig, LoginConfig, SchoolLoginConfig};
+pub use upstream::UpstreamConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -209,6 +211,8 @@ pub struct Config {
     pub oidc: OidcConfig,
     /// Which ways in each kind of account may use (password, SPID/CIE).
     pub login: LoginConfig,
+    /// `[[upstream]]`: the SPID/CIE providers people sign in through (file only).
+    pub upstream: Vec<UpstreamConfig>,
 }
 
 /// `[oidc]`: the provider's key-encryption key and token lifetimes.
@@ -280,6 +284,7 @@ impl Default for Config {
             branding: varco_web::templates::Branding::default(),
             oidc: OidcConfig::default(),
             login: LoginConfig::default(),
+            upstream: Vec::new(),
         }
     }
 }
@@ -480,6 +485,7 @@ impl Config {
         }
         self.trusted_proxies()?;
         self.login.policies()?;
+        upstream::upstream_settings(&self.upstream)?;
         if self.database_max_connections == 0 {
             return Err(ConfigError::Invalid(
                 "database_max_connections must be at least 1".into(),
@@ -521,6 +527,7 @@ impl Config {
             failure_floor_ms: self.login_failure_floor_ms,
             provider: self.provider_settings()?,
             login: self.login.policies()?,
+            upstream: upstream::upstream_settings(&self.upstream)?,
             ..Settings::default()
         })
     }
