@@ -60,6 +60,7 @@ both_engines!(
     pending_upstream_logins_are_single_use,
     expired_upstream_logins_are_swept,
     sessions_record_how_they_were_signed_in,
+    accounts_are_found_by_tax_code_across_schools,
 );
 
 fn postgres_base() -> String {
@@ -151,7 +152,9 @@ impl Db {
             .await
             .expect("school");
         let mut accounts = Vec::new();
-        for (code, tax_code) in [("A2345678", "RSSMRA80A01H501U"), ("B2345678", "VRDLGU75B02F205X")] {
+        for tax_code in ["RSSMRA80A01H501U", "VRDLGU75B02F205A"] {
+            let code = varco_domain::UserCode::generate(&mut rand::thread_rng());
+            let code = code.as_str();
             accounts.push(
                 tx.insert_account(&NewAccount {
                     user_code: code,
@@ -626,5 +629,50 @@ async fn sessions_record_how_they_were_signed_in(engine: Engine) {
     assert_eq!(spid.amr, ["spid"]);
     assert_eq!(spid.upstream_provider.as_deref(), Some("gateway"));
     assert_eq!(spid.upstream_token_sealed.as_deref(), Some("sealed-token"));
+    tx.commit().await.unwrap();
+}
+
+async fn accounts_are_found_by_tax_code_across_schools(engine: Engine) {
+    let Some(db) = Db::create(engine).await else { return };
+    let mut tx = db.store.begin().await.unwrap();
+    let other = tx
+        .insert_school(&NewSchool {
+            code: "MIIC80000A",
+            name: "IC Milano",
+            email: None,
+            helpdesk_email: None,
+            helpdesk_phone: None,
+            helpdesk_hours: None,
+            created_at: T0,
+        })
+        .await
+        .unwrap();
+    let code = varco_domain::UserCode::generate(&mut rand::thread_rng());
+    tx.insert_account(&NewAccount {
+        user_code: code.as_str(),
+        school_id: other.id,
+        kind: AccountKind::Staff,
+        first_name: "Mario",
+        last_name: "Rossi",
+        tax_code: "RSSMRA80A01H501U",
+        email: None,
+        username: None,
+        status: AccountStatus::Active,
+        password_hash: None,
+        now: T0,
+    })
+    .await
+    .unwrap();
+    let found = tx.accounts_by_tax_code("RSSMRA80A01H501U").await.unwrap();
+    assert_eq!(
+        found
+            .iter()
+            .map(|a| (a.school_code.as_str(), a.school_name.as_str()))
+            .collect::<Vec<_>>(),
+        [("MIIC80000A", "IC Milano"), ("RMIC81200X", "IC Roma 1")]
+    );
+    assert_eq!(found[1].id, db.account);
+    assert_eq!(tx.accounts_by_tax_code("VRDLGU75B02F205A").await.unwrap().len(), 1);
+    assert!(tx.accounts_by_tax_code("BNCGVN80A01H501X").await.unwrap().is_empty());
     tx.commit().await.unwrap();
 }

@@ -28,3 +28,6 @@ CREATE TABLE upstream_logins (
     expires_at BIGINT NOT NULL
 );
 CREATE INDEX upstream_logins_expires ON upstream_logins (expires_at);
+
+-- A person's accounts across schools are found by tax code at SPID/CIE sign-in.
+CREATE INDEX accounts_tax_code ON accounts (tax_code);
