@@ -24,6 +24,7 @@ const USE_CASES: &[&str] = &[
     "schools",
     "session_list",
     "setup",
+    "upstream",
 ];
 
 /// The shared steps.

@@ -24,6 +24,7 @@ pub mod recovery;
 pub mod schools;
 pub mod session_list;
 pub mod setup;
+pub mod upstream;
 
 // The lower layer: the shared steps (confirm a secret, store a password,
 // issue a link, audit, queue a message, sessions, lookups, policy, views).

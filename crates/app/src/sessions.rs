@@ -186,8 +186,12 @@ pub async fn logout(app: &App, token: &str, ctx: &RequestContext) -> Result<(), 
         .await?;
     }
     tx.commit().await?;
-    // The applications this session signed in to are signed out too.
+    // The applications this session signed in to are signed out too, and
+    // the upstream provider's access token (SPID/CIE) is revoked.
     if let Some(session) = ended {
+        if let (Some(provider), Some(sealed)) = (&session.upstream_provider, &session.upstream_token_sealed) {
+            crate::upstream_rp::revoke_in_background(app, provider, sealed);
+        }
         crate::provider::end_for_session(app, session.id, ctx).await?;
     }
     Ok(())

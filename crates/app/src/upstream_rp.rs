@@ -165,3 +165,256 @@ pub enum SourceError {
         source: varco_oidc::rp::RpError,
     },
 }
+
+/// The redirect URI Varco registers at every upstream provider.
+pub fn callback_url(settings: &crate::Settings) -> String {
+    format!("{}/login/upstream/callback", settings.public_url.trim_end_matches('/'))
+}
+
+/// How Varco authenticates at a resolved provider's token and revocation
+/// endpoints (owned, so that a [`Resolved`] can be kept).
+#[derive(Clone)]
+pub enum Credential {
+    /// `client_secret_basic` with this secret (static mode).
+    ClientSecretBasic(String),
+    /// `private_key_jwt` with this key (federation mode).
+    PrivateKeyJwt(std::sync::Arc<varco_oidc::SigningKey>),
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Credential::ClientSecretBasic(_) => f.write_str("ClientSecretBasic([set])"),
+            Credential::PrivateKeyJwt(_) => f.write_str("PrivateKeyJwt"),
+        }
+    }
+}
+
+/// A provider ready for a sign-in: its metadata and keys, Varco's
+/// registration there, and Varco's credential.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The provider's metadata and keys.
+    pub provider: varco_oidc::rp::Provider,
+    /// Varco's registration at the provider.
+    pub registration: varco_oidc::rp::Registration,
+    /// How Varco authenticates there.
+    pub credential: Credential,
+}
+
+impl Resolved {
+    /// The credential as the relying party takes it.
+    pub fn client_auth(&self) -> varco_oidc::rp::ClientAuth<'_> {
+        match &self.credential {
+            Credential::ClientSecretBasic(secret) => varco_oidc::rp::ClientAuth::ClientSecretBasic(secret),
+            Credential::PrivateKeyJwt(key) => varco_oidc::rp::ClientAuth::PrivateKeyJwt(key),
+        }
+    }
+
+    /// Varco's signing key for request objects (federation mode only).
+    pub fn signing_key(&self) -> Option<&varco_oidc::SigningKey> {
+        match &self.credential {
+            Credential::PrivateKeyJwt(key) => Some(key),
+            Credential::ClientSecretBasic(_) => None,
+        }
+    }
+}
+
+/// Where a provider's trust comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderSource {
+    /// Discovery and a client secret.
+    Static,
+    /// A trust chain up to the federation's trust anchor (not wired in yet).
+    Federation,
+}
+
+impl ProviderSource {
+    /// The source for a configured provider.
+    pub fn of(provider: &UpstreamProvider) -> ProviderSource {
+        match provider.mode {
+            UpstreamMode::Static => ProviderSource::Static,
+            UpstreamMode::Federation => ProviderSource::Federation,
+        }
+    }
+
+    /// Resolves `provider` for a sign-in whose redirect URI is `redirect_uri`.
+    pub async fn resolve(
+        self,
+        http: &reqwest::Client,
+        provider: &UpstreamProvider,
+        redirect_uri: &str,
+    ) -> Result<Resolved, SourceError> {
+        match self {
+            ProviderSource::Federation => Err(SourceError::FederationNotConfigured(provider.name.clone())),
+            ProviderSource::Static => resolve_static(http, provider, redirect_uri).await,
+        }
+    }
+}
+
+async fn get_json(http: &reqwest::Client, name: &str, url: &str) -> Result<serde_json::Value, SourceError> {
+    let failed = |reason: String| SourceError::Discovery {
+        name: name.to_owned(),
+        reason,
+    };
+    let response = http.get(url).send().await.map_err(|e| failed(format!("{url}: {e}")))?;
+    if !response.status().is_success() {
+        return Err(failed(format!("{url}: HTTP {}", response.status())));
+    }
+    response.json().await.map_err(|e| failed(format!("{url}: {e}")))
+}
+
+async fn resolve_static(
+    http: &reqwest::Client,
+    provider: &UpstreamProvider,
+    redirect_uri: &str,
+) -> Result<Resolved, SourceError> {
+    let name = provider.name.as_str();
+    let discovery_url = format!(
+        "{}/.well-known/openid-configuration",
+        provider.issuer.trim_end_matches('/')
+    );
+    let metadata = get_json(http, name, &discovery_url).await?;
+    if metadata.get("issuer").and_then(serde_json::Value::as_str) != Some(provider.issuer.as_str()) {
+        return Err(SourceError::Discovery {
+            name: name.to_owned(),
+            reason: "the discovery document's issuer is not the configured one".into(),
+        });
+    }
+    let jwks = match metadata.get("jwks_uri").and_then(serde_json::Value::as_str) {
+        Some(uri) if metadata.get("jwks").is_none() => Some(get_json(http, name, uri).await?),
+        _ => None,
+    };
+    let rp_provider =
+        varco_oidc::rp::Provider::from_metadata(&metadata, jwks.as_ref()).map_err(|source| SourceError::Metadata {
+            name: name.to_owned(),
+            source,
+        })?;
+    let mut registration = varco_oidc::rp::Registration::static_provider(provider.client_id.clone(), redirect_uri);
+    registration.scope = provider.scope.clone();
+    registration.acr = varco_oidc::rp::AcrPolicy::Spid(provider.acr_min);
+    registration.ui_locales = Some("it en".into());
+    let secret = provider.client_secret.clone().ok_or_else(|| SourceError::Discovery {
+        name: name.to_owned(),
+        reason: "static mode without a client secret".into(),
+    })?;
+    Ok(Resolved {
+        provider: rp_provider,
+        registration,
+        credential: Credential::ClientSecretBasic(secret),
+    })
+}
+
+/// The HTTP client for upstream providers: a timeout, no redirects
+/// followed, loopback allowed (a gateway on this machine, tests).
+pub fn http_client(settings: &UpstreamSettings) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(settings.http_timeout_secs.max(1)))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
+/// Sends a form the relying party built; returns the status, the
+/// `Content-Type` and the body.
+pub async fn send_form(
+    http: &reqwest::Client,
+    post: &varco_oidc::rp::FormPost,
+) -> Result<(u16, String, Vec<u8>), reqwest::Error> {
+    let mut request = http
+        .post(&post.url)
+        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(reqwest::header::ACCEPT, "application/json")
+        .body(post.body());
+    if let Some(authorization) = &post.authorization {
+        request = request.header(reqwest::header::AUTHORIZATION, authorization);
+    }
+    let response = request.send().await?;
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = response.bytes().await?.to_vec();
+    Ok((status, content_type, body))
+}
+
+/// The KEK label sealing upstream access tokens kept with sessions.
+pub const ACCESS_TOKEN_SEAL_LABEL: &str = "varco-app/upstream-access-token/v1";
+
+/// Revokes, best effort and in the background, the upstream access token a
+/// session kept; logged, never blocking the logout. Appends a `revocation`
+/// record to the federation log when the provider answered.
+pub(crate) fn revoke_in_background(app: &crate::App, provider_name: &str, sealed_token: &str) {
+    let Some(provider) = app.settings.upstream.provider(provider_name).cloned() else {
+        tracing::warn!(
+            provider = provider_name,
+            "upstream revocation: provider no longer configured"
+        );
+        return;
+    };
+    let token = match app.settings.provider.kek.open(ACCESS_TOKEN_SEAL_LABEL, sealed_token) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => {
+            tracing::warn!(provider = provider_name, error = %e, "upstream revocation: token does not unseal");
+            return;
+        }
+    };
+    let app = app.clone();
+    app.background.clone().spawn(async move {
+        let outcome = revoke(&app, &provider, &token).await;
+        match &outcome {
+            Ok(Some(status)) => tracing::info!(provider = provider.name, status, "upstream access token revoked"),
+            Ok(None) => tracing::debug!(provider = provider.name, "upstream provider has no revocation endpoint"),
+            Err(reason) => tracing::warn!(provider = provider.name, reason, "upstream revocation failed"),
+        }
+        if let Ok(None) = outcome {
+            return;
+        }
+        let result = match &outcome {
+            Ok(Some(status)) if (200..300).contains(status) => "success".to_owned(),
+            Ok(Some(status)) => format!("http_{status}"),
+            _ => "unreachable".to_owned(),
+        };
+        let logged = async {
+            let mut tx = app.store.begin().await?;
+            tx.append_federation_log(&varco_store::NewFederationLogEntry {
+                at: app.now(),
+                provider: &provider.name,
+                kind: varco_domain::federation_log::FederationRecordKind::Revocation,
+                request_id: None,
+                response_id: None,
+                subject: None,
+                outcome: &result,
+            })
+            .await?;
+            tx.commit().await
+        };
+        if let Err(e) = logged.await {
+            tracing::warn!(error = %e, "upstream revocation: federation log not written");
+        }
+    });
+}
+
+/// `Ok(None)`: the provider has no revocation endpoint; `Ok(Some(status))`: its answer.
+async fn revoke(app: &crate::App, provider: &UpstreamProvider, token: &str) -> Result<Option<u16>, String> {
+    let http = http_client(&app.settings.upstream).map_err(|e| e.to_string())?;
+    let resolved = ProviderSource::of(provider)
+        .resolve(&http, provider, &callback_url(&app.settings))
+        .await
+        .map_err(|e| e.to_string())?;
+    if resolved.provider.revocation_endpoint.is_none() {
+        return Ok(None);
+    }
+    let post = varco_oidc::rp::revocation_request(
+        &resolved.provider,
+        &resolved.registration,
+        resolved.client_auth(),
+        token,
+        app.now().0,
+    )
+    .map_err(|e| e.to_string())?;
+    let (status, _, _) = send_form(&http, &post).await.map_err(|e| e.to_string())?;
+    Ok(Some(status))
+}
