@@ -16,7 +16,8 @@
 //! signed in, several (one per school) are offered as a choice
 //! ([`choose`]), none ends on a page sending the person to the school's
 //! secretariat. A disabled account, or one whose login policy does not
-//! allow SPID/CIE, is refused. Every refusal is audited and opens no
+//! allow SPID/CIE, is refused; one not activated yet becomes active. Every
+//! refusal is audited and opens no
 //! session; every exchange is appended to the federation log (identifiers
 //! and outcomes only: no name, tax code or token).
 //!
@@ -675,7 +676,7 @@ fn contacts(account: &AccountRecord, school: Option<varco_store::SchoolRecord>) 
 }
 
 /// Signs in to `account` (linking the identity when `link`), after the
-/// account's own checks: active, and allowed to use SPID/CIE.
+/// account's own checks: not disabled, and allowed to use SPID/CIE.
 #[allow(clippy::too_many_arguments)]
 async fn sign_in(
     app: &App,
@@ -689,7 +690,9 @@ async fn sign_in(
     ctx: &RequestContext,
 ) -> Result<Finished, AppError> {
     let now = app.now();
-    let refusal = if account.status != AccountStatus::Active {
+    // An account not activated yet (no password chosen: the usual state of
+    // a SPID/CIE-only account) may sign in; a disabled one may not.
+    let refusal = if account.status == AccountStatus::Disabled {
         Some(UpstreamRefusal::AccountNotActive)
     } else if !app.settings.login.of(account.kind, &account.school_code).spid_cie {
         Some(UpstreamRefusal::MethodNotAllowed)
@@ -723,6 +726,12 @@ async fn sign_in(
         link_identity(&mut tx, provider, issuer, subject, &account, now).await?;
     } else {
         tx.touch_upstream_identity(issuer, subject, now).await?;
+    }
+    // An account not activated yet becomes active: its owner just proved who
+    // they are at SPID level 2 or more, which is what activation stands for
+    // (and a SPID/CIE-only account has no other way to become active).
+    if account.status == AccountStatus::PendingActivation {
+        tx.set_account_status(account.id, AccountStatus::Active, now.0).await?;
     }
     let session = create_session(&mut tx, app, account.id, false, &how, ctx).await?;
     if let Some(lang) = ctx.lang {

@@ -22,3 +22,4 @@ mod proxy;
 mod recovery;
 mod security;
 mod setup;
+mod upstream;
