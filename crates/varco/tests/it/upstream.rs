@@ -258,6 +258,22 @@ async fn a_person_signs_in_with_spid_and_applications_see_it(backend: Backend) {
     );
 
     // An application signing in through Varco learns the SPID level.
+    let discovery: serde_json::Value = client()
+        .get(t.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        discovery["acr_values_supported"],
+        json!([
+            varco_app::provider::ACR_PASSWORD,
+            SpidLevel::L2.uri(),
+            SpidLevel::L3.uri()
+        ])
+    );
     let rp = register(&t, registration("Registro elettronico")).await;
     let cookie = http.get(t.url("/account")).send().await.map(|_| String::new()).unwrap();
     let signed_in = SignedIn {
@@ -452,9 +468,13 @@ async fn a_person_with_accounts_in_two_schools_chooses_one(backend: Backend) {
         .await
         .unwrap()
         .expect("linked");
+    let linked_to = tx.account_by_id(link.account_id).await.unwrap().expect("account");
     tx.commit().await.unwrap();
-    let chosen = varco_app::accounts::show(t.app(), &second.user_code).await.unwrap();
-    assert_eq!(chosen.user_code, second.user_code);
+    assert_eq!(
+        linked_to.user_code.as_str(),
+        second.user_code,
+        "the chosen school's account is linked"
+    );
     let audit = t.audit_of(&second.user_code).await;
     assert!(
         audit
