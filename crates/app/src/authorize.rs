@@ -15,7 +15,7 @@ use varco_oidc::pkce;
 use varco_store::{ClientRecord, NewCode};
 
 use crate::audit::{self, Target};
-use crate::provider::{ACR_PASSWORD, SCOPES, account_subject, serves, sid_of};
+use crate::provider::{SCOPES, account_subject, serves, sid_of};
 use crate::sessions::Authenticated;
 use crate::{Actor, App, AppError, RequestContext};
 
@@ -363,7 +363,9 @@ pub async fn authorize(
         .await?;
     }
     account_subject(&mut tx, account.id).await?;
-    let amr = vec!["pwd".to_owned()];
+    // How the session was signed in, as recorded with it (password, or
+    // SPID/CIE with the upstream provider's `acr`).
+    let amr = session.session.amr.clone();
     tx.insert_oidc_code(&NewCode {
         code_hash: &varco_oidc::secret::hash(&code),
         client_id: &client.client_id,
@@ -374,7 +376,7 @@ pub async fn authorize(
         nonce: valid.nonce.as_deref(),
         code_challenge: &valid.code_challenge,
         auth_time: session.session.created_at,
-        acr: ACR_PASSWORD,
+        acr: &session.session.acr,
         amr: &amr,
         now,
         expires_at: now.plus_secs(app.settings.provider.code_secs.min(60)),

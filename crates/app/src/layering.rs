@@ -25,6 +25,7 @@ const USE_CASES: &[&str] = &[
     "schools",
     "session_list",
     "setup",
+    "upstream",
 ];
 
 /// The shared steps.
@@ -46,6 +47,7 @@ const LOWER: &[&str] = &[
     "registration",
     "sessions",
     "timing",
+    "upstream_rp",
     "views",
 ];
 

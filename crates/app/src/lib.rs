@@ -25,6 +25,7 @@ pub mod recovery;
 pub mod schools;
 pub mod session_list;
 pub mod setup;
+pub mod upstream;
 
 // The lower layer: the shared steps (confirm a secret, store a password,
 // issue a link, audit, queue a message, sessions, lookups, policy, views).
@@ -45,6 +46,7 @@ pub mod provider;
 mod registration;
 pub mod sessions;
 pub mod timing;
+pub mod upstream_rp;
 mod views;
 
 #[cfg(test)]
@@ -109,6 +111,8 @@ pub struct Settings {
     pub login: login_policy::LoginPolicies,
     /// Varco in the SPID/CIE federation; `None` without `[federation]`.
     pub federation: Option<federation::FederationSettings>,
+    /// The upstream providers (SPID/CIE) people may sign in through.
+    pub upstream: upstream_rp::UpstreamSettings,
 }
 
 impl Default for Settings {
@@ -134,6 +138,7 @@ impl Default for Settings {
             provider: provider::ProviderSettings::default(),
             login: login_policy::LoginPolicies::default(),
             federation: None,
+            upstream: upstream_rp::UpstreamSettings::default(),
         }
     }
 }

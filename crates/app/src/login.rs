@@ -43,7 +43,7 @@ use crate::credentials::{Reserved, actor_of, password_typed, record_locked, rese
 use crate::gates;
 use crate::login_policy::password_login;
 use crate::lookup::{candidates, classify};
-use crate::sessions::{NewSessionToken, create_session, delete_by_token};
+use crate::sessions::{NewSessionToken, SignedInWith, create_session, delete_by_token};
 use crate::views::{AccountView, view};
 use crate::{Actor, App, AppError, RequestContext};
 
@@ -243,7 +243,7 @@ async fn succeed(
         outcome = LoginOutcome::LegacyPrefixMatch;
     }
     let must_change = verification.prefix_only || crate::policy::must_change(app, &account, now);
-    let session = create_session(&mut tx, app, account.id, must_change, ctx).await?;
+    let session = create_session(&mut tx, app, account.id, must_change, &SignedInWith::password(), ctx).await?;
     if let Some(lang) = ctx.lang {
         tx.set_account_lang(account.id, lang).await?;
     }

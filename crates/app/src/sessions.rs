@@ -42,6 +42,35 @@ impl Authenticated {
     }
 }
 
+/// How a session was signed in: recorded with it, reported to applications
+/// in ID tokens (`acr`, `amr`), and used at logout (the upstream token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SignedInWith {
+    /// The `acr` of the sign-in.
+    pub acr: String,
+    /// The `amr` values of the sign-in.
+    pub amr: Vec<String>,
+    /// The upstream provider's configured name, for an upstream sign-in.
+    pub upstream_provider: Option<String>,
+    /// The upstream access token, sealed, when one is kept for revocation.
+    pub upstream_token_sealed: Option<String>,
+}
+
+impl SignedInWith {
+    /// A sign-in with Varco's own password.
+    pub(crate) fn password() -> SignedInWith {
+        SignedInWith {
+            acr: crate::provider::ACR_PASSWORD.to_owned(),
+            amr: vec![AMR_PASSWORD.to_owned()],
+            upstream_provider: None,
+            upstream_token_sealed: None,
+        }
+    }
+}
+
+/// The `amr` value of a password sign-in (RFC 8176).
+pub const AMR_PASSWORD: &str = "pwd";
+
 /// How often `last_seen_at` is written back, to keep reads cheap.
 const TOUCH_EVERY_SECS: i64 = 60;
 
@@ -50,6 +79,7 @@ pub(crate) async fn create_session(
     app: &App,
     account_id: AccountId,
     password_change_required: bool,
+    how: &SignedInWith,
     ctx: &RequestContext,
 ) -> Result<NewSessionToken, AppError> {
     let token = SecretToken::generate(&mut OsRng);
@@ -64,6 +94,10 @@ pub(crate) async fn create_session(
         ip: ctx.ip.as_deref(),
         user_agent: ctx.user_agent.as_deref(),
         password_change_required,
+        acr: &how.acr,
+        amr: &how.amr,
+        upstream_provider: how.upstream_provider.as_deref(),
+        upstream_token_sealed: how.upstream_token_sealed.as_deref(),
     })
     .await?;
     Ok(NewSessionToken { token })
@@ -152,8 +186,12 @@ pub async fn logout(app: &App, token: &str, ctx: &RequestContext) -> Result<(), 
         .await?;
     }
     tx.commit().await?;
-    // The applications this session signed in to are signed out too.
+    // The applications this session signed in to are signed out too, and
+    // the upstream provider's access token (SPID/CIE) is revoked.
     if let Some(session) = ended {
+        if let (Some(provider), Some(sealed)) = (&session.upstream_provider, &session.upstream_token_sealed) {
+            crate::upstream_rp::revoke_in_background(app, provider, sealed);
+        }
         crate::provider::end_for_session(app, session.id, ctx).await?;
     }
     Ok(())

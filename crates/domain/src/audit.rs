@@ -349,6 +349,86 @@ pub enum AuditEvent {
         /// Why: `logout`, `revoked_by_user`, `code_replayed`...
         reason: &'static str,
     },
+    /// `upstream_login_started`: a person was sent to an upstream provider
+    /// (SPID/CIE) to sign in.
+    UpstreamLoginStarted {
+        /// The provider's configured name.
+        provider: String,
+    },
+    /// `upstream_login`: the return from an upstream provider, signed in
+    /// (with `linked` when the identity was linked just now) or refused.
+    UpstreamLogin {
+        /// The provider's configured name.
+        provider: String,
+        /// The identity was linked to the account by this sign-in.
+        linked: bool,
+        /// Why it was refused; `None` when the person signed in.
+        refusal: Option<UpstreamRefusal>,
+    },
+}
+
+/// Why a return from an upstream provider (SPID/CIE) did not sign anyone in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamRefusal {
+    /// No pending sign-in for the `state` (unknown, replayed, or another browser's).
+    BadState,
+    /// The pending sign-in is older than its limit.
+    Expired,
+    /// The provider is not configured (or its trust cannot be resolved).
+    ProviderUnavailable,
+    /// The provider answered with an error (the person cancelled, ...).
+    ProviderError,
+    /// The callback's `iss` is missing or not the provider.
+    BadIssuer,
+    /// The token exchange or its answer failed.
+    Token,
+    /// The ID token's signature does not verify.
+    IdTokenSignature,
+    /// The ID token's nonce is not the pending one.
+    Nonce,
+    /// The ID token is otherwise invalid (aud, exp, iat, at_hash, sub, ...).
+    IdTokenInvalid,
+    /// The level of assurance is missing, unknown or below the minimum.
+    AcrTooLow,
+    /// The userinfo answer is missing or invalid.
+    Userinfo,
+    /// The fiscal number is missing or not a valid tax code.
+    FiscalNumberInvalid,
+    /// No account has the person's tax code.
+    NoAccount,
+    /// The linked account's tax code is no longer the person's.
+    TaxCodeMismatch,
+    /// The account is disabled (or not active).
+    AccountNotActive,
+    /// The account's login policy does not allow SPID/CIE.
+    MethodNotAllowed,
+    /// The school choice is unknown, expired or not one of those offered.
+    BadChoice,
+}
+
+impl UpstreamRefusal {
+    /// The stable string of the audit detail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpstreamRefusal::BadState => "bad_state",
+            UpstreamRefusal::Expired => "expired",
+            UpstreamRefusal::ProviderUnavailable => "provider_unavailable",
+            UpstreamRefusal::ProviderError => "provider_error",
+            UpstreamRefusal::BadIssuer => "bad_issuer",
+            UpstreamRefusal::Token => "token",
+            UpstreamRefusal::IdTokenSignature => "id_token_signature",
+            UpstreamRefusal::Nonce => "nonce",
+            UpstreamRefusal::IdTokenInvalid => "id_token_invalid",
+            UpstreamRefusal::AcrTooLow => "acr_too_low",
+            UpstreamRefusal::Userinfo => "userinfo",
+            UpstreamRefusal::FiscalNumberInvalid => "fiscal_number_invalid",
+            UpstreamRefusal::NoAccount => "no_account",
+            UpstreamRefusal::TaxCodeMismatch => "tax_code_mismatch",
+            UpstreamRefusal::AccountNotActive => "account_not_active",
+            UpstreamRefusal::MethodNotAllowed => "method_not_allowed",
+            UpstreamRefusal::BadChoice => "bad_choice",
+        }
+    }
 }
 
 /// An operator's change to an OpenID Connect client.
@@ -459,6 +539,8 @@ impl AuditEvent {
             AuditEvent::OidcTokenRefused { .. } => "oidc_token",
             AuditEvent::OidcConsent { .. } => "oidc_consent",
             AuditEvent::OidcGrantRevoked { .. } => "oidc_grant_revoked",
+            AuditEvent::UpstreamLoginStarted { .. } => "upstream_login_started",
+            AuditEvent::UpstreamLogin { .. } => "upstream_login",
         }
     }
 
@@ -475,6 +557,7 @@ impl AuditEvent {
             AuditEvent::EmailChangeRequested(request) => *request == EmailChangeRequest::Throttled,
             AuditEvent::OidcAuthorization { refusal, .. } => refusal.is_some(),
             AuditEvent::OidcTokenRefused { .. } => true,
+            AuditEvent::UpstreamLogin { refusal, .. } => refusal.is_some(),
             _ => false,
         };
         if failed { Outcome::Failure } else { Outcome::Success }
@@ -585,6 +668,16 @@ impl AuditEvent {
                 grants,
                 reason,
             } => Some(format!("client_id={client_id} grants={grants} reason={reason}")),
+            AuditEvent::UpstreamLoginStarted { provider } => Some(format!("provider={provider}")),
+            AuditEvent::UpstreamLogin {
+                provider,
+                linked,
+                refusal,
+            } => Some(match refusal {
+                None if *linked => format!("provider={provider} linked=true"),
+                None => format!("provider={provider}"),
+                Some(refusal) => format!("provider={provider} refused={}", refusal.as_str()),
+            }),
         }
     }
 }
@@ -1015,6 +1108,44 @@ mod tests {
                 "oidc_grant_revoked",
                 "success",
                 Some("client_id=registro grants=1 reason=refresh_token_reused"),
+            ),
+            (
+                E::UpstreamLoginStarted {
+                    provider: "gateway".into(),
+                },
+                "upstream_login_started",
+                "success",
+                Some("provider=gateway"),
+            ),
+            (
+                E::UpstreamLogin {
+                    provider: "gateway".into(),
+                    linked: true,
+                    refusal: None,
+                },
+                "upstream_login",
+                "success",
+                Some("provider=gateway linked=true"),
+            ),
+            (
+                E::UpstreamLogin {
+                    provider: "gateway".into(),
+                    linked: false,
+                    refusal: None,
+                },
+                "upstream_login",
+                "success",
+                Some("provider=gateway"),
+            ),
+            (
+                E::UpstreamLogin {
+                    provider: "gateway".into(),
+                    linked: false,
+                    refusal: Some(UpstreamRefusal::AcrTooLow),
+                },
+                "upstream_login",
+                "failure",
+                Some("provider=gateway refused=acr_too_low"),
             ),
         ];
         for (event, name, outcome, detail) in cases {

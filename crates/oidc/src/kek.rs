@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac as _};
+use josekit::jwe::{self, Dir, JweHeader};
 use rand::RngCore as _;
 use rand::rngs::OsRng;
 use sha2::Sha256;
@@ -92,6 +93,29 @@ impl Kek {
         mac.update(label.as_bytes());
         mac.finalize().into_bytes().into()
     }
+
+    /// `plaintext` encrypted and authenticated under the key derived for
+    /// `label`, as a compact JWE (`dir` + `A256GCM`), for storage. Only
+    /// [`Kek::open`] with the same label reads it back.
+    pub fn seal(&self, label: &str, plaintext: &[u8]) -> Result<String, OidcError> {
+        let mut header = JweHeader::new();
+        header.set_content_encryption("A256GCM");
+        let encrypter = Dir.encrypter_from_bytes(self.derive(label)).map_err(OidcError::Seal)?;
+        jwe::serialize_compact(plaintext, &header, &encrypter).map_err(OidcError::Seal)
+    }
+
+    /// What [`Kek::seal`] sealed under `label`; [`OidcError::Unseal`] for
+    /// anything else (another label or KEK, a changed byte).
+    pub fn open(&self, label: &str, sealed: &str) -> Result<Vec<u8>, OidcError> {
+        let decrypter = Dir
+            .decrypter_from_bytes(self.derive(label))
+            .map_err(|_| OidcError::Unseal)?;
+        let (plaintext, header) = jwe::deserialize_compact(sealed, &decrypter).map_err(|_| OidcError::Unseal)?;
+        if header.content_encryption() != Some("A256GCM") {
+            return Err(OidcError::Unseal);
+        }
+        Ok(plaintext)
+    }
 }
 
 impl fmt::Debug for Kek {
@@ -145,6 +169,28 @@ fn kek_io(path: &Path) -> impl FnOnce(std::io::Error) -> OidcError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sealed_bytes_open_only_with_the_same_kek_and_label() {
+        let kek = Kek::generate();
+        let sealed = kek.seal("label/a", b"secret bytes").unwrap();
+        assert!(!sealed.contains("secret"));
+        assert_eq!(kek.open("label/a", &sealed).unwrap(), b"secret bytes");
+        assert!(matches!(kek.open("label/b", &sealed), Err(OidcError::Unseal)));
+        assert!(matches!(
+            Kek::generate().open("label/a", &sealed),
+            Err(OidcError::Unseal)
+        ));
+        let mut tampered = sealed.clone().into_bytes();
+        let last = tampered.len() - 2;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        assert!(kek.open("label/a", std::str::from_utf8(&tampered).unwrap()).is_err());
+        assert_ne!(
+            kek.seal("label/a", b"secret bytes").unwrap(),
+            sealed,
+            "fresh IV each time"
+        );
+    }
 
     #[test]
     fn load_or_create_writes_a_private_file_and_reloads_the_same_key() {

@@ -354,6 +354,17 @@ impl Tx {
         rows.iter().map(from_row).collect()
     }
 
+    /// Every account with this tax code, in any school, by school code (a
+    /// person with accounts in several schools: staff of two schools, a
+    /// parent in two schools). Takes no lock.
+    pub async fn accounts_by_tax_code(&mut self, tax_code: &str) -> Result<Vec<AccountRecord>, StoreError> {
+        let rows = sqlx::query(&format!("{SELECT} WHERE a.tax_code = $1 ORDER BY s.code, a.id"))
+            .bind(tax_code)
+            .fetch_all(self.conn())
+            .await?;
+        rows.iter().map(from_row).collect()
+    }
+
     /// One page of accounts matching `filter`, by school code, family name, given name and
     /// id. Takes no lock.
     pub async fn list_accounts(&mut self, filter: &AccountFilter<'_>) -> Result<Vec<AccountRecord>, StoreError> {

@@ -26,6 +26,7 @@ mod roles;
 mod schools;
 mod sessions;
 mod tokens;
+mod upstream_logins;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +56,7 @@ pub use roles::RoleGrant;
 pub use schools::{NewSchool, SchoolRecord};
 pub use sessions::{NewSession, SessionRecord};
 pub use tokens::{NewToken, TokenRecord};
+pub use upstream_logins::{NewUpstreamLogin, UpstreamLoginRecord, UpstreamLoginStage};
 
 /// Which engine a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

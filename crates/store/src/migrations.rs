@@ -20,6 +20,7 @@ pub const MIGRATION_NAMES: &[&str] = &[
     "0004_solid_ground.sql",
     "0005_oidc_provider.sql",
     "0006_federation.sql",
+    "0007_upstream_sign_in.sql",
     "0008_federation_keys.sql",
 ];
 
@@ -30,6 +31,7 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0004_solid_ground.sql"),
     include_str!("../migrations/sqlite/0005_oidc_provider.sql"),
     include_str!("../migrations/sqlite/0006_federation.sql"),
+    include_str!("../migrations/sqlite/0007_upstream_sign_in.sql"),
     include_str!("../migrations/sqlite/0008_federation_keys.sql"),
 ];
 const POSTGRES: &[&str] = &[
@@ -39,6 +41,7 @@ const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0004_solid_ground.sql"),
     include_str!("../migrations/postgres/0005_oidc_provider.sql"),
     include_str!("../migrations/postgres/0006_federation.sql"),
+    include_str!("../migrations/postgres/0007_upstream_sign_in.sql"),
     include_str!("../migrations/postgres/0008_federation_keys.sql"),
 ];
 

@@ -281,11 +281,11 @@ pub enum RefreshUse {
     Unknown,
 }
 
-fn to_json(list: &[String]) -> String {
+pub(crate) fn to_json(list: &[String]) -> String {
     serde_json::Value::from(list.to_vec()).to_string()
 }
 
-fn from_json(what: &str, text: &str) -> Result<Vec<String>, StoreError> {
+pub(crate) fn from_json(what: &str, text: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what} is not a JSON list of strings: {e}")))
 }
 

@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use varco_domain::clock::Timestamp;
 use varco_domain::{AccountId, SessionId};
 
+use crate::oidc::{from_json, to_json};
 use crate::{StoreError, Tx};
 
 /// A signed-in session, as stored (without its secret).
@@ -29,6 +30,14 @@ pub struct SessionRecord {
     pub user_agent: Option<String>,
     /// The session may only change the password.
     pub password_change_required: bool,
+    /// How the person signed in: the `acr` reported in ID tokens.
+    pub acr: String,
+    /// How the person signed in: the `amr` values reported in ID tokens.
+    pub amr: Vec<String>,
+    /// The upstream provider signed in through (its configured name), if any.
+    pub upstream_provider: Option<String>,
+    /// The upstream access token, sealed by the application, if kept (for revocation at logout).
+    pub upstream_token_sealed: Option<String>,
 }
 
 /// A session to insert (see [`Tx::insert_session`]).
@@ -50,10 +59,18 @@ pub struct NewSession<'a> {
     pub user_agent: Option<&'a str>,
     /// The session may only change the password.
     pub password_change_required: bool,
+    /// How the person signed in (`acr`).
+    pub acr: &'a str,
+    /// How the person signed in (`amr` values).
+    pub amr: &'a [String],
+    /// The upstream provider signed in through, if any.
+    pub upstream_provider: Option<&'a str>,
+    /// The upstream access token, already sealed by the caller, if kept.
+    pub upstream_token_sealed: Option<&'a str>,
 }
 
-const COLUMNS: &str =
-    "id, account_id, csrf_token, created_at, last_seen_at, expires_at, ip, user_agent, password_change_required";
+const COLUMNS: &str = "id, account_id, csrf_token, created_at, last_seen_at, expires_at, ip, user_agent, \
+     password_change_required, acr, amr, upstream_provider, upstream_token_sealed";
 
 fn from_row(row: &AnyRow) -> Result<SessionRecord, StoreError> {
     Ok(SessionRecord {
@@ -66,6 +83,10 @@ fn from_row(row: &AnyRow) -> Result<SessionRecord, StoreError> {
         ip: row.try_get("ip")?,
         user_agent: row.try_get("user_agent")?,
         password_change_required: row.try_get::<i64, _>("password_change_required")? != 0,
+        acr: row.try_get("acr")?,
+        amr: from_json("session amr", &row.try_get::<String, _>("amr")?)?,
+        upstream_provider: row.try_get("upstream_provider")?,
+        upstream_token_sealed: row.try_get("upstream_token_sealed")?,
     })
 }
 
@@ -74,7 +95,8 @@ impl Tx {
     pub async fn insert_session(&mut self, s: &NewSession<'_>) -> Result<SessionId, StoreError> {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO sessions (token_hash, account_id, csrf_token, created_at, last_seen_at, expires_at, \
-             ip, user_agent, password_change_required) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8) RETURNING id",
+             ip, user_agent, password_change_required, acr, amr, upstream_provider, upstream_token_sealed) \
+             VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
         )
         .bind(s.token_hash)
         .bind(s.account_id.0)
@@ -84,6 +106,10 @@ impl Tx {
         .bind(s.ip)
         .bind(s.user_agent)
         .bind(i64::from(s.password_change_required))
+        .bind(s.acr)
+        .bind(to_json(s.amr))
+        .bind(s.upstream_provider)
+        .bind(s.upstream_token_sealed)
         .fetch_one(self.conn())
         .await?;
         Ok(SessionId(id))

@@ -15,7 +15,8 @@ use varco_domain::federation_log::{ChainBreak, FederationRecordKind, GENESIS_HAS
 use varco_domain::{AccountId, AccountKind, AccountStatus};
 use varco_store::{
     ChainVerification, ConnectOptions, FederationKeyPurpose, FederationKeyRecord, KeyRecord, MIGRATION_NAMES,
-    NewAccount, NewFederationLogEntry, NewSchool, NewUpstreamIdentity, Store, StoreError,
+    NewAccount, NewFederationLogEntry, NewSchool, NewSession, NewUpstreamIdentity, NewUpstreamLogin, Store, StoreError,
+    UpstreamLoginStage,
 };
 
 /// Chosen so that tests never depend on the real date.
@@ -58,6 +59,10 @@ both_engines!(
     a_removed_row_breaks_the_chain,
     concurrent_appends_keep_one_chain,
     relying_party_keys_are_published_until_their_overlap_ends,
+    pending_upstream_logins_are_single_use,
+    expired_upstream_logins_are_swept,
+    sessions_record_how_they_were_signed_in,
+    accounts_are_found_by_tax_code_across_schools,
 );
 
 fn postgres_base() -> String {
@@ -149,7 +154,9 @@ impl Db {
             .await
             .expect("school");
         let mut accounts = Vec::new();
-        for (code, tax_code) in [("A2345678", "RSSMRA80A01H501U"), ("B2345678", "VRDLGU75B02F205X")] {
+        for tax_code in ["RSSMRA80A01H501U", "VRDLGU75B02F205A"] {
+            let code = varco_domain::UserCode::generate(&mut rand::thread_rng());
+            let code = code.as_str();
             accounts.push(
                 tx.insert_account(&NewAccount {
                     user_code: code,
@@ -229,6 +236,7 @@ fn entry(offset: i64, kind: FederationRecordKind, outcome: &str) -> NewFederatio
 async fn migration_is_registered(engine: Engine) {
     let Some(db) = Db::create(engine).await else { return };
     assert!(MIGRATION_NAMES.contains(&"0006_federation.sql"));
+    assert!(MIGRATION_NAMES.contains(&"0007_upstream_sign_in.sql"));
     assert_eq!(db.store.migrate().await.expect("again").applied_now, 0);
 }
 
@@ -547,5 +555,189 @@ async fn relying_party_keys_are_published_until_their_overlap_ends(engine: Engin
     // The provider's own keys are another table.
     let mut tx = db.store.begin_read().await.unwrap();
     assert_eq!(tx.oidc_keys(at(60)).await.unwrap(), vec![]);
+    tx.commit().await.unwrap();
+}
+
+fn pending(handle_hash: &str, stage: UpstreamLoginStage) -> NewUpstreamLogin<'_> {
+    NewUpstreamLogin {
+        handle_hash,
+        stage,
+        provider: "gateway",
+        binding_hash: "binding-hash",
+        sealed: "sealed-payload",
+        now: at(0),
+        expires_at: at(600),
+    }
+}
+
+async fn pending_upstream_logins_are_single_use(engine: Engine) {
+    let Some(db) = Db::create(engine).await else { return };
+    let mut tx = db.store.begin().await.unwrap();
+    tx.insert_upstream_login(&pending("state-1", UpstreamLoginStage::Callback))
+        .await
+        .unwrap();
+    tx.insert_upstream_login(&pending("choice-1", UpstreamLoginStage::Choice))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = db.store.begin().await.unwrap();
+    let again = tx
+        .insert_upstream_login(&pending("state-1", UpstreamLoginStage::Callback))
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict { .. })), "{again:?}");
+    drop(tx);
+
+    let mut tx = db.store.begin().await.unwrap();
+    assert_eq!(
+        tx.take_upstream_login("state-1", UpstreamLoginStage::Choice)
+            .await
+            .unwrap(),
+        None,
+        "a handle is only good for its own stage"
+    );
+    let taken = tx
+        .take_upstream_login("state-1", UpstreamLoginStage::Callback)
+        .await
+        .unwrap()
+        .expect("pending");
+    assert_eq!(taken.provider, "gateway");
+    assert_eq!(taken.binding_hash, "binding-hash");
+    assert_eq!(taken.sealed, "sealed-payload");
+    assert_eq!(taken.created_at, at(0));
+    assert_eq!(taken.expires_at, at(600));
+    assert_eq!(
+        tx.take_upstream_login("state-1", UpstreamLoginStage::Callback)
+            .await
+            .unwrap(),
+        None,
+        "taken once"
+    );
+    assert!(
+        tx.take_upstream_login("choice-1", UpstreamLoginStage::Choice)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        tx.take_upstream_login("nobody", UpstreamLoginStage::Callback)
+            .await
+            .unwrap(),
+        None
+    );
+    tx.commit().await.unwrap();
+}
+
+async fn expired_upstream_logins_are_swept(engine: Engine) {
+    let Some(db) = Db::create(engine).await else { return };
+    let mut tx = db.store.begin().await.unwrap();
+    tx.insert_upstream_login(&pending("old", UpstreamLoginStage::Callback))
+        .await
+        .unwrap();
+    tx.insert_upstream_login(&NewUpstreamLogin {
+        expires_at: at(1200),
+        ..pending("young", UpstreamLoginStage::Callback)
+    })
+    .await
+    .unwrap();
+    assert_eq!(tx.delete_expired_upstream_logins(at(599)).await.unwrap(), 0);
+    assert_eq!(tx.delete_expired_upstream_logins(at(600)).await.unwrap(), 1);
+    assert_eq!(
+        tx.take_upstream_login("old", UpstreamLoginStage::Callback)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        tx.take_upstream_login("young", UpstreamLoginStage::Callback)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    tx.commit().await.unwrap();
+}
+
+async fn sessions_record_how_they_were_signed_in(engine: Engine) {
+    let Some(db) = Db::create(engine).await else { return };
+    // A row written without the new columns (as before the migration) reads as a password sign-in.
+    db.raw(&format!(
+        "INSERT INTO sessions (token_hash, account_id, csrf_token, created_at, last_seen_at, expires_at) \
+         VALUES ('old-hash', {}, 'csrf', {T0}, {T0}, {})",
+        db.account.0,
+        T0 + 3600
+    ))
+    .await;
+    let amr = vec!["spid".to_owned()];
+    let mut tx = db.store.begin().await.unwrap();
+    tx.insert_session(&NewSession {
+        token_hash: "spid-hash",
+        account_id: db.account,
+        csrf_token: "csrf2",
+        now: at(0),
+        expires_at: at(3600),
+        ip: None,
+        user_agent: None,
+        password_change_required: false,
+        acr: "https://www.spid.gov.it/SpidL2",
+        amr: &amr,
+        upstream_provider: Some("gateway"),
+        upstream_token_sealed: Some("sealed-token"),
+    })
+    .await
+    .unwrap();
+    let old = tx.session_by_token_hash("old-hash").await.unwrap().expect("old");
+    assert_eq!(old.acr, "urn:varco:acr:password");
+    assert_eq!(old.amr, ["pwd"]);
+    assert_eq!(old.upstream_provider, None);
+    assert_eq!(old.upstream_token_sealed, None);
+    let spid = tx.session_by_token_hash("spid-hash").await.unwrap().expect("spid");
+    assert_eq!(spid.acr, "https://www.spid.gov.it/SpidL2");
+    assert_eq!(spid.amr, ["spid"]);
+    assert_eq!(spid.upstream_provider.as_deref(), Some("gateway"));
+    assert_eq!(spid.upstream_token_sealed.as_deref(), Some("sealed-token"));
+    tx.commit().await.unwrap();
+}
+
+async fn accounts_are_found_by_tax_code_across_schools(engine: Engine) {
+    let Some(db) = Db::create(engine).await else { return };
+    let mut tx = db.store.begin().await.unwrap();
+    let other = tx
+        .insert_school(&NewSchool {
+            code: "MIIC80000A",
+            name: "IC Milano",
+            email: None,
+            helpdesk_email: None,
+            helpdesk_phone: None,
+            helpdesk_hours: None,
+            created_at: T0,
+        })
+        .await
+        .unwrap();
+    let code = varco_domain::UserCode::generate(&mut rand::thread_rng());
+    tx.insert_account(&NewAccount {
+        user_code: code.as_str(),
+        school_id: other.id,
+        kind: AccountKind::Staff,
+        first_name: "Mario",
+        last_name: "Rossi",
+        tax_code: "RSSMRA80A01H501U",
+        email: None,
+        username: None,
+        status: AccountStatus::Active,
+        password_hash: None,
+        now: T0,
+    })
+    .await
+    .unwrap();
+    let found = tx.accounts_by_tax_code("RSSMRA80A01H501U").await.unwrap();
+    assert_eq!(
+        found
+            .iter()
+            .map(|a| (a.school_code.as_str(), a.school_name.as_str()))
+            .collect::<Vec<_>>(),
+        [("MIIC80000A", "IC Milano"), ("RMIC81200X", "IC Roma 1")]
+    );
+    assert_eq!(found[1].id, db.account);
+    assert_eq!(tx.accounts_by_tax_code("VRDLGU75B02F205A").await.unwrap().len(), 1);
+    assert!(tx.accounts_by_tax_code("BNCGVN80A01H501X").await.unwrap().is_empty());
     tx.commit().await.unwrap();
 }

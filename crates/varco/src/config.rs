@@ -9,6 +9,7 @@
 
 mod federation;
 mod login;
+mod upstream;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ use varco_web::{Helpdesk, RateLimits};
 
 pub use federation::{FederationConfig, TrustAnchorConfig, TrustMarkConfig};
 pub use login::{KindLoginConfig, LoginConfig, SchoolLoginConfig};
+pub use upstream::UpstreamConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -214,6 +216,8 @@ pub struct Config {
     /// Varco as a SPID/CIE relying party (OpenID Connect Federation); unset:
     /// no federation, `/.well-known/openid-federation` answers 404.
     pub federation: Option<FederationConfig>,
+    /// `[[upstream]]`: the SPID/CIE providers people sign in through (file only).
+    pub upstream: Vec<UpstreamConfig>,
 }
 
 /// `[oidc]`: the provider's key-encryption key and token lifetimes.
@@ -286,6 +290,7 @@ impl Default for Config {
             oidc: OidcConfig::default(),
             login: LoginConfig::default(),
             federation: None,
+            upstream: Vec::new(),
         }
     }
 }
@@ -490,6 +495,7 @@ impl Config {
         }
         self.trusted_proxies()?;
         self.login.policies()?;
+        upstream::upstream_settings(&self.upstream)?;
         if self.database_max_connections == 0 {
             return Err(ConfigError::Invalid(
                 "database_max_connections must be at least 1".into(),
@@ -512,6 +518,13 @@ impl Config {
                 .map_err(|e| ConfigError::Invalid(format!("password.common_passwords_file {}: {e}", path.display())))?;
             common = common.with_file(&text);
         }
+        let federation = self
+            .federation
+            .as_ref()
+            .map(|f| f.settings(&self.effective_public_url()))
+            .transpose()?;
+        let upstream = upstream::upstream_settings(&self.upstream)?;
+        upstream::check_federation_links(&upstream, federation.as_ref())?;
         Ok(Settings {
             public_url: self.effective_public_url(),
             policy: PerKind {
@@ -531,11 +544,8 @@ impl Config {
             failure_floor_ms: self.login_failure_floor_ms,
             provider: self.provider_settings()?,
             login: self.login.policies()?,
-            federation: self
-                .federation
-                .as_ref()
-                .map(|f| f.settings(&self.effective_public_url()))
-                .transpose()?,
+            federation,
+            upstream,
             ..Settings::default()
         })
     }

@@ -62,6 +62,7 @@ const SOURCES: [(Lang, &[&str]); 2] = [
             include_str!("../locales/it/account.ftl"),
             include_str!("../locales/it/oidc.ftl"),
             include_str!("../locales/it/login_policy.ftl"),
+            include_str!("../locales/it/upstream.ftl"),
         ],
     ),
     (
@@ -72,6 +73,7 @@ const SOURCES: [(Lang, &[&str]); 2] = [
             include_str!("../locales/en/account.ftl"),
             include_str!("../locales/en/oidc.ftl"),
             include_str!("../locales/en/login_policy.ftl"),
+            include_str!("../locales/en/upstream.ftl"),
         ],
     ),
 ];

@@ -105,6 +105,19 @@ fn public_json(body: serde_json::Value) -> Response {
 async fn discovery(State(state): State<WebState>) -> Response {
     let mut discovery = varco_oidc::Discovery::new(state.config.public_url.clone());
     discovery.acr_values = vec![varco_app::provider::ACR_PASSWORD.to_owned()];
+    // Sessions signed in with SPID/CIE carry the provider's level (at least
+    // the lowest configured minimum).
+    if let Some(lowest) = state.app.settings.upstream.providers.iter().map(|p| p.acr_min).min() {
+        for level in [
+            varco_oidc::rp::SpidLevel::L1,
+            varco_oidc::rp::SpidLevel::L2,
+            varco_oidc::rp::SpidLevel::L3,
+        ] {
+            if level >= lowest {
+                discovery.acr_values.push(level.uri().to_owned());
+            }
+        }
+    }
     let document = discovery.document(&[varco_oidc::Alg::Rs256, varco_oidc::Alg::Es256]);
     public_json(document)
 }

@@ -79,6 +79,32 @@ pub fn session_cookie(config: &WebConfig, token: &str) -> HeaderValue {
     header_value(&base(config, cookie_name(config), token.to_owned(), SameSite::Lax))
 }
 
+/// The name of the cookie binding an upstream (SPID/CIE) sign-in to the
+/// browser that started it: `__Host-` on https.
+pub fn upstream_cookie_name(config: &WebConfig) -> &'static str {
+    if config.is_https() {
+        "__Host-varco_upstream"
+    } else {
+        "varco_upstream"
+    }
+}
+
+/// `Set-Cookie` binding an upstream sign-in: `HttpOnly`, `SameSite=Lax` (the
+/// provider's redirect back is a top-level navigation from its site), ten
+/// minutes.
+pub fn upstream_cookie(config: &WebConfig, value: &str) -> HeaderValue {
+    let mut cookie = base(config, upstream_cookie_name(config), value.to_owned(), SameSite::Lax);
+    cookie.set_max_age(time::Duration::minutes(10));
+    header_value(&cookie)
+}
+
+/// `Set-Cookie` that removes the upstream binding cookie.
+pub fn clear_upstream_cookie(config: &WebConfig) -> HeaderValue {
+    let mut cookie = base(config, upstream_cookie_name(config), String::new(), SameSite::Lax);
+    cookie.set_max_age(time::Duration::ZERO);
+    header_value(&cookie)
+}
+
 /// `Set-Cookie` that removes the session cookie.
 pub fn clear_session_cookie(config: &WebConfig) -> HeaderValue {
     let mut cookie = base(config, cookie_name(config), String::new(), SameSite::Lax);

@@ -104,6 +104,19 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("link_invalid.html", include_str!("../templates/link_invalid.html")),
     ("spid_cie_only.html", include_str!("../templates/spid_cie_only.html")),
     (
+        "_upstream_buttons.html",
+        include_str!("../templates/_upstream_buttons.html"),
+    ),
+    ("upstream_spid.html", include_str!("../templates/upstream_spid.html")),
+    (
+        "upstream_choose.html",
+        include_str!("../templates/upstream_choose.html"),
+    ),
+    (
+        "upstream_refused.html",
+        include_str!("../templates/upstream_refused.html"),
+    ),
+    (
         "_sign_in_notices.html",
         include_str!("../templates/_sign_in_notices.html"),
     ),

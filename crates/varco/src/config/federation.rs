@@ -208,10 +208,10 @@ impl FederationConfig {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn good() -> FederationConfig {
+    pub(crate) fn good() -> FederationConfig {
         FederationConfig {
             organization_name: "IC Roma 1".into(),
             contacts: vec!["ic@pec.example.it".into()],

@@ -24,3 +24,4 @@ mod proxy;
 mod recovery;
 mod security;
 mod setup;
+mod upstream;

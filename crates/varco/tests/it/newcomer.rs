@@ -325,3 +325,33 @@ fn a_bad_login_policy_stops_the_start_naming_the_key() {
     let out = run(dir.path(), &["--config", config.to_str().unwrap(), "migrate"], &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn a_bad_upstream_entry_stops_the_start_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("varco.toml");
+    let good = "[[upstream]]\nname = \"gateway\"\nkind = \"spid\"\nlabel = \"SPID gateway\"\n\
+                issuer = \"https://gateway.example\"\nclient_id = \"varco\"\nclient_secret = \"s\"\n";
+    for (toml, expected) in [
+        (format!("{good}clent_id = \"x\"\n"), "clent_id"),
+        (
+            good.replace("\"spid\"", "\"eidas\""),
+            "upstream[0] (gateway): kind must be",
+        ),
+        (good.replace("client_secret = \"s\"\n", ""), "needs client_secret"),
+        (
+            format!("{good}acr = \"https://www.spid.gov.it/SpidL9\"\n"),
+            "upstream[0] (gateway): acr must be a SPID level",
+        ),
+        (format!("{good}{good}"), "upstream[1] (gateway): name is used"),
+    ] {
+        std::fs::write(&config, &toml).unwrap();
+        let out = run(dir.path(), &["--config", config.to_str().unwrap(), "migrate"], &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{toml}: {stderr}");
+        assert!(stderr.contains(expected), "{toml}: {stderr}");
+    }
+    std::fs::write(&config, good).unwrap();
+    let out = run(dir.path(), &["--config", config.to_str().unwrap(), "migrate"], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

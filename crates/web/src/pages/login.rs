@@ -83,6 +83,7 @@ fn form(
             sign_in => varco_app::login_policy::sign_in_notices(&state.app),
             logged_out => notices.logged_out,
             setup_pending => notices.setup_pending,
+            upstream => super::upstream::buttons(state),
         },
     )?;
     if for_application {

@@ -10,6 +10,7 @@ mod password;
 pub(crate) mod recovery;
 mod sessions;
 mod setup;
+mod upstream;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -30,6 +31,14 @@ pub fn routes() -> Router<WebState> {
     Router::new()
         .route("/", get(home))
         .route("/login", get(login::show).post(login::submit))
+        .route("/login/upstream/spid", get(upstream::spid_list))
+        .route(
+            "/login/upstream/callback",
+            // The code and state are in the URL: never leak them as a referrer.
+            get(upstream::callback).layer(no_referrer()),
+        )
+        .route("/login/upstream/choose", post(upstream::choose))
+        .route("/login/upstream/{name}", get(upstream::start).layer(no_referrer()))
         .route("/logout", get(account::logout_page).post(account::logout))
         .route("/account", get(account::show))
         .route("/password/change", get(password::show).post(password::submit))

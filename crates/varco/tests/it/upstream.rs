@@ -1,0 +1,502 @@
+//! SPID/CIE sign-in in static mode against npm `oidc-provider` (a certified
+//! OpenID provider) standing in for a gateway: e2e/upstream_op.mjs starts it
+//! on loopback with Varco as a confidential client, PKCE required, and a
+//! scripted login whose identity and `acr` each test picks. Plain HTTP
+//! (reqwest with cookies) drives login → provider → callback → session.
+//!
+//! Needs node and `e2e/node_modules/oidc-provider` (`cd e2e && npm ci`):
+//! under CI a missing piece is a failure, elsewhere the test says it skips.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use reqwest::StatusCode;
+use serde_json::json;
+use varco::config::UpstreamConfig;
+use varco_app::{Actor, RequestContext};
+use varco_domain::clock::{Clock, SystemClock};
+use varco_oidc::rp::SpidLevel;
+
+use crate::browser::e2e_dir;
+use crate::harness::{Backend, Options, TestApp, both_backends, client, tax_code};
+use crate::kit::SignedIn;
+use crate::oidc::{code_for, exchange, pkce, register, registration, verified};
+
+both_backends!(
+    a_person_signs_in_with_spid_and_applications_see_it,
+    every_refusal_has_a_page_and_no_session,
+    a_person_with_accounts_in_two_schools_chooses_one,
+);
+
+const CLIENT_ID: &str = "varco-test";
+const CLIENT_SECRET: &str = "upstream-client-secret-for-tests";
+
+/// Whether node and oidc-provider are missing (a failure under CI).
+fn skip() -> bool {
+    let has_node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let has_module = e2e_dir().join("node_modules/oidc-provider/package.json").exists();
+    if has_node && has_module {
+        return false;
+    }
+    let missing = if has_node {
+        "e2e/node_modules/oidc-provider is missing (cd e2e && npm ci)"
+    } else {
+        "node is not installed"
+    };
+    if std::env::var_os("CI").is_some() {
+        panic!("the SPID/CIE static-mode test cannot run in CI: {missing}");
+    }
+    eprintln!("SKIPPING the SPID/CIE static-mode test: {missing}");
+    true
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// The upstream provider's process, stopped when dropped.
+struct UpstreamOp {
+    child: Child,
+    issuer: String,
+}
+
+impl UpstreamOp {
+    fn start(port: u16, redirect_uri: &str) -> UpstreamOp {
+        let mut child = Command::new("node")
+            .arg(e2e_dir().join("upstream_op.mjs"))
+            .current_dir(e2e_dir())
+            .env("PORT", port.to_string())
+            .env("REDIRECT_URI", redirect_uri)
+            .env("CLIENT_ID", CLIENT_ID)
+            .env("CLIENT_SECRET", CLIENT_SECRET)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start node");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("read");
+        assert_eq!(line.trim(), "ready", "upstream_op.mjs did not start");
+        // Keep draining its output: a closed pipe would stop it.
+        std::thread::spawn(move || {
+            for line in reader.lines().map_while(Result::ok) {
+                eprintln!("upstream_op: {line}");
+            }
+        });
+        UpstreamOp {
+            child,
+            issuer: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// Picks who signs in next at the provider, and at which level.
+    async fn next(&self, sub: &str, fiscal: &str, acr: SpidLevel) {
+        let r = client()
+            .get(format!("{}/__test/next", self.issuer))
+            .query(&[("sub", sub), ("fiscal", fiscal), ("acr", acr.uri())])
+            .send()
+            .await
+            .expect("control");
+        assert!(r.status().is_success());
+    }
+
+    async fn revoked(&self) -> i64 {
+        let r: serde_json::Value = client()
+            .get(format!("{}/__test/revoked", self.issuer))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["revoked"].as_i64().unwrap()
+    }
+}
+
+impl Drop for UpstreamOp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Varco with one SPID provider ("gateway") at a port picked now, and the
+/// provider itself; the clock is the real time (the provider signs with it).
+async fn spawn(
+    backend: Backend,
+    tweak: impl FnOnce(&mut varco::config::Config) + 'static,
+) -> Option<(TestApp, UpstreamOp)> {
+    if skip() {
+        return None;
+    }
+    let port = free_port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let t = TestApp::spawn_with(
+        backend,
+        Options {
+            tweak: Box::new(move |c| {
+                c.upstream = vec![UpstreamConfig {
+                    name: "gateway".into(),
+                    kind: "spid".into(),
+                    label: "Gateway SPID di prova".into(),
+                    mode: "static".into(),
+                    issuer,
+                    client_id: CLIENT_ID.into(),
+                    client_secret: CLIENT_SECRET.into(),
+                    client_secret_file: None,
+                    acr: SpidLevel::L2.uri().into(),
+                    scope: "openid profile".into(),
+                    trust_anchor: None,
+                    trust_mark: None,
+                }];
+                tweak(c);
+            }),
+            ..Options::default()
+        },
+    )
+    .await?;
+    t.clock.set(SystemClock.now());
+    let op = UpstreamOp::start(port, &t.url("/login/upstream/callback"));
+    t.add_school().await;
+    Some((t, op))
+}
+
+/// Follows redirects by hand (the client keeps cookies for every origin);
+/// returns the last answer's status, URL and body.
+async fn follow(http: &reqwest::Client, start: String) -> (StatusCode, String, String) {
+    let mut url = start;
+    for _ in 0..15 {
+        let r = http.get(&url).send().await.expect("request");
+        if r.status().is_redirection() {
+            let to = r.headers()["location"].to_str().unwrap().to_owned();
+            url = url::Url::parse(&url).unwrap().join(&to).unwrap().to_string();
+            continue;
+        }
+        let status = r.status();
+        return (status, url, r.text().await.unwrap());
+    }
+    panic!("too many redirects");
+}
+
+/// Signs in through the provider from the login page's button; the final answer.
+async fn spid_sign_in(t: &TestApp, http: &reqwest::Client) -> (StatusCode, String, String) {
+    let login = http.get(t.url("/login")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        login.contains("id=\"upstream-spid\" href=\"/login/upstream/spid\""),
+        "the SPID button is on the login page"
+    );
+    let list = http
+        .get(t.url("/login/upstream/spid"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("Gateway SPID di prova"), "{list}");
+    assert!(list.contains("href=\"/login/upstream/gateway\""));
+    follow(http, t.url("/login/upstream/gateway")).await
+}
+
+fn reason_of(html: &str) -> &str {
+    let start = html.find("data-reason=\"").expect("a refusal page") + "data-reason=\"".len();
+    &html[start..start + html[start..].find('"').unwrap()]
+}
+
+async fn signed_out(t: &TestApp, http: &reqwest::Client) -> bool {
+    let r = http.get(t.url("/account")).send().await.unwrap();
+    r.status().is_redirection()
+}
+
+async fn a_person_signs_in_with_spid_and_applications_see_it(backend: Backend) {
+    let Some((t, op)) = spawn(backend, |_| {}).await else {
+        return;
+    };
+    let account = t.add_account(1, "persona1@example.it", None, None).await;
+    op.next("spid-sub-1", &tax_code(1), SpidLevel::L2).await;
+    let http = client();
+    let login = http.get(t.url("/login")).send().await.unwrap().text().await.unwrap();
+    assert!(login.contains("Entra con SPID"), "Italian by default");
+    let (status, url, body) = spid_sign_in(&t, &http).await;
+    assert_eq!(status, StatusCode::OK, "{url}: {body}");
+    assert_eq!(url, t.url("/account"));
+    assert!(body.contains(&account.first_name), "the account page shows the person");
+    // The identity is linked, the session records how it was signed in.
+    let mut tx = t.app().store.begin_read().await.unwrap();
+    let link = tx
+        .upstream_identity(&op.issuer, "spid-sub-1")
+        .await
+        .unwrap()
+        .expect("linked");
+    let sessions = tx.sessions_of_account(link.account_id).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].acr, SpidLevel::L2.uri());
+    assert_eq!(sessions[0].amr, ["spid"]);
+    assert_eq!(sessions[0].upstream_provider.as_deref(), Some("gateway"));
+    let sealed = sessions[0].upstream_token_sealed.as_deref().expect("kept");
+    assert!(sealed.split('.').count() == 5, "sealed as a JWE");
+    let audit = t.audit_of(&account.user_code).await;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.event == "upstream_login" && e.detail.as_deref() == Some("provider=gateway linked=true")),
+        "{audit:?}"
+    );
+    // The federation log chains request, response, token and userinfo.
+    let mut tx = t.app().store.begin_read().await.unwrap();
+    let chain = tx.verify_federation_log().await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(
+        matches!(chain, varco_store::ChainVerification::Intact { records: 4, .. }),
+        "{chain:?}"
+    );
+
+    // An application signing in through Varco learns the SPID level.
+    let discovery: serde_json::Value = client()
+        .get(t.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        discovery["acr_values_supported"],
+        json!([
+            varco_app::provider::ACR_PASSWORD,
+            SpidLevel::L2.uri(),
+            SpidLevel::L3.uri()
+        ])
+    );
+    let rp = register(&t, registration("Registro elettronico")).await;
+    let cookie = http.get(t.url("/account")).send().await.map(|_| String::new()).unwrap();
+    let signed_in = SignedIn {
+        client: http.clone(),
+        cookie,
+    };
+    let (verifier, challenge) = pkce("spid");
+    let code = code_for(&t, &signed_in, &rp, &challenge).await;
+    let (status, tokens) = exchange(&t, &rp, &code, &verifier).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let claims = verified(&t, tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(claims["acr"], json!(SpidLevel::L2.uri()));
+    assert_eq!(claims["amr"], json!(["spid"]));
+
+    // A second sign-in reuses the link; logout revokes the upstream token.
+    let again = client();
+    op.next("spid-sub-1", &tax_code(1), SpidLevel::L2).await;
+    let (status, url, _) = spid_sign_in(&t, &again).await;
+    assert_eq!((status, url.as_str()), (StatusCode::OK, t.url("/account").as_str()));
+    let audit = t.audit_of(&account.user_code).await;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.event == "upstream_login" && e.detail.as_deref() == Some("provider=gateway"))
+    );
+    let before = op.revoked().await;
+    let page = again.get(t.url("/logout")).send().await.unwrap().text().await.unwrap();
+    let csrf = crate::kit::input_value(&page, "csrf");
+    let r = again
+        .post(t.url("/logout"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while op.revoked().await == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upstream token was not revoked"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    t.stop().await;
+}
+
+async fn every_refusal_has_a_page_and_no_session(backend: Backend) {
+    let Some((t, op)) = spawn(backend, |c| c.login.staff.methods = vec!["password".into()]).await else {
+        return;
+    };
+    // No account has the tax code: the secretariat page, nothing created.
+    let http = client();
+    op.next("spid-nobody", &tax_code(9), SpidLevel::L2).await;
+    let (status, _, body) = spid_sign_in(&t, &http).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(reason_of(&body), "no_account");
+    assert!(body.contains("segreteria"), "{body}");
+    assert!(signed_out(&t, &http).await);
+    let mut tx = t.app().store.begin_read().await.unwrap();
+    assert_eq!(tx.upstream_identity(&op.issuer, "spid-nobody").await.unwrap(), None);
+    tx.commit().await.unwrap();
+
+    // A level below the minimum.
+    t.add_account(1, "persona1@example.it", None, None).await;
+    let http = client();
+    op.next("spid-low", &tax_code(1), SpidLevel::L1).await;
+    let (status, _, body) = spid_sign_in(&t, &http).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(reason_of(&body), "acr_too_low");
+    assert!(signed_out(&t, &http).await);
+
+    // A state nobody issued, and a callback in another browser.
+    let r = http
+        .get(t.url("/login/upstream/callback?state=forged-state-0123456789&code=abc"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(reason_of(&r.text().await.unwrap()), "bad_state");
+    op.next("spid-sub-1", &tax_code(1), SpidLevel::L2).await;
+    let started = http.get(t.url("/login/upstream/gateway")).send().await.unwrap();
+    let to_provider = started.headers()["location"].to_str().unwrap().to_owned();
+    let elsewhere = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let r = elsewhere.get(&to_provider).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "{}", r.url());
+    assert_eq!(reason_of(&r.text().await.unwrap()), "bad_state");
+
+    // A disabled account.
+    let disabled = t.add_account(3, "persona3@example.it", None, None).await;
+    varco_app::accounts::set_enabled(
+        t.app(),
+        &Actor::Cli,
+        &RequestContext::default(),
+        &disabled.user_code,
+        false,
+    )
+    .await
+    .unwrap();
+    let http = client();
+    op.next("spid-sub-3", &tax_code(3), SpidLevel::L2).await;
+    let (status, _, body) = spid_sign_in(&t, &http).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(reason_of(&body), "account_not_active");
+    assert!(body.contains("assistenza@icviaroma.edu.it"), "the school's helpdesk");
+    assert!(signed_out(&t, &http).await);
+
+    // Staff may only use a password here.
+    let staff = t.add_account(2, "persona2@example.it", None, None).await;
+    let http = client();
+    op.next("spid-sub-2", &tax_code(2), SpidLevel::L3).await;
+    let (status, _, body) = spid_sign_in(&t, &http).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(reason_of(&body), "method_not_allowed");
+    assert!(signed_out(&t, &http).await);
+    let audit = t.audit_of(&staff.user_code).await;
+    assert!(audit.iter().any(|e| e.event == "upstream_login"
+        && e.outcome == "failure"
+        && e.detail.as_deref() == Some("provider=gateway refused=method_not_allowed")));
+    // Each refusal is in English too.
+    let http = client();
+    op.next("spid-low", &tax_code(1), SpidLevel::L1).await;
+    http.get(t.url("/lang/en")).send().await.unwrap();
+    let login = http.get(t.url("/login")).send().await.unwrap().text().await.unwrap();
+    assert!(login.contains("Sign in with SPID") && !login.contains("Entra con SPID"));
+    let (_, _, body) = spid_sign_in(&t, &http).await;
+    assert!(body.contains("level of assurance is too low"), "{body}");
+    t.stop().await;
+}
+
+async fn a_person_with_accounts_in_two_schools_chooses_one(backend: Backend) {
+    let Some((t, op)) = spawn(backend, |_| {}).await else {
+        return;
+    };
+    varco_app::schools::add(
+        t.app(),
+        &Actor::Cli,
+        &RequestContext::default(),
+        &varco_app::schools::AddSchool {
+            code: "RMIC00000X".into(),
+            name: "Liceo Altra Scuola".into(),
+            email: None,
+            helpdesk_email: None,
+            helpdesk_phone: None,
+            helpdesk_hours: None,
+        },
+    )
+    .await
+    .unwrap();
+    let first = t.add_account(1, "persona1@example.it", None, None).await;
+    let second = varco_app::accounts::add(
+        t.app(),
+        &Actor::Cli,
+        &RequestContext::default(),
+        &varco_app::accounts::AddAccount {
+            school_code: "RMIC00000X".into(),
+            kind: varco_domain::AccountKind::Staff,
+            first_name: "Seconda".into(),
+            last_name: "Scuola".into(),
+            tax_code: tax_code(1),
+            email: None,
+            username: None,
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    assert_ne!(first.user_code, second.user_code);
+    let http = client();
+    op.next("spid-two", &tax_code(1), SpidLevel::L2).await;
+    let (status, _, body) = spid_sign_in(&t, &http).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("Liceo Altra Scuola") && body.contains("Istituto Comprensivo Via Roma"),
+        "{body}"
+    );
+    assert!(signed_out(&t, &http).await, "no session before the choice");
+    let csrf = crate::kit::input_value(&body, "csrf");
+    let handle = crate::kit::input_value(&body, "handle");
+    // The schools are listed by code: RMIC00000X first.
+    let r = http
+        .post(t.url("/login/upstream/choose"))
+        .form(&[("csrf", csrf.as_str()), ("handle", handle.as_str()), ("index", "0")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let page = http.get(t.url("/account")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Seconda"), "signed in to the chosen account");
+    let mut tx = t.app().store.begin_read().await.unwrap();
+    let link = tx
+        .upstream_identity(&op.issuer, "spid-two")
+        .await
+        .unwrap()
+        .expect("linked");
+    let linked_to = tx.account_by_id(link.account_id).await.unwrap().expect("account");
+    tx.commit().await.unwrap();
+    assert_eq!(
+        linked_to.user_code.as_str(),
+        second.user_code,
+        "the chosen school's account is linked"
+    );
+    let audit = t.audit_of(&second.user_code).await;
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.event == "upstream_login" && e.outcome == "success")
+    );
+    assert!(
+        t.audit_of(&first.user_code)
+            .await
+            .iter()
+            .all(|e| e.event != "upstream_login")
+    );
+    // The choice is single use.
+    let again = http
+        .post(t.url("/login/upstream/choose"))
+        .form(&[("csrf", csrf.as_str()), ("handle", handle.as_str()), ("index", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::FORBIDDEN);
+    assert_eq!(reason_of(&again.text().await.unwrap()), "bad_choice");
+    t.stop().await;
+}
