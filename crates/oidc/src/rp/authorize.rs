@@ -97,7 +97,8 @@ impl AuthRequest {
     /// required) holding `iss` = `client_id`, `aud` = [issuer, authorization
     /// endpoint], `iat`, `exp`, `client_id`, `response_type`, `redirect_uri`,
     /// `scope`, `state`, `nonce`, `acr_values`, `prompt`, `claims`,
-    /// `code_challenge`, `code_challenge_method` and `ui_locales`; the URL
+    /// `code_challenge`, `code_challenge_method` and `ui_locales` (a JSON
+    /// array of language tags, as the SPID/CIE profile wants); the URL
     /// carries `client_id`, `response_type`, `scope`, `code_challenge`,
     /// `code_challenge_method` and `request`.
     ///
@@ -144,7 +145,14 @@ impl AuthRequest {
             put("claims", claims.clone());
         }
         if let Some(locales) = &registration.ui_locales {
-            put("ui_locales", locales.as_str().into());
+            // The SPID/CIE request object carries the list as a JSON array
+            // (the reference OP refuses a string); a query keeps OIDC's
+            // space-separated string.
+            let value = match registration.mode {
+                TrustMode::Federation => Value::from(locales.split_whitespace().collect::<Vec<_>>()),
+                TrustMode::Static => locales.as_str().into(),
+            };
+            put("ui_locales", value);
         }
 
         let query: Vec<(&str, String)> = match registration.mode {
@@ -395,7 +403,11 @@ mod tests {
         let request = AuthRequest::new(&op.provider(), &rp.registration, Some(&rp.signing), NOW).unwrap();
         let (_, query) = query_of(&request.url);
         let claims = verify_jws(&[rp.signing.public_jwk()], &query["request"]).unwrap();
-        assert_eq!(claims["ui_locales"], "it en");
+        assert_eq!(
+            claims["ui_locales"],
+            serde_json::json!(["it", "en"]),
+            "an array, as SPID/CIE want"
+        );
     }
 
     #[test]
