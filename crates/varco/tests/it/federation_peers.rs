@@ -480,6 +480,40 @@ async fn people_sign_in_with_spid_and_cie_at_the_reference_ops(backend: crate::h
                 .any(|e| e.event == "upstream_login" && e.detail.as_deref() == Some(linked.as_str())),
             "{name} at {issuer}: {audit:?}"
         );
+
+        // Logout revokes the OP's access token (private_key_jwt at its
+        // revocation endpoint), in the background; the log records the answer.
+        let page = http
+            .get(format!("{varco}/logout"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = crate::kit::input_value(&page, "csrf");
+        let r = http
+            .post(format!("{varco}/logout"))
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_redirection(), "{name}: logout {}", r.status());
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        let revocation = loop {
+            let mut tx = app.store.begin_read().await.unwrap();
+            let records = tx.federation_log_after(0, 1000).await.unwrap();
+            tx.commit().await.unwrap();
+            if let Some(found) = records.into_iter().find(|r| {
+                r.record.provider == name
+                    && r.record.kind == varco_domain::federation_log::FederationRecordKind::Revocation
+            }) {
+                break found.record;
+            }
+            assert!(std::time::Instant::now() < deadline, "{name}: no revocation logged");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(revocation.outcome, "success", "{name}: the OP accepted the revocation");
     }
 
     // Every exchange is in the federation log, and the chain holds.
