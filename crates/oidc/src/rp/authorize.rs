@@ -223,8 +223,8 @@ impl fmt::Debug for Callback {
 
 /// The authorization code of a callback that answers `pending`: `state`
 /// equals the pending one (constant-time), `iss` equals the provider's (and
-/// is present when `pending.require_iss`), there is no `error`, and there is
-/// a code. A provider error comes back as [`RpError::ProviderError`] with
+/// is present when `pending.require_iss`, except on an error), there is no
+/// `error`, and there is a code. A provider error comes back as [`RpError::ProviderError`] with
 /// its code and description sanitized.
 pub fn check_callback(pending: &PendingAuth, callback: &Callback) -> Result<String, RpError> {
     let state_matches = callback
@@ -237,7 +237,9 @@ pub fn check_callback(pending: &PendingAuth, callback: &Callback) -> Result<Stri
     match callback.iss.as_deref() {
         Some(iss) if iss == pending.issuer => {}
         Some(_) => return Err(RpError::IssuerMismatch),
-        None if pending.require_iss => return Err(RpError::IssuerMissing),
+        // An error without `iss` carries no code to mix up: the reference
+        // SPID/CIE OPs send their errors (a person declining consent) so.
+        None if pending.require_iss && callback.error.is_none() => return Err(RpError::IssuerMissing),
         None => {}
     }
     if let Some(error) = &callback.error {
@@ -566,6 +568,33 @@ mod tests {
             check_callback(&pending, &missing),
             Err(RpError::IssuerMissing)
         ));
+        // An error without `iss` is still the provider's error (no code);
+        // with a wrong `iss` it is a mismatch.
+        let declined = Callback {
+            iss: None,
+            code: None,
+            error: Some("invalid_request".into()),
+            ..callback(&pending)
+        };
+        assert!(matches!(
+            check_callback(&pending, &declined),
+            Err(RpError::ProviderError { error, .. }) if error == "invalid_request"
+        ));
+        let forged = Callback {
+            iss: Some("https://evil.example".into()),
+            ..declined
+        };
+        assert!(matches!(
+            check_callback(&pending, &forged),
+            Err(RpError::IssuerMismatch)
+        ));
+        // A code without `iss` stays refused even next to an error.
+        let both = Callback {
+            iss: None,
+            error: Some("invalid_request".into()),
+            ..callback(&pending)
+        };
+        assert!(check_callback(&pending, &both).is_err());
     }
 
     #[test]

@@ -278,15 +278,9 @@ async fn follow(
     panic!("too many redirects");
 }
 
-/// Signs in through the upstream `name` as `user` of the reference OP: the
-/// page Varco ends on (its status, URL and body).
-async fn sign_in_at_op(
-    http: &reqwest::Client,
-    varco: &str,
-    name: &str,
-    op: &Value,
-    user: &Value,
-) -> (reqwest::StatusCode, String, String) {
+/// Starts a sign-in through the upstream `name` and logs in as `user` at
+/// the reference OP: the OP's consent page (its URL and body).
+async fn to_consent(http: &reqwest::Client, varco: &str, name: &str, op: &Value, user: &Value) -> (String, String) {
     let start = format!("{varco}/login/upstream/{name}");
     let r = http.get(&start).send().await.unwrap();
     let (status, url, form) = follow(http, r, &start).await;
@@ -310,6 +304,20 @@ async fn sign_in_at_op(
         consent.contains("name=\"agree\""),
         "the OP's consent form at {url}: {consent}"
     );
+    (url, consent)
+}
+
+/// Signs in through the upstream `name` as `user` of the reference OP,
+/// agreeing at its consent page: the page Varco ends on (its status, URL
+/// and body).
+async fn sign_in_at_op(
+    http: &reqwest::Client,
+    varco: &str,
+    name: &str,
+    op: &Value,
+    user: &Value,
+) -> (reqwest::StatusCode, String, String) {
+    let (url, consent) = to_consent(http, varco, name, op, user).await;
     let r = http
         .post(&url)
         .form(&[
@@ -319,8 +327,24 @@ async fn sign_in_at_op(
         .send()
         .await
         .unwrap();
-    let (status, url, body) = follow(http, r, &url).await;
-    (status, url, body)
+    follow(http, r, &url).await
+}
+
+/// Like [`sign_in_at_op`], declining at the consent page.
+async fn decline_at_op(
+    http: &reqwest::Client,
+    varco: &str,
+    name: &str,
+    op: &Value,
+    user: &Value,
+) -> (reqwest::StatusCode, String, String) {
+    let (url, consent) = to_consent(http, varco, name, op, user).await;
+    let at = consent.find("id=\"do_not_agree\"").expect("a decline link");
+    let href = consent[..at].rfind("href=\"").expect("its href") + "href=\"".len();
+    let href = consent[href..].split('"').next().unwrap().replace("&amp;", "&");
+    let declined = url::Url::parse(&url).unwrap().join(&href).unwrap().to_string();
+    let r = http.get(&declined).send().await.unwrap();
+    follow(http, r, &declined).await
 }
 
 crate::harness::both_backends!(people_sign_in_with_spid_and_cie_at_the_reference_ops);
@@ -529,6 +553,23 @@ async fn people_sign_in_with_spid_and_cie_at_the_reference_ops(backend: crate::h
         }
         other => panic!("{other:?}"),
     }
+
+    // Declining at the consent page: the OP's error comes back without
+    // `iss`; Varco shows the provider's refusal, and no session.
+    let http = crate::harness::client();
+    let (status, url, body) = decline_at_op(&http, &varco, "cie-test", &info["op_cie"], &users[1]).await;
+    assert_eq!(status, reqwest::StatusCode::FORBIDDEN, "{url}: {body}");
+    assert!(url.starts_with(&format!("{varco}/login/upstream/callback?")), "{url}");
+    assert!(body.contains("data-reason=\"provider_error\""), "{body}");
+    let me = http.get(format!("{varco}/api/v1/me")).send().await.unwrap();
+    assert_eq!(me.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let mut tx = app.store.begin_read().await.unwrap();
+    let chain = tx.verify_federation_log().await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(
+        matches!(chain, varco_store::ChainVerification::Intact { records, .. } if records > 10),
+        "{chain:?}"
+    );
     running.stop().await.unwrap();
     drop(peers);
 }
