@@ -97,7 +97,8 @@ impl AuthRequest {
     /// required) holding `iss` = `client_id`, `aud` = [issuer, authorization
     /// endpoint], `iat`, `exp`, `client_id`, `response_type`, `redirect_uri`,
     /// `scope`, `state`, `nonce`, `acr_values`, `prompt`, `claims`,
-    /// `code_challenge`, `code_challenge_method` and `ui_locales`; the URL
+    /// `code_challenge`, `code_challenge_method` and `ui_locales` (a JSON
+    /// array of language tags, as the SPID/CIE profile wants); the URL
     /// carries `client_id`, `response_type`, `scope`, `code_challenge`,
     /// `code_challenge_method` and `request`.
     ///
@@ -144,7 +145,14 @@ impl AuthRequest {
             put("claims", claims.clone());
         }
         if let Some(locales) = &registration.ui_locales {
-            put("ui_locales", locales.as_str().into());
+            // The SPID/CIE request object carries the list as a JSON array
+            // (the reference OP refuses a string); a query keeps OIDC's
+            // space-separated string.
+            let value = match registration.mode {
+                TrustMode::Federation => Value::from(locales.split_whitespace().collect::<Vec<_>>()),
+                TrustMode::Static => locales.as_str().into(),
+            };
+            put("ui_locales", value);
         }
 
         let query: Vec<(&str, String)> = match registration.mode {
@@ -215,8 +223,8 @@ impl fmt::Debug for Callback {
 
 /// The authorization code of a callback that answers `pending`: `state`
 /// equals the pending one (constant-time), `iss` equals the provider's (and
-/// is present when `pending.require_iss`), there is no `error`, and there is
-/// a code. A provider error comes back as [`RpError::ProviderError`] with
+/// is present when `pending.require_iss`, except on an error), there is no
+/// `error`, and there is a code. A provider error comes back as [`RpError::ProviderError`] with
 /// its code and description sanitized.
 pub fn check_callback(pending: &PendingAuth, callback: &Callback) -> Result<String, RpError> {
     let state_matches = callback
@@ -229,7 +237,9 @@ pub fn check_callback(pending: &PendingAuth, callback: &Callback) -> Result<Stri
     match callback.iss.as_deref() {
         Some(iss) if iss == pending.issuer => {}
         Some(_) => return Err(RpError::IssuerMismatch),
-        None if pending.require_iss => return Err(RpError::IssuerMissing),
+        // An error without `iss` carries no code to mix up: the reference
+        // SPID/CIE OPs send their errors (a person declining consent) so.
+        None if pending.require_iss && callback.error.is_none() => return Err(RpError::IssuerMissing),
         None => {}
     }
     if let Some(error) = &callback.error {
@@ -395,7 +405,11 @@ mod tests {
         let request = AuthRequest::new(&op.provider(), &rp.registration, Some(&rp.signing), NOW).unwrap();
         let (_, query) = query_of(&request.url);
         let claims = verify_jws(&[rp.signing.public_jwk()], &query["request"]).unwrap();
-        assert_eq!(claims["ui_locales"], "it en");
+        assert_eq!(
+            claims["ui_locales"],
+            serde_json::json!(["it", "en"]),
+            "an array, as SPID/CIE want"
+        );
     }
 
     #[test]
@@ -554,6 +568,33 @@ mod tests {
             check_callback(&pending, &missing),
             Err(RpError::IssuerMissing)
         ));
+        // An error without `iss` is still the provider's error (no code);
+        // with a wrong `iss` it is a mismatch.
+        let declined = Callback {
+            iss: None,
+            code: None,
+            error: Some("invalid_request".into()),
+            ..callback(&pending)
+        };
+        assert!(matches!(
+            check_callback(&pending, &declined),
+            Err(RpError::ProviderError { error, .. }) if error == "invalid_request"
+        ));
+        let forged = Callback {
+            iss: Some("https://evil.example".into()),
+            ..declined
+        };
+        assert!(matches!(
+            check_callback(&pending, &forged),
+            Err(RpError::IssuerMismatch)
+        ));
+        // A code without `iss` stays refused even next to an error.
+        let both = Callback {
+            iss: None,
+            error: Some("invalid_request".into()),
+            ..callback(&pending)
+        };
+        assert!(check_callback(&pending, &both).is_err());
     }
 
     #[test]

@@ -4,9 +4,15 @@
 //! the reference trust anchor (its statement, its metadata policy, the trust
 //! mark it issued), and `resolve_provider` resolves both reference OPs.
 //!
+//! Then a full SPID sign-in and a full CIE sign-in through Varco against
+//! the reference OPs, driven over HTTP with a cookie jar: Varco's button →
+//! the OP's login form → its consent form → Varco's callback → a session
+//! for the account holding the user's tax code (both databases).
+//!
 //! Runs only with `VARCO_SPID_PYTHON` set to the peers' venv python
-//! (`PY=$(e2e/spid/setup.sh | tail -n1)`); otherwise it says so and passes.
-//! SQLite only, real clock (the peers sign with the real time).
+//! (`PY=$(e2e/spid/setup.sh | tail -n1)`); otherwise it says so and passes,
+//! except under CI (`CI` set), where a missing python is a failure.
+//! Real clock (the peers sign with the real time).
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -14,11 +20,30 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use varco::config::{Config, FederationConfig, TrustAnchorConfig, TrustMarkConfig};
+use varco::config::{Config, FederationConfig, TrustAnchorConfig, TrustMarkConfig, UpstreamConfig};
 use varco::server::start_with_clock;
+use varco_app::accounts::AddAccount;
 use varco_app::federation::{HttpFetcher, resolve_provider};
+use varco_app::schools::AddSchool;
+use varco_app::{Actor, RequestContext};
+use varco_domain::account::AccountKind;
 use varco_domain::clock::SystemClock;
 use varco_federation::{OPENID_RELYING_PARTY, TrustChainResolver, UnverifiedStatement};
+use varco_oidc::rp::SpidLevel;
+
+use crate::harness::SCHOOL;
+
+/// The peers' python; `None` (the test skips) when unset, a failure under CI.
+fn python() -> Option<std::ffi::OsString> {
+    let python = std::env::var_os("VARCO_SPID_PYTHON");
+    if python.is_none() {
+        if std::env::var_os("CI").is_some() {
+            panic!("the SPID/CIE reference-peer tests cannot run in CI: VARCO_SPID_PYTHON is not set");
+        }
+        eprintln!("SKIPPING the reference-peer check: set VARCO_SPID_PYTHON to e2e/spid/setup.sh's python");
+    }
+    python
+}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -28,15 +53,24 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Four consecutive free ports (the peers take base … base+3).
+/// Four consecutive free ports (the peers take base … base+3); each call
+/// looks from a different place, so that tests running together differ.
 fn free_port_base() -> u16 {
-    for base in (21_000..40_000).step_by(97) {
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let offset = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    // Below the ephemeral ports (32768 on), which the other tests use.
+    for i in 0..110 {
+        let base = 21_000 + (offset.wrapping_add(i) % 110) * 97;
         if (base..base + 4).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()) {
             return base;
         }
     }
     panic!("no four free ports in a row");
 }
+
+/// One set of peers at a time (three Django processes each, on a small
+/// machine).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 struct Peers(Child);
 
@@ -60,10 +94,10 @@ fn config(dir: &std::path::Path, port: u16, federation: FederationConfig) -> Con
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_peers_accept_varco_and_resolve() {
-    let Some(python) = std::env::var_os("VARCO_SPID_PYTHON") else {
-        eprintln!("SKIPPING the reference-peer check: set VARCO_SPID_PYTHON to e2e/spid/setup.sh's python");
+    let Some(python) = python() else {
         return;
     };
+    let _one = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let base = free_port_base();
@@ -76,60 +110,16 @@ async fn the_reference_peers_accept_varco_and_resolve() {
         ..FederationConfig::default()
     };
 
-    // 1. Varco's keys, made at first start, published.
-    let first = start_with_clock(&config(dir.path(), port, organisation.clone()), Arc::new(SystemClock))
-        .await
-        .expect("starts");
-    let client = reqwest::Client::new();
-    let jwt = client
-        .get(format!("{varco}/.well-known/openid-federation"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let now = first.app.now().0;
-    let ours = UnverifiedStatement::parse(&jwt)
-        .unwrap()
-        .verify_self_signed(&varco, now, 0)
-        .unwrap();
-    let rp_jwks = ours.metadata_of("openid_relying_party").unwrap()["jwks"].clone();
-    std::fs::write(dir.path().join("rp-core.json"), rp_jwks.to_string()).unwrap();
-    std::fs::write(dir.path().join("rp-fed.json"), ours.jwks().to_value().to_string()).unwrap();
-    first.stop().await.unwrap();
-
-    // 2. The reference peers, with Varco registered under the trust anchor.
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../e2e/spid/peers.py");
-    let workdir = dir.path().join("peers");
-    let mut child = Command::new(&python)
-        .arg(script)
-        .arg("start")
-        .arg("--workdir")
-        .arg(&workdir)
-        .arg("--port-base")
-        .arg(base.to_string())
-        .arg("--rp-entity-id")
-        .arg(&varco)
-        .arg("--rp-jwks")
-        .arg(dir.path().join("rp-core.json"))
-        .arg("--rp-federation-jwks")
-        .arg(dir.path().join("rp-fed.json"))
-        .arg("--timeout")
-        .arg("120")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("peers.py runs");
-    let stdout = child.stdout.take().unwrap();
-    let peers = Peers(child);
-    let line = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        line
-    })
-    .await
-    .unwrap();
-    let info: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("peers.py printed {line:?}: {e}"));
+    // 1. Varco's keys, made at first start, published; 2. the reference
+    //    peers, with Varco registered under the trust anchor.
+    let (peers, info) = start_peers(
+        &python,
+        dir.path(),
+        &config(dir.path(), port, organisation.clone()),
+        base,
+    )
+    .await;
+    let now = varco_domain::clock::Clock::now(&SystemClock).0;
 
     // 3. Varco again, same database and keys, now with the trust anchor and
     //    the trust mark it was given.
@@ -184,5 +174,402 @@ async fn the_reference_peers_accept_varco_and_resolve() {
         assert!(until > now);
     }
     second.stop().await.unwrap();
+    drop(peers);
+}
+
+/// Starts Varco once with `config` (its keys are made and published), then
+/// the reference peers with Varco registered under their trust anchor at
+/// `base`; the peers' JSON line.
+async fn start_peers(python: &std::ffi::OsStr, dir: &std::path::Path, config: &Config, base: u16) -> (Peers, Value) {
+    let varco = config.public_url.clone();
+    let first = start_with_clock(config, Arc::new(SystemClock)).await.expect("starts");
+    let jwt = reqwest::Client::new()
+        .get(format!("{varco}/.well-known/openid-federation"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let ours = UnverifiedStatement::parse(&jwt)
+        .unwrap()
+        .verify_self_signed(&varco, first.app.now().0, 0)
+        .unwrap();
+    let rp_jwks = ours.metadata_of("openid_relying_party").unwrap()["jwks"].clone();
+    std::fs::write(dir.join("rp-core.json"), rp_jwks.to_string()).unwrap();
+    std::fs::write(dir.join("rp-fed.json"), ours.jwks().to_value().to_string()).unwrap();
+    first.stop().await.unwrap();
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../e2e/spid/peers.py");
+    let mut child = Command::new(python)
+        .arg(script)
+        .arg("start")
+        .arg("--workdir")
+        .arg(dir.join("peers"))
+        .arg("--port-base")
+        .arg(base.to_string())
+        .arg("--rp-entity-id")
+        .arg(&varco)
+        .arg("--rp-jwks")
+        .arg(dir.join("rp-core.json"))
+        .arg("--rp-federation-jwks")
+        .arg(dir.join("rp-fed.json"))
+        .arg("--users")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../e2e/spid/users.json"))
+        .arg("--timeout")
+        .arg("120")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("peers.py runs");
+    let stdout = child.stdout.take().unwrap();
+    let peers = Peers(child);
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let info: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("peers.py printed {line:?}: {e}"));
+    (peers, info)
+}
+
+/// The value of the input called `name` in a page, whatever the order of
+/// its attributes.
+fn field(html: &str, name: &str) -> String {
+    let at = html
+        .find(&format!("name=\"{name}\""))
+        .unwrap_or_else(|| panic!("no {name} field in {html}"));
+    let open = html[..at].rfind('<').unwrap();
+    let close = at + html[at..].find('>').unwrap();
+    let tag = &html[open..close];
+    let start = tag
+        .find("value=\"")
+        .unwrap_or_else(|| panic!("{name} has no value: {tag}"))
+        + "value=\"".len();
+    let raw = &tag[start..start + tag[start..].find('"').unwrap()];
+    raw.replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// Follows redirects by hand from `url` (the jar keeps every origin's
+/// cookies); the last answer's status, URL and body.
+async fn follow(
+    http: &reqwest::Client,
+    response: reqwest::Response,
+    url: &str,
+) -> (reqwest::StatusCode, String, String) {
+    let mut response = response;
+    let mut url = url.to_owned();
+    for _ in 0..15 {
+        if !response.status().is_redirection() {
+            let status = response.status();
+            return (status, url, response.text().await.unwrap());
+        }
+        let to = response.headers()["location"].to_str().unwrap().to_owned();
+        url = url::Url::parse(&url).unwrap().join(&to).unwrap().to_string();
+        eprintln!("-> {url}");
+        response = http.get(&url).send().await.expect("request");
+    }
+    panic!("too many redirects");
+}
+
+/// Starts a sign-in through the upstream `name` and logs in as `user` at
+/// the reference OP: the OP's consent page (its URL and body).
+async fn to_consent(http: &reqwest::Client, varco: &str, name: &str, op: &Value, user: &Value) -> (String, String) {
+    let start = format!("{varco}/login/upstream/{name}");
+    let r = http.get(&start).send().await.unwrap();
+    let (status, url, form) = follow(http, r, &start).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{url}: {form}");
+    let authorization = op["authorization_endpoint"].as_str().unwrap();
+    assert!(url.starts_with(authorization), "the OP's login form: {url}");
+    let r = http
+        .post(authorization)
+        .form(&[
+            ("csrfmiddlewaretoken", field(&form, "csrfmiddlewaretoken")),
+            ("authz_request_object", field(&form, "authz_request_object")),
+            ("username", user["username"].as_str().unwrap().to_owned()),
+            ("password", user["password"].as_str().unwrap().to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let (status, url, consent) = follow(http, r, authorization).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{url}: {consent}");
+    assert!(
+        consent.contains("name=\"agree\""),
+        "the OP's consent form at {url}: {consent}"
+    );
+    (url, consent)
+}
+
+/// Signs in through the upstream `name` as `user` of the reference OP,
+/// agreeing at its consent page: the page Varco ends on (its status, URL
+/// and body).
+async fn sign_in_at_op(
+    http: &reqwest::Client,
+    varco: &str,
+    name: &str,
+    op: &Value,
+    user: &Value,
+) -> (reqwest::StatusCode, String, String) {
+    let (url, consent) = to_consent(http, varco, name, op, user).await;
+    let r = http
+        .post(&url)
+        .form(&[
+            ("csrfmiddlewaretoken", field(&consent, "csrfmiddlewaretoken")),
+            ("agree", field(&consent, "agree")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    follow(http, r, &url).await
+}
+
+/// Like [`sign_in_at_op`], declining at the consent page.
+async fn decline_at_op(
+    http: &reqwest::Client,
+    varco: &str,
+    name: &str,
+    op: &Value,
+    user: &Value,
+) -> (reqwest::StatusCode, String, String) {
+    let (url, consent) = to_consent(http, varco, name, op, user).await;
+    let at = consent.find("id=\"do_not_agree\"").expect("a decline link");
+    let href = consent[..at].rfind("href=\"").expect("its href") + "href=\"".len();
+    let href = consent[href..].split('"').next().unwrap().replace("&amp;", "&");
+    let declined = url::Url::parse(&url).unwrap().join(&href).unwrap().to_string();
+    let r = http.get(&declined).send().await.unwrap();
+    follow(http, r, &declined).await
+}
+
+crate::harness::both_backends!(people_sign_in_with_spid_and_cie_at_the_reference_ops);
+
+async fn people_sign_in_with_spid_and_cie_at_the_reference_ops(backend: crate::harness::Backend) {
+    let Some(python) = python() else {
+        return;
+    };
+    let _one = ONE_AT_A_TIME.lock().await;
+    let Some(db) = crate::harness::Database::create(backend).await else {
+        return;
+    };
+    let port = free_port();
+    let base = free_port_base();
+    let ta = format!("http://127.0.0.1:{base}");
+    let varco = format!("http://127.0.0.1:{port}");
+    let mut config = Config {
+        data_dir: db.dir.path().join("data"),
+        database_url: Some(db.url.clone()),
+        database_max_connections: 5,
+        listen: format!("127.0.0.1:{port}"),
+        public_url: varco.clone(),
+        federation: Some(FederationConfig {
+            organization_name: "IC Roma 1".into(),
+            contacts: vec!["ic-roma1@pec.example.it".into()],
+            authority_hints: vec![ta.clone()],
+            ..FederationConfig::default()
+        }),
+        ..Config::default()
+    };
+    config.rate_limits.login_per_minute = 0;
+    config.rate_limits.api_per_minute = 0;
+    let (peers, info) = start_peers(&python, db.dir.path(), &config, base).await;
+
+    // Varco again with the trust anchor, its trust mark and both OPs.
+    let federation = config.federation.as_mut().unwrap();
+    federation.trust_anchors = vec![TrustAnchorConfig {
+        entity_id: ta.clone(),
+        jwks: Some(info["trust_anchor"]["jwks"].to_string()),
+        jwks_file: None,
+    }];
+    federation.trust_marks = vec![TrustMarkConfig {
+        id: info["trust_mark_id"].as_str().unwrap().to_owned(),
+        trust_mark: info["trust_mark"].as_str().unwrap().to_owned(),
+    }];
+    let op_mark = info["op_trust_mark_id"].as_str().unwrap();
+    config.upstream = [("spid-test", "spid", "op_spid"), ("cie-test", "cie", "op_cie")]
+        .into_iter()
+        .map(|(name, kind, role)| UpstreamConfig {
+            name: name.into(),
+            kind: kind.into(),
+            label: format!("{kind} di prova"),
+            mode: "federation".into(),
+            issuer: info[role]["entity_id"].as_str().unwrap().to_owned(),
+            client_id: String::new(),
+            client_secret: String::new(),
+            client_secret_file: None,
+            acr: SpidLevel::L2.uri().into(),
+            scope: "openid profile".into(),
+            trust_anchor: Some(ta.clone()),
+            trust_mark: Some(op_mark.to_owned()),
+        })
+        .collect();
+    let running = start_with_clock(&config, Arc::new(SystemClock))
+        .await
+        .expect("starts again");
+    let app = &running.app;
+    varco_app::schools::add(
+        app,
+        &Actor::Cli,
+        &RequestContext::default(),
+        &AddSchool {
+            code: SCHOOL.into(),
+            name: "Istituto Comprensivo Via Roma".into(),
+            email: None,
+            helpdesk_email: None,
+            helpdesk_phone: None,
+            helpdesk_hours: None,
+        },
+    )
+    .await
+    .expect("school added");
+    // A parent with Mario Rossi's tax code, a teacher with Giuseppa Verdi's.
+    let users = info["users"].as_array().unwrap();
+    let tax_code = |user: &Value| {
+        user["fiscal_number"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("TINIT-")
+            .to_owned()
+    };
+    let mut accounts = Vec::new();
+    for (user, kind, first, last) in [
+        (&users[0], AccountKind::Family, "Mario", "Rossi"),
+        (&users[1], AccountKind::Staff, "Giuseppa", "Verdi"),
+    ] {
+        let account = varco_app::accounts::add(
+            app,
+            &Actor::Cli,
+            &RequestContext::default(),
+            &AddAccount {
+                school_code: SCHOOL.into(),
+                kind,
+                first_name: first.into(),
+                last_name: last.into(),
+                tax_code: tax_code(user),
+                email: None,
+                username: None,
+            },
+            None,
+        )
+        .await
+        .expect("account added");
+        accounts.push(account);
+    }
+
+    for ((name, role, kind, amr), (user, account)) in [
+        ("spid-test", "op_spid", "family", "spid"),
+        ("cie-test", "op_cie", "staff", "cie"),
+    ]
+    .into_iter()
+    .zip(users.iter().zip(&accounts))
+    {
+        let http = crate::harness::client();
+        let (status, url, body) = sign_in_at_op(&http, &varco, name, &info[role], user).await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{name}: {url}: {body}");
+        assert_eq!(url, format!("{varco}/account"), "{name}: {body}");
+        let me: Value = http
+            .get(format!("{varco}/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        eprintln!("{name}: signed in as {me}");
+        assert_eq!(me["user_code"], account.user_code.as_str(), "{name}");
+        assert_eq!(me["kind"], kind, "{name}");
+        assert_eq!(me["status"], "active", "{name}: a SPID/CIE sign-in activates");
+        // The link and the session record the provider and the level.
+        let mut tx = app.store.begin_read().await.unwrap();
+        let issuer = info[role]["entity_id"].as_str().unwrap();
+        let record = tx.account_by_user_code(&account.user_code).await.unwrap().unwrap();
+        let sessions = tx.sessions_of_account(record.id).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(sessions.len(), 1, "{name}");
+        assert_eq!(sessions[0].upstream_provider.as_deref(), Some(name));
+        assert_eq!(sessions[0].acr, SpidLevel::L2.uri(), "{name}");
+        assert_eq!(sessions[0].amr, [amr], "{name}");
+        let audit = varco_app::audit::list(app, Some(&account.user_code), 500)
+            .await
+            .unwrap();
+        let linked = format!("provider={name} linked=true");
+        assert!(
+            audit
+                .iter()
+                .any(|e| e.event == "upstream_login" && e.detail.as_deref() == Some(linked.as_str())),
+            "{name} at {issuer}: {audit:?}"
+        );
+
+        // Logout revokes the OP's access token (private_key_jwt at its
+        // revocation endpoint), in the background; the log records the answer.
+        let page = http
+            .get(format!("{varco}/logout"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = crate::kit::input_value(&page, "csrf");
+        let r = http
+            .post(format!("{varco}/logout"))
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_redirection(), "{name}: logout {}", r.status());
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        let revocation = loop {
+            let mut tx = app.store.begin_read().await.unwrap();
+            let records = tx.federation_log_after(0, 1000).await.unwrap();
+            tx.commit().await.unwrap();
+            if let Some(found) = records.into_iter().find(|r| {
+                r.record.provider == name
+                    && r.record.kind == varco_domain::federation_log::FederationRecordKind::Revocation
+            }) {
+                break found.record;
+            }
+            assert!(std::time::Instant::now() < deadline, "{name}: no revocation logged");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(revocation.outcome, "success", "{name}: the OP accepted the revocation");
+    }
+
+    // Every exchange is in the federation log, and the chain holds.
+    let mut tx = app.store.begin_read().await.unwrap();
+    let chain = tx.verify_federation_log().await.unwrap();
+    tx.commit().await.unwrap();
+    match chain {
+        varco_store::ChainVerification::Intact { records, .. } => {
+            assert!(
+                records >= 8,
+                "request, response, token and userinfo per sign-in: {records}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Declining at the consent page: the OP's error comes back without
+    // `iss`; Varco shows the provider's refusal, and no session.
+    let http = crate::harness::client();
+    let (status, url, body) = decline_at_op(&http, &varco, "cie-test", &info["op_cie"], &users[1]).await;
+    assert_eq!(status, reqwest::StatusCode::FORBIDDEN, "{url}: {body}");
+    assert!(url.starts_with(&format!("{varco}/login/upstream/callback?")), "{url}");
+    assert!(body.contains("data-reason=\"provider_error\""), "{body}");
+    let me = http.get(format!("{varco}/api/v1/me")).send().await.unwrap();
+    assert_eq!(me.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let mut tx = app.store.begin_read().await.unwrap();
+    let chain = tx.verify_federation_log().await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(
+        matches!(chain, varco_store::ChainVerification::Intact { records, .. } if records > 10),
+        "{chain:?}"
+    );
+    running.stop().await.unwrap();
     drop(peers);
 }
