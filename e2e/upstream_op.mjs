@@ -5,8 +5,17 @@
 // Environment: PORT (listen port), REDIRECT_URI (Varco's callback),
 // CLIENT_ID, CLIENT_SECRET. The test chooses who signs in next with
 // GET /__test/next?sub=...&fiscal=...&acr=... (fiscal without the TINIT-
-// prefix, added here as SPID does). Prints "ready" when listening.
+// prefix, added here as SPID does; raw=1 sends it as given). Prints "ready"
+// when listening.
+//
+// Hostile mode for negative tests: /__test/next also takes attack=..., which
+// then applies to every answer until the next /__test/next:
+//   nonce, aud, at_hash: the token response's ID token with that claim
+//     altered, re-signed with the provider's own key;
+//   signature: the ID token re-signed with a key not in the JWKS (same kid);
+//   iss: the callback's `iss` parameter is another issuer.
 import Provider from 'oidc-provider';
+import { SignJWT, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK } from 'jose';
 
 const port = Number(process.env.PORT);
 const issuer = `http://127.0.0.1:${port}`;
@@ -15,6 +24,29 @@ const LEVELS = ['https://www.spid.gov.it/SpidL1', 'https://www.spid.gov.it/SpidL
 
 const people = new Map();
 let next = null;
+let attack = null;
+
+// The provider's signing key, generated here so that the script can re-sign;
+// and a rogue key with the same kid that the JWKS does not publish.
+const own = await generateKeyPair('RS256', { extractable: true });
+const ownJwk = { ...(await exportJWK(own.privateKey)), kid: 'upstream-op-key', alg: 'RS256', use: 'sig' };
+const ownKey = await importJWK(ownJwk, 'RS256');
+const rogueKey = (await generateKeyPair('RS256')).privateKey;
+
+/** The ID token altered as `attack` says, or unchanged. */
+async function tamper(idToken) {
+  const header = decodeProtectedHeader(idToken);
+  const claims = decodeJwt(idToken);
+  let key = ownKey;
+  switch (attack) {
+    case 'nonce': claims.nonce = 'a-nonce-varco-never-sent'; break;
+    case 'aud': claims.aud = 'another-client'; break;
+    case 'at_hash': claims.at_hash = 'AAAAAAAAAAAAAAAAAAAAAA'; break;
+    case 'signature': key = rogueKey; break;
+    default: return idToken;
+  }
+  return new SignJWT(claims).setProtectedHeader(header).sign(key);
+}
 
 const provider = new Provider(issuer, {
   clients: [{
@@ -22,9 +54,11 @@ const provider = new Provider(issuer, {
     client_secret: process.env.CLIENT_SECRET,
     redirect_uris: [process.env.REDIRECT_URI],
     token_endpoint_auth_method: 'client_secret_basic',
+    id_token_signed_response_alg: 'RS256',
     grant_types: ['authorization_code'],
     response_types: ['code'],
   }],
+  jwks: { keys: [ownJwk] },
   pkce: { required: () => true },
   acrValues: LEVELS,
   claims: {
@@ -46,7 +80,7 @@ const provider = new Provider(issuer, {
         sub,
         given_name: 'Persona',
         family_name: 'Bianchi',
-        [FISCAL]: `TINIT-${person.fiscal}`,
+        [FISCAL]: person.raw ? person.fiscal : `TINIT-${person.fiscal}`,
       }),
     };
   },
@@ -55,9 +89,10 @@ const provider = new Provider(issuer, {
 // The scripted interactions and the test's control endpoint, in front of the provider.
 provider.use(async (ctx, nextMiddleware) => {
   if (ctx.path === '/__test/next') {
-    const { sub, fiscal, acr } = ctx.query;
-    people.set(sub, { fiscal });
+    const { sub, fiscal, acr, raw } = ctx.query;
+    people.set(sub, { fiscal, raw: raw === '1' });
     next = { sub, acr };
+    attack = ctx.query.attack || null;
     ctx.body = 'ok';
     return;
   }
@@ -87,6 +122,16 @@ provider.use(async (ctx, nextMiddleware) => {
     return;
   }
   await nextMiddleware();
+  if (!attack) return;
+  if (ctx.path === '/token' && ctx.body && typeof ctx.body.id_token === 'string') {
+    ctx.body = { ...ctx.body, id_token: await tamper(ctx.body.id_token) };
+  }
+  const location = ctx.response.get('location');
+  if (attack === 'iss' && location && location.startsWith(process.env.REDIRECT_URI)) {
+    const url = new URL(location);
+    url.searchParams.set('iss', 'http://127.0.0.1:9/another-issuer');
+    ctx.set('location', url.toString());
+  }
 });
 let revoked = 0;
 

@@ -26,6 +26,8 @@ both_backends!(
     a_person_signs_in_with_spid_and_applications_see_it,
     every_refusal_has_a_page_and_no_session,
     a_person_with_accounts_in_two_schools_chooses_one,
+    a_hostile_provider_is_refused_with_a_page_and_no_session,
+    a_callback_presented_twice_is_refused_the_second_time,
 );
 
 const CLIENT_ID: &str = "varco-test";
@@ -98,9 +100,37 @@ impl UpstreamOp {
 
     /// Picks who signs in next at the provider, and at which level.
     async fn next(&self, sub: &str, fiscal: &str, acr: SpidLevel) {
+        self.control(&[("sub", sub), ("fiscal", fiscal), ("acr", acr.uri())])
+            .await;
+    }
+
+    /// Like [`UpstreamOp::next`], with the provider turned hostile: `attack`
+    /// (see e2e/upstream_op.mjs) applies to its answers until the next call.
+    async fn next_hostile(&self, sub: &str, fiscal: &str, attack: &str) {
+        self.control(&[
+            ("sub", sub),
+            ("fiscal", fiscal),
+            ("acr", SpidLevel::L2.uri()),
+            ("attack", attack),
+        ])
+        .await;
+    }
+
+    /// Who signs in next, with the fiscal number sent exactly as given (no `TINIT-` added).
+    async fn next_raw_fiscal(&self, sub: &str, fiscal: &str) {
+        self.control(&[
+            ("sub", sub),
+            ("fiscal", fiscal),
+            ("acr", SpidLevel::L2.uri()),
+            ("raw", "1"),
+        ])
+        .await;
+    }
+
+    async fn control(&self, query: &[(&str, &str)]) {
         let r = client()
             .get(format!("{}/__test/next", self.issuer))
-            .query(&[("sub", sub), ("fiscal", fiscal), ("acr", acr.uri())])
+            .query(query)
             .send()
             .await
             .expect("control");
@@ -498,5 +528,145 @@ async fn a_person_with_accounts_in_two_schools_chooses_one(backend: Backend) {
         .unwrap();
     assert_eq!(again.status(), StatusCode::FORBIDDEN);
     assert_eq!(reason_of(&again.text().await.unwrap()), "bad_choice");
+    t.stop().await;
+}
+
+/// How many `upstream_login` failures the audit records with `detail`.
+async fn refusals_audited(t: &TestApp, detail: &str) -> usize {
+    varco_app::audit::list(t.app(), None, 1000)
+        .await
+        .expect("audit")
+        .iter()
+        .filter(|e| e.event == "upstream_login" && e.outcome == "failure" && e.detail.as_deref() == Some(detail))
+        .count()
+}
+
+/// Whether the browser has no session for the API.
+async fn no_api_session(t: &TestApp, http: &reqwest::Client) -> bool {
+    http.get(t.url("/api/v1/me")).send().await.unwrap().status() == StatusCode::UNAUTHORIZED
+}
+
+async fn a_hostile_provider_is_refused_with_a_page_and_no_session(backend: Backend) {
+    let Some((t, op)) = spawn(backend, |_| {}).await else {
+        return;
+    };
+    let account = t.add_account(1, "persona1@example.it", None, None).await;
+    // (attack, reason, what the Italian page says)
+    let cases = [
+        ("nonce", "nonce", "non corrisponde a questa richiesta"),
+        ("aud", "id_token_invalid", "non è valida"),
+        ("signature", "id_token_signature", "non è firmata correttamente"),
+        ("at_hash", "id_token_invalid", "non è valida"),
+        ("iss", "bad_issuer", "La risposta non viene dal gestore"),
+    ];
+    for (attack, reason, italian) in cases {
+        let detail = format!("provider=gateway refused={reason}");
+        let before = refusals_audited(&t, &detail).await;
+        let http = client();
+        op.next_hostile(&format!("spid-{attack}"), &tax_code(1), attack).await;
+        let (status, url, body) = spid_sign_in(&t, &http).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{attack}: {url}: {body}");
+        assert_eq!(reason_of(&body), reason, "{attack}");
+        assert!(body.contains(italian), "{attack}: {body}");
+        assert!(no_api_session(&t, &http).await, "{attack}");
+        assert!(signed_out(&t, &http).await, "{attack}");
+        assert_eq!(refusals_audited(&t, &detail).await, before + 1, "{attack}: {detail}");
+        let mut tx = t.app().store.begin_read().await.unwrap();
+        let link = tx
+            .upstream_identity(&op.issuer, &format!("spid-{attack}"))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(link, None, "{attack}: nothing linked");
+    }
+    // A fiscal number that is not a tax code, and one without `TINIT-`.
+    for (sub, fiscal) in [
+        ("spid-not-a-tax-code", "TINIT-NONUNCODICEFISC".to_owned()),
+        ("spid-no-prefix", tax_code(1)),
+    ] {
+        let detail = "provider=gateway refused=fiscal_number_invalid";
+        let before = refusals_audited(&t, detail).await;
+        let http = client();
+        op.next_raw_fiscal(sub, &fiscal).await;
+        let (status, url, body) = spid_sign_in(&t, &http).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{fiscal}: {url}: {body}");
+        assert_eq!(reason_of(&body), "fiscal_number_invalid", "{fiscal}");
+        assert!(body.contains("Il codice fiscale ricevuto"), "{fiscal}: {body}");
+        assert!(no_api_session(&t, &http).await, "{fiscal}");
+        assert_eq!(refusals_audited(&t, detail).await, before + 1, "{fiscal}");
+    }
+    // No session anywhere, and the same provider behaving again signs the person in.
+    let mut tx = t.app().store.begin_read().await.unwrap();
+    let record = tx
+        .account_by_user_code(&account.user_code)
+        .await
+        .unwrap()
+        .expect("account");
+    assert!(tx.sessions_of_account(record.id).await.unwrap().is_empty());
+    tx.commit().await.unwrap();
+    let http = client();
+    op.next("spid-honest", &tax_code(1), SpidLevel::L2).await;
+    let (status, url, _) = spid_sign_in(&t, &http).await;
+    assert_eq!((status, url.as_str()), (StatusCode::OK, t.url("/account").as_str()));
+    assert!(!no_api_session(&t, &http).await, "the control case signs in");
+    t.stop().await;
+}
+
+/// Follows redirects by hand up to Varco's callback; its URL, not visited.
+async fn callback_url(t: &TestApp, http: &reqwest::Client) -> String {
+    let callback = t.url("/login/upstream/callback");
+    let mut url = t.url("/login/upstream/gateway");
+    for _ in 0..15 {
+        let r = http.get(&url).send().await.expect("request");
+        assert!(r.status().is_redirection(), "{url}: {}", r.status());
+        let to = r.headers()["location"].to_str().unwrap().to_owned();
+        url = url::Url::parse(&url).unwrap().join(&to).unwrap().to_string();
+        if url.starts_with(&callback) {
+            return url;
+        }
+    }
+    panic!("the provider never came back to Varco");
+}
+
+async fn a_callback_presented_twice_is_refused_the_second_time(backend: Backend) {
+    let Some((t, op)) = spawn(backend, |_| {}).await else {
+        return;
+    };
+    let account = t.add_account(1, "persona1@example.it", None, None).await;
+    op.next("spid-replay", &tax_code(1), SpidLevel::L2).await;
+    let http = client();
+    let callback = callback_url(&t, &http).await;
+    assert!(callback.contains("code="), "{callback}");
+    let (status, url, _) = follow(&http, callback.clone()).await;
+    assert_eq!((status, url.as_str()), (StatusCode::OK, t.url("/account").as_str()));
+    // The same code and state again, in the same browser and in a fresh one.
+    let detail = "provider=unknown refused=bad_state";
+    for again in [http.clone(), client()] {
+        let before = refusals_audited(&t, detail).await;
+        let r = again.get(&callback).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let body = r.text().await.unwrap();
+        assert_eq!(reason_of(&body), "bad_state");
+        assert!(body.contains("è già stata usata"), "{body}");
+        assert_eq!(refusals_audited(&t, detail).await, before + 1);
+    }
+    // Only the first presentation made a session.
+    let mut tx = t.app().store.begin_read().await.unwrap();
+    let link = tx
+        .upstream_identity(&op.issuer, "spid-replay")
+        .await
+        .unwrap()
+        .expect("linked");
+    assert_eq!(tx.sessions_of_account(link.account_id).await.unwrap().len(), 1);
+    tx.commit().await.unwrap();
+    let audit = t.audit_of(&account.user_code).await;
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.event == "upstream_login" && e.outcome == "success")
+            .count(),
+        1,
+        "{audit:?}"
+    );
     t.stop().await;
 }
