@@ -58,23 +58,14 @@ pub struct FederationKeyRecord {
 
 const COLUMNS: &str = "kid, purpose, alg, sealed_private, public_jwk, created_at, retired_at, publish_until";
 
+/// The purpose, and the key read as the provider's keys are (same columns).
 fn record_from_row(row: &AnyRow) -> Result<FederationKeyRecord, StoreError> {
     let purpose: String = row.try_get("purpose")?;
     let purpose = FederationKeyPurpose::parse(&purpose)
         .ok_or_else(|| StoreError::Corrupt(format!("federation key with purpose {purpose:?}")))?;
-    let retired_at: Option<i64> = row.try_get("retired_at")?;
-    let publish_until: Option<i64> = row.try_get("publish_until")?;
     Ok(FederationKeyRecord {
         purpose,
-        key: KeyRecord {
-            kid: row.try_get("kid")?,
-            alg: row.try_get("alg")?,
-            sealed_private: row.try_get("sealed_private")?,
-            public_jwk: row.try_get("public_jwk")?,
-            created_at: Timestamp(row.try_get("created_at")?),
-            retired_at: retired_at.map(Timestamp),
-            publish_until: publish_until.map(Timestamp),
-        },
+        key: crate::oidc::key_from_row(row)?,
     })
 }
 

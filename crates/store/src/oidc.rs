@@ -415,7 +415,7 @@ impl From<DbKey> for KeyRecord {
     }
 }
 
-fn key_from_row(row: &AnyRow) -> Result<KeyRecord, StoreError> {
+pub(crate) fn key_from_row(row: &AnyRow) -> Result<KeyRecord, StoreError> {
     Ok(KeyRecord::from(DbKey::try_from(row)?))
 }
 
