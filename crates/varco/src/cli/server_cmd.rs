@@ -12,8 +12,10 @@ pub(super) async fn serve(config: &Config) -> anyhow::Result<()> {
     if let Some(warning) = config.public_url_warning() {
         tracing::warn!(public_url = %config.effective_public_url(), listen = %config.listen, "{warning}");
     }
+    // Installed before the listener opens (see `shutdown_signal`).
+    let signal = server::shutdown_signal();
     let running = server::start(config).await?;
-    running.wait(server::shutdown_signal()).await
+    running.wait(signal).await
 }
 
 pub(super) async fn migrate(config: &Config) -> anyhow::Result<()> {
