@@ -349,14 +349,21 @@ async fn decline_at_op(
 
 crate::harness::both_backends!(people_sign_in_with_spid_and_cie_at_the_reference_ops);
 
-async fn people_sign_in_with_spid_and_cie_at_the_reference_ops(backend: crate::harness::Backend) {
-    let Some(python) = python() else {
-        return;
-    };
-    let _one = ONE_AT_A_TIME.lock().await;
-    let Some(db) = crate::harness::Database::create(backend).await else {
-        return;
-    };
+/// Varco federated under the reference peers: its keys published, the
+/// peers started with Varco as their trust anchor's descendant, then Varco
+/// again with the trust anchor, its trust mark, a SPID provider
+/// `spid-test` and a CIE provider `cie-test` (the reference OPs), and the
+/// school [`SCHOOL`].
+struct Federated {
+    running: varco::server::Running,
+    info: Value,
+    varco: String,
+    _peers: Peers,
+    _db: crate::harness::Database,
+}
+
+async fn federated(python: &std::ffi::OsStr, backend: crate::harness::Backend) -> Option<Federated> {
+    let db = crate::harness::Database::create(backend).await?;
     let port = free_port();
     let base = free_port_base();
     let ta = format!("http://127.0.0.1:{base}");
@@ -377,7 +384,7 @@ async fn people_sign_in_with_spid_and_cie_at_the_reference_ops(backend: crate::h
     };
     config.rate_limits.login_per_minute = 0;
     config.rate_limits.api_per_minute = 0;
-    let (peers, info) = start_peers(&python, db.dir.path(), &config, base).await;
+    let (peers, info) = start_peers(python, db.dir.path(), &config, base).await;
 
     // Varco again with the trust anchor, its trust mark and both OPs.
     let federation = config.federation.as_mut().unwrap();
@@ -411,55 +418,90 @@ async fn people_sign_in_with_spid_and_cie_at_the_reference_ops(backend: crate::h
     let running = start_with_clock(&config, Arc::new(SystemClock))
         .await
         .expect("starts again");
-    let app = &running.app;
+    add_school(&running.app, SCHOOL, "Istituto Comprensivo Via Roma").await;
+    Some(Federated {
+        running,
+        info,
+        varco,
+        _peers: peers,
+        _db: db,
+    })
+}
+
+async fn add_school(app: &varco_app::App, code: &str, name: &str) {
     varco_app::schools::add(
         app,
         &Actor::Cli,
         &RequestContext::default(),
         &AddSchool {
-            code: SCHOOL.into(),
-            name: "Istituto Comprensivo Via Roma".into(),
+            code: code.into(),
+            name: name.into(),
             email: None,
-            helpdesk_email: None,
-            helpdesk_phone: None,
-            helpdesk_hours: None,
+            helpdesk_email: Some("segreteria@scuola.example.it".into()),
+            helpdesk_phone: Some("+39 06 1234 5678".into()),
+            helpdesk_hours: Some("lun-ven 8-13".into()),
         },
     )
     .await
     .expect("school added");
+}
+
+/// The tax code of a reference-OP test user.
+fn tax_code(user: &Value) -> String {
+    user["fiscal_number"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("TINIT-")
+        .to_owned()
+}
+
+async fn add_account(
+    app: &varco_app::App,
+    school: &str,
+    kind: AccountKind,
+    user: &Value,
+) -> varco_app::accounts::AccountView {
+    varco_app::accounts::add(
+        app,
+        &Actor::Cli,
+        &RequestContext::default(),
+        &AddAccount {
+            school_code: school.into(),
+            kind,
+            first_name: user["given_name"].as_str().unwrap_or("Nome").into(),
+            last_name: user["family_name"].as_str().unwrap_or("Cognome").into(),
+            tax_code: tax_code(user),
+            email: None,
+            username: None,
+        },
+        None,
+    )
+    .await
+    .expect("account added")
+}
+
+async fn people_sign_in_with_spid_and_cie_at_the_reference_ops(backend: crate::harness::Backend) {
+    let Some(python) = python() else {
+        return;
+    };
+    let _one = ONE_AT_A_TIME.lock().await;
+    let Some(federated) = federated(&python, backend).await else {
+        return;
+    };
+    let Federated {
+        running,
+        info,
+        varco,
+        _peers,
+        _db,
+    } = federated;
+    let app = &running.app;
     // A parent with Mario Rossi's tax code, a teacher with Giuseppa Verdi's.
     let users = info["users"].as_array().unwrap();
-    let tax_code = |user: &Value| {
-        user["fiscal_number"]
-            .as_str()
-            .unwrap()
-            .trim_start_matches("TINIT-")
-            .to_owned()
-    };
-    let mut accounts = Vec::new();
-    for (user, kind, first, last) in [
-        (&users[0], AccountKind::Family, "Mario", "Rossi"),
-        (&users[1], AccountKind::Staff, "Giuseppa", "Verdi"),
-    ] {
-        let account = varco_app::accounts::add(
-            app,
-            &Actor::Cli,
-            &RequestContext::default(),
-            &AddAccount {
-                school_code: SCHOOL.into(),
-                kind,
-                first_name: first.into(),
-                last_name: last.into(),
-                tax_code: tax_code(user),
-                email: None,
-                username: None,
-            },
-            None,
-        )
-        .await
-        .expect("account added");
-        accounts.push(account);
-    }
+    let accounts = vec![
+        add_account(app, SCHOOL, AccountKind::Family, &users[0]).await,
+        add_account(app, SCHOOL, AccountKind::Staff, &users[1]).await,
+    ];
 
     for ((name, role, kind, amr), (user, account)) in [
         ("spid-test", "op_spid", "family", "spid"),
@@ -571,5 +613,101 @@ async fn people_sign_in_with_spid_and_cie_at_the_reference_ops(backend: crate::h
         "{chain:?}"
     );
     running.stop().await.unwrap();
-    drop(peers);
+    drop(_peers);
+}
+
+/// The SPID and CIE sign-ins through the login page's buttons in headless
+/// Chromium (`e2e/spid_browser.mjs`), in Italian, against the reference OPs:
+/// a parent with SPID, a teacher with CIE, a person with accounts in two
+/// schools (the choice page), a person with no account (the "contact your
+/// secretariat" page); every Varco page on the way passes axe-core. One
+/// database is enough here: the same sign-ins run on both databases over
+/// HTTP in [`people_sign_in_with_spid_and_cie_at_the_reference_ops`].
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_sign_in_through_the_buttons_in_chromium() {
+    if crate::browser::skip_or_fail() {
+        return;
+    }
+    let Some(python) = python() else {
+        return;
+    };
+    let _one = ONE_AT_A_TIME.lock().await;
+    let Some(federated) = federated(&python, crate::harness::Backend::Sqlite).await else {
+        return;
+    };
+    let Federated {
+        running,
+        info,
+        varco,
+        _peers,
+        _db,
+    } = federated;
+    let app = &running.app;
+    const OTHER: &str = "RMIC00000X";
+    add_school(app, OTHER, "Istituto Comprensivo Colle Verde").await;
+    let users = info["users"].as_array().unwrap();
+    let parent = add_account(app, SCHOOL, AccountKind::Family, &users[0]).await;
+    let teacher = add_account(app, SCHOOL, AccountKind::Staff, &users[1]).await;
+    // Laura Bianchi teaches at one school and is a parent at the other.
+    let _laura_staff = add_account(app, SCHOOL, AccountKind::Staff, &users[2]).await;
+    let laura_parent = add_account(app, OTHER, AccountKind::Family, &users[2]).await;
+    // users[3], Anna Neri, has no account anywhere.
+
+    let person = |user: &Value, button: &str, expect: &str| {
+        serde_json::json!({
+            "button": button,
+            "provider": "spid-test",
+            "username": user["username"],
+            "password": user["password"],
+            "expect": expect,
+            "choose": OTHER,
+            "text": format!("{} {}", user["given_name"].as_str().unwrap(), user["family_name"].as_str().unwrap()),
+        })
+    };
+    let plan = Value::Array(vec![
+        person(&users[0], "spid", "account"),
+        person(&users[1], "cie", "account"),
+        person(&users[2], "spid", "choose"),
+        person(&users[3], "cie", "no_account"),
+    ]);
+    let shots = std::env::var("VARCO_E2E_SHOTS").ok();
+    let mut command = Command::new("node");
+    command
+        .arg("spid_browser.mjs")
+        .current_dir(crate::browser::e2e_dir())
+        .env("VARCO_E2E_BASE_URL", &varco)
+        .env("VARCO_E2E_PLAN", plan.to_string());
+    if let Some(shots) = shots {
+        command.env("VARCO_E2E_SHOTS", shots);
+    }
+    let out = tokio::task::spawn_blocking(move || command.output().expect("run node"))
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the browser sign-ins failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("e2e spid: ok (4 sign-ins"), "{stdout}");
+    // Each person landed on their own account (the script prints who).
+    for (account, how) in [(&parent, "(spid)"), (&teacher, "(cie)"), (&laura_parent, "(spid)")] {
+        let line = format!("signed in as {}", account.user_code);
+        assert!(
+            stdout.lines().any(|l| l.contains(how) && l.contains(&line)),
+            "{line} {how}: {stdout}"
+        );
+    }
+    // The person without an account was refused, audited, and nothing was
+    // created for them.
+    let audit = varco_app::audit::list(app, None, 500).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.event == "upstream_login" && e.detail.as_deref().is_some_and(|d| d.contains("no_account"))),
+        "{audit:?}"
+    );
+    let mut tx = app.store.begin_read().await.unwrap();
+    let none = tx.accounts_by_tax_code(&tax_code(&users[3])).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(none.is_empty(), "no account is created: {none:?}");
+    running.stop().await.unwrap();
+    drop(_peers);
 }
