@@ -44,17 +44,17 @@ async fn a_bad_federation_section_stops_the_start() {
     assert!(config.check().is_err(), "varco check says so too");
 }
 
-const TM_RP: &str = "https://ta.example.it/openid_relying_party/public";
-const TM_OP: &str = "https://ta.example.it/openid_provider/public";
+pub(crate) const TM_RP: &str = "https://ta.example.it/openid_relying_party/public";
+pub(crate) const TM_OP: &str = "https://ta.example.it/openid_provider/public";
 
-struct Keys {
-    ta: FederationKey,
-    op: FederationKey,
-    op_core: FederationKey,
+pub(crate) struct Keys {
+    pub(crate) ta: FederationKey,
+    pub(crate) op: FederationKey,
+    pub(crate) op_core: FederationKey,
 }
 
 /// RSA keys are slow to make in debug builds: one set for all tests.
-fn keys() -> &'static Keys {
+pub(crate) fn keys() -> &'static Keys {
     static KEYS: OnceLock<Keys> = OnceLock::new();
     KEYS.get_or_init(|| Keys {
         ta: FederationKey::generate_rsa(KeyUse::Sig).unwrap(),
@@ -63,14 +63,14 @@ fn keys() -> &'static Keys {
     })
 }
 
-fn object(value: Value) -> Map<String, Value> {
+pub(crate) fn object(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
         _ => panic!("not an object"),
     }
 }
 
-fn trust_mark(iss: &str, sub: &str, id: &str) -> String {
+pub(crate) fn trust_mark(iss: &str, sub: &str, id: &str) -> String {
     let claims = object(json!({
         "iss": iss, "sub": sub, "iat": T0 - 1000,
         "trust_mark_type": id, "trust_mark_id": id,
@@ -78,7 +78,7 @@ fn trust_mark(iss: &str, sub: &str, id: &str) -> String {
     keys().ta.sign(&claims, "trust-mark+jwt").unwrap()
 }
 
-fn federation_config(anchor: &str) -> FederationConfig {
+pub(crate) fn federation_config(anchor: &str) -> FederationConfig {
     FederationConfig {
         organization_name: "IC Roma 1".into(),
         contacts: vec!["ic-roma1@pec.example.it".into()],
@@ -260,12 +260,20 @@ async fn without_federation_there_is_no_entity_configuration(backend: Backend) {
 }
 
 /// Documents served by the synthetic federation, by path and query.
-type Documents = Arc<RwLock<HashMap<String, String>>>;
+pub(crate) type Documents = Arc<RwLock<HashMap<String, String>>>;
 
 async fn serve(documents: Documents) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let router = axum::Router::new().fallback(move |uri: Uri| {
+    let router = documents_router(documents);
+    tokio::spawn(async move { axum::serve(listener, router).await.ok() });
+    base
+}
+
+/// A router answering every request with the document stored under its
+/// path and query (404 for others), to merge with other routes.
+pub(crate) fn documents_router(documents: Documents) -> axum::Router {
+    axum::Router::new().fallback(move |uri: Uri| {
         let documents = documents.clone();
         async move {
             let found = documents.read().unwrap().get(&uri.to_string()).cloned();
@@ -274,12 +282,10 @@ async fn serve(documents: Documents) -> String {
                 None => AxumStatus::NOT_FOUND.into_response(),
             }
         }
-    });
-    tokio::spawn(async move { axum::serve(listener, router).await.ok() });
-    base
+    })
 }
 
-fn sign(claims: Value, key: &FederationKey) -> String {
+pub(crate) fn sign(claims: Value, key: &FederationKey) -> String {
     key.sign(&object(claims), "entity-statement+jwt").unwrap()
 }
 

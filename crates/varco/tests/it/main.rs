@@ -11,6 +11,7 @@ mod api;
 mod browser;
 mod cli;
 mod federation;
+mod federation_hostile;
 mod federation_peers;
 mod lifecycle;
 mod login_policy;
