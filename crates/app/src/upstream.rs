@@ -509,8 +509,14 @@ async fn finish_inner(
                     &content_type,
                     &body,
                 )
-                .map_err(|e| refusal_of(&e)),
-                None => Err(UpstreamRefusal::Userinfo),
+                .map_err(|e| {
+                    tracing::info!(provider = name, error = %e, "upstream userinfo refused");
+                    refusal_of(&e)
+                }),
+                None => {
+                    tracing::warn!(provider = name, "upstream userinfo request failed");
+                    Err(UpstreamRefusal::Userinfo)
+                }
             }
         }
         None => Ok(identity.claims.clone()),
