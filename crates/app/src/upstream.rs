@@ -14,8 +14,10 @@
 //! account: the identity's linked account (whose tax code must still be the
 //! person's), else the accounts with that tax code — one is linked and
 //! signed in, several (one per school) are offered as a choice
-//! ([`choose`]), none ends on a page sending the person to the school's
-//! secretariat. A disabled account, or one whose login policy does not
+//! ([`choose`], which checks the chosen account again), leaving out those
+//! the sign-in could not open (one left is signed in; none left, the first
+//! is refused as a single account would be), none ends on a page sending
+//! the person to the school's secretariat. A disabled account, or one whose login policy does not
 //! allow SPID/CIE, is refused; one not activated yet becomes active. Every
 //! refusal is audited and opens no
 //! session; every exchange is appended to the federation log (identifiers
@@ -556,6 +558,19 @@ async fn finish_inner(
             (accounts, false)
         }
     };
+    // Several accounts: those this sign-in could not open (disabled, or
+    // kept from SPID/CIE by their login policy) are not offered. When none
+    // is left the first is refused as a single account would be.
+    let accounts = if accounts.len() > 1 {
+        let (open, closed): (Vec<_>, Vec<_>) = accounts.into_iter().partition(|a| refusal_for(app, a).is_none());
+        if open.is_empty() {
+            closed.into_iter().take(1).collect()
+        } else {
+            open
+        }
+    } else {
+        accounts
+    };
     match accounts.len() {
         0 => Err(RefusalOr::Refused(UpstreamRefusal::NoAccount)),
         1 => {
@@ -675,6 +690,20 @@ fn contacts(account: &AccountRecord, school: Option<varco_store::SchoolRecord>) 
     }
 }
 
+/// Why a SPID/CIE sign-in may not open `account`, if it may not. An account
+/// not activated yet (no password chosen: the usual state of a
+/// SPID/CIE-only account) may sign in; a disabled one may not, nor one whose
+/// login policy leaves SPID/CIE out.
+fn refusal_for(app: &App, account: &AccountRecord) -> Option<UpstreamRefusal> {
+    if account.status == AccountStatus::Disabled {
+        Some(UpstreamRefusal::AccountNotActive)
+    } else if !app.settings.login.of(account.kind, &account.school_code).spid_cie {
+        Some(UpstreamRefusal::MethodNotAllowed)
+    } else {
+        None
+    }
+}
+
 /// Signs in to `account` (linking the identity when `link`), after the
 /// account's own checks: not disabled, and allowed to use SPID/CIE.
 #[allow(clippy::too_many_arguments)]
@@ -690,16 +719,7 @@ async fn sign_in(
     ctx: &RequestContext,
 ) -> Result<Finished, AppError> {
     let now = app.now();
-    // An account not activated yet (no password chosen: the usual state of
-    // a SPID/CIE-only account) may sign in; a disabled one may not.
-    let refusal = if account.status == AccountStatus::Disabled {
-        Some(UpstreamRefusal::AccountNotActive)
-    } else if !app.settings.login.of(account.kind, &account.school_code).spid_cie {
-        Some(UpstreamRefusal::MethodNotAllowed)
-    } else {
-        None
-    };
-    if let Some(reason) = refusal {
+    if let Some(reason) = refusal_for(app, &account) {
         refuse(app, &provider.name, reason, Some(&account), ctx).await?;
         let mut tx = app.store.begin_read().await?;
         let school = tx.school_by_id(account.school_id).await?;

@@ -28,6 +28,7 @@ both_backends!(
     a_person_with_accounts_in_two_schools_chooses_one,
     a_hostile_provider_is_refused_with_a_page_and_no_session,
     a_callback_presented_twice_is_refused_the_second_time,
+    the_school_choice_leaves_out_accounts_spid_may_not_open,
 );
 
 const CLIENT_ID: &str = "varco-test";
@@ -668,5 +669,141 @@ async fn a_callback_presented_twice_is_refused_the_second_time(backend: Backend)
         1,
         "{audit:?}"
     );
+    t.stop().await;
+}
+
+/// Adds an account of `kind` with tax code `n` at the school `school_code`.
+async fn add_at(t: &TestApp, school_code: &str, kind: varco_domain::AccountKind, n: u32) -> String {
+    varco_app::accounts::add(
+        t.app(),
+        &Actor::Cli,
+        &RequestContext::default(),
+        &varco_app::accounts::AddAccount {
+            school_code: school_code.into(),
+            kind,
+            first_name: format!("Altra{}", ["a", "b", "c", "d", "e", "f", "g"][n as usize % 7]),
+            last_name: "Scuola".into(),
+            tax_code: tax_code(n),
+            email: None,
+            username: None,
+        },
+        None,
+    )
+    .await
+    .unwrap()
+    .user_code
+}
+
+async fn disable(t: &TestApp, user_code: &str) {
+    varco_app::accounts::set_enabled(t.app(), &Actor::Cli, &RequestContext::default(), user_code, false)
+        .await
+        .unwrap();
+}
+
+async fn linked_user_code(t: &TestApp, op: &UpstreamOp, sub: &str) -> Option<String> {
+    let mut tx = t.app().store.begin_read().await.unwrap();
+    let link = tx.upstream_identity(&op.issuer, sub).await.unwrap();
+    let code = match link {
+        Some(link) => Some(
+            tx.account_by_id(link.account_id)
+                .await
+                .unwrap()
+                .expect("account")
+                .user_code
+                .to_string(),
+        ),
+        None => None,
+    };
+    tx.commit().await.unwrap();
+    code
+}
+
+async fn the_school_choice_leaves_out_accounts_spid_may_not_open(backend: Backend) {
+    // Staff may only use a password: a staff account is never offered.
+    let Some((t, op)) = spawn(backend, |c| c.login.staff.methods = vec!["password".into()]).await else {
+        return;
+    };
+    // Listed first (by school code), with its own helpdesk.
+    const OTHER: &str = "RMIC00000X";
+    varco_app::schools::add(
+        t.app(),
+        &Actor::Cli,
+        &RequestContext::default(),
+        &varco_app::schools::AddSchool {
+            code: OTHER.into(),
+            name: "Liceo Altra Scuola".into(),
+            email: None,
+            helpdesk_email: Some("segreteria@altrascuola.edu.it".into()),
+            helpdesk_phone: None,
+            helpdesk_hours: None,
+        },
+    )
+    .await
+    .unwrap();
+    use varco_domain::AccountKind::{Family, Staff};
+
+    // A family account here, a staff account there: no choice, the family
+    // account is signed in at once.
+    let family = t.add_account(1, "persona1@example.it", None, None).await;
+    let staff = add_at(&t, OTHER, Staff, 1).await;
+    let http = client();
+    op.next("spid-one-left", &tax_code(1), SpidLevel::L2).await;
+    let (status, url, body) = spid_sign_in(&t, &http).await;
+    assert_eq!(
+        (status, url.as_str()),
+        (StatusCode::OK, t.url("/account").as_str()),
+        "{body}"
+    );
+    assert!(!body.contains("Liceo Altra Scuola"), "no choice offered: {body}");
+    assert_eq!(
+        linked_user_code(&t, &op, "spid-one-left").await.as_deref(),
+        Some(family.user_code.as_str())
+    );
+    assert!(t.audit_of(&staff).await.iter().all(|e| e.event != "upstream_login"));
+
+    // A staff account there (listed first) and a disabled family account
+    // here: refused with the first one's reason and school.
+    add_at(&t, OTHER, Staff, 3).await;
+    let here = t.add_account(3, "persona3@example.it", None, None).await;
+    disable(&t, &here.user_code).await;
+    let http = client();
+    op.next("spid-none-left", &tax_code(3), SpidLevel::L2).await;
+    let (status, _, body) = spid_sign_in(&t, &http).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(reason_of(&body), "method_not_allowed");
+    assert!(
+        body.contains("segreteria@altrascuola.edu.it"),
+        "the first school's helpdesk: {body}"
+    );
+    assert!(signed_out(&t, &http).await);
+    assert_eq!(linked_user_code(&t, &op, "spid-none-left").await, None);
+
+    // Two family accounts are offered; the chosen one is disabled before
+    // the choice arrives: refused, no session, nothing linked.
+    let there = add_at(&t, OTHER, Family, 5).await;
+    t.add_account(5, "persona5@example.it", None, None).await;
+    let http = client();
+    op.next("spid-two-open", &tax_code(5), SpidLevel::L2).await;
+    let (status, _, body) = spid_sign_in(&t, &http).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("Liceo Altra Scuola") && body.contains("Istituto Comprensivo Via Roma"),
+        "{body}"
+    );
+    let csrf = crate::kit::input_value(&body, "csrf");
+    let handle = crate::kit::input_value(&body, "handle");
+    disable(&t, &there).await;
+    let r = http
+        .post(t.url("/login/upstream/choose"))
+        .form(&[("csrf", csrf.as_str()), ("handle", handle.as_str()), ("index", "0")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body = r.text().await.unwrap();
+    assert_eq!(reason_of(&body), "account_not_active");
+    assert!(body.contains("segreteria@altrascuola.edu.it"), "{body}");
+    assert!(signed_out(&t, &http).await);
+    assert_eq!(linked_user_code(&t, &op, "spid-two-open").await, None);
     t.stop().await;
 }
