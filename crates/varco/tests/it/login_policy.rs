@@ -23,6 +23,7 @@ both_backends!(
     forgot_for_a_spid_cie_only_account_answers_the_same_and_explains,
     no_new_password_once_the_day_has_come,
     a_new_spid_cie_only_account_is_welcomed_without_a_link,
+    no_expiry_reminder_for_a_password_that_may_not_be_used,
 );
 
 /// `2027-01-16` in Rome starts at this instant (23:00 UTC the day before);
@@ -535,5 +536,52 @@ async fn a_new_spid_cie_only_account_is_welcomed_without_a_link(backend: Backend
             .await
             .is_empty()
     );
+    t.stop().await;
+}
+
+/// Whether the outbox ever held a message to `to`.
+async fn queued_to(t: &TestApp, to: &str) -> bool {
+    varco_app::outbox::list(t.app(), false, 1000)
+        .await
+        .unwrap()
+        .iter()
+        .any(|m| m.recipient == to)
+}
+
+async fn no_expiry_reminder_for_a_password_that_may_not_be_used(backend: Backend) {
+    let Some((t, sink)) = spawn_with_smtp_and(backend, |c| c.login.staff.methods = vec!["spid_cie".into()]).await
+    else {
+        return;
+    };
+    // Two staff passwords set at T0; staff passwords expire after 180 days.
+    let kept_out = account(&t, 2, "docente").await;
+    let desk = account(&t, 4, "segreteria").await;
+    grant(&t, &desk.user_code, Role::Desk).await;
+    // Fourteen days before they expire: only the desk operator, who keeps
+    // a password whatever the policy, is reminded.
+    t.clock.set(Timestamp(crate::harness::T0 + (180 - 14) * 86_400 + 3600));
+    let report = varco_app::jobs::expiry_reminders(t.app()).await.unwrap();
+    assert_eq!((report.examined, report.sent), (2, 1), "{report:?}");
+    let to_desk = messages_to(&sink, "segreteria@example.it", 1).await;
+    assert_eq!(to_desk.len(), 1);
+    assert!(to_desk[0].text().contains("/password/change"));
+    assert!(!queued_to(&t, "docente@example.it").await, "nothing queued for it");
+    assert!(
+        t.audit_of(&kept_out.user_code)
+            .await
+            .iter()
+            .all(|e| e.event != "password_expiry_reminder"),
+        "nothing recorded for the SPID/CIE-only account"
+    );
+    assert!(
+        t.audit_of(&desk.user_code)
+            .await
+            .iter()
+            .any(|e| e.event == "password_expiry_reminder")
+    );
+    // Again later: still nothing for it.
+    t.clock.set(Timestamp(crate::harness::T0 + (180 - 1) * 86_400 + 3600));
+    assert_eq!(varco_app::jobs::expiry_reminders(t.app()).await.unwrap().sent, 1);
+    assert!(!queued_to(&t, "docente@example.it").await, "nothing queued for it");
     t.stop().await;
 }
