@@ -806,6 +806,16 @@ async fn link_identity(
     Ok(())
 }
 
+/// Removes the pending sign-ins and school choices past their lifetime
+/// (called periodically by the server; a new sign-in also sweeps them).
+/// Returns how many.
+pub async fn purge_expired(app: &App) -> Result<u64, AppError> {
+    let mut tx = app.store.begin().await?;
+    let n = tx.delete_expired_upstream_logins(app.now()).await?;
+    tx.commit().await?;
+    Ok(n)
+}
+
 /// Which kind of button a provider sits behind, for pages.
 pub fn kind_of(app: &App, provider_name: &str) -> Option<UpstreamKind> {
     app.settings.upstream.provider(provider_name).map(|p| p.kind)

@@ -29,6 +29,7 @@ both_backends!(
     a_hostile_provider_is_refused_with_a_page_and_no_session,
     a_callback_presented_twice_is_refused_the_second_time,
     the_school_choice_leaves_out_accounts_spid_may_not_open,
+    expired_pending_sign_ins_are_swept_without_a_new_one,
 );
 
 const CLIENT_ID: &str = "varco-test";
@@ -805,5 +806,44 @@ async fn the_school_choice_leaves_out_accounts_spid_may_not_open(backend: Backen
     assert!(body.contains("segreteria@altrascuola.edu.it"), "{body}");
     assert!(signed_out(&t, &http).await);
     assert_eq!(linked_user_code(&t, &op, "spid-two-open").await, None);
+    t.stop().await;
+}
+
+async fn expired_pending_sign_ins_are_swept_without_a_new_one(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    let now = t.app().now();
+    let mut tx = t.app().store.begin().await.unwrap();
+    for (handle, stage, expires_in) in [
+        ("expired-callback", varco_store::UpstreamLoginStage::Callback, -1),
+        ("expired-choice", varco_store::UpstreamLoginStage::Choice, 0),
+        ("live-callback", varco_store::UpstreamLoginStage::Callback, 600),
+    ] {
+        tx.insert_upstream_login(&varco_store::NewUpstreamLogin {
+            handle_hash: handle,
+            stage,
+            provider: "gateway",
+            binding_hash: "binding",
+            sealed: "sealed",
+            now: now.plus_secs(-900),
+            expires_at: now.plus_secs(expires_in),
+        })
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    assert_eq!(varco_app::upstream::purge_expired(t.app()).await.unwrap(), 2);
+    assert_eq!(varco_app::upstream::purge_expired(t.app()).await.unwrap(), 0, "once");
+    let mut tx = t.app().store.begin().await.unwrap();
+    let gone = tx
+        .take_upstream_login("expired-callback", varco_store::UpstreamLoginStage::Callback)
+        .await
+        .unwrap();
+    let kept = tx
+        .take_upstream_login("live-callback", varco_store::UpstreamLoginStage::Callback)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(gone.is_none());
+    assert_eq!(kept.expect("the live one stays").provider, "gateway");
     t.stop().await;
 }
