@@ -30,6 +30,7 @@ both_backends!(
     a_callback_presented_twice_is_refused_the_second_time,
     the_school_choice_leaves_out_accounts_spid_may_not_open,
     expired_pending_sign_ins_are_swept_without_a_new_one,
+    too_many_spid_cie_requests_from_one_address_get_a_429_page,
 );
 
 const CLIENT_ID: &str = "varco-test";
@@ -845,5 +846,65 @@ async fn expired_pending_sign_ins_are_swept_without_a_new_one(backend: Backend) 
     tx.commit().await.unwrap();
     assert!(gone.is_none());
     assert_eq!(kept.expect("the live one stays").provider, "gateway");
+    t.stop().await;
+}
+
+async fn too_many_spid_cie_requests_from_one_address_get_a_429_page(backend: Backend) {
+    // 30 a minute: a burst of 30, then one request every two seconds.
+    let options = Options {
+        tweak: Box::new(|c| c.rate_limits.upstream_per_minute = 30),
+        ..Options::default()
+    };
+    let Some(t) = TestApp::spawn_with(backend, options).await else {
+        return;
+    };
+    let http = client();
+    let callback = t.url("/login/upstream/callback?state=forged-state-0123456789&code=abc");
+    let mut answered = 0;
+    let throttled = loop {
+        // The start of an unknown provider and forged callbacks both count.
+        let url = if answered % 2 == 0 {
+            callback.clone()
+        } else {
+            t.url("/login/upstream/nessuno")
+        };
+        let r = http.get(&url).send().await.unwrap();
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            break r;
+        }
+        assert!(
+            [StatusCode::FORBIDDEN, StatusCode::NOT_FOUND].contains(&r.status()),
+            "{url}: {}",
+            r.status()
+        );
+        answered += 1;
+        assert!(answered <= 40, "no limit after {answered} requests");
+    };
+    assert!(answered >= 30, "the burst is the budget: limited after {answered}");
+    let wait: u64 = throttled.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&wait), "{wait}");
+    let body = throttled.text().await.unwrap();
+    assert_eq!(reason_of(&body), "throttled");
+    assert!(body.contains("Troppe richieste di accesso con SPID o CIE"), "{body}");
+    // The school choice is limited too, and the page is in English as well.
+    let login = http.get(t.url("/login")).send().await.unwrap().text().await.unwrap();
+    let csrf = crate::kit::input_value(&login, "csrf");
+    let english = http
+        .post(t.url("/login/upstream/choose"))
+        .header("accept-language", "en")
+        .form(&[("csrf", csrf.as_str()), ("handle", "whatever"), ("index", "0")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(english.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body = english.text().await.unwrap();
+    assert!(body.contains("Too many SPID or CIE sign-in requests"), "{body}");
+    // Other pages are not limited by it.
+    assert_eq!(http.get(t.url("/login")).send().await.unwrap().status(), StatusCode::OK);
+    // The limit stops once a cell comes back.
+    tokio::time::sleep(std::time::Duration::from_millis(wait * 1000 + 300)).await;
+    let r = http.get(&callback).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(reason_of(&r.text().await.unwrap()), "bad_state");
     t.stop().await;
 }
