@@ -438,7 +438,7 @@ async fn finish_inner(
     )
     .await?;
     let code = checked.map_err(|e| RefusalOr::Refused(refusal_of(&e)))?;
-    let (http, resolved) = resolve(app, &provider).await?;
+    let (http, mut resolved) = resolve(app, &provider).await?;
     // The code for tokens.
     let post = rp::token_request(
         &resolved.provider,
@@ -460,7 +460,7 @@ async fn finish_inner(
             Err(UpstreamRefusal::Token)
         }
     };
-    let identity = tokens.and_then(|tokens| {
+    let validate = |resolved: &Resolved, tokens: &rp::TokenResponse| {
         rp::validate_id_token(
             &resolved.provider,
             &resolved.registration,
@@ -469,12 +469,33 @@ async fn finish_inner(
             &tokens.access_token,
             app.now().0,
         )
-        .map(|identity| (tokens, identity))
-        .map_err(|e| {
-            tracing::info!(provider = name, error = %e, "upstream ID token refused");
-            refusal_of(&e)
-        })
-    });
+    };
+    let identity = match tokens {
+        Ok(tokens) => {
+            let mut checked = validate(&resolved, &tokens);
+            // A key the kept JWKS does not have: the provider may have
+            // rotated its keys; fetch them again, once.
+            if matches!(
+                checked,
+                Err(RpError::IdTokenSignature(varco_oidc::OidcError::UnknownKey))
+            ) {
+                match crate::upstream_rp::refetch_static_keys(app, &http, &provider, &callback_url(&app.settings)).await
+                {
+                    Ok(Some(again)) => {
+                        resolved = again;
+                        checked = validate(&resolved, &tokens);
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(provider = name, error = %e, "upstream keys not fetched again"),
+                }
+            }
+            checked.map(|identity| (tokens, identity)).map_err(|e| {
+                tracing::info!(provider = name, error = %e, "upstream ID token refused");
+                refusal_of(&e)
+            })
+        }
+        Err(refusal) => Err(refusal),
+    };
     log(
         app,
         name,

@@ -31,6 +31,7 @@ both_backends!(
     the_school_choice_leaves_out_accounts_spid_may_not_open,
     expired_pending_sign_ins_are_swept_without_a_new_one,
     too_many_spid_cie_requests_from_one_address_get_a_429_page,
+    a_static_provider_is_fetched_once_and_again_when_its_key_changes,
 );
 
 const CLIENT_ID: &str = "varco-test";
@@ -138,6 +139,29 @@ impl UpstreamOp {
             .await
             .expect("control");
         assert!(r.status().is_success());
+    }
+
+    /// The provider starts signing with a new key (another `kid`), published in its JWKS.
+    async fn rotate(&self) {
+        let r = client()
+            .get(format!("{}/__test/rotate", self.issuer))
+            .send()
+            .await
+            .expect("rotate");
+        assert!(r.status().is_success());
+    }
+
+    /// How often the discovery document and the JWKS were fetched.
+    async fn fetches(&self) -> (i64, i64) {
+        let r: serde_json::Value = client()
+            .get(format!("{}/__test/fetches", self.issuer))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (r["discovery"].as_i64().unwrap(), r["jwks"].as_i64().unwrap())
     }
 
     async fn revoked(&self) -> i64 {
@@ -906,5 +930,44 @@ async fn too_many_spid_cie_requests_from_one_address_get_a_429_page(backend: Bac
     let r = http.get(&callback).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(reason_of(&r.text().await.unwrap()), "bad_state");
+    t.stop().await;
+}
+
+async fn a_static_provider_is_fetched_once_and_again_when_its_key_changes(backend: Backend) {
+    let Some((t, op)) = spawn(backend, |_| {}).await else {
+        return;
+    };
+    t.add_account(1, "persona1@example.it", None, None).await;
+    // Three sign-ins (three starts, three callbacks): one discovery, one JWKS.
+    for n in 0..3 {
+        let http = client();
+        op.next("spid-cached", &tax_code(1), SpidLevel::L2).await;
+        let (status, url, body) = spid_sign_in(&t, &http).await;
+        assert_eq!(
+            (status, url.as_str()),
+            (StatusCode::OK, t.url("/account").as_str()),
+            "{n}: {body}"
+        );
+    }
+    assert_eq!(op.fetches().await, (1, 1), "documents kept between sign-ins");
+    // The provider rotates its key: the first token signed with it makes
+    // Varco fetch the JWKS again, once, and the sign-in goes through.
+    op.rotate().await;
+    t.clock.advance(60);
+    let http = client();
+    op.next("spid-cached", &tax_code(1), SpidLevel::L2).await;
+    let (status, url, body) = spid_sign_in(&t, &http).await;
+    assert_eq!(
+        (status, url.as_str()),
+        (StatusCode::OK, t.url("/account").as_str()),
+        "{body}"
+    );
+    assert_eq!(op.fetches().await, (1, 2), "the JWKS fetched again");
+    // The new keys are kept: the next sign-in fetches nothing.
+    let http = client();
+    op.next("spid-cached", &tax_code(1), SpidLevel::L2).await;
+    let (status, _, _) = spid_sign_in(&t, &http).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(op.fetches().await, (1, 2));
     t.stop().await;
 }
