@@ -14,6 +14,11 @@
 //     altered, re-signed with the provider's own key;
 //   signature: the ID token re-signed with a key not in the JWKS (same kid);
 //   iss: the callback's `iss` parameter is another issuer.
+//
+// Key rotation: GET /__test/rotate makes a new signing key (another kid),
+// published in the JWKS from then on and signing every later ID token.
+// GET /__test/fetches answers how often the discovery document and the
+// JWKS were fetched.
 import Provider from 'oidc-provider';
 import { SignJWT, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, importJWK } from 'jose';
 
@@ -32,18 +37,25 @@ const own = await generateKeyPair('RS256', { extractable: true });
 const ownJwk = { ...(await exportJWK(own.privateKey)), kid: 'upstream-op-key', alg: 'RS256', use: 'sig' };
 const ownKey = await importJWK(ownJwk, 'RS256');
 const rogueKey = (await generateKeyPair('RS256')).privateKey;
+// After /__test/rotate: the new key (private, and its public JWK).
+let rotated = null;
+const fetches = { discovery: 0, jwks: 0 };
 
 /** The ID token altered as `attack` says, or unchanged. */
 async function tamper(idToken) {
   const header = decodeProtectedHeader(idToken);
   const claims = decodeJwt(idToken);
   let key = ownKey;
+  if (rotated) {
+    key = rotated.key;
+    header.kid = rotated.publicJwk.kid;
+  }
   switch (attack) {
     case 'nonce': claims.nonce = 'a-nonce-varco-never-sent'; break;
     case 'aud': claims.aud = 'another-client'; break;
     case 'at_hash': claims.at_hash = 'AAAAAAAAAAAAAAAAAAAAAA'; break;
     case 'signature': key = rogueKey; break;
-    default: return idToken;
+    default: if (!rotated) return idToken;
   }
   return new SignJWT(claims).setProtectedHeader(header).sign(key);
 }
@@ -96,6 +108,19 @@ provider.use(async (ctx, nextMiddleware) => {
     ctx.body = 'ok';
     return;
   }
+  if (ctx.path === '/__test/rotate') {
+    const pair = await generateKeyPair('RS256', { extractable: true });
+    const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: 'upstream-op-key-2', alg: 'RS256', use: 'sig' };
+    rotated = { key: pair.privateKey, publicJwk };
+    ctx.body = 'ok';
+    return;
+  }
+  if (ctx.path === '/__test/fetches') {
+    ctx.body = JSON.stringify(fetches);
+    return;
+  }
+  if (ctx.path === '/.well-known/openid-configuration') fetches.discovery += 1;
+  if (ctx.path === '/jwks') fetches.jwks += 1;
   if (ctx.path === '/__test/revoked') {
     ctx.body = JSON.stringify({ revoked });
     return;
@@ -122,6 +147,12 @@ provider.use(async (ctx, nextMiddleware) => {
     return;
   }
   await nextMiddleware();
+  if (rotated && ctx.path === '/jwks' && ctx.body && Array.isArray(ctx.body.keys)) {
+    ctx.body = { keys: [...ctx.body.keys, rotated.publicJwk] };
+  }
+  if (rotated && !attack && ctx.path === '/token' && ctx.body && typeof ctx.body.id_token === 'string') {
+    ctx.body = { ...ctx.body, id_token: await tamper(ctx.body.id_token) };
+  }
   if (!attack) return;
   if (ctx.path === '/token' && ctx.body && typeof ctx.body.id_token === 'string') {
     ctx.body = { ...ctx.body, id_token: await tamper(ctx.body.id_token) };

@@ -61,8 +61,10 @@ pub async fn add(
     )
     .await?;
     let record = tx.account_by_id(id).await?.ok_or(AppError::NotFound("account"))?;
+    // Without a password: the activation link, or for an account kept to
+    // SPID/CIE by its login policy the welcome saying how to sign in.
     let activation_sent = if hash.is_none() {
-        queue_activation(&mut tx, app, Activation::of(&record)).await?
+        queue_activation(&mut tx, app, Activation::of(&record)).await?.sent()
     } else {
         false
     };

@@ -37,7 +37,7 @@ use varco_store::RosterUpdate;
 
 use crate::audit::{self, AccountOrigin, AuditEvent, Target};
 use crate::lookup::find_school;
-use crate::mailed_links::{Activation, queue_activation};
+use crate::mailed_links::{Activation, Queued, queue_activation};
 use crate::registration::{AddAccount, ValidAccount, insert_valid};
 use crate::{Actor, App, AppError, RequestContext};
 
@@ -83,6 +83,9 @@ pub struct ImportReport {
     pub updated: usize,
     pub unchanged: usize,
     pub activation_links: usize,
+    /// New accounts kept to SPID/CIE by their login policy, sent a welcome
+    /// (how to sign in) instead of an activation link.
+    pub spid_cie_welcomes: usize,
     pub skipped: Vec<RowError>,
 }
 
@@ -435,24 +438,28 @@ pub async fn apply(
                 let (id, user_code) =
                     insert_valid(&mut tx, school.id, row, status, password_hash.as_deref(), now.0).await?;
                 report.created += 1;
-                if options.send_activation
-                    && password_hash.is_none()
-                    && queue_activation(
+                if options.send_activation && password_hash.is_none() {
+                    let queued = queue_activation(
                         &mut tx,
                         app,
                         Activation {
                             account_id: id,
+                            kind: row.kind,
                             first_name: row.first_name.as_str(),
                             user_code: user_code.as_str(),
                             school_id: school.id,
+                            school_code: &school.code,
                             school_name: &school.name,
                             email: row.email.as_ref().map(|e| e.as_str()),
                             lang: varco_domain::Lang::It,
                         },
                     )
-                    .await?
-                {
-                    report.activation_links += 1;
+                    .await?;
+                    match queued {
+                        Queued::Link => report.activation_links += 1,
+                        Queued::SpidCieWelcome => report.spid_cie_welcomes += 1,
+                        Queued::Nothing => {}
+                    }
                 }
                 audit::record(
                     &mut tx,

@@ -7,7 +7,8 @@
 //! email the reminder of the most urgent threshold reached (14, 7, 1 days by
 //! default) unless that one, or a more urgent one, already went out for the
 //! same password. A server that was down for a week therefore sends one
-//! reminder, not three.
+//! reminder, not three. Accounts whose login policy does not let them use a
+//! password now (SPID/CIE only) get none.
 
 use serde::Serialize;
 use varco_domain::AccountId;
@@ -16,6 +17,7 @@ use varco_domain::clock::Timestamp;
 use varco_domain::outbound::OutboundMessage;
 
 use crate::audit::{self, AuditEvent, ExpiryReminder};
+use crate::login_policy::password_login_in;
 use crate::mail::{Mail, enqueue, format_date, lang_of};
 use crate::{Actor, App, AppError, RequestContext};
 
@@ -86,6 +88,12 @@ async fn send_reminder(
     let Some(account) = tx.account_by_id(account_id).await? else {
         return Ok(false);
     };
+    // An account its login policy keeps to SPID/CIE has no password to
+    // change: nothing to remind (and nothing recorded, so a policy that
+    // gives the password back brings the reminders back).
+    if !password_login_in(&mut tx, app, &account, now).await?.is_allowed() {
+        return Ok(false);
+    }
     let policy = app.settings.expiry.get(account.kind);
     // Every wider threshold counts as done too: one reminder per catch-up.
     for &t in policy.reminder_days.iter().filter(|&&t| t >= threshold) {

@@ -162,6 +162,8 @@ pub struct App {
     pub background: Arc<provider::Background>,
     /// The relying party's federation and core keys, cached.
     pub federation_keys: Arc<federation::FederationKeyRing>,
+    /// Static-mode upstream providers' discovery documents and keys, cached.
+    pub upstream_cache: Arc<upstream_rp::StaticCache>,
 }
 
 impl App {
@@ -183,6 +185,7 @@ impl App {
             keys: Arc::new(provider::KeyRing::default()),
             background: Arc::new(provider::Background::default()),
             federation_keys: Arc::new(federation::FederationKeyRing::default()),
+            upstream_cache: Arc::new(upstream_rp::StaticCache::default()),
         })
     }
 

@@ -14,8 +14,10 @@
 //! account: the identity's linked account (whose tax code must still be the
 //! person's), else the accounts with that tax code — one is linked and
 //! signed in, several (one per school) are offered as a choice
-//! ([`choose`]), none ends on a page sending the person to the school's
-//! secretariat. A disabled account, or one whose login policy does not
+//! ([`choose`], which checks the chosen account again), leaving out those
+//! the sign-in could not open (one left is signed in; none left, the first
+//! is refused as a single account would be), none ends on a page sending
+//! the person to the school's secretariat. A disabled account, or one whose login policy does not
 //! allow SPID/CIE, is refused; one not activated yet becomes active. Every
 //! refusal is audited and opens no
 //! session; every exchange is appended to the federation log (identifiers
@@ -436,7 +438,7 @@ async fn finish_inner(
     )
     .await?;
     let code = checked.map_err(|e| RefusalOr::Refused(refusal_of(&e)))?;
-    let (http, resolved) = resolve(app, &provider).await?;
+    let (http, mut resolved) = resolve(app, &provider).await?;
     // The code for tokens.
     let post = rp::token_request(
         &resolved.provider,
@@ -458,7 +460,7 @@ async fn finish_inner(
             Err(UpstreamRefusal::Token)
         }
     };
-    let identity = tokens.and_then(|tokens| {
+    let validate = |resolved: &Resolved, tokens: &rp::TokenResponse| {
         rp::validate_id_token(
             &resolved.provider,
             &resolved.registration,
@@ -467,12 +469,33 @@ async fn finish_inner(
             &tokens.access_token,
             app.now().0,
         )
-        .map(|identity| (tokens, identity))
-        .map_err(|e| {
-            tracing::info!(provider = name, error = %e, "upstream ID token refused");
-            refusal_of(&e)
-        })
-    });
+    };
+    let identity = match tokens {
+        Ok(tokens) => {
+            let mut checked = validate(&resolved, &tokens);
+            // A key the kept JWKS does not have: the provider may have
+            // rotated its keys; fetch them again, once.
+            if matches!(
+                checked,
+                Err(RpError::IdTokenSignature(varco_oidc::OidcError::UnknownKey))
+            ) {
+                match crate::upstream_rp::refetch_static_keys(app, &http, &provider, &callback_url(&app.settings)).await
+                {
+                    Ok(Some(again)) => {
+                        resolved = again;
+                        checked = validate(&resolved, &tokens);
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(provider = name, error = %e, "upstream keys not fetched again"),
+                }
+            }
+            checked.map(|identity| (tokens, identity)).map_err(|e| {
+                tracing::info!(provider = name, error = %e, "upstream ID token refused");
+                refusal_of(&e)
+            })
+        }
+        Err(refusal) => Err(refusal),
+    };
     log(
         app,
         name,
@@ -561,6 +584,19 @@ async fn finish_inner(
             tx.commit().await?;
             (accounts, false)
         }
+    };
+    // Several accounts: those this sign-in could not open (disabled, or
+    // kept from SPID/CIE by their login policy) are not offered. When none
+    // is left the first is refused as a single account would be.
+    let accounts = if accounts.len() > 1 {
+        let (open, closed): (Vec<_>, Vec<_>) = accounts.into_iter().partition(|a| refusal_for(app, a).is_none());
+        if open.is_empty() {
+            closed.into_iter().take(1).collect()
+        } else {
+            open
+        }
+    } else {
+        accounts
     };
     match accounts.len() {
         0 => Err(RefusalOr::Refused(UpstreamRefusal::NoAccount)),
@@ -681,6 +717,20 @@ fn contacts(account: &AccountRecord, school: Option<varco_store::SchoolRecord>) 
     }
 }
 
+/// Why a SPID/CIE sign-in may not open `account`, if it may not. An account
+/// not activated yet (no password chosen: the usual state of a
+/// SPID/CIE-only account) may sign in; a disabled one may not, nor one whose
+/// login policy leaves SPID/CIE out.
+fn refusal_for(app: &App, account: &AccountRecord) -> Option<UpstreamRefusal> {
+    if account.status == AccountStatus::Disabled {
+        Some(UpstreamRefusal::AccountNotActive)
+    } else if !app.settings.login.of(account.kind, &account.school_code).spid_cie {
+        Some(UpstreamRefusal::MethodNotAllowed)
+    } else {
+        None
+    }
+}
+
 /// Signs in to `account` (linking the identity when `link`), after the
 /// account's own checks: not disabled, and allowed to use SPID/CIE.
 #[allow(clippy::too_many_arguments)]
@@ -696,16 +746,7 @@ async fn sign_in(
     ctx: &RequestContext,
 ) -> Result<Finished, AppError> {
     let now = app.now();
-    // An account not activated yet (no password chosen: the usual state of
-    // a SPID/CIE-only account) may sign in; a disabled one may not.
-    let refusal = if account.status == AccountStatus::Disabled {
-        Some(UpstreamRefusal::AccountNotActive)
-    } else if !app.settings.login.of(account.kind, &account.school_code).spid_cie {
-        Some(UpstreamRefusal::MethodNotAllowed)
-    } else {
-        None
-    };
-    if let Some(reason) = refusal {
+    if let Some(reason) = refusal_for(app, &account) {
         refuse(app, &provider.name, reason, Some(&account), ctx).await?;
         let mut tx = app.store.begin_read().await?;
         let school = tx.school_by_id(account.school_id).await?;
@@ -790,6 +831,16 @@ async fn link_identity(
     .await?;
     tx.touch_upstream_identity(issuer, subject, now).await?;
     Ok(())
+}
+
+/// Removes the pending sign-ins and school choices past their lifetime
+/// (called periodically by the server; a new sign-in also sweeps them).
+/// Returns how many.
+pub async fn purge_expired(app: &App) -> Result<u64, AppError> {
+    let mut tx = app.store.begin().await?;
+    let n = tx.delete_expired_upstream_logins(app.now()).await?;
+    tx.commit().await?;
+    Ok(n)
 }
 
 /// Which kind of button a provider sits behind, for pages.

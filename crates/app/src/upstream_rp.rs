@@ -12,7 +12,12 @@
 //! itself does not know which source was used.
 //!
 //! - `static`: discovery at `issuer` + `/.well-known/openid-configuration`
-//!   and a client secret.
+//!   and a client secret. The discovery document and the JWKS are kept in
+//!   memory per provider ([`StaticCache`]) for an hour, or for the
+//!   `Cache-Control: max-age` the provider gives (at most a day; `no-store`
+//!   or `max-age=0`: not kept); an ID token signed with a key the kept JWKS
+//!   does not have makes the sign-in fetch the JWKS again, once (key
+//!   rotation).
 //! - `federation`: a resolved trust chain (built elsewhere); until it is
 //!   wired in, resolving answers [`SourceError::FederationNotConfigured`].
 
@@ -272,12 +277,67 @@ impl ProviderSource {
     ) -> Result<Resolved, SourceError> {
         match self {
             ProviderSource::Federation => resolve_federation(app, provider, redirect_uri).await,
-            ProviderSource::Static => resolve_static(http, provider, redirect_uri).await,
+            ProviderSource::Static => resolve_static(app, http, provider, redirect_uri).await,
         }
     }
 }
 
-async fn get_json(http: &reqwest::Client, name: &str, url: &str) -> Result<serde_json::Value, SourceError> {
+/// How long a static provider's documents are kept without a `max-age`.
+pub const STATIC_CACHE_DEFAULT_SECS: i64 = 3600;
+/// The longest a static provider's documents are kept, whatever `max-age` says.
+pub const STATIC_CACHE_MAX_SECS: i64 = 86_400;
+/// A kept JWKS younger than this is not fetched again for an unknown `kid`
+/// (a forged token must not make every callback fetch the keys).
+pub const STATIC_JWKS_REFETCH_MIN_SECS: i64 = 30;
+
+/// The lifetime a `Cache-Control` header gives a document: its `max-age`
+/// (at most [`STATIC_CACHE_MAX_SECS`]), 0 for `no-store` or `no-cache`,
+/// [`STATIC_CACHE_DEFAULT_SECS`] when it says nothing usable.
+pub fn cache_lifetime(cache_control: Option<&str>) -> i64 {
+    let Some(value) = cache_control else {
+        return STATIC_CACHE_DEFAULT_SECS;
+    };
+    let mut lifetime = STATIC_CACHE_DEFAULT_SECS;
+    for directive in value.split(',').map(str::trim) {
+        let lower = directive.to_ascii_lowercase();
+        if lower == "no-store" || lower == "no-cache" {
+            return 0;
+        }
+        if let Some(age) = lower.strip_prefix("max-age=")
+            && let Ok(age) = age.trim_matches('"').parse::<u64>()
+        {
+            lifetime = i64::try_from(age).unwrap_or(i64::MAX).min(STATIC_CACHE_MAX_SECS);
+        }
+    }
+    lifetime
+}
+
+/// A static provider's documents as fetched.
+#[derive(Debug, Clone)]
+struct StaticDocuments {
+    /// The discovery document.
+    metadata: serde_json::Value,
+    /// The JWKS fetched from `jwks_uri` (none when the metadata has `jwks`).
+    jwks: Option<serde_json::Value>,
+    /// Kept until then (unix seconds).
+    until: i64,
+    /// When the JWKS was fetched (unix seconds).
+    jwks_fetched_at: i64,
+}
+
+/// The documents of static-mode providers, in memory, by provider name and
+/// issuer (each node keeps its own).
+#[derive(Debug, Default)]
+pub struct StaticCache {
+    documents: tokio::sync::RwLock<std::collections::HashMap<(String, String), StaticDocuments>>,
+}
+
+fn cache_key(provider: &UpstreamProvider) -> (String, String) {
+    (provider.name.clone(), provider.issuer.clone())
+}
+
+/// A fetched JSON document and the lifetime its `Cache-Control` gives it.
+async fn get_json(http: &reqwest::Client, name: &str, url: &str) -> Result<(serde_json::Value, i64), SourceError> {
     let failed = |reason: String| SourceError::Discovery {
         name: name.to_owned(),
         reason,
@@ -286,42 +346,152 @@ async fn get_json(http: &reqwest::Client, name: &str, url: &str) -> Result<serde
     if !response.status().is_success() {
         return Err(failed(format!("{url}: HTTP {}", response.status())));
     }
-    response.json().await.map_err(|e| failed(format!("{url}: {e}")))
+    let lifetime = cache_lifetime(
+        response
+            .headers()
+            .get(reqwest::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let value = response.json().await.map_err(|e| failed(format!("{url}: {e}")))?;
+    Ok((value, lifetime))
 }
 
-async fn resolve_static(
+/// The JWKS at the metadata's `jwks_uri`, unless the metadata carries its keys.
+async fn fetch_jwks(
+    http: &reqwest::Client,
+    name: &str,
+    metadata: &serde_json::Value,
+) -> Result<Option<(serde_json::Value, i64)>, SourceError> {
+    match metadata.get("jwks_uri").and_then(serde_json::Value::as_str) {
+        Some(uri) if metadata.get("jwks").is_none() => Ok(Some(get_json(http, name, uri).await?)),
+        _ => Ok(None),
+    }
+}
+
+/// The provider's documents: the kept ones while they last, else fetched
+/// (and kept for their lifetime).
+async fn static_documents(
+    app: &crate::App,
     http: &reqwest::Client,
     provider: &UpstreamProvider,
-    redirect_uri: &str,
-) -> Result<Resolved, SourceError> {
+) -> Result<StaticDocuments, SourceError> {
+    let now = app.now().0;
+    let key = cache_key(provider);
+    if let Some(kept) = app.upstream_cache.documents.read().await.get(&key)
+        && now < kept.until
+    {
+        return Ok(kept.clone());
+    }
     let name = provider.name.as_str();
     let discovery_url = format!(
         "{}/.well-known/openid-configuration",
         provider.issuer.trim_end_matches('/')
     );
-    let metadata = get_json(http, name, &discovery_url).await?;
+    let (metadata, metadata_lifetime) = get_json(http, name, &discovery_url).await?;
     if metadata.get("issuer").and_then(serde_json::Value::as_str) != Some(provider.issuer.as_str()) {
         return Err(SourceError::Discovery {
             name: name.to_owned(),
             reason: "the discovery document's issuer is not the configured one".into(),
         });
     }
-    let jwks = match metadata.get("jwks_uri").and_then(serde_json::Value::as_str) {
-        Some(uri) if metadata.get("jwks").is_none() => Some(get_json(http, name, uri).await?),
-        _ => None,
+    let (jwks, lifetime) = match fetch_jwks(http, name, &metadata).await? {
+        Some((jwks, jwks_lifetime)) => (Some(jwks), metadata_lifetime.min(jwks_lifetime)),
+        None => (None, metadata_lifetime),
     };
-    let rp_provider =
-        varco_oidc::rp::Provider::from_metadata(&metadata, jwks.as_ref()).map_err(|source| SourceError::Metadata {
+    let documents = StaticDocuments {
+        metadata,
+        jwks,
+        until: now.saturating_add(lifetime),
+        jwks_fetched_at: now,
+    };
+    // Keys that do not make a provider are not kept.
+    varco_oidc::rp::Provider::from_metadata(&documents.metadata, documents.jwks.as_ref()).map_err(|source| {
+        SourceError::Metadata {
             name: name.to_owned(),
             source,
-        })?;
+        }
+    })?;
+    let mut kept = app.upstream_cache.documents.write().await;
+    if lifetime > 0 {
+        kept.insert(key, documents.clone());
+    } else {
+        kept.remove(&key);
+    }
+    Ok(documents)
+}
+
+/// After an ID token signed with a key the kept JWKS does not have: fetches
+/// the static provider's JWKS again (unless the kept one is only seconds
+/// old) and answers the provider resolved with it; `None` when nothing was
+/// fetched (federation mode, keys inline, or just fetched), so the refusal
+/// stands.
+pub async fn refetch_static_keys(
+    app: &crate::App,
+    http: &reqwest::Client,
+    provider: &UpstreamProvider,
+    redirect_uri: &str,
+) -> Result<Option<Resolved>, SourceError> {
+    if provider.mode != UpstreamMode::Static {
+        return Ok(None);
+    }
+    let now = app.now().0;
+    let mut documents = static_documents(app, http, provider).await?;
+    if documents.jwks.is_none() || now - documents.jwks_fetched_at < STATIC_JWKS_REFETCH_MIN_SECS {
+        return Ok(None);
+    }
+    let Some((jwks, lifetime)) = fetch_jwks(http, &provider.name, &documents.metadata).await? else {
+        return Ok(None);
+    };
+    tracing::info!(
+        provider = provider.name,
+        "upstream provider's keys fetched again (unknown key id)"
+    );
+    documents.jwks = Some(jwks);
+    documents.jwks_fetched_at = now;
+    documents.until = documents.until.min(now.saturating_add(lifetime));
+    let resolved = static_resolved(provider, redirect_uri, &documents).map_err(|e| *e)?;
+    let mut kept = app.upstream_cache.documents.write().await;
+    if documents.until > now {
+        kept.insert(cache_key(provider), documents);
+    } else {
+        kept.remove(&cache_key(provider));
+    }
+    Ok(Some(resolved))
+}
+
+async fn resolve_static(
+    app: &crate::App,
+    http: &reqwest::Client,
+    provider: &UpstreamProvider,
+    redirect_uri: &str,
+) -> Result<Resolved, SourceError> {
+    let documents = static_documents(app, http, provider).await?;
+    static_resolved(provider, redirect_uri, &documents).map_err(|e| *e)
+}
+
+/// The provider made from its documents (the error boxed: it is large).
+fn static_resolved(
+    provider: &UpstreamProvider,
+    redirect_uri: &str,
+    documents: &StaticDocuments,
+) -> Result<Resolved, Box<SourceError>> {
+    let name = provider.name.as_str();
+    let (metadata, jwks) = (&documents.metadata, &documents.jwks);
+    let rp_provider = varco_oidc::rp::Provider::from_metadata(metadata, jwks.as_ref()).map_err(|source| {
+        Box::new(SourceError::Metadata {
+            name: name.to_owned(),
+            source,
+        })
+    })?;
     let mut registration = varco_oidc::rp::Registration::static_provider(provider.client_id.clone(), redirect_uri);
     registration.scope = provider.scope.clone();
     registration.acr = varco_oidc::rp::AcrPolicy::Spid(provider.acr_min);
     registration.ui_locales = Some("it en".into());
-    let secret = provider.client_secret.clone().ok_or_else(|| SourceError::Discovery {
-        name: name.to_owned(),
-        reason: "static mode without a client secret".into(),
+    let secret = provider.client_secret.clone().ok_or_else(|| {
+        Box::new(SourceError::Discovery {
+            name: name.to_owned(),
+            reason: "static mode without a client secret".into(),
+        })
     })?;
     Ok(Resolved {
         provider: rp_provider,
@@ -495,4 +665,22 @@ async fn revoke(app: &crate::App, provider: &UpstreamProvider, token: &str) -> R
     .map_err(|e| e.to_string())?;
     let (status, _, _) = send_form(&http, &post).await.map_err(|e| e.to_string())?;
     Ok(Some(status))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_control_sets_the_lifetime_within_bounds() {
+        assert_eq!(cache_lifetime(None), STATIC_CACHE_DEFAULT_SECS);
+        assert_eq!(cache_lifetime(Some("public")), STATIC_CACHE_DEFAULT_SECS);
+        assert_eq!(cache_lifetime(Some("public, max-age=600")), 600);
+        assert_eq!(cache_lifetime(Some("Max-Age=\"120\"")), 120);
+        assert_eq!(cache_lifetime(Some("max-age=31536000")), STATIC_CACHE_MAX_SECS);
+        assert_eq!(cache_lifetime(Some("max-age=0")), 0);
+        assert_eq!(cache_lifetime(Some("max-age=600, no-store")), 0);
+        assert_eq!(cache_lifetime(Some("no-cache")), 0);
+        assert_eq!(cache_lifetime(Some("max-age=soon")), STATIC_CACHE_DEFAULT_SECS);
+    }
 }

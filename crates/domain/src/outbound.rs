@@ -168,6 +168,20 @@ pub enum OutboundMessage {
         /// Where to get help.
         help_url: String,
     },
+    /// The welcome of a new account that signs in only with SPID or CIE (its
+    /// login policy allows no password): no link, how to sign in.
+    AccountWelcomeSpidCie {
+        /// The owner's given name, for the greeting.
+        first_name: String,
+        /// The account's user code.
+        user_code: String,
+        /// The account's school.
+        school_name: String,
+        /// Where to sign in.
+        login_url: String,
+        /// Where to get help.
+        help_url: String,
+    },
 }
 
 /// An outbox row that is not a message Varco knows.
@@ -193,6 +207,7 @@ impl OutboundMessage {
         "email_changed_notice",
         "email_change_requested_notice",
         "sign_in_with_spid_cie",
+        "account_welcome_spid_cie",
     ];
 
     /// The template this message is rendered with.
@@ -207,6 +222,7 @@ impl OutboundMessage {
             OutboundMessage::EmailChangedNotice { .. } => "email_changed_notice",
             OutboundMessage::EmailChangeRequestedNotice { .. } => "email_change_requested_notice",
             OutboundMessage::SignInWithSpidCie { .. } => "sign_in_with_spid_cie",
+            OutboundMessage::AccountWelcomeSpidCie { .. } => "account_welcome_spid_cie",
         }
     }
 

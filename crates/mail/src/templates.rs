@@ -110,6 +110,12 @@ const BUILT_IN: &[(&str, &str)] = embedded![
     "en/sign_in_with_spid_cie/subject.txt",
     "en/sign_in_with_spid_cie/body.txt",
     "en/sign_in_with_spid_cie/body.html",
+    "it/account_welcome_spid_cie/subject.txt",
+    "it/account_welcome_spid_cie/body.txt",
+    "it/account_welcome_spid_cie/body.html",
+    "en/account_welcome_spid_cie/subject.txt",
+    "en/account_welcome_spid_cie/body.txt",
+    "en/account_welcome_spid_cie/body.html",
 ];
 
 /// The school a message is about, for the footer (and for per-school templates).
@@ -505,6 +511,44 @@ mod tests {
         }
     }
 
+    fn account_welcome_spid_cie() -> OutboundMessage {
+        OutboundMessage::AccountWelcomeSpidCie {
+            first_name: "Giulia".into(),
+            user_code: "ABCD23456".into(),
+            school_name: "IC Via Roma".into(),
+            login_url: "https://varco.example/login".into(),
+            help_url: "https://varco.example/help".into(),
+        }
+    }
+
+    #[test]
+    fn the_spid_cie_welcome_says_how_to_sign_in_and_has_no_link_or_password() {
+        let renderer = renderer(&config());
+        let payload = account_welcome_spid_cie();
+        for (lang, subject, only) in [
+            (
+                "it",
+                "Il tuo account Varco: accedi con SPID o CIE",
+                "si accede solo con SPID o CIE",
+            ),
+            (
+                "en",
+                "Your Varco account: sign in with SPID or CIE",
+                "it signs in only with SPID or CIE",
+            ),
+        ] {
+            let message = renderer.render(&input(&payload, lang)).unwrap();
+            assert!(message.subject.starts_with(subject), "{lang}: {}", message.subject);
+            for body in [&message.text, &message.html] {
+                assert!(body.contains(only), "{lang}: {body}");
+                assert!(body.contains("ABCD23456"), "{lang}");
+                assert!(body.contains("https://varco.example/login"), "{lang}");
+                assert!(!body.contains("token="), "{lang}: no link");
+                assert!(body.contains("aiuto@varco.example"), "{lang}: the footer");
+            }
+        }
+    }
+
     #[test]
     fn the_spid_cie_answer_has_no_reset_link_and_says_since_when() {
         let renderer = renderer(&config());
@@ -541,6 +585,7 @@ mod tests {
             email_changed_notice(7),
             email_change_requested_notice(24),
             sign_in_with_spid_cie(Some("30/09/2026")),
+            account_welcome_spid_cie(),
         ]
     }
 

@@ -162,7 +162,8 @@ pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
 }
 
 /// Hourly upkeep: the daily jobs (claimed once per day across nodes), the
-/// purge of expired sessions, the trimming of per-IP limiters.
+/// purge of expired sessions, provider codes and pending SPID/CIE sign-ins,
+/// the trimming of per-IP limiters.
 fn spawn_upkeep(app: App, state: varco_web::WebState, mut stop: watch::Receiver<bool>) {
     let node = format!("{}-{}", std::process::id(), rand::random::<u32>());
     tokio::spawn(async move {
@@ -191,6 +192,12 @@ fn spawn_upkeep(app: App, state: varco_web::WebState, mut stop: watch::Receiver<
                 Ok(_) => {}
                 Err(_) if stopping(&stop) => return,
                 Err(e) => tracing::warn!(error = %varco_app::error_chain(&e), "provider purge failed"),
+            }
+            match varco_app::upstream::purge_expired(&app).await {
+                Ok(n) if n > 0 => tracing::info!(rows = n, "expired SPID/CIE sign-ins removed"),
+                Ok(_) => {}
+                Err(_) if stopping(&stop) => return,
+                Err(e) => tracing::warn!(error = %varco_app::error_chain(&e), "SPID/CIE sign-in purge failed"),
             }
             state.upkeep();
         }

@@ -66,13 +66,14 @@ pub(super) async fn import(config: &Config, args: ImportArgs) -> anyhow::Result<
         Err(e) => return Err(e.into()),
     };
     out(format!(
-        "rows: {}, created: {}, updated: {}, unchanged: {}, skipped: {}, activation links: {}",
+        "rows: {}, created: {}, updated: {}, unchanged: {}, skipped: {}, activation links: {}, SPID/CIE welcome emails: {}",
         report.rows,
         report.created,
         report.updated,
         report.unchanged,
         report.skipped.len(),
-        report.activation_links
+        report.activation_links,
+        report.spid_cie_welcomes
     ));
     Ok(())
 }

@@ -22,6 +22,8 @@ both_backends!(
     desk_operators_and_admins_keep_their_passwords,
     forgot_for_a_spid_cie_only_account_answers_the_same_and_explains,
     no_new_password_once_the_day_has_come,
+    a_new_spid_cie_only_account_is_welcomed_without_a_link,
+    no_expiry_reminder_for_a_password_that_may_not_be_used,
 );
 
 /// `2027-01-16` in Rome starts at this instant (23:00 UTC the day before);
@@ -259,6 +261,27 @@ async fn messages_to(sink: &SmtpSink, to: &str, n: usize) -> Vec<Received> {
     }
 }
 
+/// An activation link for the account as Varco issued them before its kind
+/// was kept to SPID/CIE (written straight to the store).
+async fn old_activation_link(t: &TestApp, user_code: &str) -> String {
+    let token = varco_domain::token::SecretToken::generate(&mut rand::rngs::OsRng);
+    let now = t.app().now();
+    let mut tx = t.app().store.begin().await.unwrap();
+    let account = tx.account_by_user_code(user_code).await.unwrap().expect("account");
+    tx.insert_token(&varco_store::NewToken {
+        token_hash: token.hash().as_str(),
+        purpose: varco_domain::token::TokenPurpose::Activate,
+        account_id: Some(account.id),
+        now,
+        expires_at: now.plus_secs(86_400),
+        recipient_hash: None,
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    token.as_str().to_owned()
+}
+
 async fn forgot_answer(t: &TestApp, login: &str) -> (StatusCode, String) {
     let r = client()
         .post(t.url("/api/v1/password/forgot"))
@@ -280,7 +303,8 @@ async fn forgot_for_a_spid_cie_only_account_answers_the_same_and_explains(backen
     };
     let family = account(&t, 1, "genitore").await;
     account(&t, 2, "docente").await;
-    // A family account created without a password (its activation link is mailed).
+    // A family account created without a password (it is sent the SPID/CIE
+    // welcome, not an activation link).
     let pending = t.add_account(3, "attesa@example.it", Some("attesa"), None).await;
 
     let answers = [
@@ -329,8 +353,12 @@ async fn forgot_for_a_spid_cie_only_account_answers_the_same_and_explains(backen
     }
     assert_eq!(messages_to(&sink, "genitore@example.it", 3).await.len(), 3);
 
-    // The activation link mailed at creation sets no password either.
-    let token = sink.link_to("attesa@example.it", "/password/reset", 1).await;
+    // An activation link from before the policy (none is mailed now) sets
+    // no password either.
+    let welcome = messages_to(&sink, "attesa@example.it", 1).await;
+    assert_eq!(welcome.len(), 1);
+    assert!(!welcome[0].text().contains("token="), "no link");
+    let token = old_activation_link(&t, &pending.user_code).await;
     let page = client()
         .get(t.url(&format!("/password/reset?token={token}")))
         .send()
@@ -419,5 +447,141 @@ async fn no_new_password_once_the_day_has_come(backend: Backend) {
         "{text}"
     );
     assert!(!text.contains("token="), "{text}");
+    t.stop().await;
+}
+
+/// How many `Activate` links were issued to an account.
+async fn activation_links(t: &TestApp, user_code: &str) -> i64 {
+    let mut tx = t.app().store.begin_read().await.unwrap();
+    let account = tx.account_by_user_code(user_code).await.unwrap().expect("account");
+    let n = tx
+        .count_tokens_since(account.id, varco_domain::token::TokenPurpose::Activate, Timestamp(0))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    n
+}
+
+async fn a_new_spid_cie_only_account_is_welcomed_without_a_link(backend: Backend) {
+    let Some((t, sink)) = spawn_with_smtp_and(backend, |c| {
+        c.login.family.methods = vec!["spid_cie".into()];
+        c.login.staff.password_until = END_DATE.into();
+    })
+    .await
+    else {
+        return;
+    };
+    // Added by an operator: a family account (SPID/CIE only) gets the
+    // welcome, a staff account (password until a later day) its link.
+    let family = t.add_account(1, "famiglia@example.it", None, None).await;
+    let staff = t.add_account(2, "docente@example.it", None, None).await;
+    let mine = messages_to(&sink, "famiglia@example.it", 1).await;
+    assert_eq!(mine.len(), 1);
+    let text = mine[0].text();
+    assert!(text.contains("si accede solo con SPID o CIE"), "{text}");
+    assert!(text.contains(&family.user_code), "{text}");
+    assert!(text.contains(&format!("{}/login", t.base)), "{text}");
+    assert!(!text.contains("token=") && !text.contains("/password/reset"), "{text}");
+    assert_eq!(activation_links(&t, &family.user_code).await, 0, "no token issued");
+    assert!(
+        !sink
+            .link_to("docente@example.it", "/password/reset", 1)
+            .await
+            .is_empty()
+    );
+    assert_eq!(activation_links(&t, &staff.user_code).await, 1);
+    assert!(
+        audited(
+            &t,
+            &family.user_code,
+            "account_created",
+            "success",
+            "pending_activation"
+        )
+        .await
+    );
+
+    // A roster: the same, and the report tells them apart.
+    let csv = format!(
+        "tipo;nome;cognome;codice_fiscale;email\n\
+         famiglia;Anna;Verdi;{};anna.verdi@example.it\n\
+         personale;Bruno;Neri;{};bruno.neri@example.it\n",
+        crate::harness::tax_code(11),
+        crate::harness::tax_code(12),
+    );
+    let roster = varco_app::import::read_roster(csv.as_bytes(), None).expect("roster");
+    assert!(roster.errors().is_empty(), "{:?}", roster.errors());
+    let report = varco_app::import::apply(
+        t.app(),
+        &Actor::Cli,
+        &RequestContext::default(),
+        SCHOOL,
+        roster,
+        varco_app::import::ImportOptions::default(),
+        |_| {},
+    )
+    .await
+    .expect("imported");
+    assert_eq!(
+        (report.created, report.activation_links, report.spid_cie_welcomes),
+        (2, 1, 1)
+    );
+    let welcome = messages_to(&sink, "anna.verdi@example.it", 1).await;
+    assert_eq!(welcome.len(), 1);
+    assert!(welcome[0].text().contains("si accede solo con SPID o CIE"));
+    assert!(!welcome[0].text().contains("token="));
+    assert!(
+        !sink
+            .link_to("bruno.neri@example.it", "/password/reset", 1)
+            .await
+            .is_empty()
+    );
+    t.stop().await;
+}
+
+/// Whether the outbox ever held a message to `to`.
+async fn queued_to(t: &TestApp, to: &str) -> bool {
+    varco_app::outbox::list(t.app(), false, 1000)
+        .await
+        .unwrap()
+        .iter()
+        .any(|m| m.recipient == to)
+}
+
+async fn no_expiry_reminder_for_a_password_that_may_not_be_used(backend: Backend) {
+    let Some((t, sink)) = spawn_with_smtp_and(backend, |c| c.login.staff.methods = vec!["spid_cie".into()]).await
+    else {
+        return;
+    };
+    // Two staff passwords set at T0; staff passwords expire after 180 days.
+    let kept_out = account(&t, 2, "docente").await;
+    let desk = account(&t, 4, "segreteria").await;
+    grant(&t, &desk.user_code, Role::Desk).await;
+    // Fourteen days before they expire: only the desk operator, who keeps
+    // a password whatever the policy, is reminded.
+    t.clock.set(Timestamp(crate::harness::T0 + (180 - 14) * 86_400 + 3600));
+    let report = varco_app::jobs::expiry_reminders(t.app()).await.unwrap();
+    assert_eq!((report.examined, report.sent), (2, 1), "{report:?}");
+    let to_desk = messages_to(&sink, "segreteria@example.it", 1).await;
+    assert_eq!(to_desk.len(), 1);
+    assert!(to_desk[0].text().contains("/password/change"));
+    assert!(!queued_to(&t, "docente@example.it").await, "nothing queued for it");
+    assert!(
+        t.audit_of(&kept_out.user_code)
+            .await
+            .iter()
+            .all(|e| e.event != "password_expiry_reminder"),
+        "nothing recorded for the SPID/CIE-only account"
+    );
+    assert!(
+        t.audit_of(&desk.user_code)
+            .await
+            .iter()
+            .any(|e| e.event == "password_expiry_reminder")
+    );
+    // Again later: still nothing for it.
+    t.clock.set(Timestamp(crate::harness::T0 + (180 - 1) * 86_400 + 3600));
+    assert_eq!(varco_app::jobs::expiry_reminders(t.app()).await.unwrap().sent, 1);
+    assert!(!queued_to(&t, "docente@example.it").await, "nothing queued for it");
     t.stop().await;
 }

@@ -28,6 +28,10 @@ both_backends!(
     a_person_with_accounts_in_two_schools_chooses_one,
     a_hostile_provider_is_refused_with_a_page_and_no_session,
     a_callback_presented_twice_is_refused_the_second_time,
+    the_school_choice_leaves_out_accounts_spid_may_not_open,
+    expired_pending_sign_ins_are_swept_without_a_new_one,
+    too_many_spid_cie_requests_from_one_address_get_a_429_page,
+    a_static_provider_is_fetched_once_and_again_when_its_key_changes,
 );
 
 const CLIENT_ID: &str = "varco-test";
@@ -135,6 +139,29 @@ impl UpstreamOp {
             .await
             .expect("control");
         assert!(r.status().is_success());
+    }
+
+    /// The provider starts signing with a new key (another `kid`), published in its JWKS.
+    async fn rotate(&self) {
+        let r = client()
+            .get(format!("{}/__test/rotate", self.issuer))
+            .send()
+            .await
+            .expect("rotate");
+        assert!(r.status().is_success());
+    }
+
+    /// How often the discovery document and the JWKS were fetched.
+    async fn fetches(&self) -> (i64, i64) {
+        let r: serde_json::Value = client()
+            .get(format!("{}/__test/fetches", self.issuer))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (r["discovery"].as_i64().unwrap(), r["jwks"].as_i64().unwrap())
     }
 
     async fn revoked(&self) -> i64 {
@@ -668,5 +695,279 @@ async fn a_callback_presented_twice_is_refused_the_second_time(backend: Backend)
         1,
         "{audit:?}"
     );
+    t.stop().await;
+}
+
+/// Adds an account of `kind` with tax code `n` at the school `school_code`.
+async fn add_at(t: &TestApp, school_code: &str, kind: varco_domain::AccountKind, n: u32) -> String {
+    varco_app::accounts::add(
+        t.app(),
+        &Actor::Cli,
+        &RequestContext::default(),
+        &varco_app::accounts::AddAccount {
+            school_code: school_code.into(),
+            kind,
+            first_name: format!("Altra{}", ["a", "b", "c", "d", "e", "f", "g"][n as usize % 7]),
+            last_name: "Scuola".into(),
+            tax_code: tax_code(n),
+            email: None,
+            username: None,
+        },
+        None,
+    )
+    .await
+    .unwrap()
+    .user_code
+}
+
+async fn disable(t: &TestApp, user_code: &str) {
+    varco_app::accounts::set_enabled(t.app(), &Actor::Cli, &RequestContext::default(), user_code, false)
+        .await
+        .unwrap();
+}
+
+async fn linked_user_code(t: &TestApp, op: &UpstreamOp, sub: &str) -> Option<String> {
+    let mut tx = t.app().store.begin_read().await.unwrap();
+    let link = tx.upstream_identity(&op.issuer, sub).await.unwrap();
+    let code = match link {
+        Some(link) => Some(
+            tx.account_by_id(link.account_id)
+                .await
+                .unwrap()
+                .expect("account")
+                .user_code
+                .to_string(),
+        ),
+        None => None,
+    };
+    tx.commit().await.unwrap();
+    code
+}
+
+async fn the_school_choice_leaves_out_accounts_spid_may_not_open(backend: Backend) {
+    // Staff may only use a password: a staff account is never offered.
+    let Some((t, op)) = spawn(backend, |c| c.login.staff.methods = vec!["password".into()]).await else {
+        return;
+    };
+    // Listed first (by school code), with its own helpdesk.
+    const OTHER: &str = "RMIC00000X";
+    varco_app::schools::add(
+        t.app(),
+        &Actor::Cli,
+        &RequestContext::default(),
+        &varco_app::schools::AddSchool {
+            code: OTHER.into(),
+            name: "Liceo Altra Scuola".into(),
+            email: None,
+            helpdesk_email: Some("segreteria@altrascuola.edu.it".into()),
+            helpdesk_phone: None,
+            helpdesk_hours: None,
+        },
+    )
+    .await
+    .unwrap();
+    use varco_domain::AccountKind::{Family, Staff};
+
+    // A family account here, a staff account there: no choice, the family
+    // account is signed in at once.
+    let family = t.add_account(1, "persona1@example.it", None, None).await;
+    let staff = add_at(&t, OTHER, Staff, 1).await;
+    let http = client();
+    op.next("spid-one-left", &tax_code(1), SpidLevel::L2).await;
+    let (status, url, body) = spid_sign_in(&t, &http).await;
+    assert_eq!(
+        (status, url.as_str()),
+        (StatusCode::OK, t.url("/account").as_str()),
+        "{body}"
+    );
+    assert!(!body.contains("Liceo Altra Scuola"), "no choice offered: {body}");
+    assert_eq!(
+        linked_user_code(&t, &op, "spid-one-left").await.as_deref(),
+        Some(family.user_code.as_str())
+    );
+    assert!(t.audit_of(&staff).await.iter().all(|e| e.event != "upstream_login"));
+
+    // A staff account there (listed first) and a disabled family account
+    // here: refused with the first one's reason and school.
+    add_at(&t, OTHER, Staff, 3).await;
+    let here = t.add_account(3, "persona3@example.it", None, None).await;
+    disable(&t, &here.user_code).await;
+    let http = client();
+    op.next("spid-none-left", &tax_code(3), SpidLevel::L2).await;
+    let (status, _, body) = spid_sign_in(&t, &http).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(reason_of(&body), "method_not_allowed");
+    assert!(
+        body.contains("segreteria@altrascuola.edu.it"),
+        "the first school's helpdesk: {body}"
+    );
+    assert!(signed_out(&t, &http).await);
+    assert_eq!(linked_user_code(&t, &op, "spid-none-left").await, None);
+
+    // Two family accounts are offered; the chosen one is disabled before
+    // the choice arrives: refused, no session, nothing linked.
+    let there = add_at(&t, OTHER, Family, 5).await;
+    t.add_account(5, "persona5@example.it", None, None).await;
+    let http = client();
+    op.next("spid-two-open", &tax_code(5), SpidLevel::L2).await;
+    let (status, _, body) = spid_sign_in(&t, &http).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("Liceo Altra Scuola") && body.contains("Istituto Comprensivo Via Roma"),
+        "{body}"
+    );
+    let csrf = crate::kit::input_value(&body, "csrf");
+    let handle = crate::kit::input_value(&body, "handle");
+    disable(&t, &there).await;
+    let r = http
+        .post(t.url("/login/upstream/choose"))
+        .form(&[("csrf", csrf.as_str()), ("handle", handle.as_str()), ("index", "0")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body = r.text().await.unwrap();
+    assert_eq!(reason_of(&body), "account_not_active");
+    assert!(body.contains("segreteria@altrascuola.edu.it"), "{body}");
+    assert!(signed_out(&t, &http).await);
+    assert_eq!(linked_user_code(&t, &op, "spid-two-open").await, None);
+    t.stop().await;
+}
+
+async fn expired_pending_sign_ins_are_swept_without_a_new_one(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else { return };
+    let now = t.app().now();
+    let mut tx = t.app().store.begin().await.unwrap();
+    for (handle, stage, expires_in) in [
+        ("expired-callback", varco_store::UpstreamLoginStage::Callback, -1),
+        ("expired-choice", varco_store::UpstreamLoginStage::Choice, 0),
+        ("live-callback", varco_store::UpstreamLoginStage::Callback, 600),
+    ] {
+        tx.insert_upstream_login(&varco_store::NewUpstreamLogin {
+            handle_hash: handle,
+            stage,
+            provider: "gateway",
+            binding_hash: "binding",
+            sealed: "sealed",
+            now: now.plus_secs(-900),
+            expires_at: now.plus_secs(expires_in),
+        })
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    assert_eq!(varco_app::upstream::purge_expired(t.app()).await.unwrap(), 2);
+    assert_eq!(varco_app::upstream::purge_expired(t.app()).await.unwrap(), 0, "once");
+    let mut tx = t.app().store.begin().await.unwrap();
+    let gone = tx
+        .take_upstream_login("expired-callback", varco_store::UpstreamLoginStage::Callback)
+        .await
+        .unwrap();
+    let kept = tx
+        .take_upstream_login("live-callback", varco_store::UpstreamLoginStage::Callback)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(gone.is_none());
+    assert_eq!(kept.expect("the live one stays").provider, "gateway");
+    t.stop().await;
+}
+
+async fn too_many_spid_cie_requests_from_one_address_get_a_429_page(backend: Backend) {
+    // 30 a minute: a burst of 30, then one request every two seconds.
+    let options = Options {
+        tweak: Box::new(|c| c.rate_limits.upstream_per_minute = 30),
+        ..Options::default()
+    };
+    let Some(t) = TestApp::spawn_with(backend, options).await else {
+        return;
+    };
+    let http = client();
+    let callback = t.url("/login/upstream/callback?state=forged-state-0123456789&code=abc");
+    let mut answered = 0;
+    let throttled = loop {
+        // The start of an unknown provider and forged callbacks both count.
+        let url = if answered % 2 == 0 {
+            callback.clone()
+        } else {
+            t.url("/login/upstream/nessuno")
+        };
+        let r = http.get(&url).send().await.unwrap();
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            break r;
+        }
+        assert!(
+            [StatusCode::FORBIDDEN, StatusCode::NOT_FOUND].contains(&r.status()),
+            "{url}: {}",
+            r.status()
+        );
+        answered += 1;
+        assert!(answered <= 40, "no limit after {answered} requests");
+    };
+    assert!(answered >= 30, "the burst is the budget: limited after {answered}");
+    let wait: u64 = throttled.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&wait), "{wait}");
+    let body = throttled.text().await.unwrap();
+    assert_eq!(reason_of(&body), "throttled");
+    assert!(body.contains("Troppe richieste di accesso con SPID o CIE"), "{body}");
+    // The school choice is limited too, and the page is in English as well.
+    let login = http.get(t.url("/login")).send().await.unwrap().text().await.unwrap();
+    let csrf = crate::kit::input_value(&login, "csrf");
+    let english = http
+        .post(t.url("/login/upstream/choose"))
+        .header("accept-language", "en")
+        .form(&[("csrf", csrf.as_str()), ("handle", "whatever"), ("index", "0")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(english.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body = english.text().await.unwrap();
+    assert!(body.contains("Too many SPID or CIE sign-in requests"), "{body}");
+    // Other pages are not limited by it.
+    assert_eq!(http.get(t.url("/login")).send().await.unwrap().status(), StatusCode::OK);
+    // The limit stops once a cell comes back.
+    tokio::time::sleep(std::time::Duration::from_millis(wait * 1000 + 300)).await;
+    let r = http.get(&callback).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(reason_of(&r.text().await.unwrap()), "bad_state");
+    t.stop().await;
+}
+
+async fn a_static_provider_is_fetched_once_and_again_when_its_key_changes(backend: Backend) {
+    let Some((t, op)) = spawn(backend, |_| {}).await else {
+        return;
+    };
+    t.add_account(1, "persona1@example.it", None, None).await;
+    // Three sign-ins (three starts, three callbacks): one discovery, one JWKS.
+    for n in 0..3 {
+        let http = client();
+        op.next("spid-cached", &tax_code(1), SpidLevel::L2).await;
+        let (status, url, body) = spid_sign_in(&t, &http).await;
+        assert_eq!(
+            (status, url.as_str()),
+            (StatusCode::OK, t.url("/account").as_str()),
+            "{n}: {body}"
+        );
+    }
+    assert_eq!(op.fetches().await, (1, 1), "documents kept between sign-ins");
+    // The provider rotates its key: the first token signed with it makes
+    // Varco fetch the JWKS again, once, and the sign-in goes through.
+    op.rotate().await;
+    t.clock.advance(60);
+    let http = client();
+    op.next("spid-cached", &tax_code(1), SpidLevel::L2).await;
+    let (status, url, body) = spid_sign_in(&t, &http).await;
+    assert_eq!(
+        (status, url.as_str()),
+        (StatusCode::OK, t.url("/account").as_str()),
+        "{body}"
+    );
+    assert_eq!(op.fetches().await, (1, 2), "the JWKS fetched again");
+    // The new keys are kept: the next sign-in fetches nothing.
+    let http = client();
+    op.next("spid-cached", &tax_code(1), SpidLevel::L2).await;
+    let (status, _, _) = spid_sign_in(&t, &http).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(op.fetches().await, (1, 2));
     t.stop().await;
 }

@@ -33,3 +33,5 @@ upstream-refused-tax_code_mismatch = The digital identity is linked to an accoun
 upstream-refused-account_not_active = This account is disabled. Ask your school's secretariat.
 upstream-refused-method_not_allowed = This account may not sign in with SPID or CIE: sign in with the password.
 upstream-refused-bad_choice = The school choice is not valid or has expired. Try again from the sign-in page.
+upstream-throttled-title = Too many requests
+upstream-throttled = Too many SPID or CIE sign-in requests from this connection. Try again in { $seconds } seconds.

@@ -33,3 +33,5 @@ upstream-refused-tax_code_mismatch = L'identità digitale è collegata a un acco
 upstream-refused-account_not_active = Questo account è disattivato. Rivolgiti alla segreteria della scuola.
 upstream-refused-method_not_allowed = Per questo account l'accesso con SPID o CIE non è previsto: accedi con la password.
 upstream-refused-bad_choice = La scelta della scuola non è valida o è scaduta. Riprova dalla pagina di accesso.
+upstream-throttled-title = Troppe richieste
+upstream-throttled = Troppe richieste di accesso con SPID o CIE da questa connessione. Riprova tra { $seconds } secondi.

@@ -1,6 +1,13 @@
 //! `/login/upstream/...`: signing in with SPID or CIE through an upstream
 //! provider (see `varco_app::upstream`). No JavaScript: the buttons are
 //! links, the school choice is a form per school.
+//!
+//! Every request to the start, the callback and the choice takes a cell of
+//! the per-address `upstream_limiter`; a callback or choice that goes
+//! forward gives it back (failures count, as for passwords), a start never
+//! does (each one stores a pending sign-in and may fetch the provider's
+//! metadata). Past `rate_limits.upstream_per_minute` the answer is a 429
+//! page.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -14,6 +21,7 @@ use varco_domain::AccountKind;
 use crate::WebState;
 use crate::extract::{AnonymousForm, Page};
 use crate::problem::{PageError, WebError};
+use crate::ratelimit::Attempt;
 use crate::session::{Ctx, clear_upstream_cookie, cookie_value, session_cookie, upstream_cookie, upstream_cookie_name};
 
 /// A provider as the pages show it.
@@ -64,6 +72,28 @@ pub async fn spid_list(State(state): State<WebState>, page: Page) -> Result<Resp
     )
 }
 
+/// The 429 page, when the address has no cell of its SPID/CIE budget left.
+fn throttled_page(state: &WebState, page: &Page, seconds: u64) -> Result<Response, PageError> {
+    let mut response = page.render_status(
+        state,
+        StatusCode::TOO_MANY_REQUESTS,
+        "upstream_refused.html",
+        minijinja::context! {
+            reason => "throttled",
+            message => state.i18n.text(page.lang, "upstream-throttled", &[("seconds", seconds.into())]),
+            school => None::<School>,
+        },
+    )?;
+    response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+    Ok(response)
+}
+
+/// Gives the cell back when the return went forward (signed in, or the
+/// school choice offered): only refusals count against the address.
+fn settle(attempt: Attempt, finished: &Finished) {
+    attempt.settle(matches!(finished, Finished::Refused(_)));
+}
+
 /// `GET /login/upstream/{name}`: sends the browser to the provider, with the binding cookie.
 pub async fn start(
     State(state): State<WebState>,
@@ -71,6 +101,11 @@ pub async fn start(
     page: Page,
     Path(name): Path<String>,
 ) -> Result<Response, PageError> {
+    // Every start counts (each one stores a pending sign-in).
+    let _counted = match state.upstream_limiter.attempt(ctx.ip) {
+        Ok(attempt) => attempt,
+        Err(seconds) => return throttled_page(&state, &page, seconds),
+    };
     match varco_app::upstream::start(&state.app, &name, &ctx.request).await {
         Ok(started) => {
             let mut response = Redirect::to(&started.redirect_url).into_response();
@@ -110,6 +145,10 @@ pub async fn callback(
     page: Page,
     Query(query): Query<CallbackQuery>,
 ) -> Result<Response, PageError> {
+    let attempt = match state.upstream_limiter.attempt(ctx.ip) {
+        Ok(attempt) => attempt,
+        Err(seconds) => return throttled_page(&state, &page, seconds),
+    };
     let binding = cookie_value(&headers, upstream_cookie_name(&state.config));
     let callback = varco_oidc::rp::Callback {
         code: query.code,
@@ -121,6 +160,7 @@ pub async fn callback(
     let finished = varco_app::upstream::finish(&state.app, &callback, binding.as_deref(), &ctx.request)
         .await
         .map_err(|e| PageError(WebError::App(e)))?;
+    settle(attempt, &finished);
     answer(&state, &page, finished)
 }
 
@@ -139,10 +179,15 @@ pub async fn choose(
     page: Page,
     AnonymousForm(form): AnonymousForm<ChoiceForm>,
 ) -> Result<Response, PageError> {
+    let attempt = match state.upstream_limiter.attempt(ctx.ip) {
+        Ok(attempt) => attempt,
+        Err(seconds) => return throttled_page(&state, &page, seconds),
+    };
     let binding = cookie_value(&headers, upstream_cookie_name(&state.config));
     let finished = varco_app::upstream::choose(&state.app, &form.handle, form.index, binding.as_deref(), &ctx.request)
         .await
         .map_err(|e| PageError(WebError::App(e)))?;
+    settle(attempt, &finished);
     answer(&state, &page, finished)
 }
 
