@@ -143,6 +143,10 @@ enum TxInner {
     Autocommit(PoolConnection<Any>),
 }
 
+/// How long a PostgreSQL connection may sit idle in the pool before it is
+/// pinged on its next use.
+const IDLE_BEFORE_PING: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl Store {
     /// Opens a pool. For SQLite the file is created when missing and every
     /// connection gets WAL, foreign keys and a busy timeout.
@@ -159,6 +163,20 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
+            // No health check on every acquire: it is one more round trip
+            // per request (to SQLite's worker thread, or to the PostgreSQL
+            // server). A PostgreSQL connection idle for a while (the server
+            // may have been restarted, or an idle timeout closed it) is
+            // still checked before use; SQLite lives in this process.
+            .test_before_acquire(false)
+            .before_acquire(move |conn, meta| {
+                Box::pin(async move {
+                    if backend == Backend::Postgres && meta.idle_for >= IDLE_BEFORE_PING {
+                        return Ok(sqlx::Connection::ping(conn).await.is_ok());
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
