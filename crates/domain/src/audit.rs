@@ -355,6 +355,22 @@ pub enum AuditEvent {
         /// The provider's configured name.
         provider: String,
     },
+    /// `desk_search`: a desk operator searched the accounts; `results` is
+    /// how many in the operator's scope matched (the words typed are not
+    /// kept: they may be a tax code).
+    DeskSearch {
+        /// How many accounts the search showed.
+        results: usize,
+    },
+    /// `desk_account_viewed`: a desk operator opened an account's page.
+    DeskAccountViewed,
+    /// `desk_access_refused`: a desk operator asked for an account outside
+    /// their scope (another school's family, or staff where the deployment
+    /// does not allow it); answered as if it did not exist.
+    DeskAccessRefused {
+        /// What the operator tried.
+        action: DeskAction,
+    },
     /// `upstream_login`: the return from an upstream provider, signed in
     /// (with `linked` when the identity was linked just now) or refused.
     UpstreamLogin {
@@ -427,6 +443,34 @@ impl UpstreamRefusal {
             UpstreamRefusal::AccountNotActive => "account_not_active",
             UpstreamRefusal::MethodNotAllowed => "method_not_allowed",
             UpstreamRefusal::BadChoice => "bad_choice",
+        }
+    }
+}
+
+/// What a desk operator did (or tried) on an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeskAction {
+    /// Open the account's page.
+    View,
+    /// Lift the login lock.
+    Unlock,
+    /// Disable the account.
+    Disable,
+    /// Enable the account again.
+    Enable,
+    /// Send a new activation link.
+    ResendActivation,
+}
+
+impl DeskAction {
+    /// The stable string of the audit detail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeskAction::View => "view",
+            DeskAction::Unlock => "unlock",
+            DeskAction::Disable => "disable",
+            DeskAction::Enable => "enable",
+            DeskAction::ResendActivation => "resend_activation",
         }
     }
 }
@@ -541,6 +585,9 @@ impl AuditEvent {
             AuditEvent::OidcGrantRevoked { .. } => "oidc_grant_revoked",
             AuditEvent::UpstreamLoginStarted { .. } => "upstream_login_started",
             AuditEvent::UpstreamLogin { .. } => "upstream_login",
+            AuditEvent::DeskSearch { .. } => "desk_search",
+            AuditEvent::DeskAccountViewed => "desk_account_viewed",
+            AuditEvent::DeskAccessRefused { .. } => "desk_access_refused",
         }
     }
 
@@ -558,6 +605,7 @@ impl AuditEvent {
             AuditEvent::OidcAuthorization { refusal, .. } => refusal.is_some(),
             AuditEvent::OidcTokenRefused { .. } => true,
             AuditEvent::UpstreamLogin { refusal, .. } => refusal.is_some(),
+            AuditEvent::DeskAccessRefused { .. } => true,
             _ => false,
         };
         if failed { Outcome::Failure } else { Outcome::Success }
@@ -583,7 +631,10 @@ impl AuditEvent {
             | AuditEvent::PasswordChangeRequired
             | AuditEvent::ActivationLinkSent
             | AuditEvent::SchoolCreated
-            | AuditEvent::SetupLinkIssued => None,
+            | AuditEvent::SetupLinkIssued
+            | AuditEvent::DeskAccountViewed => None,
+            AuditEvent::DeskSearch { results } => Some(format!("results={results}")),
+            AuditEvent::DeskAccessRefused { action } => Some(format!("action={}", action.as_str())),
             AuditEvent::AccountLocked { failed_logins } => Some(format!("failed_logins={failed_logins}")),
             AuditEvent::AccountUnlocked {
                 failed_logins,
@@ -1146,6 +1197,21 @@ mod tests {
                 "upstream_login",
                 "failure",
                 Some("provider=gateway refused=acr_too_low"),
+            ),
+            (
+                E::DeskSearch { results: 3 },
+                "desk_search",
+                "success",
+                Some("results=3"),
+            ),
+            (E::DeskAccountViewed, "desk_account_viewed", "success", None),
+            (
+                E::DeskAccessRefused {
+                    action: DeskAction::Disable,
+                },
+                "desk_access_refused",
+                "failure",
+                Some("action=disable"),
             ),
         ];
         for (event, name, outcome, detail) in cases {
