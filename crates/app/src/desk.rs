@@ -1,6 +1,7 @@
 //! The desk (segreteria): what a school's operators do for the people who
 //! come to the counter or phone — find an account, see why it cannot sign
-//! in, lift a lock, disable or enable it, send a new activation link.
+//! in, lift a lock, disable or enable it, send a new activation link,
+//! correct a wrong tax code or name.
 //!
 //! The invariant is the scope, checked here and nowhere else, on every call
 //! and inside the transaction that acts:
@@ -21,18 +22,21 @@
 //! Every call is audited with the operator as actor: searches (how many
 //! results, never the words typed), page views, and each action with the
 //! same events the command line writes (see [`crate::account_actions`]).
+//! Corrections of the tax code or names need a reason, are audited with
+//! it, and are told to the account's address.
 //! The in-person identity check and recovery letter build on [`open`].
 
 use serde::Serialize;
 use varco_domain::account::{AccountKind, AccountStatus, Role};
 use varco_domain::audit::DeskAction;
 use varco_domain::clock::Timestamp;
-use varco_domain::{AccountId, SchoolId, TaxCode, UserCode};
+use varco_domain::outbound::OutboundMessage;
+use varco_domain::{AccountId, PersonName, SchoolId, TaxCode, UserCode};
 use varco_store::{AccountRecord, AccountSearch, AuditFilter, SearchScope, Tx};
 
 use crate::account_actions::{resend_activation_in, set_enabled_in, unlock_in};
 use crate::audit::{self, AuditEvent, Target};
-use crate::mail::format_time;
+use crate::mail::{Mail, enqueue, format_time, lang_of};
 use crate::views::{AccountView, SchoolRef, view};
 use crate::{Actor, App, AppError, RequestContext};
 
@@ -466,6 +470,163 @@ pub async fn resend_activation(
     tx.commit().await?;
     app.mail_queued();
     Ok(())
+}
+
+/// A correction of the person's tax code and/or names, with the reason.
+/// A field left `None` (or blank) keeps its value.
+#[derive(Debug, Clone, Default)]
+pub struct PersonCorrection {
+    pub tax_code: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// Why (mandatory): the document seen, the request received.
+    pub reason: String,
+}
+
+/// Longest reason kept.
+const MAX_REASON_CHARS: usize = 500;
+
+/// The correction, validated against the account: the new values, and
+/// which fields change. Nothing is read from the store.
+struct ValidCorrection {
+    tax_code: TaxCode,
+    first_name: PersonName,
+    last_name: PersonName,
+    reason: String,
+    tax_code_changed: bool,
+    names_changed: bool,
+}
+
+fn given(value: Option<&String>) -> Option<&str> {
+    value.map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+fn validate(correction: &PersonCorrection, account: &AccountRecord) -> Result<ValidCorrection, AppError> {
+    let tax_code = match given(correction.tax_code.as_ref()) {
+        Some(text) => TaxCode::parse(text).map_err(|e| AppError::invalid("tax_code", e))?,
+        None => account.tax_code.clone(),
+    };
+    let name = |field: &'static str, value: Option<&String>, current: &str| match given(value) {
+        Some(text) => PersonName::parse(text).map_err(|e| AppError::invalid(field, e)),
+        None => PersonName::parse(current).map_err(|e| AppError::invalid(field, e)),
+    };
+    let first_name = name("first_name", correction.first_name.as_ref(), &account.first_name)?;
+    let last_name = name("last_name", correction.last_name.as_ref(), &account.last_name)?;
+    let reason = correction.reason.trim();
+    if reason.is_empty() {
+        return Err(AppError::invalid("reason", "give the reason for the correction"));
+    }
+    if reason.chars().count() > MAX_REASON_CHARS {
+        return Err(AppError::InputTooLong);
+    }
+    Ok(ValidCorrection {
+        tax_code_changed: tax_code != account.tax_code,
+        names_changed: first_name.as_str() != account.first_name || last_name.as_str() != account.last_name,
+        tax_code,
+        first_name,
+        last_name,
+        reason: reason.to_owned(),
+    })
+}
+
+/// Corrects the tax code and/or names of an account, with a reason: the
+/// new tax code must be valid and free in the school; SPID/CIE identities
+/// linked under the old tax code are unlinked (they vouched for someone
+/// else's code); the account's address is told what changed. False when
+/// nothing differs from what is on file.
+pub async fn correct_person(
+    app: &App,
+    operator: &Actor,
+    ctx: &RequestContext,
+    user_code: &str,
+    correction: &PersonCorrection,
+) -> Result<bool, AppError> {
+    let (mut tx, account, _) = open(app, operator, ctx, user_code, DeskAction::CorrectPerson).await?;
+    let valid = validate(correction, &account)?;
+    if !valid.tax_code_changed && !valid.names_changed {
+        return Ok(false);
+    }
+    let now = app.now();
+    let mut identities_unlinked = 0;
+    if valid.tax_code_changed {
+        let taken = tx
+            .accounts_by_tax_code(valid.tax_code.as_str())
+            .await?
+            .into_iter()
+            .any(|other| other.school_id == account.school_id && other.id != account.id);
+        if taken {
+            return Err(AppError::conflict("another account of the school has this tax code"));
+        }
+        for identity in tx.upstream_identities_of(account.id).await? {
+            if tx
+                .unlink_upstream_identity(account.id, &identity.issuer, &identity.subject)
+                .await?
+            {
+                identities_unlinked += 1;
+            }
+        }
+    }
+    tx.correct_person(
+        account.id,
+        valid.tax_code.as_str(),
+        valid.first_name.as_str(),
+        valid.last_name.as_str(),
+        now.0,
+    )
+    .await?;
+    let fields: Vec<&str> = [
+        (valid.tax_code_changed, "tax_code"),
+        (valid.first_name.as_str() != account.first_name, "first_name"),
+        (valid.last_name.as_str() != account.last_name, "last_name"),
+    ]
+    .into_iter()
+    .filter_map(|(changed, name)| changed.then_some(name))
+    .collect();
+    audit::record(
+        &mut tx,
+        now,
+        operator,
+        ctx,
+        (&account).into(),
+        AuditEvent::PersonCorrected {
+            fields: fields.join(","),
+            identities_unlinked,
+            reason: valid.reason.clone(),
+        },
+    )
+    .await?;
+    let notified = match &account.email {
+        Some(email) => {
+            enqueue(
+                &mut tx,
+                app,
+                Mail {
+                    to: email.as_str(),
+                    lang: lang_of(&account),
+                    school_id: Some(account.school_id),
+                    message: OutboundMessage::PersonCorrected {
+                        first_name: valid.first_name.as_str().to_owned(),
+                        last_name: valid.last_name.as_str().to_owned(),
+                        user_code: account.user_code.to_string(),
+                        school_name: account.school_name.clone(),
+                        tax_code_changed: valid.tax_code_changed,
+                        tax_code_last4: valid.tax_code.last4().to_owned(),
+                        names_changed: valid.names_changed,
+                        corrected_at: format_time(now),
+                        help_url: app.link("/help"),
+                    },
+                },
+            )
+            .await?;
+            true
+        }
+        None => false,
+    };
+    tx.commit().await?;
+    if notified {
+        app.mail_queued();
+    }
+    Ok(true)
 }
 
 #[cfg(test)]

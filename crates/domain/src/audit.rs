@@ -371,6 +371,16 @@ pub enum AuditEvent {
         /// What the operator tried.
         action: DeskAction,
     },
+    /// `person_corrected`: a desk operator corrected the tax code and/or
+    /// names, giving a reason.
+    PersonCorrected {
+        /// The fields corrected, comma-separated (`tax_code,first_name,last_name`).
+        fields: String,
+        /// SPID/CIE identities unlinked because they vouched for the old tax code.
+        identities_unlinked: u64,
+        /// The operator's reason, on one line (at most 200 characters kept).
+        reason: String,
+    },
     /// `upstream_login`: the return from an upstream provider, signed in
     /// (with `linked` when the identity was linked just now) or refused.
     UpstreamLogin {
@@ -460,6 +470,8 @@ pub enum DeskAction {
     Enable,
     /// Send a new activation link.
     ResendActivation,
+    /// Correct the tax code or names.
+    CorrectPerson,
 }
 
 impl DeskAction {
@@ -471,6 +483,7 @@ impl DeskAction {
             DeskAction::Disable => "disable",
             DeskAction::Enable => "enable",
             DeskAction::ResendActivation => "resend_activation",
+            DeskAction::CorrectPerson => "correct_person",
         }
     }
 }
@@ -588,6 +601,7 @@ impl AuditEvent {
             AuditEvent::DeskSearch { .. } => "desk_search",
             AuditEvent::DeskAccountViewed => "desk_account_viewed",
             AuditEvent::DeskAccessRefused { .. } => "desk_access_refused",
+            AuditEvent::PersonCorrected { .. } => "person_corrected",
         }
     }
 
@@ -635,6 +649,21 @@ impl AuditEvent {
             | AuditEvent::DeskAccountViewed => None,
             AuditEvent::DeskSearch { results } => Some(format!("results={results}")),
             AuditEvent::DeskAccessRefused { action } => Some(format!("action={}", action.as_str())),
+            AuditEvent::PersonCorrected {
+                fields,
+                identities_unlinked,
+                reason,
+            } => {
+                let reason: String = reason
+                    .chars()
+                    .map(|c| if c.is_control() || c == '"' { ' ' } else { c })
+                    .take(200)
+                    .collect();
+                Some(format!(
+                    "fields={fields} identities_unlinked={identities_unlinked} reason=\"{}\"",
+                    reason.trim()
+                ))
+            }
             AuditEvent::AccountLocked { failed_logins } => Some(format!("failed_logins={failed_logins}")),
             AuditEvent::AccountUnlocked {
                 failed_logins,
@@ -1205,6 +1234,16 @@ mod tests {
                 Some("results=3"),
             ),
             (E::DeskAccountViewed, "desk_account_viewed", "success", None),
+            (
+                E::PersonCorrected {
+                    fields: "tax_code,last_name".into(),
+                    identities_unlinked: 1,
+                    reason: "CF errato \"sul\"\nmodulo".into(),
+                },
+                "person_corrected",
+                "success",
+                Some("fields=tax_code,last_name identities_unlinked=1 reason=\"CF errato  sul  modulo\""),
+            ),
             (
                 E::DeskAccessRefused {
                     action: DeskAction::Disable,

@@ -456,6 +456,29 @@ impl Tx {
         rows.iter().map(from_row).collect()
     }
 
+    /// Corrects the person's tax code and names (a desk correction). A tax
+    /// code another account of the school has is [`StoreError::Conflict`].
+    pub async fn correct_person(
+        &mut self,
+        id: AccountId,
+        tax_code: &str,
+        first_name: &str,
+        last_name: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE accounts SET tax_code = $2, first_name = $3, last_name = $4, updated_at = $5 WHERE id = $1",
+        )
+        .bind(id.0)
+        .bind(tax_code)
+        .bind(first_name)
+        .bind(last_name)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
     /// Tax code → account id for every account of a school (for the roster import).
     pub async fn account_ids_by_tax_code(
         &mut self,

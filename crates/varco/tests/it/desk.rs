@@ -14,7 +14,7 @@ use varco_domain::lockout::LockState;
 use varco_domain::password::PasswordInput;
 
 use crate::harness::{Backend, Options, PASSWORD, SCHOOL, T0, TestApp, both_backends, client, tax_code};
-use crate::kit::{SignedIn, input_value, spawn_with_smtp};
+use crate::kit::{MAIL_WAIT, SignedIn, input_value, spawn_with_smtp};
 
 both_backends!(
     desk_reaches_its_school_and_staff_of_any_school,
@@ -23,6 +23,7 @@ both_backends!(
     search_finds_accounts_by_each_field,
     unlock_disable_enable_from_the_pages,
     actions_through_the_api_are_audited_and_mailed,
+    corrections_need_a_valid_tax_code_and_a_reason_and_are_told,
 );
 
 const OTHER_SCHOOL: &str = "MIIC8AB00Q";
@@ -635,5 +636,242 @@ async fn actions_through_the_api_are_audited_and_mailed(backend: Backend) {
             .as_str(),
         "active"
     );
+    t.stop().await;
+}
+
+/// `POST /api/v1/desk/accounts/{user_code}/correct`: the status and the body.
+async fn api_correct(t: &TestApp, who: &SignedIn, user_code: &str, body: Value) -> (StatusCode, Value) {
+    let r = who
+        .client
+        .post(t.url(&format!("/api/v1/desk/accounts/{user_code}/correct")))
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn corrections_need_a_valid_tax_code_and_a_reason_and_are_told(backend: Backend) {
+    let Some((t, sink)) = spawn_with_smtp(backend).await else {
+        return;
+    };
+    add_other_school(&t).await;
+    let desk = person(&t, SCHOOL, AccountKind::Staff, 40, "Sara", "Segreteria").await;
+    grant(&t, &desk.user_code, Role::Desk, Some(SCHOOL)).await;
+    let family = person(&t, SCHOOL, AccountKind::Family, 41, "Maria", "Rosi").await;
+    let neighbour = person(&t, SCHOOL, AccountKind::Family, 47, "Paolo", "Neri").await;
+    let elsewhere = person(&t, OTHER_SCHOOL, AccountKind::Family, 48, "Marta", "Bruni").await;
+    // A SPID identity linked under the (wrong) tax code on file.
+    let mut tx = t.app().store.begin().await.expect("tx");
+    let id = tx
+        .account_by_user_code(&family.user_code)
+        .await
+        .expect("read")
+        .expect("account")
+        .id;
+    tx.link_upstream_identity(&varco_store::NewUpstreamIdentity {
+        issuer: "https://idp.example",
+        subject: "spid-123",
+        account_id: id,
+        provider: "SPID — Example ID",
+        now: Timestamp(T0),
+    })
+    .await
+    .expect("link");
+    tx.commit().await.expect("commit");
+    let operator = t.sign_in("sara.segreteria", PASSWORD).await;
+    let (_, body) = get_json(&t, &operator, &format!("/api/v1/desk/accounts/{}", family.user_code)).await;
+    assert_eq!(body["identities"][0]["provider"], "SPID — Example ID", "{body}");
+    let right = tax_code(46);
+    let unchanged = |view: AccountView| {
+        assert_eq!(view.tax_code, family.tax_code);
+        assert_eq!(view.last_name, "Rosi");
+    };
+
+    // Bad input: clear errors, nothing changed, nothing audited.
+    let mut wrong_check = right.clone();
+    wrong_check.replace_range(15.., if right.ends_with('A') { "B" } else { "A" });
+    for (body, field) in [
+        (
+            serde_json::json!({ "tax_code": wrong_check, "reason": "documento" }),
+            "tax_code",
+        ),
+        (
+            serde_json::json!({ "tax_code": "RSSMRA85", "reason": "documento" }),
+            "tax_code",
+        ),
+        (serde_json::json!({ "tax_code": right, "reason": "   " }), "reason"),
+        (serde_json::json!({ "last_name": "Rossi", "reason": "" }), "reason"),
+    ] {
+        let (status, problem) = api_correct(&t, &operator, &family.user_code, body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {problem}");
+        assert_eq!(problem["code"], "invalid_input", "{problem}");
+        assert_eq!(problem["field"], field, "{problem}");
+    }
+    let (status, problem) = api_correct(
+        &t,
+        &operator,
+        &family.user_code,
+        serde_json::json!({ "tax_code": neighbour.tax_code, "reason": "documento" }),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (StatusCode::CONFLICT, Some("conflict"))
+    );
+    // The page says so next to the field.
+    let r = post_form(
+        &t,
+        &operator,
+        &family.user_code,
+        "correct",
+        &[
+            ("tax_code", "RSSMRA85T10A562X"),
+            ("first_name", "Maria"),
+            ("last_name", "Rossi"),
+            ("reason", "carta d'identità"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let html = r.text().await.expect("page");
+    assert!(html.contains("Il codice fiscale non è valido"), "{html}");
+    assert!(
+        html.contains("id=\"tax_code\" name=\"tax_code\" value=\"RSSMRA85T10A562X\" "),
+        "{html}"
+    );
+    let r = post_form(
+        &t,
+        &operator,
+        &family.user_code,
+        "correct",
+        &[
+            ("tax_code", &right),
+            ("first_name", "Maria"),
+            ("last_name", "Rossi"),
+            ("reason", ""),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        r.text()
+            .await
+            .expect("page")
+            .contains("Scrivi il motivo della correzione")
+    );
+    unchanged(
+        varco_app::accounts::show(t.app(), &family.user_code)
+            .await
+            .expect("show"),
+    );
+    assert!(events(&t, &family.user_code, "person_corrected").await.is_empty());
+
+    // Another school's family: not found, audited, unchanged.
+    let (status, _) = api_correct(
+        &t,
+        &operator,
+        &elsewhere.user_code,
+        serde_json::json!({ "last_name": "Bruno", "reason": "documento" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        varco_app::accounts::show(t.app(), &elsewhere.user_code)
+            .await
+            .expect("show")
+            .last_name,
+        "Bruni"
+    );
+    assert_eq!(
+        events(&t, &elsewhere.user_code, "desk_access_refused").await,
+        vec![(desk.user_code.clone(), Some("action=correct_person".to_owned()))]
+    );
+
+    // The right values with a reason, from the page: saved, audited, told.
+    let spaced = format!(" {} ", right.to_lowercase());
+    let r = post_form(
+        &t,
+        &operator,
+        &family.user_code,
+        "correct",
+        &[
+            ("tax_code", &spaced),
+            ("first_name", "Maria"),
+            ("last_name", "Rossi"),
+            ("reason", "Carta d'identità vista allo sportello"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        r.headers()["location"],
+        format!("/desk/accounts/{}?done=corrected", family.user_code).as_str()
+    );
+    let view = varco_app::accounts::show(t.app(), &family.user_code)
+        .await
+        .expect("show");
+    assert_eq!(
+        (view.tax_code.as_str(), view.last_name.as_str()),
+        (right.as_str(), "Rossi")
+    );
+    assert_eq!(
+        events(&t, &family.user_code, "person_corrected").await,
+        vec![(
+            desk.user_code.clone(),
+            Some(
+                "fields=tax_code,last_name identities_unlinked=1 reason=\"Carta d'identità vista allo sportello\""
+                    .to_owned()
+            )
+        )]
+    );
+    let (_, body) = get_json(&t, &operator, &format!("/api/v1/desk/accounts/{}", family.user_code)).await;
+    assert_eq!(body["identities"], serde_json::json!([]), "{body}");
+    assert_eq!(found(&t, &operator, &right).await, vec![family.user_code.clone()]);
+    let messages = sink.wait_for(1, MAIL_WAIT).await;
+    let notice = messages
+        .iter()
+        .find(|m| m.header("To").as_deref() == Some("maria.rosi@example.it"))
+        .expect("a notice to the account's address");
+    assert!(
+        notice.header("Subject").unwrap_or_default().contains("corretti")
+            || notice.text().contains("ha corretto i dati"),
+        "{}",
+        notice.text()
+    );
+    let text = notice.text();
+    assert!(text.contains(&right[12..]) && text.contains("Maria Rossi"), "{text}");
+    assert!(!text.contains(&right), "the whole tax code is not mailed: {text}");
+
+    // The same values again: nothing to do; over the API too.
+    let (status, body) = api_correct(
+        &t,
+        &operator,
+        &family.user_code,
+        serde_json::json!({ "tax_code": right, "reason": "ricontrollo" }),
+    )
+    .await;
+    assert_eq!((status, &body["changed"]), (StatusCode::OK, &Value::Bool(false)));
+    let (status, body) = api_correct(
+        &t,
+        &operator,
+        &family.user_code,
+        serde_json::json!({ "first_name": "Maria Grazia", "reason": "modulo di iscrizione" }),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["changed"]),
+        (StatusCode::OK, &Value::Bool(true)),
+        "{body}"
+    );
+    assert_eq!(
+        varco_app::accounts::show(t.app(), &family.user_code)
+            .await
+            .expect("show")
+            .first_name,
+        "Maria Grazia"
+    );
+    assert_eq!(events(&t, &family.user_code, "person_corrected").await.len(), 2);
+    assert_eq!(sink.wait_for(2, MAIL_WAIT).await.len(), 2);
     t.stop().await;
 }

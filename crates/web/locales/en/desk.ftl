@@ -65,3 +65,17 @@ desk-confirm-disable-title = Disable the account?
 desk-confirm-disable = { $name } (user code { $user_code }) will not be able to sign in until the account is enabled again. Open sessions will be ended.
 desk-confirm-disable-submit = Yes, disable the account
 desk-cancel = Cancel
+
+desk-correct = Correct the details
+desk-correct-intro = Correct the tax code or the name only after checking them on a document. The person will be told at the account's address.
+desk-first-name = First name
+desk-last-name = Last name
+desk-correct-reason = Reason for the correction
+desk-correct-reason-hint = Required: for example the document you saw. It stays in the event log.
+desk-correct-submit = Save the correction
+desk-correct-tax-code-invalid = The tax code is not valid: check the 16 characters; the last one is a check character.
+desk-correct-tax-code-taken = Another account of this school already has this tax code.
+desk-correct-name-invalid = Write the first and last name in full, 100 characters at most.
+desk-correct-reason-missing = Write the reason for the correction.
+desk-correct-reason-too-long = The reason is too long: 500 characters at most.
+desk-done-corrected = Details corrected. The person was told at the account's address.

@@ -65,3 +65,17 @@ desk-confirm-disable-title = Disattivare l'account?
 desk-confirm-disable = { $name } (codice utente { $user_code }) non potrà più accedere finché l'account non viene riattivato. Le sessioni aperte verranno chiuse.
 desk-confirm-disable-submit = Sì, disattiva l'account
 desk-cancel = Annulla
+
+desk-correct = Correggi i dati
+desk-correct-intro = Correggi il codice fiscale o il nome solo dopo averli controllati su un documento. La persona riceverà un avviso all'indirizzo dell'account.
+desk-first-name = Nome
+desk-last-name = Cognome
+desk-correct-reason = Motivo della correzione
+desk-correct-reason-hint = Obbligatorio: per esempio il documento che hai visto. Resta nel registro degli eventi.
+desk-correct-submit = Salva la correzione
+desk-correct-tax-code-invalid = Il codice fiscale non è valido: controlla i 16 caratteri, l'ultimo è un carattere di controllo.
+desk-correct-tax-code-taken = Un altro account di questa scuola ha già questo codice fiscale.
+desk-correct-name-invalid = Scrivi il nome e il cognome per intero, al massimo 100 caratteri.
+desk-correct-reason-missing = Scrivi il motivo della correzione.
+desk-correct-reason-too-long = Il motivo è troppo lungo: al massimo 500 caratteri.
+desk-done-corrected = Dati corretti. Abbiamo avvisato la persona all'indirizzo dell'account.

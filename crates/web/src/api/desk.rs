@@ -377,3 +377,59 @@ pub async fn resend_activation(
 ) -> Result<Json<DeskActionResponse>, ApiError> {
     act(&state, &ctx, &session, &user_code, Action::ResendActivation).await
 }
+
+/// The body of `POST /api/v1/desk/accounts/{user_code}/correct`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CorrectPersonRequest {
+    /// The correct tax code; absent or blank keeps the one on file.
+    #[serde(default)]
+    pub tax_code: Option<String>,
+    /// The correct given name(s); absent or blank keeps them.
+    #[serde(default)]
+    pub first_name: Option<String>,
+    /// The correct family name(s); absent or blank keeps them.
+    #[serde(default)]
+    pub last_name: Option<String>,
+    /// Why (required, at most 500 characters): kept in the audit log.
+    pub reason: String,
+}
+
+/// Correct the tax code and/or names of an account, with a reason. SPID/CIE
+/// identities linked under the old tax code are unlinked; the account's
+/// address is told what changed.
+#[utoipa::path(post, path = "/api/v1/desk/accounts/{user_code}/correct",
+    params(("user_code" = String, Path, description = "The account's user code")),
+    request_body = CorrectPersonRequest,
+    responses(
+        (status = 200, description = "Done; `changed` is false when the values are those on file", body = DeskActionResponse),
+        (status = 400, description = "`invalid_input` with `field` (`tax_code`, `first_name`, `last_name`, `reason`), `input_too_long`, or `malformed_json`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthenticated`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`cross_origin`, or `password_change_required`", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found` (also outside the operator's scope, audited)", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`conflict`: another account of the school has the tax code, the operator's own account, or an operator's account", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large` (over 64 KiB)", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type` (not application/json)", body = crate::problem::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`throttled` (per address)", body = crate::problem::Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "`unavailable`: the database does not answer", body = crate::problem::Problem, content_type = "application/problem+json"),
+    ))]
+/// `POST /api/v1/desk/accounts/{user_code}/correct`.
+pub async fn correct(
+    State(state): State<WebState>,
+    ctx: Ctx,
+    session: MaybeSession,
+    Path(user_code): Path<String>,
+    body: super::ApiJson<CorrectPersonRequest>,
+) -> Result<Json<DeskActionResponse>, ApiError> {
+    let _counted = throttle(&state.api_limiter, &ctx)?;
+    let session = full_session(&session).map_err(WebError::App)?;
+    let super::ApiJson(body) = body;
+    let correction = varco_app::desk::PersonCorrection {
+        tax_code: body.tax_code,
+        first_name: body.first_name,
+        last_name: body.last_name,
+        reason: body.reason,
+    };
+    let changed =
+        varco_app::desk::correct_person(&state.app, &session.actor(), &ctx.request, &user_code, &correction).await?;
+    Ok(Json(DeskActionResponse { changed }))
+}

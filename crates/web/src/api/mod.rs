@@ -41,6 +41,7 @@ pub fn routes() -> Router<WebState> {
             "/desk/accounts/{user_code}/resend-activation",
             post(desk::resend_activation),
         )
+        .route("/desk/accounts/{user_code}/correct", post(desk::correct))
         .fallback(not_found)
 }
 
@@ -418,7 +419,8 @@ pub async fn healthz(State(state): State<WebState>) -> Response {
         desk::unlock,
         desk::disable,
         desk::enable,
-        desk::resend_activation
+        desk::resend_activation,
+        desk::correct
     ),
     components(schemas(
         LoginRequest,
@@ -438,7 +440,8 @@ pub async fn healthz(State(state): State<WebState>) -> Response {
         desk::LinkedIdentityJson,
         desk::SessionSummaryJson,
         desk::EventJson,
-        desk::DeskActionResponse
+        desk::DeskActionResponse,
+        desk::CorrectPersonRequest
     ))
 )]
 /// The OpenAPI document of the JSON API.
@@ -461,7 +464,7 @@ mod tests {
     fn every_endpoint_documents_the_shared_answers() {
         let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
         let paths = doc["paths"].as_object().unwrap();
-        assert_eq!(paths.len(), 12);
+        assert_eq!(paths.len(), 13);
         for (path, item) in paths {
             for (method, operation) in item.as_object().unwrap() {
                 let responses = operation["responses"].as_object().unwrap();

@@ -8,9 +8,12 @@
 //! both answer the 404 page.
 
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use varco_app::AppError;
+use varco_app::desk::PersonCorrection;
+use varco_app::sessions::Authenticated;
 
 use crate::WebState;
 use crate::extract::{Page, SignedInForm};
@@ -63,7 +66,7 @@ pub async fn search(
     )
 }
 
-/// The query of an account page: what was just done, or the confirmation asked.
+/// The query of an account page: what was just done.
 #[derive(Debug, Deserialize)]
 pub struct AccountQuery {
     done: Option<String>,
@@ -75,6 +78,7 @@ const NOTICES: &[&str] = &[
     "disabled",
     "enabled",
     "activation-sent",
+    "corrected",
     "unchanged",
     "refused",
 ];
@@ -92,23 +96,119 @@ pub async fn account(
         Ok(s) => s,
         Err(elsewhere) => return Ok(elsewhere.into_response()),
     };
-    let desk_account = varco_app::desk::account(&state.app, &session.actor(), &ctx.request, &user_code).await?;
-    let notice = query
-        .done
-        .as_deref()
-        .filter(|d| NOTICES.contains(d))
-        .map(|d| page.text(&state, &format!("desk-done-{d}")));
-    let refused = query.done.as_deref() == Some("refused");
-    page.render(
+    let notice = query.done.as_deref().filter(|d| NOTICES.contains(d));
+    render_account(
         &state,
+        &page,
+        &ctx,
+        &session,
+        &user_code,
+        notice,
+        FormErrors::none(),
+        None,
+    )
+    .await
+}
+
+/// The account page, with a notice, or the correction form's errors and
+/// the values typed.
+#[expect(clippy::too_many_arguments, reason = "the parts of one page")]
+async fn render_account(
+    state: &WebState,
+    page: &Page,
+    ctx: &Ctx,
+    session: &Authenticated,
+    user_code: &str,
+    notice: Option<&str>,
+    errors: FormErrors,
+    typed: Option<&CorrectForm>,
+) -> Result<Response, PageError> {
+    let desk_account = varco_app::desk::account(&state.app, &session.actor(), &ctx.request, user_code).await?;
+    let correction = match typed {
+        Some(form) => minijinja::context! {
+            tax_code => form.tax_code, first_name => form.first_name,
+            last_name => form.last_name, reason => form.reason,
+        },
+        None => minijinja::context! {
+            tax_code => desk_account.account.tax_code, first_name => desk_account.account.first_name,
+            last_name => desk_account.account.last_name, reason => "",
+        },
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    page.render_status(
+        state,
+        status,
         "desk_account.html",
         minijinja::context! {
             a => desk_account,
-            notice => notice,
-            refused => refused,
+            notice => notice.map(|d| page.text(state, &format!("desk-done-{d}"))),
+            refused => notice == Some("refused"),
+            correction => correction,
+            fe => errors,
             csrf => session.session.csrf_token,
         },
     )
+}
+
+/// The correction form.
+#[derive(Debug, Deserialize)]
+pub struct CorrectForm {
+    #[serde(default)]
+    tax_code: String,
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /desk/accounts/{user_code}/correct`: corrects the tax code and/or
+/// names; a refused value shows the page again with the error on its field.
+pub async fn correct(
+    State(state): State<WebState>,
+    page: Page,
+    ctx: Ctx,
+    Path(user_code): Path<String>,
+    form: SignedInForm<CorrectForm>,
+) -> Result<Response, PageError> {
+    let (session, form) = match form.full() {
+        Ok(pair) => pair,
+        Err(elsewhere) => return Ok(elsewhere.into_response()),
+    };
+    let correction = PersonCorrection {
+        tax_code: Some(form.tax_code.clone()),
+        first_name: Some(form.first_name.clone()),
+        last_name: Some(form.last_name.clone()),
+        reason: form.reason.clone(),
+    };
+    let result =
+        varco_app::desk::correct_person(&state.app, &session.actor(), &ctx.request, &user_code, &correction).await;
+    let (field, key) = match result {
+        Ok(true) => return Ok(back_to(&user_code, "corrected")),
+        Ok(false) => return Ok(back_to(&user_code, "unchanged")),
+        Err(AppError::Invalid { field, .. }) => match field {
+            "tax_code" => ("tax_code", "desk-correct-tax-code-invalid"),
+            "first_name" => ("first_name", "desk-correct-name-invalid"),
+            "last_name" => ("last_name", "desk-correct-name-invalid"),
+            _ => ("reason", "desk-correct-reason-missing"),
+        },
+        Err(AppError::InputTooLong) => ("reason", "desk-correct-reason-too-long"),
+        Err(AppError::Conflict { .. }) => ("tax_code", "desk-correct-tax-code-taken"),
+        Err(e) => return Err(e.into()),
+    };
+    let errors = FormErrors::on(field, page.text(&state, key));
+    render_account(&state, &page, &ctx, &session, &user_code, None, errors, Some(&form)).await
+}
+
+/// Back to the account page, saying what happened.
+fn back_to(user_code: &str, done: &str) -> Response {
+    let code = urlencoding(user_code);
+    Redirect::to(&format!("/desk/accounts/{code}?done={done}")).into_response()
 }
 
 /// An action's form: nothing besides the CSRF token, and for disabling the
@@ -193,8 +293,7 @@ pub async fn act(
         Err(AppError::Conflict { .. }) => "refused",
         Err(e) => return Err(e.into()),
     };
-    let code = urlencoding(&user_code);
-    Ok(Redirect::to(&format!("/desk/accounts/{code}?done={done}")).into_response())
+    Ok(back_to(&user_code, done))
 }
 
 /// A user code as it may go back into a path: only its own symbols.

@@ -72,6 +72,7 @@ pub fn routes() -> Router<WebState> {
         .route("/help", get(help::show))
         .route("/desk", get(desk::search))
         .route("/desk/accounts/{user_code}", get(desk::account))
+        .route("/desk/accounts/{user_code}/correct", post(desk::correct))
         .route("/desk/accounts/{user_code}/{action}", post(desk::act))
         .route(
             "/setup",
