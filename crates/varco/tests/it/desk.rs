@@ -265,8 +265,14 @@ async fn desk_reaches_its_school_and_staff_of_any_school(backend: Backend) {
             .contains(&(c.desk.user_code.clone(), Some("action=disable".to_owned())))
     );
 
+    // The operator's account page leads to the desk; a family's does not.
+    let (_, html) = page(&t, &desk, "/account").await;
+    assert!(html.contains("href=\"/desk\""), "{html}");
+
     // Someone without the desk role: no desk at all.
     let family = t.sign_in("maria.rossi", PASSWORD).await;
+    let (_, html) = page(&t, &family, "/account").await;
+    assert!(!html.contains("href=\"/desk\""), "{html}");
     let (status, _) = page(&t, &family, "/desk").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, body) = get_json(&t, &family, "/api/v1/desk/accounts?q=rossi").await;

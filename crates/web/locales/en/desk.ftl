@@ -79,3 +79,4 @@ desk-correct-name-invalid = Write the first and last name in full, 100 character
 desk-correct-reason-missing = Write the reason for the correction.
 desk-correct-reason-too-long = The reason is too long: 500 characters at most.
 desk-done-corrected = Details corrected. The person was told at the account's address.
+desk-open = Open the school office console

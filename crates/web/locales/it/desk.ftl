@@ -79,3 +79,4 @@ desk-correct-name-invalid = Scrivi il nome e il cognome per intero, al massimo 1
 desk-correct-reason-missing = Scrivi il motivo della correzione.
 desk-correct-reason-too-long = Il motivo è troppo lungo: al massimo 500 caratteri.
 desk-done-corrected = Dati corretti. Abbiamo avvisato la persona all'indirizzo dell'account.
+desk-open = Apri la console della segreteria
