@@ -411,7 +411,14 @@ pub async fn account(
         .take(RECENT_SIGN_INS)
         .map(summarise)
         .collect();
-    let events = records.iter().take(RECENT_EVENTS).map(summarise).collect();
+    // The desk's own page views are in the log, but would crowd out what
+    // happened to the account.
+    let events = records
+        .iter()
+        .filter(|r| r.event != AuditEvent::DeskAccountViewed.name())
+        .take(RECENT_EVENTS)
+        .map(summarise)
+        .collect();
     audit::record(
         &mut tx,
         app.now(),

@@ -619,6 +619,7 @@ async fn actions_through_the_api_are_audited_and_mailed(backend: Backend) {
         names.contains(&"account_disabled") && names.contains(&"account_enabled"),
         "{names:?}"
     );
+    assert!(!names.contains(&"desk_account_viewed"), "{names:?}");
     assert!(!body["sign_ins"].as_array().expect("sign-ins").is_empty(), "{body}");
 
     // Own account, cross-origin, unknown action: refused, nothing done.

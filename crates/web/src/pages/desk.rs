@@ -207,7 +207,7 @@ pub async fn correct(
 
 /// Back to the account page, saying what happened.
 fn back_to(user_code: &str, done: &str) -> Response {
-    let code = urlencoding(user_code);
+    let code = path_safe(user_code);
     Redirect::to(&format!("/desk/accounts/{code}?done={done}")).into_response()
 }
 
@@ -297,7 +297,7 @@ pub async fn act(
 }
 
 /// A user code as it may go back into a path: only its own symbols.
-fn urlencoding(user_code: &str) -> String {
+fn path_safe(user_code: &str) -> String {
     user_code.chars().filter(char::is_ascii_alphanumeric).collect()
 }
 
@@ -309,6 +309,6 @@ mod tests {
     fn actions_are_read_from_their_path() {
         assert_eq!(Action::parse("resend-activation"), Some(Action::ResendActivation));
         assert_eq!(Action::parse("delete"), None);
-        assert_eq!(urlencoding("ABCD/../x"), "ABCDx");
+        assert_eq!(path_safe("ABCD/../x"), "ABCDx");
     }
 }
