@@ -5,8 +5,8 @@ use varco_domain::account::{AccountKind, AccountStatus, Role};
 use varco_domain::password::PasswordInput;
 use varco_store::AccountFilter;
 
+use crate::account_actions::{set_enabled_in, unlock_in};
 use crate::audit::{self, AccountOrigin, AuditEvent, Target};
-use crate::credentials::{EVERY_ACCOUNT_LINK, clear_lock, spend_links};
 use crate::lookup::{find_by_user_code, find_school};
 use crate::mailed_links::{Activation, queue_activation};
 use crate::policy::check_policy;
@@ -116,35 +116,9 @@ pub async fn set_enabled(
     user_code: &str,
     enabled: bool,
 ) -> Result<bool, AppError> {
-    let now = app.now();
     let mut tx = app.store.begin().await?;
     let record = find_by_user_code(&mut tx, user_code).await?;
-    let status = if !enabled {
-        AccountStatus::Disabled
-    } else if record.password_hash.is_some() {
-        AccountStatus::Active
-    } else {
-        AccountStatus::PendingActivation
-    };
-    if enabled && record.status != AccountStatus::Disabled {
-        return Ok(false);
-    }
-    let changed = tx.set_account_status(record.id, status, now.0).await?;
-    if changed {
-        let ended = if enabled {
-            0
-        } else {
-            // A link must not bring a disabled account back when it is enabled.
-            spend_links(&mut tx, record.id, EVERY_ACCOUNT_LINK, now).await?;
-            tx.delete_sessions_of_account(record.id, None).await?
-        };
-        let event = if enabled {
-            AuditEvent::AccountEnabled { status }
-        } else {
-            AuditEvent::AccountDisabled { sessions_ended: ended }
-        };
-        audit::record(&mut tx, now, actor, ctx, (&record).into(), event).await?;
-    }
+    let changed = set_enabled_in(&mut tx, app, actor, ctx, &record, enabled).await?;
     tx.commit().await?;
     Ok(changed)
 }
@@ -153,33 +127,11 @@ pub async fn set_enabled(
 /// who has checked who is asking). Returns false when there was nothing to
 /// lift.
 pub async fn unlock(app: &App, actor: &Actor, ctx: &RequestContext, user_code: &str) -> Result<bool, AppError> {
-    let now = app.now();
     let mut tx = app.store.begin().await?;
     let record = find_by_user_code(&mut tx, user_code).await?;
-    let record = tx
-        .account_for_update(record.id)
-        .await?
-        .ok_or(AppError::NotFound("account"))?;
-    if record.failed_logins == 0 && record.blocked_until.is_none() {
-        tx.commit().await?;
-        return Ok(false);
-    }
-    clear_lock(&mut tx, app, &record).await?;
-    let was_blocked = record.blocked_until.is_some_and(|until| until > now);
-    audit::record(
-        &mut tx,
-        now,
-        actor,
-        ctx,
-        (&record).into(),
-        AuditEvent::AccountUnlocked {
-            failed_logins: record.failed_logins,
-            was_blocked,
-        },
-    )
-    .await?;
+    let changed = unlock_in(&mut tx, app, actor, ctx, &record).await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(changed)
 }
 
 /// Grants (or with `grant == false` revokes) a role. `desk` needs a school;

@@ -13,6 +13,7 @@ const USE_CASES: &[&str] = &[
     "applications",
     "authorize",
     "clients",
+    "desk",
     "email_change",
     "federation_log",
     "import",
@@ -30,6 +31,7 @@ const USE_CASES: &[&str] = &[
 
 /// The shared steps.
 const LOWER: &[&str] = &[
+    "account_actions",
     "audit",
     "client_registration",
     "credentials",

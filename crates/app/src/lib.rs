@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod applications;
 pub mod authorize;
 pub mod clients;
+pub mod desk;
 pub mod email_change;
 pub mod federation_log;
 pub mod import;
@@ -29,6 +30,7 @@ pub mod upstream;
 
 // The lower layer: the shared steps (confirm a secret, store a password,
 // issue a link, audit, queue a message, sessions, lookups, policy, views).
+mod account_actions;
 pub mod audit;
 mod client_registration;
 mod credentials;
@@ -113,6 +115,8 @@ pub struct Settings {
     pub federation: Option<federation::FederationSettings>,
     /// The upstream providers (SPID/CIE) people may sign in through.
     pub upstream: upstream_rp::UpstreamSettings,
+    /// The desk's scope rules.
+    pub desk: desk::DeskSettings,
 }
 
 impl Default for Settings {
@@ -139,6 +143,7 @@ impl Default for Settings {
             login: login_policy::LoginPolicies::default(),
             federation: None,
             upstream: upstream_rp::UpstreamSettings::default(),
+            desk: desk::DeskSettings::default(),
         }
     }
 }

@@ -28,6 +28,7 @@ use varco_domain::token::{SecretToken, TokenPurpose};
 use varco_domain::{EmailAddress, Lang, SchoolId};
 use varco_store::{AccountRecord, TokenRecord, Tx};
 
+use crate::account_actions::resend_activation_in;
 use crate::audit::{self, AuditEvent, NewPasswordRoute, ResetRequest, Target};
 use crate::credentials::{KeepSession, LinkRecipient, actor_of, link_recipient, password_for_new, store_new_password};
 use crate::login_policy::{ensure_password_allowed, password_login_in};
@@ -50,27 +51,9 @@ pub async fn resend_activation(
     ctx: &RequestContext,
     user_code: &str,
 ) -> Result<(), AppError> {
-    let now = app.now();
     let mut tx = app.store.begin().await?;
     let account = find_by_user_code(&mut tx, user_code).await?;
-    if account.status != AccountStatus::PendingActivation {
-        return Err(AppError::conflict("the account is not waiting for activation"));
-    }
-    if account.email.is_none() {
-        return Err(AppError::conflict(
-            "the account has no email address to send the link to",
-        ));
-    }
-    queue_activation(&mut tx, app, Activation::of(&account)).await?;
-    audit::record(
-        &mut tx,
-        now,
-        actor,
-        ctx,
-        (&account).into(),
-        AuditEvent::ActivationLinkSent,
-    )
-    .await?;
+    resend_activation_in(&mut tx, app, actor, ctx, &account).await?;
     tx.commit().await?;
     app.mail_queued();
     Ok(())

@@ -355,6 +355,32 @@ pub enum AuditEvent {
         /// The provider's configured name.
         provider: String,
     },
+    /// `desk_search`: a desk operator searched the accounts; `results` is
+    /// how many in the operator's scope matched (the words typed are not
+    /// kept: they may be a tax code).
+    DeskSearch {
+        /// How many accounts the search showed.
+        results: usize,
+    },
+    /// `desk_account_viewed`: a desk operator opened an account's page.
+    DeskAccountViewed,
+    /// `desk_access_refused`: a desk operator asked for an account outside
+    /// their scope (another school's family, or staff where the deployment
+    /// does not allow it); answered as if it did not exist.
+    DeskAccessRefused {
+        /// What the operator tried.
+        action: DeskAction,
+    },
+    /// `person_corrected`: a desk operator corrected the tax code and/or
+    /// names, giving a reason.
+    PersonCorrected {
+        /// The fields corrected, comma-separated (`tax_code,first_name,last_name`).
+        fields: String,
+        /// SPID/CIE identities unlinked because they vouched for the old tax code.
+        identities_unlinked: u64,
+        /// The operator's reason, on one line (at most 200 characters kept).
+        reason: String,
+    },
     /// `upstream_login`: the return from an upstream provider, signed in
     /// (with `linked` when the identity was linked just now) or refused.
     UpstreamLogin {
@@ -427,6 +453,37 @@ impl UpstreamRefusal {
             UpstreamRefusal::AccountNotActive => "account_not_active",
             UpstreamRefusal::MethodNotAllowed => "method_not_allowed",
             UpstreamRefusal::BadChoice => "bad_choice",
+        }
+    }
+}
+
+/// What a desk operator did (or tried) on an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeskAction {
+    /// Open the account's page.
+    View,
+    /// Lift the login lock.
+    Unlock,
+    /// Disable the account.
+    Disable,
+    /// Enable the account again.
+    Enable,
+    /// Send a new activation link.
+    ResendActivation,
+    /// Correct the tax code or names.
+    CorrectPerson,
+}
+
+impl DeskAction {
+    /// The stable string of the audit detail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeskAction::View => "view",
+            DeskAction::Unlock => "unlock",
+            DeskAction::Disable => "disable",
+            DeskAction::Enable => "enable",
+            DeskAction::ResendActivation => "resend_activation",
+            DeskAction::CorrectPerson => "correct_person",
         }
     }
 }
@@ -541,6 +598,10 @@ impl AuditEvent {
             AuditEvent::OidcGrantRevoked { .. } => "oidc_grant_revoked",
             AuditEvent::UpstreamLoginStarted { .. } => "upstream_login_started",
             AuditEvent::UpstreamLogin { .. } => "upstream_login",
+            AuditEvent::DeskSearch { .. } => "desk_search",
+            AuditEvent::DeskAccountViewed => "desk_account_viewed",
+            AuditEvent::DeskAccessRefused { .. } => "desk_access_refused",
+            AuditEvent::PersonCorrected { .. } => "person_corrected",
         }
     }
 
@@ -558,6 +619,7 @@ impl AuditEvent {
             AuditEvent::OidcAuthorization { refusal, .. } => refusal.is_some(),
             AuditEvent::OidcTokenRefused { .. } => true,
             AuditEvent::UpstreamLogin { refusal, .. } => refusal.is_some(),
+            AuditEvent::DeskAccessRefused { .. } => true,
             _ => false,
         };
         if failed { Outcome::Failure } else { Outcome::Success }
@@ -583,7 +645,25 @@ impl AuditEvent {
             | AuditEvent::PasswordChangeRequired
             | AuditEvent::ActivationLinkSent
             | AuditEvent::SchoolCreated
-            | AuditEvent::SetupLinkIssued => None,
+            | AuditEvent::SetupLinkIssued
+            | AuditEvent::DeskAccountViewed => None,
+            AuditEvent::DeskSearch { results } => Some(format!("results={results}")),
+            AuditEvent::DeskAccessRefused { action } => Some(format!("action={}", action.as_str())),
+            AuditEvent::PersonCorrected {
+                fields,
+                identities_unlinked,
+                reason,
+            } => {
+                let reason: String = reason
+                    .chars()
+                    .map(|c| if c.is_control() || c == '"' { ' ' } else { c })
+                    .take(200)
+                    .collect();
+                Some(format!(
+                    "fields={fields} identities_unlinked={identities_unlinked} reason=\"{}\"",
+                    reason.trim()
+                ))
+            }
             AuditEvent::AccountLocked { failed_logins } => Some(format!("failed_logins={failed_logins}")),
             AuditEvent::AccountUnlocked {
                 failed_logins,
@@ -1146,6 +1226,31 @@ mod tests {
                 "upstream_login",
                 "failure",
                 Some("provider=gateway refused=acr_too_low"),
+            ),
+            (
+                E::DeskSearch { results: 3 },
+                "desk_search",
+                "success",
+                Some("results=3"),
+            ),
+            (E::DeskAccountViewed, "desk_account_viewed", "success", None),
+            (
+                E::PersonCorrected {
+                    fields: "tax_code,last_name".into(),
+                    identities_unlinked: 1,
+                    reason: "CF errato \"sul\"\nmodulo".into(),
+                },
+                "person_corrected",
+                "success",
+                Some("fields=tax_code,last_name identities_unlinked=1 reason=\"CF errato  sul  modulo\""),
+            ),
+            (
+                E::DeskAccessRefused {
+                    action: DeskAction::Disable,
+                },
+                "desk_access_refused",
+                "failure",
+                Some("action=disable"),
             ),
         ];
         for (event, name, outcome, detail) in cases {

@@ -182,6 +182,28 @@ pub enum OutboundMessage {
         /// Where to get help.
         help_url: String,
     },
+    /// A school's desk corrected the person's tax code or names: what
+    /// changed, and whom to ask if it looks wrong.
+    PersonCorrected {
+        /// The owner's given name (as corrected), for the greeting.
+        first_name: String,
+        /// The owner's family name (as corrected).
+        last_name: String,
+        /// The account's user code.
+        user_code: String,
+        /// The account's school.
+        school_name: String,
+        /// The tax code was corrected.
+        tax_code_changed: bool,
+        /// The last 4 characters of the tax code now on file.
+        tax_code_last4: String,
+        /// The given or family name was corrected.
+        names_changed: bool,
+        /// As people read it, in the school's zone, e.g. `23/11/2026 12:26`.
+        corrected_at: String,
+        /// Where to get help.
+        help_url: String,
+    },
 }
 
 /// An outbox row that is not a message Varco knows.
@@ -208,6 +230,7 @@ impl OutboundMessage {
         "email_change_requested_notice",
         "sign_in_with_spid_cie",
         "account_welcome_spid_cie",
+        "person_corrected",
     ];
 
     /// The template this message is rendered with.
@@ -223,6 +246,7 @@ impl OutboundMessage {
             OutboundMessage::EmailChangeRequestedNotice { .. } => "email_change_requested_notice",
             OutboundMessage::SignInWithSpidCie { .. } => "sign_in_with_spid_cie",
             OutboundMessage::AccountWelcomeSpidCie { .. } => "account_welcome_spid_cie",
+            OutboundMessage::PersonCorrected { .. } => "person_corrected",
         }
     }
 

@@ -116,6 +116,12 @@ const BUILT_IN: &[(&str, &str)] = embedded![
     "en/account_welcome_spid_cie/subject.txt",
     "en/account_welcome_spid_cie/body.txt",
     "en/account_welcome_spid_cie/body.html",
+    "it/person_corrected/subject.txt",
+    "it/person_corrected/body.txt",
+    "it/person_corrected/body.html",
+    "en/person_corrected/subject.txt",
+    "en/person_corrected/body.txt",
+    "en/person_corrected/body.html",
 ];
 
 /// The school a message is about, for the footer (and for per-school templates).
@@ -586,7 +592,34 @@ mod tests {
             email_change_requested_notice(24),
             sign_in_with_spid_cie(Some("30/09/2026")),
             account_welcome_spid_cie(),
+            person_corrected(),
         ]
+    }
+
+    fn person_corrected() -> OutboundMessage {
+        OutboundMessage::PersonCorrected {
+            first_name: "Giulia".into(),
+            last_name: "Rossi".into(),
+            user_code: "ABCD23456".into(),
+            school_name: "IC Via Roma".into(),
+            tax_code_changed: true,
+            tax_code_last4: "123X".into(),
+            names_changed: false,
+            corrected_at: "23/11/2026 12:26".into(),
+            help_url: "https://varco.example/help".into(),
+        }
+    }
+
+    #[test]
+    fn a_correction_says_what_changed_and_no_more() {
+        let renderer = renderer(&config());
+        for (lang, tax_code, name) in [("it", "termina con", "il nome:"), ("en", "ends in", "the name:")] {
+            let message = renderer.render(&input(&person_corrected(), lang)).unwrap();
+            for body in [&message.text, &message.html] {
+                assert!(body.contains(tax_code) && body.contains("123X"), "{body}");
+                assert!(!body.contains(name), "{body}");
+            }
+        }
     }
 
     /// The sample of one template.

@@ -123,6 +123,41 @@ pub struct AccountFilter<'a> {
     pub offset: i64,
 }
 
+/// What a desk search looks for: any of these may match (each `None` is
+/// left out), within `scope`.
+#[derive(Debug, Clone, Default)]
+pub struct AccountSearch<'a> {
+    /// An exact tax code (upper case).
+    pub tax_code: Option<&'a str>,
+    /// An exact user code (as stored).
+    pub user_code: Option<&'a str>,
+    /// An exact address (compared case-insensitively).
+    pub email: Option<&'a str>,
+    /// Words found anywhere in "first last" or "last first" (lower case, no
+    /// `%` or `_`).
+    pub name: Option<&'a str>,
+    /// Which accounts may be found at all.
+    pub scope: SearchScope<'a>,
+    /// Most rows returned.
+    pub limit: i64,
+}
+
+/// Which accounts a search may find.
+#[derive(Debug, Clone, Default)]
+pub enum SearchScope<'a> {
+    /// Every account (an admin).
+    #[default]
+    Everything,
+    /// The accounts of these schools, and staff of any school when
+    /// `staff_any_school` (a desk operator).
+    Schools {
+        /// The schools of the operator's desk roles.
+        school_ids: &'a [SchoolId],
+        /// Whether staff accounts of every school are in scope.
+        staff_any_school: bool,
+    },
+}
+
 /// The columns of an [`AccountRecord`], with the school joined as `s`; for
 /// joins in other modules ([`crate::oidc`]), read back with [`from_row`].
 macro_rules! account_columns {
@@ -379,6 +414,69 @@ impl Tx {
         .fetch_all(self.conn())
         .await?;
         rows.iter().map(from_row).collect()
+    }
+
+    /// The accounts a desk search finds, by family name, given name and id.
+    /// Takes no lock.
+    pub async fn search_accounts(&mut self, search: &AccountSearch<'_>) -> Result<Vec<AccountRecord>, StoreError> {
+        let scope = match search.scope {
+            SearchScope::Everything => "1 = 1".to_owned(),
+            SearchScope::Schools {
+                school_ids,
+                staff_any_school,
+            } => {
+                // Row ids from the database, written as integer literals.
+                let ids: Vec<String> = school_ids.iter().map(|id| id.0.to_string()).collect();
+                let schools = if ids.is_empty() {
+                    "1 = 0".to_owned()
+                } else {
+                    format!("a.school_id IN ({})", ids.join(", "))
+                };
+                if staff_any_school {
+                    format!("(a.kind = 'staff' OR {schools})")
+                } else {
+                    schools
+                }
+            }
+        };
+        let name = search.name.map(|n| format!("%{n}%"));
+        let rows = sqlx::query(&format!(
+            "{SELECT} WHERE (a.tax_code = $1 OR a.user_code = $2 OR lower(a.email) = $3 \
+             OR lower(a.first_name || ' ' || a.last_name) LIKE $4 \
+             OR lower(a.last_name || ' ' || a.first_name) LIKE $4) AND {scope} \
+             ORDER BY a.last_name, a.first_name, a.id LIMIT $5"
+        ))
+        .bind(search.tax_code)
+        .bind(search.user_code)
+        .bind(search.email.map(str::to_lowercase))
+        .bind(name)
+        .bind(search.limit)
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Corrects the person's tax code and names (a desk correction). A tax
+    /// code another account of the school has is [`StoreError::Conflict`].
+    pub async fn correct_person(
+        &mut self,
+        id: AccountId,
+        tax_code: &str,
+        first_name: &str,
+        last_name: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE accounts SET tax_code = $2, first_name = $3, last_name = $4, updated_at = $5 WHERE id = $1",
+        )
+        .bind(id.0)
+        .bind(tax_code)
+        .bind(first_name)
+        .bind(last_name)
+        .bind(now)
+        .execute(self.conn())
+        .await?;
+        Ok(())
     }
 
     /// Tax code → account id for every account of a school (for the roster import).

@@ -37,7 +37,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
-pub use accounts::{AccountFilter, AccountRecord, NewAccount, RosterUpdate};
+pub use accounts::{AccountFilter, AccountRecord, AccountSearch, NewAccount, RosterUpdate, SearchScope};
 pub use audit::{AuditFilter, AuditRecord, NewAuditEvent};
 pub use email_changes::{EmailChangeRecord, NewEmailChange};
 pub use error::StoreError;

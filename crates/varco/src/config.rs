@@ -218,6 +218,26 @@ pub struct Config {
     pub federation: Option<FederationConfig>,
     /// `[[upstream]]`: the SPID/CIE providers people sign in through (file only).
     pub upstream: Vec<UpstreamConfig>,
+    /// `[desk]`: the secretariat's console.
+    pub desk: DeskConfig,
+}
+
+/// `[desk]`: which accounts a school's desk reaches.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeskConfig {
+    /// Staff accounts of any school may be found and recovered from any
+    /// school's desk (the national portal's rule); family accounts only by
+    /// their own school.
+    pub staff_recovery_any_school: bool,
+}
+
+impl Default for DeskConfig {
+    fn default() -> Self {
+        DeskConfig {
+            staff_recovery_any_school: true,
+        }
+    }
 }
 
 /// `[oidc]`: the provider's key-encryption key and token lifetimes.
@@ -291,6 +311,7 @@ impl Default for Config {
             login: LoginConfig::default(),
             federation: None,
             upstream: Vec::new(),
+            desk: DeskConfig::default(),
         }
     }
 }
@@ -298,6 +319,7 @@ impl Default for Config {
 /// The top-level keys the environment may set; other `VARCO_*` variables
 /// (for example `VARCO_CONFIG` or test settings) are not configuration.
 const ENV_KEYS: &[&str] = &[
+    "desk",
     "oidc",
     "federation",
     "login",
@@ -546,6 +568,9 @@ impl Config {
             login: self.login.policies()?,
             federation,
             upstream,
+            desk: varco_app::desk::DeskSettings {
+                staff_recovery_any_school: self.desk.staff_recovery_any_school,
+            },
             ..Settings::default()
         })
     }

@@ -137,6 +137,9 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/email_link_invalid.html"),
     ),
     ("sessions.html", include_str!("../templates/sessions.html")),
+    ("desk.html", include_str!("../templates/desk.html")),
+    ("desk_account.html", include_str!("../templates/desk_account.html")),
+    ("desk_confirm.html", include_str!("../templates/desk_confirm.html")),
     (
         "password_change.html",
         include_str!("../templates/password_change.html"),

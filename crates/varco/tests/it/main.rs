@@ -10,6 +10,7 @@ mod account_settings;
 mod api;
 mod browser;
 mod cli;
+mod desk;
 mod federation;
 mod federation_hostile;
 mod federation_peers;

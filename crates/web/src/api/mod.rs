@@ -14,6 +14,8 @@ use utoipa::{OpenApi, ToSchema};
 use varco_app::accounts::AccountView;
 use varco_app::login_policy::PasswordNotice;
 
+mod desk;
+
 use crate::WebState;
 use crate::problem::{ApiError, Problem, WebError};
 use crate::ratelimit::{Attempt, IpLimiter, failed_link_use, failed_sign_in};
@@ -30,6 +32,16 @@ pub fn routes() -> Router<WebState> {
         .route("/password/change", post(change_password))
         .route("/password/forgot", post(forgot_password))
         .route("/password/reset", post(reset_password))
+        .route("/desk/accounts", get(desk::search))
+        .route("/desk/accounts/{user_code}", get(desk::account))
+        .route("/desk/accounts/{user_code}/unlock", post(desk::unlock))
+        .route("/desk/accounts/{user_code}/disable", post(desk::disable))
+        .route("/desk/accounts/{user_code}/enable", post(desk::enable))
+        .route(
+            "/desk/accounts/{user_code}/resend-activation",
+            post(desk::resend_activation),
+        )
+        .route("/desk/accounts/{user_code}/correct", post(desk::correct))
         .fallback(not_found)
 }
 
@@ -175,7 +187,7 @@ pub struct LoginResponse {
 }
 
 /// Takes a cell of `limiter` for the request's address (429 when none is left).
-fn throttle(limiter: &IpLimiter, ctx: &Ctx) -> Result<Attempt, WebError> {
+pub(crate) fn throttle(limiter: &IpLimiter, ctx: &Ctx) -> Result<Attempt, WebError> {
     limiter.attempt(ctx.ip).map_err(WebError::Throttled)
 }
 
@@ -395,7 +407,21 @@ pub async fn healthz(State(state): State<WebState>) -> Response {
         title = "Varco",
         description = "Identity, credentials and account recovery for Italian schools."
     ),
-    paths(login, logout, me, change_password, forgot_password, reset_password),
+    paths(
+        login,
+        logout,
+        me,
+        change_password,
+        forgot_password,
+        reset_password,
+        desk::search,
+        desk::account,
+        desk::unlock,
+        desk::disable,
+        desk::enable,
+        desk::resend_activation,
+        desk::correct
+    ),
     components(schemas(
         LoginRequest,
         LoginResponse,
@@ -407,7 +433,15 @@ pub async fn healthz(State(state): State<WebState>) -> Response {
         crate::problem::FeedbackJson,
         ForgotPasswordRequest,
         AcceptedResponse,
-        ResetPasswordRequest
+        ResetPasswordRequest,
+        desk::DeskSearchResponse,
+        desk::DeskAccountSummaryJson,
+        desk::DeskAccountJson,
+        desk::LinkedIdentityJson,
+        desk::SessionSummaryJson,
+        desk::EventJson,
+        desk::DeskActionResponse,
+        desk::CorrectPersonRequest
     ))
 )]
 /// The OpenAPI document of the JSON API.
@@ -430,7 +464,7 @@ mod tests {
     fn every_endpoint_documents_the_shared_answers() {
         let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
         let paths = doc["paths"].as_object().unwrap();
-        assert_eq!(paths.len(), 6);
+        assert_eq!(paths.len(), 13);
         for (path, item) in paths {
             for (method, operation) in item.as_object().unwrap() {
                 let responses = operation["responses"].as_object().unwrap();

@@ -2,6 +2,7 @@
 //! carries a CSRF token and every text comes from the Fluent files.
 
 mod account;
+mod desk;
 mod email;
 pub(crate) mod form;
 mod help;
@@ -69,6 +70,10 @@ pub fn routes() -> Router<WebState> {
                 .layer(no_referrer()),
         )
         .route("/help", get(help::show))
+        .route("/desk", get(desk::search))
+        .route("/desk/accounts/{user_code}", get(desk::account))
+        .route("/desk/accounts/{user_code}/correct", post(desk::correct))
+        .route("/desk/accounts/{user_code}/{action}", post(desk::act))
         .route(
             "/setup",
             // The setup page carries its one-time token in the URL: never leak it as a referrer.
