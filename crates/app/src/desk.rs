@@ -21,10 +21,10 @@
 //!
 //! Every call is audited with the operator as actor: searches (how many
 //! results, never the words typed), page views, and each action with the
-//! same events the command line writes (see [`crate::account_actions`]).
+//! same events the command line writes (see `account_actions`).
 //! Corrections of the tax code or names need a reason, are audited with
 //! it, and are told to the account's address.
-//! The in-person identity check and recovery letter build on [`open`].
+//! The in-person identity check and recovery letter build on `open`.
 
 use serde::Serialize;
 use varco_domain::account::{AccountKind, AccountStatus, Role};
