@@ -83,7 +83,8 @@ fi
 log "building release binaries"
 cargo build --release -p varco -p varco-bench
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-VARCO="$TARGET/release/varco"
+# VARCO_BENCH_VARCO: another varco binary to measure (an A/B run of two builds).
+VARCO="${VARCO_BENCH_VARCO:-$TARGET/release/varco}"
 BENCH="$TARGET/release/varco-bench"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/varco-bench.XXXXXX")
