@@ -8,6 +8,10 @@
 //! default) unless that one, or a more urgent one, already went out for the
 //! same password. A server that was down for a week therefore sends one
 //! reminder, not three.
+//!
+//! `retention`: the identity documents of decided email-change requests are
+//! deleted (the file, and the row's document, tax code and phone) once the
+//! decision is `[requests] retention_days` old. Each deletion is audited.
 
 use serde::Serialize;
 use varco_domain::AccountId;
@@ -15,12 +19,12 @@ use varco_domain::account::AccountKind;
 use varco_domain::clock::Timestamp;
 use varco_domain::outbound::OutboundMessage;
 
-use crate::audit::{self, AuditEvent, ExpiryReminder};
+use crate::audit::{self, AuditEvent, ExpiryReminder, Target};
 use crate::mail::{Mail, enqueue, format_date, lang_of};
 use crate::{Actor, App, AppError, RequestContext};
 
 /// The jobs `varco jobs run NAME` knows.
-pub const JOBS: &[&str] = &["expiry-reminders"];
+pub const JOBS: &[&str] = &["expiry-reminders", "retention"];
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct ReminderReport {
@@ -157,4 +161,48 @@ pub async fn run_daily_if_due(app: &App, node: &str) -> Result<bool, AppError> {
     tracing::info!(examined = report.examined, sent = report.sent, "expiry reminders done");
     app.store.finish_job("expiry-reminders", &period, app.now().0).await?;
     Ok(true)
+}
+
+/// What a `retention` run did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct RetentionReport {
+    /// Documents deleted.
+    pub deleted: usize,
+}
+
+/// Deletes the documents of requests decided more than the retention
+/// period ago: the file first, then the row's copy of personal data.
+pub async fn retention(app: &App) -> Result<RetentionReport, AppError> {
+    let now = app.now();
+    let cutoff = now.plus_secs(-app.settings.requests.retention_days.max(0) * 86_400);
+    let due = {
+        let mut tx = app.store.begin_read().await?;
+        let due = tx.requests_due_for_retention(cutoff.0).await?;
+        tx.commit().await?;
+        due
+    };
+    let mut report = RetentionReport::default();
+    for request in due {
+        if let Some(file) = &request.document_file {
+            crate::documents::remove(app, file).await?;
+        }
+        let mut tx = app.store.begin().await?;
+        if tx.scrub_request(request.id, now.0).await? {
+            audit::record(
+                &mut tx,
+                now,
+                &Actor::System,
+                &RequestContext::default(),
+                Target::School(&request.school_code),
+                AuditEvent::ChangeRequest {
+                    step: varco_domain::audit::RequestStep::DocumentDeleted,
+                    number: request.number.clone(),
+                },
+            )
+            .await?;
+            report.deleted += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(report)
 }

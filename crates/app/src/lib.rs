@@ -22,6 +22,7 @@ pub mod oauth_tokens;
 pub mod outbox;
 pub mod password;
 pub mod recovery;
+pub mod requests;
 pub mod schools;
 pub mod session_list;
 pub mod setup;
@@ -32,6 +33,7 @@ pub mod upstream;
 pub mod audit;
 mod client_registration;
 mod credentials;
+pub mod documents;
 mod error;
 pub mod federation;
 pub mod gates;
@@ -113,6 +115,26 @@ pub struct Settings {
     pub federation: Option<federation::FederationSettings>,
     /// The upstream providers (SPID/CIE) people may sign in through.
     pub upstream: upstream_rp::UpstreamSettings,
+    /// Public email-change requests: where documents go, how long they stay.
+    pub requests: RequestSettings,
+}
+
+/// `[requests]`: public email-change requests.
+#[derive(Debug, Clone)]
+pub struct RequestSettings {
+    /// Where the encrypted identity documents are written (never served).
+    pub documents_dir: std::path::PathBuf,
+    /// Days after the decision before the `retention` job deletes a document.
+    pub retention_days: i64,
+}
+
+impl Default for RequestSettings {
+    fn default() -> Self {
+        RequestSettings {
+            documents_dir: std::path::PathBuf::from("./varco-data/requests"),
+            retention_days: 30,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -139,6 +161,7 @@ impl Default for Settings {
             login: login_policy::LoginPolicies::default(),
             federation: None,
             upstream: upstream_rp::UpstreamSettings::default(),
+            requests: RequestSettings::default(),
         }
     }
 }

@@ -110,6 +110,24 @@ const BUILT_IN: &[(&str, &str)] = embedded![
     "en/sign_in_with_spid_cie/subject.txt",
     "en/sign_in_with_spid_cie/body.txt",
     "en/sign_in_with_spid_cie/body.html",
+    "it/email_change_request_received/subject.txt",
+    "it/email_change_request_received/body.txt",
+    "it/email_change_request_received/body.html",
+    "en/email_change_request_received/subject.txt",
+    "en/email_change_request_received/body.txt",
+    "en/email_change_request_received/body.html",
+    "it/email_change_request_school_notice/subject.txt",
+    "it/email_change_request_school_notice/body.txt",
+    "it/email_change_request_school_notice/body.html",
+    "en/email_change_request_school_notice/subject.txt",
+    "en/email_change_request_school_notice/body.txt",
+    "en/email_change_request_school_notice/body.html",
+    "it/email_change_request_rejected/subject.txt",
+    "it/email_change_request_rejected/body.txt",
+    "it/email_change_request_rejected/body.html",
+    "en/email_change_request_rejected/subject.txt",
+    "en/email_change_request_rejected/body.txt",
+    "en/email_change_request_rejected/body.html",
 ];
 
 /// The school a message is about, for the footer (and for per-school templates).
@@ -541,6 +559,25 @@ mod tests {
             email_changed_notice(7),
             email_change_requested_notice(24),
             sign_in_with_spid_cie(Some("30/09/2026")),
+            OutboundMessage::EmailChangeRequestReceived {
+                first_name: "Giulia".into(),
+                request_number: "R-2026-7KQ2M9".into(),
+                status_link: "https://varco.example/requests/email-change/status/tok".into(),
+            },
+            OutboundMessage::EmailChangeRequestSchoolNotice {
+                first_name: "Giulia".into(),
+                last_name: "Rossi".into(),
+                request_number: "R-2026-7KQ2M9".into(),
+                class_name: "3B".into(),
+                building: "Plesso Garibaldi".into(),
+                desk_link: "https://varco.example/desk/requests/7".into(),
+            },
+            OutboundMessage::EmailChangeRequestRejected {
+                first_name: "Giulia".into(),
+                request_number: "R-2026-7KQ2M9".into(),
+                reason: "Il documento non è leggibile.".into(),
+                form_link: "https://varco.example/requests/email-change".into(),
+            },
         ]
     }
 

@@ -218,6 +218,23 @@ pub struct Config {
     pub federation: Option<FederationConfig>,
     /// `[[upstream]]`: the SPID/CIE providers people sign in through (file only).
     pub upstream: Vec<UpstreamConfig>,
+    /// `[requests]`: public email-change requests.
+    pub requests: RequestsConfig,
+}
+
+/// `[requests]`: public email-change requests.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RequestsConfig {
+    /// Days after the decision before `varco jobs run retention` deletes a
+    /// request's identity document.
+    pub retention_days: u32,
+}
+
+impl Default for RequestsConfig {
+    fn default() -> Self {
+        RequestsConfig { retention_days: 30 }
+    }
 }
 
 /// `[oidc]`: the provider's key-encryption key and token lifetimes.
@@ -291,6 +308,7 @@ impl Default for Config {
             login: LoginConfig::default(),
             federation: None,
             upstream: Vec::new(),
+            requests: RequestsConfig::default(),
         }
     }
 }
@@ -318,6 +336,7 @@ const ENV_KEYS: &[&str] = &[
     "helpdesk",
     "trusted_proxies",
     "branding",
+    "requests",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -546,6 +565,10 @@ impl Config {
             login: self.login.policies()?,
             federation,
             upstream,
+            requests: varco_app::RequestSettings {
+                documents_dir: self.data_dir.join("requests"),
+                retention_days: i64::from(self.requests.retention_days),
+            },
             ..Settings::default()
         })
     }

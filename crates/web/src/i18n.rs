@@ -63,6 +63,7 @@ const SOURCES: [(Lang, &[&str]); 2] = [
             include_str!("../locales/it/oidc.ftl"),
             include_str!("../locales/it/login_policy.ftl"),
             include_str!("../locales/it/upstream.ftl"),
+            include_str!("../locales/it/requests.ftl"),
         ],
     ),
     (
@@ -74,6 +75,7 @@ const SOURCES: [(Lang, &[&str]); 2] = [
             include_str!("../locales/en/oidc.ftl"),
             include_str!("../locales/en/login_policy.ftl"),
             include_str!("../locales/en/upstream.ftl"),
+            include_str!("../locales/en/requests.ftl"),
         ],
     ),
 ];

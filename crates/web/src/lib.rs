@@ -47,6 +47,8 @@ pub struct RateLimits {
     pub api_per_minute: u32,
     /// Forgot-password requests and failed link uses per address per minute.
     pub recovery_per_minute: u32,
+    /// Public email-change requests per address per minute.
+    pub requests_per_minute: u32,
     /// IPv6 addresses share one budget per network of this prefix length.
     pub ipv6_prefix: u8,
 }
@@ -57,6 +59,7 @@ impl Default for RateLimits {
             login_per_minute: 30,
             api_per_minute: 600,
             recovery_per_minute: 10,
+            requests_per_minute: 3,
             ipv6_prefix: 64,
         }
     }
@@ -110,6 +113,8 @@ pub struct WebState {
     pub api_limiter: IpLimiter,
     /// Forgot-password requests and failed link uses, per address.
     pub recovery_limiter: IpLimiter,
+    /// Public email-change requests, per address.
+    pub requests_limiter: IpLimiter,
 }
 
 impl WebState {
@@ -125,6 +130,7 @@ impl WebState {
             login_limiter: IpLimiter::per_minute(limits.login_per_minute, limits.ipv6_prefix),
             api_limiter: IpLimiter::per_minute(limits.api_per_minute, limits.ipv6_prefix),
             recovery_limiter: IpLimiter::per_minute(limits.recovery_per_minute, limits.ipv6_prefix),
+            requests_limiter: IpLimiter::per_minute(limits.requests_per_minute, limits.ipv6_prefix),
             config: Arc::new(config),
             i18n,
             templates,
@@ -134,7 +140,12 @@ impl WebState {
     /// Periodic trimming: every limiter forgets the addresses whose budget is
     /// full again, so memory stays bounded whatever addresses come by.
     pub fn upkeep(&self) {
-        for limiter in [&self.login_limiter, &self.api_limiter, &self.recovery_limiter] {
+        for limiter in [
+            &self.login_limiter,
+            &self.api_limiter,
+            &self.recovery_limiter,
+            &self.requests_limiter,
+        ] {
             limiter.shrink();
         }
     }
