@@ -146,21 +146,29 @@ pub fn daily_period(now: Timestamp) -> String {
     now.to_rfc3339().get(0..10).unwrap_or("unknown").to_owned()
 }
 
-/// Runs the daily jobs if this node wins today's claim. Returns whether it ran.
+/// Runs the daily jobs (expiry reminders, request document retention), each
+/// if this node wins its claim for today. Returns whether the reminders ran.
 pub async fn run_daily_if_due(app: &App, node: &str) -> Result<bool, AppError> {
     let now = app.now();
     let period = daily_period(now);
-    if !app
+    let reminded = if app
         .store
         .claim_job("expiry-reminders", &period, node, now.0, 3600)
         .await?
     {
-        return Ok(false);
+        let report = expiry_reminders(app).await?;
+        tracing::info!(examined = report.examined, sent = report.sent, "expiry reminders done");
+        app.store.finish_job("expiry-reminders", &period, app.now().0).await?;
+        true
+    } else {
+        false
+    };
+    if app.store.claim_job("retention", &period, node, now.0, 3600).await? {
+        let report = retention(app).await?;
+        tracing::info!(deleted = report.deleted, "request document retention done");
+        app.store.finish_job("retention", &period, app.now().0).await?;
     }
-    let report = expiry_reminders(app).await?;
-    tracing::info!(examined = report.examined, sent = report.sent, "expiry reminders done");
-    app.store.finish_job("expiry-reminders", &period, app.now().0).await?;
-    Ok(true)
+    Ok(reminded)
 }
 
 /// What a `retention` run did.

@@ -770,6 +770,152 @@ async fn retention_deletes_documents_after_the_period(backend: Backend) {
     t.stop().await;
 }
 
+async fn json_api_lists_shows_and_decides(backend: Backend) {
+    let Some(t) = TestApp::spawn_with(
+        backend,
+        Options {
+            tweak: Box::new(no_limit),
+            ..Options::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    t.add_school().await;
+    add_other_school(&t).await;
+    let parent = t.add_account(1, OLD_EMAIL, None, Some(PASSWORD)).await;
+    let desk = t.add_account(2, "segreteria@example.org", None, Some(PASSWORD)).await;
+    let stranger = t
+        .add_account(4, "altra.segreteria@example.org", None, Some(PASSWORD))
+        .await;
+    grant_desk(&t, &desk.user_code, SCHOOL).await;
+    grant_desk(&t, &stranger.user_code, OTHER_SCHOOL).await;
+    let (first, _) = file_request(&t, &parent.tax_code).await;
+    let (second, _) = file_request(&t, &tax_code(9)).await;
+    let first_id = request_id(&t, &first).await;
+    let second_id = request_id(&t, &second).await;
+    let api = |path: &str| t.url(&format!("/api/v1/desk/requests{path}"));
+
+    let r = client().get(api("")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let family = operator_client(&t, &parent.user_code).await;
+    assert_eq!(
+        family.get(api("")).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+
+    let ours = operator_client(&t, &desk.user_code).await;
+    let list: serde_json::Value = ours.get(api("")).send().await.unwrap().json().await.unwrap();
+    let numbers: Vec<&str> = list["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(numbers, [first.as_str(), second.as_str()]);
+    let r = ours.get(api("?status=bogus")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    for path in ["/abc", "/0", "/999999", "/-1"] {
+        assert_eq!(
+            ours.get(api(path)).send().await.unwrap().status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+
+    let other = operator_client(&t, &stranger.user_code).await;
+    let r = other.get(api(&format!("/{first_id}"))).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = other
+        .post(api(&format!("/{first_id}/reject")))
+        .json(&serde_json::json!({ "reason": "no" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let other_list: serde_json::Value = other
+        .get(api("?status=all"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(other_list["requests"].as_array().unwrap().len(), 0);
+
+    let detail: serde_json::Value = ours
+        .get(api(&format!("/{first_id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["request"]["number"], first.as_str());
+    assert_eq!(detail["request"]["status"], "received");
+    let candidate = &detail["candidates"][0];
+    assert_eq!(candidate["user_code"], parent.user_code.as_str());
+    assert_eq!(candidate["matched_by"], "tax_code");
+
+    let r = ours
+        .post(api(&format!("/{first_id}/approve")))
+        .json(&serde_json::json!({ "account": parent.user_code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let approved: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(approved["status"], "approved");
+    let r = ours
+        .post(api(&format!("/{first_id}/approve")))
+        .json(&serde_json::json!({ "account": parent.user_code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+
+    let r = ours
+        .post(api(&format!("/{second_id}/reject")))
+        .json(&serde_json::json!({ "reason": "" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = ours
+        .post(api(&format!("/{second_id}/reject")))
+        .json(&serde_json::json!({ "reason": "Nessuno studente con questo nome." }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let rejected: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(rejected["status"], "rejected");
+    assert_eq!(rejected["reason"], "Nessuno studente con questo nome.");
+    let pending: serde_json::Value = ours.get(api("")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(pending["requests"].as_array().unwrap().len(), 0);
+
+    let doc: serde_json::Value = client()
+        .get(t.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/api/v1/desk/requests",
+        "/api/v1/desk/requests/{id}",
+        "/api/v1/desk/requests/{id}/approve",
+        "/api/v1/desk/requests/{id}/reject",
+        "/api/v1/login",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} is not documented");
+    }
+    t.stop().await;
+}
+
 both_backends!(
     submit_ok_mails_and_encrypts,
     bad_inputs_store_nothing,
@@ -777,4 +923,5 @@ both_backends!(
     operators_see_only_their_school_and_approve,
     reject_mails_the_reason,
     retention_deletes_documents_after_the_period,
+    json_api_lists_shows_and_decides,
 );

@@ -4,6 +4,8 @@
 //! header; endpoints with a body require `application/json` and at most
 //! 64 KiB. Errors are RFC 9457 problems, made in `problem.rs`.
 
+mod requests;
+
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -30,6 +32,7 @@ pub fn routes() -> Router<WebState> {
         .route("/password/change", post(change_password))
         .route("/password/forgot", post(forgot_password))
         .route("/password/reset", post(reset_password))
+        .merge(requests::routes())
         .fallback(not_found)
 }
 
@@ -416,6 +419,7 @@ pub struct ApiDoc;
 /// `GET /api/openapi.json`: the OpenAPI document, with this build's version.
 pub async fn openapi_json() -> Response {
     let mut doc = ApiDoc::openapi();
+    doc.merge(requests::RequestsApiDoc::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     Json(doc).into_response()
 }
