@@ -565,7 +565,7 @@ pub async fn get(
         .request_candidates(
             record.school_id,
             &record.requester_tax_code,
-            &[
+            [
                 (&record.student_first_name, &record.student_last_name),
                 (&record.requester_first_name, &record.requester_last_name),
             ],

@@ -355,31 +355,30 @@ impl Tx {
     }
 
     /// Accounts of `school_id` that may be the one a request is about: the
-    /// requester's tax code, or the requester's or the student's name.
+    /// requester's tax code, or one of two (given, family) names, compared
+    /// without case. At most 20, by id.
     pub async fn request_candidates(
         &mut self,
         school_id: SchoolId,
         tax_code: &str,
-        names: &[(&str, &str)],
+        names: [(&str, &str); 2],
     ) -> Result<Vec<AccountRecord>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {} FROM accounts a JOIN schools s ON s.id = a.school_id WHERE a.school_id = $1 \
-             ORDER BY a.id LIMIT 500",
+             AND ((a.tax_code = $2 AND $2 <> '') \
+             OR (lower(a.first_name) = lower($3) AND lower(a.last_name) = lower($4)) \
+             OR (lower(a.first_name) = lower($5) AND lower(a.last_name) = lower($6))) \
+             ORDER BY a.id LIMIT 20",
             account_columns!()
         ))
         .bind(school_id.0)
+        .bind(tax_code)
+        .bind(names[0].0.trim())
+        .bind(names[0].1.trim())
+        .bind(names[1].0.trim())
+        .bind(names[1].1.trim())
         .fetch_all(self.conn())
         .await?;
-        let accounts: Vec<AccountRecord> = rows.iter().map(account_from_row).collect::<Result<_, _>>()?;
-        let same = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
-        Ok(accounts
-            .into_iter()
-            .filter(|a| {
-                (!tax_code.is_empty() && a.tax_code.as_str() == tax_code)
-                    || names
-                        .iter()
-                        .any(|(first, last)| same(&a.first_name, first) && same(&a.last_name, last))
-            })
-            .collect())
+        rows.iter().map(account_from_row).collect()
     }
 }

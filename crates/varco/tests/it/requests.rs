@@ -859,6 +859,37 @@ async fn json_api_lists_shows_and_decides(backend: Backend) {
     assert_eq!(candidate["user_code"], parent.user_code.as_str());
     assert_eq!(candidate["matched_by"], "tax_code");
 
+    // The student's own account is suggested by name (case aside).
+    let student = varco_app::accounts::add(
+        t.app(),
+        &Actor::Cli,
+        &RequestContext::default(),
+        &varco_app::accounts::AddAccount {
+            school_code: SCHOOL.into(),
+            kind: varco_domain::account::AccountKind::Family,
+            first_name: "LUCA".into(),
+            last_name: "Bianchi".into(),
+            tax_code: tax_code(30),
+            email: None,
+            username: None,
+        },
+        None,
+    )
+    .await
+    .expect("student added");
+    let detail: serde_json::Value = ours
+        .get(api(&format!("/{second_id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let candidates = detail["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 1, "{detail}");
+    assert_eq!(candidates[0]["user_code"], student.user_code.as_str());
+    assert_eq!(candidates[0]["matched_by"], "name");
+
     let r = ours
         .post(api(&format!("/{first_id}/approve")))
         .json(&serde_json::json!({ "account": parent.user_code }))
