@@ -437,6 +437,68 @@ async fn bad_inputs_store_nothing(backend: Backend) {
     t.stop().await;
 }
 
+/// Makes every insert of a request fail inside the database.
+async fn refuse_request_rows(t: &TestApp, backend: Backend) {
+    use sqlx::Connection;
+    match backend {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(t.database_url()).await.unwrap();
+            sqlx::query(
+                "CREATE TRIGGER refuse_requests BEFORE INSERT ON email_change_requests \
+                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            conn.close().await.ok();
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(t.database_url()).await.unwrap();
+            for statement in [
+                "CREATE FUNCTION refuse_requests() RETURNS trigger AS $$ BEGIN \
+                 RAISE EXCEPTION 'refused by the test'; END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER refuse_requests BEFORE INSERT ON email_change_requests \
+                 FOR EACH ROW EXECUTE FUNCTION refuse_requests()",
+            ] {
+                sqlx::query(statement).execute(&mut conn).await.unwrap();
+            }
+            conn.close().await.ok();
+        }
+    }
+}
+
+async fn a_failed_transaction_leaves_no_file(backend: Backend) {
+    let Some(t) = TestApp::spawn_with(
+        backend,
+        Options {
+            tweak: Box::new(no_limit),
+            ..Options::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    t.add_school().await;
+    refuse_request_rows(&t, backend).await;
+    let (status, _) = post_form(
+        &t,
+        &client(),
+        fields(&tax_code(1)),
+        Some(("c.pdf", "application/pdf", &pdf())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(count_requests(&t).await, 0);
+    // The document was written first, then removed when the row failed.
+    assert!(documents_dir(&t).is_dir(), "the document was never written");
+    assert!(
+        files_in(&documents_dir(&t)).is_empty(),
+        "a half-written request left its file"
+    );
+    t.stop().await;
+}
+
 async fn a_flood_is_answered_429(backend: Backend) {
     let Some(t) = TestApp::spawn_with(
         backend,
@@ -955,4 +1017,5 @@ both_backends!(
     reject_mails_the_reason,
     retention_deletes_documents_after_the_period,
     json_api_lists_shows_and_decides,
+    a_failed_transaction_leaves_no_file,
 );
