@@ -309,6 +309,24 @@ try {
     await submit('token');
     await page.getByText('Cambio annullato').first().waitFor();
     await audit('email undone');
+  } else if (phase === 'desk') {
+    // The school's desk: the queue, a request, refusals, a rejection.
+    await signIn(env('VARCO_E2E_LOGIN'), env('VARCO_E2E_PASSWORD'));
+    await page.waitForURL(/\/account$/);
+    await visit('desk requests', `${base}/desk/requests`);
+    step = 'open a request';
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('tr.varco-request a')]);
+    await audit('desk request');
+    await submit('reason');
+    await expectRefusal('desk reject, blank', ['Scrivi la motivazione'], ['reason']);
+    await page.fill('#account', 'ZZZZZZZZZ');
+    await submit('account');
+    await expectRefusal('desk approve, unknown account', ['Nessun account attivo di questa scuola'], ['account']);
+    await page.fill('#reason', 'Il documento allegato non è leggibile.');
+    await submit('reason');
+    await page.getByText('Respinta').first().waitFor();
+    await audit('desk request, rejected');
+    await visit('desk requests, all', `${base}/desk/requests?status=all`);
   } else {
     throw new Error(`unknown VARCO_E2E_PHASE ${phase}`);
   }
