@@ -182,6 +182,31 @@ try {
     await submit('login');
     await page.getByText('Controlla la tua email').first().waitFor();
     await audit('forgot, sent');
+    // The public email-change request: refusals, then filed, then its status.
+    await visit('email-change request', `${base}/requests/email-change`);
+    await submit('student_first_name');
+    await expectRefusal('email-change request, blank', ["Scegli la scuola dall'elenco.", "Allega il documento d'identità."], ['school', 'student_first_name', 'document', 'consent']);
+    await page.selectOption('#school', 'RMIC81200X');
+    await page.fill('#student_first_name', 'Luca');
+    await page.fill('#student_last_name', 'Bianchi');
+    await page.selectOption('#school_order', 'primaria');
+    await page.fill('#class_name', '3B');
+    await page.fill('#building', 'Plesso Garibaldi');
+    await page.fill('#requester_first_name', 'Mario');
+    await page.fill('#requester_last_name', 'Rossi');
+    await page.fill('#tax_code', 'RSSMRA80A01H501U');
+    await page.fill('#new_email', 'mario.rossi@example.it');
+    await page.fill('#new_email_confirm', 'mario.rossi@example.it');
+    await page.fill('#phone', '+39 333 123 4567');
+    await page.click('label[for=consent]');
+    if (!(await page.isChecked('#consent'))) throw new Error('the consent label did not tick the box');
+    await page.setInputFiles('#document', { name: 'carta.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n%%EOF\n') });
+    await submit('student_first_name');
+    await page.getByRole('heading', { name: 'Richiesta inviata' }).waitFor();
+    await audit('email-change request, sent');
+    const statusUrl = await page.getAttribute('a.varco-status-link', 'href');
+    await visit('email-change request, status', statusUrl);
+    await page.getByText('Ricevuta').first().waitFor();
     await visit('help', `${base}/help`);
     await visit('help, school not found', `${base}/help?school=XXXX00000X`);
     await visit('help, schools found by name', `${base}/help?school_name=roma`);
@@ -284,6 +309,24 @@ try {
     await submit('token');
     await page.getByText('Cambio annullato').first().waitFor();
     await audit('email undone');
+  } else if (phase === 'desk') {
+    // The school's desk: the queue, a request, refusals, a rejection.
+    await signIn(env('VARCO_E2E_LOGIN'), env('VARCO_E2E_PASSWORD'));
+    await page.waitForURL(/\/account$/);
+    await visit('desk requests', `${base}/desk/requests`);
+    step = 'open a request';
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('tr.varco-request a')]);
+    await audit('desk request');
+    await submit('reason');
+    await expectRefusal('desk reject, blank', ['Scrivi la motivazione'], ['reason']);
+    await page.fill('#account', 'ZZZZZZZZZ');
+    await submit('account');
+    await expectRefusal('desk approve, unknown account', ['Nessun account attivo di questa scuola'], ['account']);
+    await page.fill('#reason', 'Il documento allegato non è leggibile.');
+    await submit('reason');
+    await page.getByText('Respinta').first().waitFor();
+    await audit('desk request, rejected');
+    await visit('desk requests, all', `${base}/desk/requests?status=all`);
   } else {
     throw new Error(`unknown VARCO_E2E_PHASE ${phase}`);
   }

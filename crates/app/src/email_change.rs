@@ -40,6 +40,7 @@ use varco_store::{AccountRecord, NewEmailChange, TokenRecord, Tx};
 
 use crate::audit::{self, AuditEvent, EmailChangeRequest, Reauthentication};
 use crate::credentials::{EVERY_ACCOUNT_LINK, actor_of, clear_lock, confirm_current_password, issue_link, spend_links};
+use crate::login_policy::password_login_in;
 use crate::mail::{Mail, enqueue, format_time, lang_of};
 use crate::sessions::Authenticated;
 use crate::{App, AppError, RequestContext};
@@ -294,6 +295,21 @@ pub async fn confirm(app: &App, token: &str, ctx: &RequestContext) -> Result<Str
     {
         return Err(AppError::InvalidToken);
     }
+    // A change the desk approved on a public request: the person had lost
+    // the old address, so a reset link follows at the new one where the
+    // account may use a password.
+    if tx.request_by_email_change(change.id).await?.is_some()
+        && password_login_in(&mut tx, app, &account, now).await?.is_allowed()
+    {
+        let moved = AccountRecord {
+            email: Some(
+                EmailAddress::parse(&change.new_email)
+                    .map_err(|e| AppError::internal_because("stored new email", e))?,
+            ),
+            ..account.clone()
+        };
+        queue_reset_after_undo(&mut tx, app, &moved, &change.new_email, now).await?;
+    }
     let new_masked = masked(Some(&change.new_email)).unwrap_or_default();
     audit::record(
         &mut tx,
@@ -407,7 +423,8 @@ pub async fn undo(app: &App, token: &str, ctx: &RequestContext) -> Result<(), Ap
     Ok(())
 }
 
-/// The reset link that follows an undo, to the restored address.
+/// The reset link that follows an undo, to the restored address (and a
+/// desk-approved change, to the new one).
 async fn queue_reset_after_undo(
     tx: &mut Tx,
     app: &App,

@@ -9,6 +9,11 @@
 //! same password. A server that was down for a week therefore sends one
 //! reminder, not three. Accounts whose login policy does not let them use a
 //! password now (SPID/CIE only) get none.
+//! reminder, not three.
+//!
+//! `retention`: the identity documents of decided email-change requests are
+//! deleted (the file, and the row's document, tax code and phone) once the
+//! decision is `[requests] retention_days` old. Each deletion is audited.
 
 use serde::Serialize;
 use varco_domain::AccountId;
@@ -16,13 +21,13 @@ use varco_domain::account::AccountKind;
 use varco_domain::clock::Timestamp;
 use varco_domain::outbound::OutboundMessage;
 
-use crate::audit::{self, AuditEvent, ExpiryReminder};
+use crate::audit::{self, AuditEvent, ExpiryReminder, Target};
 use crate::login_policy::password_login_in;
 use crate::mail::{Mail, enqueue, format_date, lang_of};
 use crate::{Actor, App, AppError, RequestContext};
 
 /// The jobs `varco jobs run NAME` knows.
-pub const JOBS: &[&str] = &["expiry-reminders"];
+pub const JOBS: &[&str] = &["expiry-reminders", "retention"];
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct ReminderReport {
@@ -150,19 +155,71 @@ pub fn daily_period(now: Timestamp) -> String {
     now.to_rfc3339().get(0..10).unwrap_or("unknown").to_owned()
 }
 
-/// Runs the daily jobs if this node wins today's claim. Returns whether it ran.
+/// Runs the daily jobs (expiry reminders, request document retention), each
+/// if this node wins its claim for today. Returns whether the reminders ran.
 pub async fn run_daily_if_due(app: &App, node: &str) -> Result<bool, AppError> {
     let now = app.now();
     let period = daily_period(now);
-    if !app
+    let reminded = if app
         .store
         .claim_job("expiry-reminders", &period, node, now.0, 3600)
         .await?
     {
-        return Ok(false);
+        let report = expiry_reminders(app).await?;
+        tracing::info!(examined = report.examined, sent = report.sent, "expiry reminders done");
+        app.store.finish_job("expiry-reminders", &period, app.now().0).await?;
+        true
+    } else {
+        false
+    };
+    if app.store.claim_job("retention", &period, node, now.0, 3600).await? {
+        let report = retention(app).await?;
+        tracing::info!(deleted = report.deleted, "request document retention done");
+        app.store.finish_job("retention", &period, app.now().0).await?;
     }
-    let report = expiry_reminders(app).await?;
-    tracing::info!(examined = report.examined, sent = report.sent, "expiry reminders done");
-    app.store.finish_job("expiry-reminders", &period, app.now().0).await?;
-    Ok(true)
+    Ok(reminded)
+}
+
+/// What a `retention` run did.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct RetentionReport {
+    /// Documents deleted.
+    pub deleted: usize,
+}
+
+/// Deletes the documents of requests decided more than the retention
+/// period ago: the file first, then the row's copy of personal data.
+pub async fn retention(app: &App) -> Result<RetentionReport, AppError> {
+    let now = app.now();
+    let cutoff = now.plus_secs(-app.settings.requests.retention_days.max(0) * 86_400);
+    let due = {
+        let mut tx = app.store.begin_read().await?;
+        let due = tx.requests_due_for_retention(cutoff.0).await?;
+        tx.commit().await?;
+        due
+    };
+    let mut report = RetentionReport::default();
+    for request in due {
+        if let Some(file) = &request.document_file {
+            crate::documents::remove(app, file).await?;
+        }
+        let mut tx = app.store.begin().await?;
+        if tx.scrub_request(request.id, now.0).await? {
+            audit::record(
+                &mut tx,
+                now,
+                &Actor::System,
+                &RequestContext::default(),
+                Target::School(&request.school_code),
+                AuditEvent::ChangeRequest {
+                    step: varco_domain::audit::RequestStep::DocumentDeleted,
+                    number: request.number.clone(),
+                },
+            )
+            .await?;
+            report.deleted += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(report)
 }

@@ -23,6 +23,7 @@ pub mod oauth_tokens;
 pub mod outbox;
 pub mod password;
 pub mod recovery;
+pub mod requests;
 pub mod schools;
 pub mod session_list;
 pub mod setup;
@@ -34,6 +35,7 @@ mod account_actions;
 pub mod audit;
 mod client_registration;
 mod credentials;
+pub mod documents;
 mod error;
 pub mod federation;
 pub mod gates;
@@ -117,6 +119,26 @@ pub struct Settings {
     pub upstream: upstream_rp::UpstreamSettings,
     /// The desk's scope rules.
     pub desk: desk::DeskSettings,
+    /// Public email-change requests: where documents go, how long they stay.
+    pub requests: RequestSettings,
+}
+
+/// `[requests]`: public email-change requests.
+#[derive(Debug, Clone)]
+pub struct RequestSettings {
+    /// Where the encrypted identity documents are written (never served).
+    pub documents_dir: std::path::PathBuf,
+    /// Days after the decision before the `retention` job deletes a document.
+    pub retention_days: i64,
+}
+
+impl Default for RequestSettings {
+    fn default() -> Self {
+        RequestSettings {
+            documents_dir: std::path::PathBuf::from("./varco-data/requests"),
+            retention_days: 30,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -144,6 +166,7 @@ impl Default for Settings {
             federation: None,
             upstream: upstream_rp::UpstreamSettings::default(),
             desk: desk::DeskSettings::default(),
+            requests: RequestSettings::default(),
         }
     }
 }

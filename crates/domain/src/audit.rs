@@ -391,6 +391,49 @@ pub enum AuditEvent {
         /// Why it was refused; `None` when the person signed in.
         refusal: Option<UpstreamRefusal>,
     },
+    /// `email_change_request_*`: a step of a public email-change request
+    /// (filed, looked at, its document viewed, decided, refused to an
+    /// operator of another school, its document deleted).
+    ChangeRequest {
+        /// Which step.
+        step: RequestStep,
+        /// The request's number, e.g. `R-2026-7KQ2M9`.
+        number: String,
+    },
+}
+
+/// A step of a public email-change request, for the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestStep {
+    /// Filed by someone not signed in (`email_change_request_submitted`).
+    Submitted,
+    /// An operator opened it (`email_change_request_viewed`).
+    Viewed,
+    /// An operator opened its identity document (`email_change_request_document_viewed`).
+    DocumentViewed,
+    /// Approved (`email_change_request_approved`).
+    Approved,
+    /// Rejected (`email_change_request_rejected`).
+    Rejected,
+    /// Refused to an account that is no operator of its school (`email_change_request_out_of_scope`).
+    OutOfScope,
+    /// Its document was deleted by retention (`email_change_request_document_deleted`).
+    DocumentDeleted,
+}
+
+impl RequestStep {
+    /// The event name of the step.
+    pub fn event_name(self) -> &'static str {
+        match self {
+            RequestStep::Submitted => "email_change_request_submitted",
+            RequestStep::Viewed => "email_change_request_viewed",
+            RequestStep::DocumentViewed => "email_change_request_document_viewed",
+            RequestStep::Approved => "email_change_request_approved",
+            RequestStep::Rejected => "email_change_request_rejected",
+            RequestStep::OutOfScope => "email_change_request_out_of_scope",
+            RequestStep::DocumentDeleted => "email_change_request_document_deleted",
+        }
+    }
 }
 
 /// Why a return from an upstream provider (SPID/CIE) did not sign anyone in.
@@ -602,6 +645,7 @@ impl AuditEvent {
             AuditEvent::DeskAccountViewed => "desk_account_viewed",
             AuditEvent::DeskAccessRefused { .. } => "desk_access_refused",
             AuditEvent::PersonCorrected { .. } => "person_corrected",
+            AuditEvent::ChangeRequest { step, .. } => step.event_name(),
         }
     }
 
@@ -620,6 +664,7 @@ impl AuditEvent {
             AuditEvent::OidcTokenRefused { .. } => true,
             AuditEvent::UpstreamLogin { refusal, .. } => refusal.is_some(),
             AuditEvent::DeskAccessRefused { .. } => true,
+            AuditEvent::ChangeRequest { step, .. } => *step == RequestStep::OutOfScope,
             _ => false,
         };
         if failed { Outcome::Failure } else { Outcome::Success }
@@ -758,6 +803,7 @@ impl AuditEvent {
                 None => format!("provider={provider}"),
                 Some(refusal) => format!("provider={provider} refused={}", refusal.as_str()),
             }),
+            AuditEvent::ChangeRequest { number, .. } => Some(format!("request={number}")),
         }
     }
 }
@@ -1251,6 +1297,24 @@ mod tests {
                 "desk_access_refused",
                 "failure",
                 Some("action=disable"),
+            ),
+            (
+                E::ChangeRequest {
+                    step: RequestStep::DocumentViewed,
+                    number: "R-2026-7KQ2M9".into(),
+                },
+                "email_change_request_document_viewed",
+                "success",
+                Some("request=R-2026-7KQ2M9"),
+            ),
+            (
+                E::ChangeRequest {
+                    step: RequestStep::OutOfScope,
+                    number: "R-2026-7KQ2M9".into(),
+                },
+                "email_change_request_out_of_scope",
+                "failure",
+                Some("request=R-2026-7KQ2M9"),
             ),
         ];
         for (event, name, outcome, detail) in cases {

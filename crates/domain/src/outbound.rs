@@ -204,6 +204,43 @@ pub enum OutboundMessage {
         /// Where to get help.
         help_url: String,
     },
+    /// To the requester of a public email-change request: it was received,
+    /// its number and where to follow it.
+    EmailChangeRequestReceived {
+        /// The requester's given name, for the greeting.
+        first_name: String,
+        /// The request's number.
+        request_number: String,
+        /// The status page (its token inside the URL).
+        status_link: String,
+    },
+    /// To the school's own mailbox: a request joined the desk's queue. No
+    /// document, no tax code, no address.
+    EmailChangeRequestSchoolNotice {
+        /// The student's given name.
+        first_name: String,
+        /// The student's family name.
+        last_name: String,
+        /// The request's number.
+        request_number: String,
+        /// Class and building as typed.
+        class_name: String,
+        /// The building (plesso).
+        building: String,
+        /// The desk's page of the request.
+        desk_link: String,
+    },
+    /// To the requester: the request was rejected, and why.
+    EmailChangeRequestRejected {
+        /// The requester's given name, for the greeting.
+        first_name: String,
+        /// The request's number.
+        request_number: String,
+        /// The operator's reason.
+        reason: String,
+        /// The form, to file a new request.
+        form_link: String,
+    },
 }
 
 /// An outbox row that is not a message Varco knows.
@@ -231,6 +268,9 @@ impl OutboundMessage {
         "sign_in_with_spid_cie",
         "account_welcome_spid_cie",
         "person_corrected",
+        "email_change_request_received",
+        "email_change_request_school_notice",
+        "email_change_request_rejected",
     ];
 
     /// The template this message is rendered with.
@@ -247,6 +287,9 @@ impl OutboundMessage {
             OutboundMessage::SignInWithSpidCie { .. } => "sign_in_with_spid_cie",
             OutboundMessage::AccountWelcomeSpidCie { .. } => "account_welcome_spid_cie",
             OutboundMessage::PersonCorrected { .. } => "person_corrected",
+            OutboundMessage::EmailChangeRequestReceived { .. } => "email_change_request_received",
+            OutboundMessage::EmailChangeRequestSchoolNotice { .. } => "email_change_request_school_notice",
+            OutboundMessage::EmailChangeRequestRejected { .. } => "email_change_request_rejected",
         }
     }
 

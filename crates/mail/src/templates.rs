@@ -122,6 +122,24 @@ const BUILT_IN: &[(&str, &str)] = embedded![
     "en/person_corrected/subject.txt",
     "en/person_corrected/body.txt",
     "en/person_corrected/body.html",
+    "it/email_change_request_received/subject.txt",
+    "it/email_change_request_received/body.txt",
+    "it/email_change_request_received/body.html",
+    "en/email_change_request_received/subject.txt",
+    "en/email_change_request_received/body.txt",
+    "en/email_change_request_received/body.html",
+    "it/email_change_request_school_notice/subject.txt",
+    "it/email_change_request_school_notice/body.txt",
+    "it/email_change_request_school_notice/body.html",
+    "en/email_change_request_school_notice/subject.txt",
+    "en/email_change_request_school_notice/body.txt",
+    "en/email_change_request_school_notice/body.html",
+    "it/email_change_request_rejected/subject.txt",
+    "it/email_change_request_rejected/body.txt",
+    "it/email_change_request_rejected/body.html",
+    "en/email_change_request_rejected/subject.txt",
+    "en/email_change_request_rejected/body.txt",
+    "en/email_change_request_rejected/body.html",
 ];
 
 /// The school a message is about, for the footer (and for per-school templates).
@@ -593,6 +611,25 @@ mod tests {
             sign_in_with_spid_cie(Some("30/09/2026")),
             account_welcome_spid_cie(),
             person_corrected(),
+            OutboundMessage::EmailChangeRequestReceived {
+                first_name: "Giulia".into(),
+                request_number: "R-2026-7KQ2M9".into(),
+                status_link: "https://varco.example/requests/email-change/status/tok".into(),
+            },
+            OutboundMessage::EmailChangeRequestSchoolNotice {
+                first_name: "Giulia".into(),
+                last_name: "Rossi".into(),
+                request_number: "R-2026-7KQ2M9".into(),
+                class_name: "3B".into(),
+                building: "Plesso Garibaldi".into(),
+                desk_link: "https://varco.example/desk/requests/7".into(),
+            },
+            OutboundMessage::EmailChangeRequestRejected {
+                first_name: "Giulia".into(),
+                request_number: "R-2026-7KQ2M9".into(),
+                reason: "Il documento non è leggibile.".into(),
+                form_link: "https://varco.example/requests/email-change".into(),
+            },
         ]
     }
 

@@ -22,6 +22,7 @@ mod login_throttle;
 mod migrations;
 mod oidc;
 mod outbox;
+mod requests;
 mod roles;
 mod schools;
 mod sessions;
@@ -52,6 +53,7 @@ pub use oidc::{
     OIDC_GRANT_RETENTION_SECS, RefreshUse,
 };
 pub use outbox::{NewOutboxMessage, OutboxFilter, OutboxRecord};
+pub use requests::{NewRequest, RequestRecord, RequestStatus};
 pub use roles::RoleGrant;
 pub use schools::{NewSchool, SchoolRecord};
 pub use sessions::{NewSession, SessionRecord};

@@ -22,6 +22,7 @@ pub const MIGRATION_NAMES: &[&str] = &[
     "0006_federation.sql",
     "0007_upstream_sign_in.sql",
     "0008_federation_keys.sql",
+    "0010_requests.sql",
 ];
 
 const SQLITE: &[&str] = &[
@@ -33,6 +34,7 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0006_federation.sql"),
     include_str!("../migrations/sqlite/0007_upstream_sign_in.sql"),
     include_str!("../migrations/sqlite/0008_federation_keys.sql"),
+    include_str!("../migrations/sqlite/0010_requests.sql"),
 ];
 const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_foundation.sql"),
@@ -43,6 +45,7 @@ const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0006_federation.sql"),
     include_str!("../migrations/postgres/0007_upstream_sign_in.sql"),
     include_str!("../migrations/postgres/0008_federation_keys.sql"),
+    include_str!("../migrations/postgres/0010_requests.sql"),
 ];
 
 /// What `migrate` did.

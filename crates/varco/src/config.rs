@@ -220,6 +220,8 @@ pub struct Config {
     pub upstream: Vec<UpstreamConfig>,
     /// `[desk]`: the secretariat's console.
     pub desk: DeskConfig,
+    /// `[requests]`: public email-change requests.
+    pub requests: RequestsConfig,
 }
 
 /// `[desk]`: which accounts a school's desk reaches.
@@ -237,6 +239,21 @@ impl Default for DeskConfig {
         DeskConfig {
             staff_recovery_any_school: true,
         }
+    }
+}
+
+/// `[requests]`: public email-change requests.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RequestsConfig {
+    /// Days after the decision before `varco jobs run retention` deletes a
+    /// request's identity document.
+    pub retention_days: u32,
+}
+
+impl Default for RequestsConfig {
+    fn default() -> Self {
+        RequestsConfig { retention_days: 30 }
     }
 }
 
@@ -312,6 +329,7 @@ impl Default for Config {
             federation: None,
             upstream: Vec::new(),
             desk: DeskConfig::default(),
+            requests: RequestsConfig::default(),
         }
     }
 }
@@ -340,6 +358,7 @@ const ENV_KEYS: &[&str] = &[
     "helpdesk",
     "trusted_proxies",
     "branding",
+    "requests",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -570,6 +589,10 @@ impl Config {
             upstream,
             desk: varco_app::desk::DeskSettings {
                 staff_recovery_any_school: self.desk.staff_recovery_any_school,
+            },
+            requests: varco_app::RequestSettings {
+                documents_dir: self.data_dir.join("requests"),
+                retention_days: i64::from(self.requests.retention_days),
             },
             ..Settings::default()
         })

@@ -50,6 +50,8 @@ pub struct RateLimits {
     /// SPID/CIE sign-in requests per address per minute: every start, and
     /// the callbacks and school choices that were refused.
     pub upstream_per_minute: u32,
+    /// Public email-change requests per address per minute.
+    pub requests_per_minute: u32,
     /// IPv6 addresses share one budget per network of this prefix length.
     pub ipv6_prefix: u8,
 }
@@ -61,6 +63,7 @@ impl Default for RateLimits {
             api_per_minute: 600,
             recovery_per_minute: 10,
             upstream_per_minute: 120,
+            requests_per_minute: 3,
             ipv6_prefix: 64,
         }
     }
@@ -116,6 +119,8 @@ pub struct WebState {
     pub recovery_limiter: IpLimiter,
     /// SPID/CIE sign-in requests, per address.
     pub upstream_limiter: IpLimiter,
+    /// Public email-change requests, per address.
+    pub requests_limiter: IpLimiter,
 }
 
 impl WebState {
@@ -132,6 +137,7 @@ impl WebState {
             api_limiter: IpLimiter::per_minute(limits.api_per_minute, limits.ipv6_prefix),
             recovery_limiter: IpLimiter::per_minute(limits.recovery_per_minute, limits.ipv6_prefix),
             upstream_limiter: IpLimiter::per_minute(limits.upstream_per_minute, limits.ipv6_prefix),
+            requests_limiter: IpLimiter::per_minute(limits.requests_per_minute, limits.ipv6_prefix),
             config: Arc::new(config),
             i18n,
             templates,
@@ -146,6 +152,7 @@ impl WebState {
             &self.api_limiter,
             &self.recovery_limiter,
             &self.upstream_limiter,
+            &self.requests_limiter,
         ] {
             limiter.shrink();
         }

@@ -86,6 +86,17 @@ impl Branding {
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../templates/base.html")),
+    ("requests_form.html", include_str!("../templates/requests_form.html")),
+    ("requests_sent.html", include_str!("../templates/requests_sent.html")),
+    (
+        "requests_status.html",
+        include_str!("../templates/requests_status.html"),
+    ),
+    ("requests_list.html", include_str!("../templates/requests_list.html")),
+    (
+        "requests_detail.html",
+        include_str!("../templates/requests_detail.html"),
+    ),
     ("_form.html", include_str!("../templates/_form.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("account.html", include_str!("../templates/account.html")),

@@ -453,6 +453,10 @@ async fn jobs_run(config: &Config, job: JobArg) -> anyhow::Result<()> {
                 report.examined, report.sent
             ));
         }
+        JobArg::Retention => {
+            let report = varco_app::jobs::retention(&app).await.map_err(app_error)?;
+            out(format!("request documents deleted: {}", report.deleted));
+        }
     }
     Ok(())
 }

@@ -204,6 +204,9 @@ pub enum JobsCommand {
 pub enum JobArg {
     /// Email the accounts whose password expires soon.
     ExpiryReminders,
+    /// Delete the identity documents of email-change requests decided more
+    /// than `[requests] retention_days` ago.
+    Retention,
 }
 
 #[derive(Debug, Args)]

@@ -295,7 +295,8 @@ async fn browser_every_page_and_state_passes_axe() {
         .await
         .unwrap();
     t.add_account(3, "attivare@example.it", Some("attivare"), None).await;
-    t.add_account(5, "reimposta@example.it", Some("reimposta"), Some(PASSWORD))
+    let resetting = t
+        .add_account(5, "reimposta@example.it", Some("reimposta"), Some(PASSWORD))
         .await;
     varco_app::recovery::request_reset(t.app(), "reimposta", &ctx)
         .await
@@ -332,6 +333,26 @@ async fn browser_every_page_and_state_passes_axe() {
         ("VARCO_E2E_PHASE", "undo".into()),
         ("VARCO_E2E_BASE_URL", t.base.clone()),
         ("VARCO_E2E_LINK", undo),
+    ])
+    .await;
+    // The request filed in the main phase, at the school's desk (the
+    // account that reset its password there is made the desk).
+    varco_app::accounts::set_role(
+        t.app(),
+        &varco_app::Actor::Cli,
+        &ctx,
+        &resetting.user_code,
+        varco_domain::Role::Desk,
+        Some(crate::harness::SCHOOL),
+        true,
+    )
+    .await
+    .unwrap();
+    run_a11y(vec![
+        ("VARCO_E2E_PHASE", "desk".into()),
+        ("VARCO_E2E_BASE_URL", t.base.clone()),
+        ("VARCO_E2E_LOGIN", "reimposta".into()),
+        ("VARCO_E2E_PASSWORD", "ombrello tastiera girasole 91".into()),
     ])
     .await;
     t.stop().await;

@@ -193,6 +193,11 @@ impl TestApp {
         &self.running.as_ref().expect("running").app
     }
 
+    /// The database's URL (tests that change it behind Varco's back).
+    pub fn database_url(&self) -> &str {
+        &self._db.url
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -24,6 +24,7 @@ mod oidc_rp;
 mod pages;
 mod proxy;
 mod recovery;
+mod requests;
 mod security;
 mod setup;
 mod upstream;

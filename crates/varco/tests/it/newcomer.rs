@@ -277,6 +277,9 @@ fn jobs_run_names_the_known_jobs() {
     let out = run(dir.path(), &["jobs", "run", "expiry-reminders"], &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("examined: 0"));
+    let out = run(dir.path(), &["jobs", "run", "retention"], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("request documents deleted: 0"));
 }
 
 #[test]

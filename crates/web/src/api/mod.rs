@@ -4,6 +4,8 @@
 //! header; endpoints with a body require `application/json` and at most
 //! 64 KiB. Errors are RFC 9457 problems, made in `problem.rs`.
 
+mod requests;
+
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -42,6 +44,7 @@ pub fn routes() -> Router<WebState> {
             post(desk::resend_activation),
         )
         .route("/desk/accounts/{user_code}/correct", post(desk::correct))
+        .merge(requests::routes())
         .fallback(not_found)
 }
 
@@ -450,6 +453,7 @@ pub struct ApiDoc;
 /// `GET /api/openapi.json`: the OpenAPI document, with this build's version.
 pub async fn openapi_json() -> Response {
     let mut doc = ApiDoc::openapi();
+    doc.merge(requests::RequestsApiDoc::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     Json(doc).into_response()
 }

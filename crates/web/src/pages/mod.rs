@@ -9,6 +9,7 @@ mod help;
 mod login;
 mod password;
 pub(crate) mod recovery;
+mod requests;
 mod sessions;
 mod setup;
 mod upstream;
@@ -80,6 +81,7 @@ pub fn routes() -> Router<WebState> {
             get(setup::show).post(setup::submit).layer(no_referrer()),
         )
         .route("/lang/{code}", get(switch_language))
+        .merge(requests::routes())
 }
 
 pub use crate::i18n::lang_of;
