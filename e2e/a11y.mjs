@@ -313,6 +313,29 @@ try {
     // The school's desk: the queue, a request, refusals, a rejection.
     await signIn(env('VARCO_E2E_LOGIN'), env('VARCO_E2E_PASSWORD'));
     await page.waitForURL(/\/account$/);
+    // The console: search, an account's page, a refused correction, the
+    // disable confirmation (cancelled).
+    await visit('desk', `${base}/desk`);
+    step = 'desk search';
+    await page.fill('#q', 'famiglia@example.it');
+    await submit('q');
+    await page.locator('#desk-results').waitFor();
+    await audit('desk search results');
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('#desk-results a')]);
+    await audit('desk account');
+    await submit('reason');
+    await expectRefusal('desk correction without a reason', ['Scrivi il motivo della correzione'], ['reason']);
+    await page.fill('#tax_code', 'RSSMRA80A01H501X');
+    await page.fill('#reason', 'Carta d\'identità vista allo sportello');
+    await submit('reason');
+    await expectRefusal('desk correction, bad tax code', ['Il codice fiscale non è valido'], ['tax_code']);
+    step = 'desk disable';
+    await Promise.all([
+      page.waitForNavigation({ waitUntil: 'load' }),
+      page.click('form[action$="/disable"] button[type=submit]'),
+    ]);
+    await audit('desk disable confirmation');
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('a.btn-outline-secondary')]);
     await visit('desk requests', `${base}/desk/requests`);
     step = 'open a request';
     await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('tr.varco-request a')]);
