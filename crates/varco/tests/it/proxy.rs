@@ -120,12 +120,19 @@ async fn a_school_signs_in_while_a_guesser_is_stopped(backend: Backend) {
     assert_eq!(throttled, 40 - refused, "{statuses:?}");
     // The address is throttled now, for the right password too. A cell
     // comes back every 2 s, so on a slow machine one may have refilled since
-    // the last guess: a wrong guess first takes it, then the right password
-    // must meet the throttle (tried up to 3 times against that race).
+    // the last guess: a wrong guess first takes it, and while that guess
+    // waits out its failure floor (which alone may pass 2 s on a loaded
+    // machine) the right password must meet the throttle (tried up to 3
+    // times against that race).
     let mut right = Vec::new();
     for _ in 0..3 {
-        api_login(&client, &url, "guess-again", "wrong password here", None).await;
+        let guess = {
+            let (client, url) = (client.clone(), url.clone());
+            tokio::spawn(async move { api_login(&client, &url, "guess-again", "wrong password here", None).await })
+        };
+        tokio::time::sleep(Duration::from_millis(150)).await;
         let status = api_login(&client, &url, &users[0], PASSWORD, None).await;
+        guess.await.unwrap();
         right.push(status);
         if status == StatusCode::TOO_MANY_REQUESTS {
             break;
