@@ -204,6 +204,25 @@ pub enum OutboundMessage {
         /// Where to get help.
         help_url: String,
     },
+    /// After an in-person identity check a school's desk issued a recovery
+    /// (`channel` `link` or `letter`) or unlinked the SPID/CIE identities
+    /// (`unlinked`); sent to every address on file. No secret in it.
+    DeskRecoveryNotice {
+        /// The owner's given name, for the greeting.
+        first_name: String,
+        /// The account's user code.
+        user_code: String,
+        /// The account's school.
+        school_name: String,
+        /// `link`, `letter` or `unlinked`.
+        channel: String,
+        /// The address was corrected at the desk; the new one, masked.
+        new_email_masked: Option<String>,
+        /// As people read it, in the school's zone, e.g. `23/11/2026 12:26`.
+        at: String,
+        /// Where to get help.
+        help_url: String,
+    },
 }
 
 /// An outbox row that is not a message Varco knows.
@@ -231,6 +250,7 @@ impl OutboundMessage {
         "sign_in_with_spid_cie",
         "account_welcome_spid_cie",
         "person_corrected",
+        "desk_recovery_notice",
     ];
 
     /// The template this message is rendered with.
@@ -247,6 +267,7 @@ impl OutboundMessage {
             OutboundMessage::SignInWithSpidCie { .. } => "sign_in_with_spid_cie",
             OutboundMessage::AccountWelcomeSpidCie { .. } => "account_welcome_spid_cie",
             OutboundMessage::PersonCorrected { .. } => "person_corrected",
+            OutboundMessage::DeskRecoveryNotice { .. } => "desk_recovery_notice",
         }
     }
 

@@ -122,6 +122,12 @@ const BUILT_IN: &[(&str, &str)] = embedded![
     "en/person_corrected/subject.txt",
     "en/person_corrected/body.txt",
     "en/person_corrected/body.html",
+    "it/desk_recovery_notice/subject.txt",
+    "it/desk_recovery_notice/body.txt",
+    "it/desk_recovery_notice/body.html",
+    "en/desk_recovery_notice/subject.txt",
+    "en/desk_recovery_notice/body.txt",
+    "en/desk_recovery_notice/body.html",
 ];
 
 /// The school a message is about, for the footer (and for per-school templates).
@@ -593,7 +599,56 @@ mod tests {
             sign_in_with_spid_cie(Some("30/09/2026")),
             account_welcome_spid_cie(),
             person_corrected(),
+            desk_recovery_notice("letter", Some("n***@example.it")),
         ]
+    }
+
+    fn desk_recovery_notice(channel: &str, new_email_masked: Option<&str>) -> OutboundMessage {
+        OutboundMessage::DeskRecoveryNotice {
+            first_name: "Giulia".into(),
+            user_code: "ABCD23456".into(),
+            school_name: "IC Via Roma".into(),
+            channel: channel.into(),
+            new_email_masked: new_email_masked.map(str::to_owned),
+            at: "23/11/2026 12:26".into(),
+            help_url: "https://varco.example/help".into(),
+        }
+    }
+
+    #[test]
+    fn a_desk_recovery_notice_says_what_was_done_and_no_secret() {
+        let renderer = renderer(&config());
+        for (lang, letter, link, unlinked, email) in [
+            ("it", "lettera", "collegamento", "scollegata", "nuovo indirizzo"),
+            ("en", "letter", "link", "unlinked", "new address"),
+        ] {
+            for (channel, says) in [("letter", letter), ("link", link), ("unlinked", unlinked)] {
+                let message = renderer
+                    .render(&input(&desk_recovery_notice(channel, None), lang))
+                    .unwrap();
+                for body in [&message.text, &message.html] {
+                    assert!(body.contains(says) && body.contains("ABCD23456"), "{body}");
+                    assert!(!body.contains(email), "{body}");
+                    assert!(!body.contains("token="), "{body}");
+                }
+            }
+            let letter_text = renderer
+                .render(&input(&desk_recovery_notice("letter", None), lang))
+                .unwrap()
+                .text;
+            assert!(
+                !letter_text.contains("\n\n\n") && !letter_text.contains(".La") && !letter_text.contains(".The"),
+                "{letter_text}"
+            );
+            let moved = renderer
+                .render(&input(&desk_recovery_notice("link", Some("n***@example.it")), lang))
+                .unwrap();
+            assert!(
+                moved.text.contains(email) && moved.text.contains("n***@example.it"),
+                "{}",
+                moved.text
+            );
+        }
     }
 
     fn person_corrected() -> OutboundMessage {
