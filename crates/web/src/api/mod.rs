@@ -15,6 +15,7 @@ use varco_app::accounts::AccountView;
 use varco_app::login_policy::PasswordNotice;
 
 mod desk;
+mod desk_recovery;
 
 use crate::WebState;
 use crate::problem::{ApiError, Problem, WebError};
@@ -42,6 +43,12 @@ pub fn routes() -> Router<WebState> {
             post(desk::resend_activation),
         )
         .route("/desk/accounts/{user_code}/correct", post(desk::correct))
+        .route("/desk/accounts/{user_code}/recovery", post(desk_recovery::recovery))
+        .route(
+            "/desk/accounts/{user_code}/identity-check",
+            post(desk_recovery::identity_check),
+        )
+        .route("/password/recover", post(desk_recovery::recover_password))
         .fallback(not_found)
 }
 
@@ -420,7 +427,10 @@ pub async fn healthz(State(state): State<WebState>) -> Response {
         desk::disable,
         desk::enable,
         desk::resend_activation,
-        desk::correct
+        desk::correct,
+        desk_recovery::recovery,
+        desk_recovery::identity_check,
+        desk_recovery::recover_password
     ),
     components(schemas(
         LoginRequest,
@@ -441,7 +451,14 @@ pub async fn healthz(State(state): State<WebState>) -> Response {
         desk::SessionSummaryJson,
         desk::EventJson,
         desk::DeskActionResponse,
-        desk::CorrectPersonRequest
+        desk::CorrectPersonRequest,
+        desk_recovery::RecoveryChannelJson,
+        desk_recovery::DeskRecoveryRequest,
+        desk_recovery::RecoveryLetterJson,
+        desk_recovery::DeskRecoveryResponse,
+        desk_recovery::IdentityCheckRequest,
+        desk_recovery::IdentityCheckResponse,
+        desk_recovery::RecoverPasswordRequest
     ))
 )]
 /// The OpenAPI document of the JSON API.
@@ -464,7 +481,7 @@ mod tests {
     fn every_endpoint_documents_the_shared_answers() {
         let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
         let paths = doc["paths"].as_object().unwrap();
-        assert_eq!(paths.len(), 13);
+        assert_eq!(paths.len(), 16);
         for (path, item) in paths {
             for (method, operation) in item.as_object().unwrap() {
                 let responses = operation["responses"].as_object().unwrap();
