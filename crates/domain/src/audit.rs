@@ -12,7 +12,7 @@
 //! event by `varco_app::audit::record`.
 
 use crate::account::{AccountStatus, Role};
-use crate::identity_check::DocumentType;
+use crate::identity_check::{DocumentType, RecoveryChannel};
 use crate::ids::SessionId;
 
 /// Whether the event is something that happened or something refused.
@@ -403,8 +403,8 @@ pub enum AuditEvent {
         document: DocumentType,
         /// Its last 4 characters.
         last4: String,
-        /// `link` or `letter`.
-        channel: &'static str,
+        /// How it reaches the person.
+        channel: RecoveryChannel,
         /// The address was corrected too.
         email_changed: bool,
         /// Sessions ended.
@@ -721,8 +721,9 @@ impl AuditEvent {
                 email_changed,
                 sessions_ended,
             } => Some(format!(
-                "document={} last4={last4} channel={channel} email_changed={email_changed} sessions_ended={sessions_ended}",
-                document.as_str()
+                "document={} last4={last4} channel={} email_changed={email_changed} sessions_ended={sessions_ended}",
+                document.as_str(),
+                channel.as_str()
             )),
             AuditEvent::UpstreamIdentityUnlinked {
                 document,
@@ -1352,7 +1353,7 @@ mod tests {
                 E::DeskRecoveryIssued {
                     document: DocumentType::Passaporto,
                     last4: "YA77".into(),
-                    channel: "letter",
+                    channel: RecoveryChannel::Letter,
                     email_changed: false,
                     sessions_ended: 2,
                 },

@@ -56,6 +56,56 @@ impl DocumentType {
     }
 }
 
+/// How a recovery issued at the desk reaches the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecoveryChannel {
+    /// The forgot-password link, mailed to the (corrected) address.
+    Link,
+    /// A printed letter with a one-time [`RecoveryCode`], handed over.
+    Letter,
+}
+
+impl RecoveryChannel {
+    /// The stable spelling (forms, API, audit).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecoveryChannel::Link => "link",
+            RecoveryChannel::Letter => "letter",
+        }
+    }
+
+    /// The channel with this spelling.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<RecoveryChannel> {
+        [RecoveryChannel::Link, RecoveryChannel::Letter]
+            .into_iter()
+            .find(|c| c.as_str() == text.trim())
+    }
+}
+
+/// What the desk did, as told to every address of the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeskNotice {
+    /// A recovery link was mailed.
+    Link,
+    /// A recovery letter was handed over.
+    Letter,
+    /// The SPID/CIE identities were unlinked.
+    Unlinked,
+}
+
+impl From<RecoveryChannel> for DeskNotice {
+    fn from(channel: RecoveryChannel) -> Self {
+        match channel {
+            RecoveryChannel::Link => DeskNotice::Link,
+            RecoveryChannel::Letter => DeskNotice::Letter,
+        }
+    }
+}
+
 /// The last 4 characters of a document's number, upper-cased: exactly 4
 /// ASCII letters or digits.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -214,8 +214,8 @@ pub enum OutboundMessage {
         user_code: String,
         /// The account's school.
         school_name: String,
-        /// `link`, `letter` or `unlinked`.
-        channel: String,
+        /// What was done: `link`, `letter` or `unlinked`.
+        channel: crate::identity_check::DeskNotice,
         /// The address was corrected at the desk; the new one, masked.
         new_email_masked: Option<String>,
         /// As people read it, in the school's zone, e.g. `23/11/2026 12:26`.

@@ -384,6 +384,7 @@ fn describe(error: &Error) -> String {
 mod tests {
     use super::*;
     use varco_domain::clock::{FixedClock, Timestamp};
+    use varco_domain::identity_check::DeskNotice;
     use varco_domain::outbound::ResetLink;
 
     /// The files that make up one template, in each language.
@@ -599,16 +600,16 @@ mod tests {
             sign_in_with_spid_cie(Some("30/09/2026")),
             account_welcome_spid_cie(),
             person_corrected(),
-            desk_recovery_notice("letter", Some("n***@example.it")),
+            desk_recovery_notice(DeskNotice::Letter, Some("n***@example.it")),
         ]
     }
 
-    fn desk_recovery_notice(channel: &str, new_email_masked: Option<&str>) -> OutboundMessage {
+    fn desk_recovery_notice(channel: DeskNotice, new_email_masked: Option<&str>) -> OutboundMessage {
         OutboundMessage::DeskRecoveryNotice {
             first_name: "Giulia".into(),
             user_code: "ABCD23456".into(),
             school_name: "IC Via Roma".into(),
-            channel: channel.into(),
+            channel,
             new_email_masked: new_email_masked.map(str::to_owned),
             at: "23/11/2026 12:26".into(),
             help_url: "https://varco.example/help".into(),
@@ -622,7 +623,11 @@ mod tests {
             ("it", "lettera", "collegamento", "scollegata", "nuovo indirizzo"),
             ("en", "letter", "link", "unlinked", "new address"),
         ] {
-            for (channel, says) in [("letter", letter), ("link", link), ("unlinked", unlinked)] {
+            for (channel, says) in [
+                (DeskNotice::Letter, letter),
+                (DeskNotice::Link, link),
+                (DeskNotice::Unlinked, unlinked),
+            ] {
                 let message = renderer
                     .render(&input(&desk_recovery_notice(channel, None), lang))
                     .unwrap();
@@ -633,7 +638,7 @@ mod tests {
                 }
             }
             let letter_text = renderer
-                .render(&input(&desk_recovery_notice("letter", None), lang))
+                .render(&input(&desk_recovery_notice(DeskNotice::Letter, None), lang))
                 .unwrap()
                 .text;
             assert!(
@@ -641,7 +646,10 @@ mod tests {
                 "{letter_text}"
             );
             let moved = renderer
-                .render(&input(&desk_recovery_notice("link", Some("n***@example.it")), lang))
+                .render(&input(
+                    &desk_recovery_notice(DeskNotice::Link, Some("n***@example.it")),
+                    lang,
+                ))
                 .unwrap();
             assert!(
                 moved.text.contains(email) && moved.text.contains("n***@example.it"),

@@ -23,7 +23,10 @@ use serde::Serialize;
 use varco_domain::account::AccountStatus;
 use varco_domain::audit::{DeskAction, NewPasswordRoute};
 use varco_domain::clock::Timestamp;
-use varco_domain::identity_check::{DocumentLast4, DocumentType, IdentityCheckError, RecoveryCode, parse_expiry};
+pub use varco_domain::identity_check::RecoveryChannel as Channel;
+use varco_domain::identity_check::{
+    DeskNotice, DocumentLast4, DocumentType, IdentityCheckError, RecoveryCode, parse_expiry,
+};
 use varco_domain::outbound::{OutboundMessage, ResetLink};
 use varco_domain::token::TokenPurpose;
 use varco_domain::{EmailAddress, TaxCode, UserCode};
@@ -40,6 +43,17 @@ use crate::{Actor, App, AppError, RequestContext};
 /// The path of the page where a letter's code is used.
 pub const RECOVER_PATH: &str = "/password/recover";
 
+/// The conflicts of this module, as [`AppError::Conflict`] messages (the
+/// pages tell them apart to say them in the visitor's language).
+pub mod refusals {
+    /// A link was asked for an account without an address.
+    pub const NO_EMAIL: &str = "the account has no email address: correct it or print a letter";
+    /// The account is disabled.
+    pub const DISABLED: &str = "the account is disabled: enable it first";
+    /// Nothing to unlink.
+    pub const NOTHING_TO_UNLINK: &str = "no SPID/CIE identity is linked to the account";
+}
+
 /// What the operator recorded of the document shown.
 #[derive(Debug, Clone, Default)]
 pub struct IdentityCheck {
@@ -51,37 +65,6 @@ pub struct IdentityCheck {
     pub document_expiry: String,
     /// The tax code read from the document.
     pub tax_code: String,
-}
-
-/// How the recovery reaches the person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    /// The forgot-password link, mailed to the (corrected) address.
-    Link,
-    /// A printed letter with a one-time code, handed over on the spot.
-    Letter,
-}
-
-impl Channel {
-    /// The stable spelling (forms, API, audit).
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Link => "link",
-            Channel::Letter => "letter",
-        }
-    }
-
-    /// The channel with this spelling.
-    #[must_use]
-    pub fn parse(text: &str) -> Option<Channel> {
-        match text.trim() {
-            "link" => Some(Channel::Link),
-            "letter" => Some(Channel::Letter),
-            _ => None,
-        }
-    }
 }
 
 /// A recovery asked for at the desk.
@@ -223,7 +206,7 @@ async fn notify(
     app: &App,
     account: &AccountRecord,
     to: &[String],
-    channel: &str,
+    channel: DeskNotice,
     new_email_masked: Option<String>,
     now: Timestamp,
 ) -> Result<bool, AppError> {
@@ -239,7 +222,7 @@ async fn notify(
                     first_name: account.first_name.clone(),
                     user_code: account.user_code.to_string(),
                     school_name: account.school_name.clone(),
-                    channel: channel.to_owned(),
+                    channel,
                     new_email_masked: new_email_masked.clone(),
                     at: format_time(now),
                     help_url: app.link("/help"),
@@ -271,7 +254,7 @@ pub async fn issue(
         .await?
         .ok_or(AppError::NotFound("account"))?;
     if account.status == AccountStatus::Disabled {
-        return Err(AppError::conflict("the account is disabled: enable it first"));
+        return Err(AppError::conflict(refusals::DISABLED));
     }
     if !password_login_in(&mut tx, app, &account, now).await?.is_allowed() {
         return Err(AppError::PasswordNotAllowed);
@@ -282,9 +265,7 @@ pub async fn issue(
         .map(|e| e.as_str().to_owned())
         .or_else(|| old_email.clone());
     if request.channel == Channel::Link && email.is_none() {
-        return Err(AppError::conflict(
-            "the account has no email address: correct it or print a letter",
-        ));
+        return Err(AppError::conflict(refusals::NO_EMAIL));
     }
     if let Some(new) = &new_email {
         tx.set_account_email(account.id, Some(new.as_str()), false, now.0)
@@ -364,7 +345,7 @@ pub async fn issue(
         AuditEvent::DeskRecoveryIssued {
             document: checked.document,
             last4: checked.last4.as_str().to_owned(),
-            channel: request.channel.as_str(),
+            channel: request.channel,
             email_changed: new_email.is_some(),
             sessions_ended,
         },
@@ -375,7 +356,7 @@ pub async fn issue(
         to.push(new.as_str().to_owned());
     }
     let masked = new_email.as_ref().map(EmailAddress::masked);
-    notify(&mut tx, app, &account, &to, request.channel.as_str(), masked, now).await?;
+    notify(&mut tx, app, &account, &to, request.channel.into(), masked, now).await?;
     tx.commit().await?;
     app.mail_queued();
     Ok(RecoveryIssued {
@@ -412,7 +393,7 @@ pub async fn check_identity(
     if unlink {
         let identities = tx.upstream_identities_of(account.id).await?;
         if identities.is_empty() {
-            return Err(AppError::conflict("no SPID/CIE identity is linked to the account"));
+            return Err(AppError::conflict(refusals::NOTHING_TO_UNLINK));
         }
         for identity in identities {
             if tx
@@ -453,7 +434,7 @@ pub async fn check_identity(
         )
         .await?;
         let to: Vec<String> = account.email.iter().map(|e| e.as_str().to_owned()).collect();
-        notified = notify(&mut tx, app, &account, &to, "unlinked", None, now).await?;
+        notified = notify(&mut tx, app, &account, &to, DeskNotice::Unlinked, None, now).await?;
     }
     tx.commit().await?;
     if notified {

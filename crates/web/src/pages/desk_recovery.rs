@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use varco_app::AppError;
-use varco_app::desk::recovery::{Channel, IdentityCheck, RecoveryLetter, RecoveryRequest};
+use varco_app::desk::recovery::{Channel, IdentityCheck, RecoveryLetter, RecoveryRequest, refusals};
 use varco_app::sessions::Authenticated;
 use varco_domain::TaxCode;
 
@@ -78,9 +78,9 @@ fn refusal(error: &AppError, form: &CheckForm) -> Option<(&'static str, &'static
         },
         AppError::InputTooLong => ("new_email", "desk-check-email-invalid"),
         AppError::PasswordNotAllowed => ("step", "desk-recover-spid-cie-only"),
-        AppError::Conflict { message, .. } if message.contains("no email") => ("new_email", "desk-recover-no-email"),
-        AppError::Conflict { message, .. } if message.contains("disabled") => ("step", "desk-recover-disabled"),
-        AppError::Conflict { message, .. } if message.contains("SPID/CIE identity") => ("step", "desk-unlink-none"),
+        AppError::Conflict { message, .. } if message == refusals::NO_EMAIL => ("new_email", "desk-recover-no-email"),
+        AppError::Conflict { message, .. } if message == refusals::DISABLED => ("step", "desk-recover-disabled"),
+        AppError::Conflict { message, .. } if message == refusals::NOTHING_TO_UNLINK => ("step", "desk-unlink-none"),
         AppError::Conflict { .. } => ("step", "desk-done-refused"),
         _ => return None,
     })
