@@ -734,3 +734,57 @@ async fn a_spid_cie_only_account_gets_no_recovery_and_can_be_unlinked(backend: B
     );
     t.stop().await;
 }
+
+/// In the browser, in Italian: the operator of one school prints a letter
+/// for a staff member of another, who sets a password with its code
+/// (`e2e/desk_letter.mjs`; skipped, saying so, without Chromium outside CI).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_an_operator_prints_a_letter_and_the_person_sets_a_password() {
+    if crate::browser::skip_or_fail() {
+        return;
+    }
+    let Some((t, _sink)) = spawn_with_smtp(Backend::Sqlite).await else {
+        return;
+    };
+    let (desk, _, staff) = cast(&t).await;
+    let shot = crate::browser::e2e_dir().join("artifacts/desk-letter.png");
+    let _ = std::fs::remove_file(&shot);
+    let envs = [
+        ("VARCO_E2E_BASE_URL", t.base.clone()),
+        ("VARCO_E2E_OPERATOR", "sara.segreteria".to_owned()),
+        ("VARCO_E2E_OPERATOR_PASSWORD", PASSWORD.to_owned()),
+        ("VARCO_E2E_TAX_CODE", staff.tax_code.clone()),
+        ("VARCO_E2E_USER_CODE", staff.user_code.clone()),
+        ("VARCO_E2E_EXPIRY", VALID_UNTIL.to_owned()),
+        ("VARCO_E2E_NEW_PASSWORD", NEW_PASSWORD.to_owned()),
+        ("VARCO_E2E_SCREENSHOT", shot.display().to_string()),
+    ];
+    let output = tokio::task::spawn_blocking(move || {
+        let mut command = std::process::Command::new("node");
+        command.arg("desk_letter.mjs").current_dir(crate::browser::e2e_dir());
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        command.output().expect("run node")
+    })
+    .await
+    .expect("node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("e2e desk letter: ok"), "{stdout}");
+    assert!(shot.exists());
+    assert_eq!(t.login(&staff.user_code, NEW_PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(
+        t.login(&staff.user_code, PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        events(&t, &staff.user_code, "desk_recovery_issued").await[0].0,
+        desk.user_code
+    );
+    t.stop().await;
+}

@@ -197,9 +197,10 @@ pub(crate) fn qr_svg(url: &str) -> Option<String> {
         .min_dimensions(180, 180)
         .quiet_zone(true)
         .build();
-    // Inline: the element alone, without the XML declaration.
+    // Inline: the element alone, without the XML declaration; the caption
+    // beside it gives the same address in words.
     let start = svg.find("<svg")?;
-    Some(svg[start..].to_owned())
+    Some(svg[start..].replacen("<svg", "<svg aria-hidden=\"true\" focusable=\"false\"", 1))
 }
 
 /// The printable letter.
@@ -328,7 +329,7 @@ mod tests {
     #[test]
     fn the_qr_code_is_an_inline_svg_of_the_url() {
         let svg = qr_svg("https://varco.example/password/recover?user=ABCD23456").unwrap();
-        assert!(svg.starts_with("<svg"), "{svg}");
+        assert!(svg.starts_with("<svg aria-hidden=\"true\""), "{svg}");
         assert!(svg.contains("<path") || svg.contains("<rect"), "{svg}");
         assert!(!svg.contains("<?xml"));
     }
