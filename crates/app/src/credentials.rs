@@ -202,8 +202,12 @@ pub(crate) async fn record_locked(
 /// The links a new password makes pointless or dangerous: a reset or
 /// activation link would set yet another password, and an email change
 /// asked for under the old password must not survive it (finding 1).
-pub(crate) const LINKS_SPENT_BY_A_NEW_PASSWORD: &[TokenPurpose] =
-    &[TokenPurpose::Reset, TokenPurpose::Activate, TokenPurpose::EmailChange];
+pub(crate) const LINKS_SPENT_BY_A_NEW_PASSWORD: &[TokenPurpose] = &[
+    TokenPurpose::Reset,
+    TokenPurpose::Activate,
+    TokenPurpose::EmailChange,
+    TokenPurpose::RecoveryLetter,
+];
 
 /// Every link an account can have.
 pub(crate) const EVERY_ACCOUNT_LINK: &[TokenPurpose] = &[
@@ -211,6 +215,7 @@ pub(crate) const EVERY_ACCOUNT_LINK: &[TokenPurpose] = &[
     TokenPurpose::Activate,
     TokenPurpose::EmailChange,
     TokenPurpose::EmailUndo,
+    TokenPurpose::RecoveryLetter,
 ];
 
 /// Spends the account's outstanding links of these purposes.

@@ -24,7 +24,8 @@
 //! same events the command line writes (see `account_actions`).
 //! Corrections of the tax code or names need a reason, are audited with
 //! it, and are told to the account's address.
-//! The in-person identity check and recovery letter build on `open`.
+//! The in-person identity check and recovery letter build on `open`
+//! ([`recovery`]).
 
 use serde::Serialize;
 use varco_domain::account::{AccountKind, AccountStatus, Role};
@@ -39,6 +40,8 @@ use crate::audit::{self, AuditEvent, Target};
 use crate::mail::{Mail, enqueue, format_time, lang_of};
 use crate::views::{AccountView, SchoolRef, view};
 use crate::{Actor, App, AppError, RequestContext};
+
+pub mod recovery;
 
 /// Most accounts a search shows; the operator narrows the words beyond.
 pub const SEARCH_LIMIT: i64 = 50;

@@ -99,7 +99,21 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "rs") {
             let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-            sources.insert(name, std::fs::read_to_string(&path).unwrap());
+            let source = std::fs::read_to_string(&path).unwrap();
+            sources.entry(name).or_insert_with(String::new).push_str(&source);
+        } else if path.is_dir() {
+            // `src/desk/recovery.rs` is part of the module `desk`.
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            for child in std::fs::read_dir(&path).unwrap() {
+                let child = child.unwrap().path();
+                if child.extension().is_some_and(|e| e == "rs") {
+                    let source = std::fs::read_to_string(&child).unwrap();
+                    sources
+                        .entry(name.clone())
+                        .or_insert_with(String::new)
+                        .push_str(&source);
+                }
+            }
         }
     }
     let modules: BTreeSet<String> = sources.keys().cloned().collect();

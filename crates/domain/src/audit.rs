@@ -12,6 +12,7 @@
 //! event by `varco_app::audit::record`.
 
 use crate::account::{AccountStatus, Role};
+use crate::identity_check::{DocumentType, RecoveryChannel};
 use crate::ids::SessionId;
 
 /// Whether the event is something that happened or something refused.
@@ -381,6 +382,44 @@ pub enum AuditEvent {
         /// The operator's reason, on one line (at most 200 characters kept).
         reason: String,
     },
+    /// `desk_identity_check`: a desk operator recorded an in-person identity
+    /// check (document type and last 4 characters, never the number);
+    /// `refused` when the tax code read from the document is not the
+    /// account's.
+    DeskIdentityCheck {
+        /// The document seen.
+        document: DocumentType,
+        /// Its last 4 characters.
+        last4: String,
+        /// What the check was for.
+        action: DeskAction,
+        /// The tax code read from the document differs from the account's.
+        refused: bool,
+    },
+    /// `desk_recovery_issued`: after an identity check a desk operator
+    /// issued a recovery, as a link mailed or a printed letter.
+    DeskRecoveryIssued {
+        /// The document seen.
+        document: DocumentType,
+        /// Its last 4 characters.
+        last4: String,
+        /// How it reaches the person.
+        channel: RecoveryChannel,
+        /// The address was corrected too.
+        email_changed: bool,
+        /// Sessions ended.
+        sessions_ended: u64,
+    },
+    /// `upstream_identity_unlinked`: after an identity check a desk operator
+    /// unlinked the account's SPID/CIE identities.
+    UpstreamIdentityUnlinked {
+        /// The document seen.
+        document: DocumentType,
+        /// Its last 4 characters.
+        last4: String,
+        /// How many identities were unlinked.
+        identities: u64,
+    },
     /// `upstream_login`: the return from an upstream provider, signed in
     /// (with `linked` when the identity was linked just now) or refused.
     UpstreamLogin {
@@ -515,6 +554,12 @@ pub enum DeskAction {
     ResendActivation,
     /// Correct the tax code or names.
     CorrectPerson,
+    /// Check a person's identity and issue a recovery.
+    Recover,
+    /// Check a person's identity and unlink SPID/CIE identities.
+    UnlinkIdentity,
+    /// Check a person's identity only (an account without a password).
+    CheckIdentity,
 }
 
 impl DeskAction {
@@ -527,6 +572,9 @@ impl DeskAction {
             DeskAction::Enable => "enable",
             DeskAction::ResendActivation => "resend_activation",
             DeskAction::CorrectPerson => "correct_person",
+            DeskAction::Recover => "recover",
+            DeskAction::UnlinkIdentity => "unlink_identity",
+            DeskAction::CheckIdentity => "check_identity",
         }
     }
 }
@@ -646,6 +694,9 @@ impl AuditEvent {
             AuditEvent::DeskAccessRefused { .. } => "desk_access_refused",
             AuditEvent::PersonCorrected { .. } => "person_corrected",
             AuditEvent::ChangeRequest { step, .. } => step.event_name(),
+            AuditEvent::DeskIdentityCheck { .. } => "desk_identity_check",
+            AuditEvent::DeskRecoveryIssued { .. } => "desk_recovery_issued",
+            AuditEvent::UpstreamIdentityUnlinked { .. } => "upstream_identity_unlinked",
         }
     }
 
@@ -665,6 +716,7 @@ impl AuditEvent {
             AuditEvent::UpstreamLogin { refusal, .. } => refusal.is_some(),
             AuditEvent::DeskAccessRefused { .. } => true,
             AuditEvent::ChangeRequest { step, .. } => *step == RequestStep::OutOfScope,
+            AuditEvent::DeskIdentityCheck { refused, .. } => *refused,
             _ => false,
         };
         if failed { Outcome::Failure } else { Outcome::Success }
@@ -694,6 +746,38 @@ impl AuditEvent {
             | AuditEvent::DeskAccountViewed => None,
             AuditEvent::DeskSearch { results } => Some(format!("results={results}")),
             AuditEvent::DeskAccessRefused { action } => Some(format!("action={}", action.as_str())),
+            AuditEvent::DeskIdentityCheck {
+                document,
+                last4,
+                action,
+                refused,
+            } => {
+                let refused = if *refused { " refused=tax_code_mismatch" } else { "" };
+                Some(format!(
+                    "document={} last4={last4} action={}{refused}",
+                    document.as_str(),
+                    action.as_str()
+                ))
+            }
+            AuditEvent::DeskRecoveryIssued {
+                document,
+                last4,
+                channel,
+                email_changed,
+                sessions_ended,
+            } => Some(format!(
+                "document={} last4={last4} channel={} email_changed={email_changed} sessions_ended={sessions_ended}",
+                document.as_str(),
+                channel.as_str()
+            )),
+            AuditEvent::UpstreamIdentityUnlinked {
+                document,
+                last4,
+                identities,
+            } => Some(format!(
+                "document={} last4={last4} identities={identities}",
+                document.as_str()
+            )),
             AuditEvent::PersonCorrected {
                 fields,
                 identities_unlinked,
@@ -1317,7 +1401,42 @@ mod tests {
                 Some("request=R-2026-7KQ2M9"),
             ),
         ];
-        for (event, name, outcome, detail) in cases {
+        let desk_cases = [
+            (
+                E::DeskIdentityCheck {
+                    document: DocumentType::Cie,
+                    last4: "AB12".into(),
+                    action: DeskAction::Recover,
+                    refused: true,
+                },
+                "desk_identity_check",
+                "failure",
+                Some("document=cie last4=AB12 action=recover refused=tax_code_mismatch"),
+            ),
+            (
+                E::DeskRecoveryIssued {
+                    document: DocumentType::Passaporto,
+                    last4: "YA77".into(),
+                    channel: RecoveryChannel::Letter,
+                    email_changed: false,
+                    sessions_ended: 2,
+                },
+                "desk_recovery_issued",
+                "success",
+                Some("document=passaporto last4=YA77 channel=letter email_changed=false sessions_ended=2"),
+            ),
+            (
+                E::UpstreamIdentityUnlinked {
+                    document: DocumentType::Patente,
+                    last4: "0001".into(),
+                    identities: 1,
+                },
+                "upstream_identity_unlinked",
+                "success",
+                Some("document=patente last4=0001 identities=1"),
+            ),
+        ];
+        for (event, name, outcome, detail) in cases.into_iter().chain(desk_cases) {
             assert_eq!(event.name(), name, "{event:?}");
             assert_eq!(event.outcome().as_str(), outcome, "{event:?}");
             assert_eq!(event.detail().as_deref(), detail, "{event:?}");

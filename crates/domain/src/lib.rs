@@ -14,6 +14,7 @@ pub mod clock;
 pub mod email;
 pub mod federation_log;
 pub mod helpdesk;
+pub mod identity_check;
 pub mod ids;
 pub mod lang;
 pub mod lockout;

@@ -241,6 +241,25 @@ pub enum OutboundMessage {
         /// The form, to file a new request.
         form_link: String,
     },
+    /// After an in-person identity check a school's desk issued a recovery
+    /// (`channel` `link` or `letter`) or unlinked the SPID/CIE identities
+    /// (`unlinked`); sent to every address on file. No secret in it.
+    DeskRecoveryNotice {
+        /// The owner's given name, for the greeting.
+        first_name: String,
+        /// The account's user code.
+        user_code: String,
+        /// The account's school.
+        school_name: String,
+        /// What was done: `link`, `letter` or `unlinked`.
+        channel: crate::identity_check::DeskNotice,
+        /// The address was corrected at the desk; the new one, masked.
+        new_email_masked: Option<String>,
+        /// As people read it, in the school's zone, e.g. `23/11/2026 12:26`.
+        at: String,
+        /// Where to get help.
+        help_url: String,
+    },
 }
 
 /// An outbox row that is not a message Varco knows.
@@ -271,6 +290,7 @@ impl OutboundMessage {
         "email_change_request_received",
         "email_change_request_school_notice",
         "email_change_request_rejected",
+        "desk_recovery_notice",
     ];
 
     /// The template this message is rendered with.
@@ -290,6 +310,7 @@ impl OutboundMessage {
             OutboundMessage::EmailChangeRequestReceived { .. } => "email_change_request_received",
             OutboundMessage::EmailChangeRequestSchoolNotice { .. } => "email_change_request_school_notice",
             OutboundMessage::EmailChangeRequestRejected { .. } => "email_change_request_rejected",
+            OutboundMessage::DeskRecoveryNotice { .. } => "desk_recovery_notice",
         }
     }
 

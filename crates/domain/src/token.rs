@@ -110,6 +110,9 @@ pub enum TokenPurpose {
     EmailChange,
     /// Undoing an email change, from the link sent to the old address.
     EmailUndo,
+    /// The one-time code of a recovery letter printed at the desk (its
+    /// hash is a [`crate::identity_check::RecoveryCode`]'s, not a link's).
+    RecoveryLetter,
 }
 
 impl TokenPurpose {
@@ -120,6 +123,7 @@ impl TokenPurpose {
         TokenPurpose::Activate,
         TokenPurpose::EmailChange,
         TokenPurpose::EmailUndo,
+        TokenPurpose::RecoveryLetter,
     ];
 
     /// The stored spelling.
@@ -131,6 +135,7 @@ impl TokenPurpose {
             TokenPurpose::Activate => "activate",
             TokenPurpose::EmailChange => "email_change",
             TokenPurpose::EmailUndo => "email_undo",
+            TokenPurpose::RecoveryLetter => "recovery_letter",
         }
     }
 
@@ -154,6 +159,7 @@ impl TokenPurpose {
             TokenPurpose::Activate => 7 * DAY,
             TokenPurpose::EmailChange => DAY,
             TokenPurpose::EmailUndo => 7 * DAY,
+            TokenPurpose::RecoveryLetter => 3 * DAY,
         }
     }
 }

@@ -140,6 +140,12 @@ const BUILT_IN: &[(&str, &str)] = embedded![
     "en/email_change_request_rejected/subject.txt",
     "en/email_change_request_rejected/body.txt",
     "en/email_change_request_rejected/body.html",
+    "it/desk_recovery_notice/subject.txt",
+    "it/desk_recovery_notice/body.txt",
+    "it/desk_recovery_notice/body.html",
+    "en/desk_recovery_notice/subject.txt",
+    "en/desk_recovery_notice/body.txt",
+    "en/desk_recovery_notice/body.html",
 ];
 
 /// The school a message is about, for the footer (and for per-school templates).
@@ -396,6 +402,7 @@ fn describe(error: &Error) -> String {
 mod tests {
     use super::*;
     use varco_domain::clock::{FixedClock, Timestamp};
+    use varco_domain::identity_check::DeskNotice;
     use varco_domain::outbound::ResetLink;
 
     /// The files that make up one template, in each language.
@@ -630,7 +637,63 @@ mod tests {
                 reason: "Il documento non è leggibile.".into(),
                 form_link: "https://varco.example/requests/email-change".into(),
             },
+            desk_recovery_notice(DeskNotice::Letter, Some("n***@example.it")),
         ]
+    }
+
+    fn desk_recovery_notice(channel: DeskNotice, new_email_masked: Option<&str>) -> OutboundMessage {
+        OutboundMessage::DeskRecoveryNotice {
+            first_name: "Giulia".into(),
+            user_code: "ABCD23456".into(),
+            school_name: "IC Via Roma".into(),
+            channel,
+            new_email_masked: new_email_masked.map(str::to_owned),
+            at: "23/11/2026 12:26".into(),
+            help_url: "https://varco.example/help".into(),
+        }
+    }
+
+    #[test]
+    fn a_desk_recovery_notice_says_what_was_done_and_no_secret() {
+        let renderer = renderer(&config());
+        for (lang, letter, link, unlinked, email) in [
+            ("it", "lettera", "collegamento", "scollegata", "nuovo indirizzo"),
+            ("en", "letter", "link", "unlinked", "new address"),
+        ] {
+            for (channel, says) in [
+                (DeskNotice::Letter, letter),
+                (DeskNotice::Link, link),
+                (DeskNotice::Unlinked, unlinked),
+            ] {
+                let message = renderer
+                    .render(&input(&desk_recovery_notice(channel, None), lang))
+                    .unwrap();
+                for body in [&message.text, &message.html] {
+                    assert!(body.contains(says) && body.contains("ABCD23456"), "{body}");
+                    assert!(!body.contains(email), "{body}");
+                    assert!(!body.contains("token="), "{body}");
+                }
+            }
+            let letter_text = renderer
+                .render(&input(&desk_recovery_notice(DeskNotice::Letter, None), lang))
+                .unwrap()
+                .text;
+            assert!(
+                !letter_text.contains("\n\n\n") && !letter_text.contains(".La") && !letter_text.contains(".The"),
+                "{letter_text}"
+            );
+            let moved = renderer
+                .render(&input(
+                    &desk_recovery_notice(DeskNotice::Link, Some("n***@example.it")),
+                    lang,
+                ))
+                .unwrap();
+            assert!(
+                moved.text.contains(email) && moved.text.contains("n***@example.it"),
+                "{}",
+                moved.text
+            );
+        }
     }
 
     fn person_corrected() -> OutboundMessage {

@@ -65,6 +65,7 @@ const SOURCES: [(Lang, &[&str]); 2] = [
             include_str!("../locales/it/upstream.ftl"),
             include_str!("../locales/it/desk.ftl"),
             include_str!("../locales/it/requests.ftl"),
+            include_str!("../locales/it/desk_recovery.ftl"),
         ],
     ),
     (
@@ -78,6 +79,7 @@ const SOURCES: [(Lang, &[&str]); 2] = [
             include_str!("../locales/en/upstream.ftl"),
             include_str!("../locales/en/desk.ftl"),
             include_str!("../locales/en/requests.ftl"),
+            include_str!("../locales/en/desk_recovery.ftl"),
         ],
     ),
 ];

@@ -151,6 +151,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("desk.html", include_str!("../templates/desk.html")),
     ("desk_account.html", include_str!("../templates/desk_account.html")),
     ("desk_confirm.html", include_str!("../templates/desk_confirm.html")),
+    ("desk_letter.html", include_str!("../templates/desk_letter.html")),
+    ("recover.html", include_str!("../templates/recover.html")),
     (
         "password_change.html",
         include_str!("../templates/password_change.html"),

@@ -11,6 +11,7 @@ mod api;
 mod browser;
 mod cli;
 mod desk;
+mod desk_recovery;
 mod federation;
 mod federation_hostile;
 mod federation_peers;

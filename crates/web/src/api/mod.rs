@@ -17,6 +17,7 @@ use varco_app::accounts::AccountView;
 use varco_app::login_policy::PasswordNotice;
 
 mod desk;
+mod desk_recovery;
 
 use crate::WebState;
 use crate::problem::{ApiError, Problem, WebError};
@@ -45,6 +46,12 @@ pub fn routes() -> Router<WebState> {
         )
         .route("/desk/accounts/{user_code}/correct", post(desk::correct))
         .merge(requests::routes())
+        .route("/desk/accounts/{user_code}/recovery", post(desk_recovery::recovery))
+        .route(
+            "/desk/accounts/{user_code}/identity-check",
+            post(desk_recovery::identity_check),
+        )
+        .route("/password/recover", post(desk_recovery::recover_password))
         .fallback(not_found)
 }
 
@@ -423,7 +430,10 @@ pub async fn healthz(State(state): State<WebState>) -> Response {
         desk::disable,
         desk::enable,
         desk::resend_activation,
-        desk::correct
+        desk::correct,
+        desk_recovery::recovery,
+        desk_recovery::identity_check,
+        desk_recovery::recover_password
     ),
     components(schemas(
         LoginRequest,
@@ -444,7 +454,14 @@ pub async fn healthz(State(state): State<WebState>) -> Response {
         desk::SessionSummaryJson,
         desk::EventJson,
         desk::DeskActionResponse,
-        desk::CorrectPersonRequest
+        desk::CorrectPersonRequest,
+        desk_recovery::RecoveryChannelJson,
+        desk_recovery::DeskRecoveryRequest,
+        desk_recovery::RecoveryLetterJson,
+        desk_recovery::DeskRecoveryResponse,
+        desk_recovery::IdentityCheckRequest,
+        desk_recovery::IdentityCheckResponse,
+        desk_recovery::RecoverPasswordRequest
     ))
 )]
 /// The OpenAPI document of the JSON API.
@@ -468,7 +485,7 @@ mod tests {
     fn every_endpoint_documents_the_shared_answers() {
         let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
         let paths = doc["paths"].as_object().unwrap();
-        assert_eq!(paths.len(), 13);
+        assert_eq!(paths.len(), 16);
         for (path, item) in paths {
             for (method, operation) in item.as_object().unwrap() {
                 let responses = operation["responses"].as_object().unwrap();

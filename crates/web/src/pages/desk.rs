@@ -81,6 +81,9 @@ const NOTICES: &[&str] = &[
     "corrected",
     "unchanged",
     "refused",
+    "recovery-link-sent",
+    "identity-confirmed",
+    "identity-unlinked",
 ];
 
 /// `GET /desk/accounts/{user_code}`: the account page.
@@ -106,14 +109,16 @@ pub async fn account(
         notice,
         FormErrors::none(),
         None,
+        minijinja::Value::UNDEFINED,
     )
     .await
 }
 
 /// The account page, with a notice, or the correction form's errors and
-/// the values typed.
+/// the values typed, or the identity check's (`recovery`, see
+/// `desk_recovery`).
 #[expect(clippy::too_many_arguments, reason = "the parts of one page")]
-async fn render_account(
+pub(crate) async fn render_account(
     state: &WebState,
     page: &Page,
     ctx: &Ctx,
@@ -122,6 +127,7 @@ async fn render_account(
     notice: Option<&str>,
     errors: FormErrors,
     typed: Option<&CorrectForm>,
+    recovery: minijinja::Value,
 ) -> Result<Response, PageError> {
     let desk_account = varco_app::desk::account(&state.app, &session.actor(), &ctx.request, user_code).await?;
     let correction = match typed {
@@ -134,7 +140,8 @@ async fn render_account(
             last_name => desk_account.account.last_name, reason => "",
         },
     };
-    let status = if errors.is_empty() {
+    let recovery_failed = recovery.get_attr("failed").is_ok_and(|v| v.is_true());
+    let status = if errors.is_empty() && !recovery_failed {
         StatusCode::OK
     } else {
         StatusCode::BAD_REQUEST
@@ -149,6 +156,8 @@ async fn render_account(
             refused => notice == Some("refused"),
             correction => correction,
             fe => errors,
+            recovery => recovery,
+            document_types => varco_domain::identity_check::DocumentType::ALL.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
             csrf => session.session.csrf_token,
         },
     )
@@ -202,11 +211,22 @@ pub async fn correct(
         Err(e) => return Err(e.into()),
     };
     let errors = FormErrors::on(field, page.text(&state, key));
-    render_account(&state, &page, &ctx, &session, &user_code, None, errors, Some(&form)).await
+    render_account(
+        &state,
+        &page,
+        &ctx,
+        &session,
+        &user_code,
+        None,
+        errors,
+        Some(&form),
+        minijinja::Value::UNDEFINED,
+    )
+    .await
 }
 
 /// Back to the account page, saying what happened.
-fn back_to(user_code: &str, done: &str) -> Response {
+pub(crate) fn back_to(user_code: &str, done: &str) -> Response {
     let code = path_safe(user_code);
     Redirect::to(&format!("/desk/accounts/{code}?done={done}")).into_response()
 }

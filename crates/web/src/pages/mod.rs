@@ -3,6 +3,7 @@
 
 mod account;
 mod desk;
+mod desk_recovery;
 mod email;
 pub(crate) mod form;
 mod help;
@@ -74,6 +75,13 @@ pub fn routes() -> Router<WebState> {
         .route("/desk", get(desk::search))
         .route("/desk/accounts/{user_code}", get(desk::account))
         .route("/desk/accounts/{user_code}/correct", post(desk::correct))
+        .route("/desk/accounts/{user_code}/recover", post(desk_recovery::recover))
+        .route(
+            "/password/recover",
+            get(desk_recovery::recover_page)
+                .post(desk_recovery::recover_submit)
+                .layer(no_referrer()),
+        )
         .route("/desk/accounts/{user_code}/{action}", post(desk::act))
         .route(
             "/setup",
