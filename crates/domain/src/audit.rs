@@ -364,6 +364,13 @@ pub enum AuditEvent {
     },
     /// `desk_account_viewed`: a desk operator opened an account's page.
     DeskAccountViewed,
+    /// `audit_exported`: an administrator downloaded the audit log as CSV
+    /// (for the school's data-protection officer); `rows` is how many events
+    /// the file held (the filters are not kept: they may name a person).
+    AuditExported {
+        /// How many events the file held.
+        rows: usize,
+    },
     /// `desk_access_refused`: a desk operator asked for an account outside
     /// their scope (another school's family, or staff where the deployment
     /// does not allow it); answered as if it did not exist.
@@ -600,6 +607,7 @@ impl AuditEvent {
             AuditEvent::UpstreamLogin { .. } => "upstream_login",
             AuditEvent::DeskSearch { .. } => "desk_search",
             AuditEvent::DeskAccountViewed => "desk_account_viewed",
+            AuditEvent::AuditExported { .. } => "audit_exported",
             AuditEvent::DeskAccessRefused { .. } => "desk_access_refused",
             AuditEvent::PersonCorrected { .. } => "person_corrected",
         }
@@ -648,6 +656,7 @@ impl AuditEvent {
             | AuditEvent::SetupLinkIssued
             | AuditEvent::DeskAccountViewed => None,
             AuditEvent::DeskSearch { results } => Some(format!("results={results}")),
+            AuditEvent::AuditExported { rows } => Some(format!("rows={rows}")),
             AuditEvent::DeskAccessRefused { action } => Some(format!("action={}", action.as_str())),
             AuditEvent::PersonCorrected {
                 fields,
@@ -1234,6 +1243,12 @@ mod tests {
                 Some("results=3"),
             ),
             (E::DeskAccountViewed, "desk_account_viewed", "success", None),
+            (
+                E::AuditExported { rows: 12 },
+                "audit_exported",
+                "success",
+                Some("rows=12"),
+            ),
             (
                 E::PersonCorrected {
                     fields: "tax_code,last_name".into(),

@@ -13,6 +13,7 @@
 
 mod accounts;
 mod audit;
+mod audit_search;
 mod email_changes;
 mod error;
 mod federation;
@@ -39,6 +40,7 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 
 pub use accounts::{AccountFilter, AccountRecord, AccountSearch, NewAccount, RosterUpdate, SearchScope};
 pub use audit::{AuditFilter, AuditRecord, NewAuditEvent};
+pub use audit_search::AuditSearch;
 pub use email_changes::{EmailChangeRecord, NewEmailChange};
 pub use error::StoreError;
 pub use federation::{

@@ -64,6 +64,7 @@ const SOURCES: [(Lang, &[&str]); 2] = [
             include_str!("../locales/it/login_policy.ftl"),
             include_str!("../locales/it/upstream.ftl"),
             include_str!("../locales/it/desk.ftl"),
+            include_str!("../locales/it/admin.ftl"),
         ],
     ),
     (
@@ -76,6 +77,7 @@ const SOURCES: [(Lang, &[&str]); 2] = [
             include_str!("../locales/en/login_policy.ftl"),
             include_str!("../locales/en/upstream.ftl"),
             include_str!("../locales/en/desk.ftl"),
+            include_str!("../locales/en/admin.ftl"),
         ],
     ),
 ];

@@ -138,6 +138,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("sessions.html", include_str!("../templates/sessions.html")),
     ("desk.html", include_str!("../templates/desk.html")),
+    ("admin.html", include_str!("../templates/admin.html")),
+    ("admin_audit.html", include_str!("../templates/admin_audit.html")),
+    ("admin_outbox.html", include_str!("../templates/admin_outbox.html")),
     ("desk_account.html", include_str!("../templates/desk_account.html")),
     ("desk_confirm.html", include_str!("../templates/desk_confirm.html")),
     (

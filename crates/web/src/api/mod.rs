@@ -14,6 +14,7 @@ use utoipa::{OpenApi, ToSchema};
 use varco_app::accounts::AccountView;
 use varco_app::login_policy::PasswordNotice;
 
+mod admin;
 mod desk;
 
 use crate::WebState;
@@ -32,6 +33,9 @@ pub fn routes() -> Router<WebState> {
         .route("/password/change", post(change_password))
         .route("/password/forgot", post(forgot_password))
         .route("/password/reset", post(reset_password))
+        .route("/admin/audit", get(admin::audit))
+        .route("/admin/outbox", get(admin::outbox))
+        .route("/admin/outbox/{id}/retry", post(admin::retry))
         .route("/desk/accounts", get(desk::search))
         .route("/desk/accounts/{user_code}", get(desk::account))
         .route("/desk/accounts/{user_code}/unlock", post(desk::unlock))
@@ -420,7 +424,10 @@ pub async fn healthz(State(state): State<WebState>) -> Response {
         desk::disable,
         desk::enable,
         desk::resend_activation,
-        desk::correct
+        desk::correct,
+        admin::audit,
+        admin::outbox,
+        admin::retry
     ),
     components(schemas(
         LoginRequest,
@@ -441,7 +448,12 @@ pub async fn healthz(State(state): State<WebState>) -> Response {
         desk::SessionSummaryJson,
         desk::EventJson,
         desk::DeskActionResponse,
-        desk::CorrectPersonRequest
+        desk::CorrectPersonRequest,
+        admin::AuditPageJson,
+        admin::AuditEventJson,
+        admin::OutboxJson,
+        admin::OutboxMessageJson,
+        admin::RetryResponse
     ))
 )]
 /// The OpenAPI document of the JSON API.
@@ -464,7 +476,7 @@ mod tests {
     fn every_endpoint_documents_the_shared_answers() {
         let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
         let paths = doc["paths"].as_object().unwrap();
-        assert_eq!(paths.len(), 13);
+        assert_eq!(paths.len(), 16);
         for (path, item) in paths {
             for (method, operation) in item.as_object().unwrap() {
                 let responses = operation["responses"].as_object().unwrap();

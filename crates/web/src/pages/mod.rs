@@ -2,6 +2,7 @@
 //! carries a CSRF token and every text comes from the Fluent files.
 
 mod account;
+mod admin;
 mod desk;
 mod email;
 pub(crate) mod form;
@@ -70,6 +71,11 @@ pub fn routes() -> Router<WebState> {
                 .layer(no_referrer()),
         )
         .route("/help", get(help::show))
+        .route("/admin", get(admin::index))
+        .route("/admin/audit", get(admin::audit))
+        .route("/admin/audit.csv", get(admin::audit_csv))
+        .route("/admin/outbox", get(admin::outbox))
+        .route("/admin/outbox/{id}/retry", post(admin::retry))
         .route("/desk", get(desk::search))
         .route("/desk/accounts/{user_code}", get(desk::account))
         .route("/desk/accounts/{user_code}/correct", post(desk::correct))
