@@ -1,10 +1,11 @@
 //! The admin console: what an account with the `admin` role sees of the
 //! whole deployment — the audit log (with a CSV export for a school's
-//! data-protection officer) and the outbox of messages not delivered.
+//! data-protection officer), the outbox of messages not delivered, and the
+//! schools with their helpdesk contacts.
 //!
 //! The rule is checked here, on every call: someone who is not an admin is
 //! answered [`AppError::NotFound`], as if the console did not exist (the
-//! desk's way). Every export and every retry is audited with the admin as
+//! desk's way). Every export, retry and change is audited with the admin as
 //! actor.
 
 use serde::Serialize;
@@ -12,11 +13,12 @@ use varco_domain::AccountId;
 use varco_domain::account::Role;
 use varco_domain::clock::Timestamp;
 use varco_domain::email::EmailAddress;
-use varco_store::{AuditRecord, AuditSearch, OutboxFilter, Tx};
+use varco_store::{AuditRecord, AuditSearch, OutboxFilter, SchoolUpdate, Tx};
 
 use crate::audit::{self, AuditEvent, Target};
 use crate::lookup::find_school;
 use crate::mail::{SCHOOL_TIME_ZONE, format_time};
+use crate::registration::{AddSchool, School, add_in, optional_email, optional_text};
 use crate::{Actor, App, AppError, RequestContext};
 
 /// Events on a page of the audit viewer.
@@ -395,6 +397,102 @@ pub async fn retry_outbox(app: &App, actor: &Actor, ctx: &RequestContext, id: i6
     tx.commit().await?;
     app.mail_queued();
     Ok(())
+}
+
+/// Every school, by code.
+pub async fn schools(app: &App, actor: &Actor) -> Result<Vec<School>, AppError> {
+    let mut tx = app.store.begin_read().await?;
+    require_admin(&mut tx, actor).await?;
+    let schools = tx.list_schools().await?;
+    tx.commit().await?;
+    Ok(schools.into_iter().map(School::from).collect())
+}
+
+/// One school, by code (`NotFound` when there is none).
+pub async fn school(app: &App, actor: &Actor, code: &str) -> Result<School, AppError> {
+    let mut tx = app.store.begin_read().await?;
+    require_admin(&mut tx, actor).await?;
+    let school = find_school(&mut tx, code).await?;
+    tx.commit().await?;
+    Ok(school.into())
+}
+
+/// Adds a school, checked as the command line checks it (audited as
+/// `school_created`).
+pub async fn add_school(app: &App, actor: &Actor, ctx: &RequestContext, input: &AddSchool) -> Result<School, AppError> {
+    let mut tx = app.store.begin().await?;
+    require_admin(&mut tx, actor).await?;
+    let school = add_in(&mut tx, app, actor, ctx, input).await?;
+    tx.commit().await?;
+    Ok(school)
+}
+
+/// A school's new name and helpdesk contacts; blank contacts are removed.
+#[derive(Debug, Clone, Default)]
+pub struct SchoolEdit {
+    pub name: String,
+    pub email: Option<String>,
+    pub helpdesk_email: Option<String>,
+    pub helpdesk_phone: Option<String>,
+    pub helpdesk_hours: Option<String>,
+}
+
+/// Changes a school's name and contacts, checked like a new school's: a
+/// value refused is [`AppError::Invalid`] on its field and nothing changes.
+/// Audited as `school_updated` with the fields changed; false when nothing
+/// differs.
+pub async fn edit_school(
+    app: &App,
+    actor: &Actor,
+    ctx: &RequestContext,
+    code: &str,
+    edit: &SchoolEdit,
+) -> Result<bool, AppError> {
+    let mut tx = app.store.begin().await?;
+    require_admin(&mut tx, actor).await?;
+    let school = find_school(&mut tx, code).await?;
+    let name = optional_text("name", Some(&edit.name), 200)?.ok_or_else(|| AppError::invalid("name", "is required"))?;
+    let email = optional_email("email", edit.email.as_deref())?;
+    let helpdesk_email = optional_email("helpdesk_email", edit.helpdesk_email.as_deref())?;
+    let helpdesk_phone = optional_text("helpdesk_phone", edit.helpdesk_phone.as_deref(), 40)?;
+    let helpdesk_hours = optional_text("helpdesk_hours", edit.helpdesk_hours.as_deref(), 200)?;
+    let fields: Vec<&str> = [
+        (name != school.name, "name"),
+        (email != school.email, "email"),
+        (helpdesk_email != school.helpdesk_email, "helpdesk_email"),
+        (helpdesk_phone != school.helpdesk_phone, "helpdesk_phone"),
+        (helpdesk_hours != school.helpdesk_hours, "helpdesk_hours"),
+    ]
+    .into_iter()
+    .filter_map(|(changed, field)| changed.then_some(field))
+    .collect();
+    if fields.is_empty() {
+        return Ok(false);
+    }
+    tx.update_school(
+        school.id,
+        &SchoolUpdate {
+            name: &name,
+            email: email.as_deref(),
+            helpdesk_email: helpdesk_email.as_deref(),
+            helpdesk_phone: helpdesk_phone.as_deref(),
+            helpdesk_hours: helpdesk_hours.as_deref(),
+        },
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        app.now(),
+        actor,
+        ctx,
+        Target::School(&school.code),
+        AuditEvent::SchoolUpdated {
+            fields: fields.join(","),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -371,6 +371,12 @@ pub enum AuditEvent {
         /// How many events the file held.
         rows: usize,
     },
+    /// `school_updated`: an administrator changed a school's name or
+    /// helpdesk contacts; the target is the school's code.
+    SchoolUpdated {
+        /// The fields changed, comma-separated (`name,helpdesk_email`).
+        fields: String,
+    },
     /// `desk_access_refused`: a desk operator asked for an account outside
     /// their scope (another school's family, or staff where the deployment
     /// does not allow it); answered as if it did not exist.
@@ -608,6 +614,7 @@ impl AuditEvent {
             AuditEvent::DeskSearch { .. } => "desk_search",
             AuditEvent::DeskAccountViewed => "desk_account_viewed",
             AuditEvent::AuditExported { .. } => "audit_exported",
+            AuditEvent::SchoolUpdated { .. } => "school_updated",
             AuditEvent::DeskAccessRefused { .. } => "desk_access_refused",
             AuditEvent::PersonCorrected { .. } => "person_corrected",
         }
@@ -657,6 +664,7 @@ impl AuditEvent {
             | AuditEvent::DeskAccountViewed => None,
             AuditEvent::DeskSearch { results } => Some(format!("results={results}")),
             AuditEvent::AuditExported { rows } => Some(format!("rows={rows}")),
+            AuditEvent::SchoolUpdated { fields } => Some(format!("fields={fields}")),
             AuditEvent::DeskAccessRefused { action } => Some(format!("action={}", action.as_str())),
             AuditEvent::PersonCorrected {
                 fields,
@@ -1243,6 +1251,14 @@ mod tests {
                 Some("results=3"),
             ),
             (E::DeskAccountViewed, "desk_account_viewed", "success", None),
+            (
+                E::SchoolUpdated {
+                    fields: "name,helpdesk_phone".into(),
+                },
+                "school_updated",
+                "success",
+                Some("fields=name,helpdesk_phone"),
+            ),
             (
                 E::AuditExported { rows: 12 },
                 "audit_exported",

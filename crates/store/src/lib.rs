@@ -24,6 +24,7 @@ mod migrations;
 mod oidc;
 mod outbox;
 mod roles;
+mod school_contacts;
 mod schools;
 mod sessions;
 mod tokens;
@@ -55,6 +56,7 @@ pub use oidc::{
 };
 pub use outbox::{NewOutboxMessage, OutboxFilter, OutboxRecord};
 pub use roles::RoleGrant;
+pub use school_contacts::SchoolUpdate;
 pub use schools::{NewSchool, SchoolRecord};
 pub use sessions::{NewSession, SessionRecord};
 pub use tokens::{NewToken, TokenRecord};

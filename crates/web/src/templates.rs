@@ -141,6 +141,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("admin.html", include_str!("../templates/admin.html")),
     ("admin_audit.html", include_str!("../templates/admin_audit.html")),
     ("admin_outbox.html", include_str!("../templates/admin_outbox.html")),
+    ("admin_schools.html", include_str!("../templates/admin_schools.html")),
+    ("admin_school.html", include_str!("../templates/admin_school.html")),
     ("desk_account.html", include_str!("../templates/desk_account.html")),
     ("desk_confirm.html", include_str!("../templates/desk_confirm.html")),
     (

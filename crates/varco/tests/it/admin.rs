@@ -21,6 +21,7 @@ both_backends!(
     audit_filters_select_and_pages_follow,
     the_csv_export_is_filtered_escaped_and_audited,
     failed_messages_are_listed_masked_and_retried,
+    schools_are_added_and_edited_with_checked_values,
 );
 
 const OTHER_SCHOOL: &str = "MIIC8AB00Q";
@@ -498,5 +499,126 @@ async fn failed_messages_are_listed_masked_and_retried(backend: Backend) {
         retries,
         vec![(c.admin.user_code.clone(), Some(format!("outbox_id={id}"))); 2]
     );
+    t.stop().await;
+}
+
+/// Posts a form to `path` with the CSRF token of the page `from`.
+async fn post_form(t: &TestApp, who: &SignedIn, from: &str, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    let html = get(t, who, from).await.text().await.expect("html");
+    let csrf = input_value(&html, "csrf");
+    let mut all = vec![("csrf", csrf.as_str())];
+    all.extend_from_slice(fields);
+    who.client
+        .post(t.url(path))
+        .header("origin", &t.base)
+        .form(&all)
+        .send()
+        .await
+        .expect("request")
+}
+
+async fn schools_are_added_and_edited_with_checked_values(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = cast(&t).await;
+    let admin = t.sign_in("anna.admin", PASSWORD).await;
+    let html = get(&t, &admin, "/admin/schools").await.text().await.expect("html");
+    for code in [SCHOOL, OTHER_SCHOOL] {
+        assert!(html.contains(&format!("data-code=\"{code}\"")), "{html}");
+    }
+    let before = varco_app::schools::find(t.app(), SCHOOL).await.expect("school");
+    let edit_page = format!("/admin/schools/{SCHOOL}");
+    let fields = |email: &'static str| {
+        vec![
+            ("name", "Istituto Comprensivo Via Roma 2"),
+            ("email", "rmic81200x@istruzione.it"),
+            ("helpdesk_email", email),
+            ("helpdesk_phone", "+39 06 8765 4321"),
+            ("helpdesk_hours", "lun-ven 10-13"),
+        ]
+    };
+
+    // A bad address: refused on its field, nothing changed, nothing audited.
+    let r = post_form(&t, &admin, &edit_page, &edit_page, &fields("not an address")).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let html = r.text().await.expect("html");
+    assert!(html.contains("L&#x27;indirizzo email non è valido."), "{html}");
+    assert!(
+        html.contains("Istituto Comprensivo Via Roma 2"),
+        "the typed values come back: {html}"
+    );
+    assert_eq!(varco_app::schools::find(t.app(), SCHOOL).await.expect("school"), before);
+    let (updates, _) = api_events(&t, &admin, "event=school_updated").await;
+    assert!(updates.is_empty(), "{updates:?}");
+
+    // Good values: saved, audited with the fields changed.
+    let r = post_form(
+        &t,
+        &admin,
+        &edit_page,
+        &edit_page,
+        &fields("assistenza@icviaroma.edu.it"),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], format!("/admin/schools/{SCHOOL}?done=saved"));
+    let after = varco_app::schools::find(t.app(), SCHOOL).await.expect("school");
+    assert_eq!(after.name, "Istituto Comprensivo Via Roma 2");
+    assert_eq!(after.helpdesk_phone.as_deref(), Some("+39 06 8765 4321"));
+    assert_eq!(after.helpdesk_email, before.helpdesk_email);
+    let (_, body) = api_events(&t, &admin, "event=school_updated").await;
+    let event = &body["events"][0];
+    assert_eq!(event["target"], SCHOOL);
+    assert_eq!(event["actor"], c.admin.user_code);
+    assert_eq!(event["detail"], "fields=name,helpdesk_phone");
+    // The same again changes nothing.
+    let r = post_form(
+        &t,
+        &admin,
+        &edit_page,
+        &edit_page,
+        &fields("assistenza@icviaroma.edu.it"),
+    )
+    .await;
+    assert_eq!(
+        r.headers()["location"],
+        format!("/admin/schools/{SCHOOL}?done=unchanged")
+    );
+
+    // A new school; its code once more is refused.
+    let new = [
+        ("code", "rmic00000x"),
+        ("name", "Istituto Comprensivo Roma Est"),
+        ("helpdesk_hours", "mar e gio 9-12"),
+    ];
+    let r = post_form(&t, &admin, "/admin/schools", "/admin/schools", &new).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let added = varco_app::schools::find(t.app(), "RMIC00000X").await.expect("added");
+    assert_eq!(added.helpdesk_hours.as_deref(), Some("mar e gio 9-12"));
+    assert_eq!(added.helpdesk_email, None);
+    let r = post_form(&t, &admin, "/admin/schools", "/admin/schools", &new).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        r.text()
+            .await
+            .expect("html")
+            .contains("Esiste già una scuola con questo codice.")
+    );
+
+    // A desk operator: the 404 page, nothing changed.
+    let desk = t.sign_in("sara.segreteria", PASSWORD).await;
+    let r = post_form(
+        &t,
+        &desk,
+        &format!("/desk/accounts/{}", c.plain.user_code),
+        &edit_page,
+        &[("name", "Presa")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(varco_app::schools::find(t.app(), SCHOOL).await.expect("school"), after);
+    let r = get(&t, &desk, "/admin/schools").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
     t.stop().await;
 }

@@ -1,7 +1,7 @@
 //! `/admin`: the administrators' console. The audit log with its filters,
-//! pages and CSV export, and the outbox of messages not delivered with a
-//! retry button (a POST form with the session's CSRF token). Everything
-//! works without JavaScript.
+//! pages and CSV export, the outbox of messages not delivered with a retry
+//! button, and the schools with their helpdesk contacts. Every POST is a
+//! form with the session's CSRF token; everything works without JavaScript.
 //!
 //! Who may see it is decided in `varco_app::admin`, never here: someone who
 //! is not an admin answers the 404 page, as the desk does.
@@ -233,6 +233,216 @@ pub async fn retry(
         Ok(()) => Ok(Redirect::to("/admin/outbox?done=retried").into_response()),
         Err(AppError::NotFound(_)) => Ok(Redirect::to("/admin/outbox?done=gone").into_response()),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The schools page's form: a new school, or a school's new name and contacts.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct SchoolForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    helpdesk_email: String,
+    #[serde(default)]
+    helpdesk_phone: String,
+    #[serde(default)]
+    helpdesk_hours: String,
+}
+
+/// The message said on a school field refused.
+fn school_error(state: &WebState, page: &Page, error: AppError) -> Result<FormErrors, PageError> {
+    let (field, key) = match error {
+        AppError::Invalid { field, .. } => match field {
+            "code" => ("code", "admin-school-invalid-code"),
+            "name" => ("name", "admin-school-invalid-name"),
+            "email" => ("email", "admin-school-invalid-email"),
+            "helpdesk_email" => ("helpdesk_email", "admin-school-invalid-email"),
+            "helpdesk_phone" => ("helpdesk_phone", "admin-school-invalid-text"),
+            _ => ("helpdesk_hours", "admin-school-invalid-text"),
+        },
+        AppError::Conflict { .. } => ("code", "admin-school-code-taken"),
+        e => return Err(e.into()),
+    };
+    Ok(FormErrors::on(field, page.text(state, key)))
+}
+
+/// The query of the schools pages: what was just done.
+#[derive(Debug, Default, Deserialize)]
+pub struct SchoolNotice {
+    done: Option<String>,
+}
+
+fn school_notice(state: &WebState, page: &Page, query: Result<Query<SchoolNotice>, QueryRejection>) -> Option<String> {
+    match query.ok().and_then(|Query(n)| n.done).as_deref() {
+        Some("added") => Some(page.text(state, "admin-school-added")),
+        Some("saved") => Some(page.text(state, "admin-school-saved")),
+        Some("unchanged") => Some(page.text(state, "admin-school-unchanged")),
+        _ => None,
+    }
+}
+
+async fn render_schools(
+    state: &WebState,
+    page: &Page,
+    session: &varco_app::sessions::Authenticated,
+    notice: Option<String>,
+    errors: FormErrors,
+    typed: &SchoolForm,
+) -> Result<Response, PageError> {
+    let schools = varco_app::admin::schools(&state.app, &session.actor()).await?;
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    page.render_status(
+        state,
+        status,
+        "admin_schools.html",
+        minijinja::context! {
+            schools => schools, notice => notice, fe => errors, new => typed,
+            csrf => session.session.csrf_token,
+        },
+    )
+}
+
+/// `GET /admin/schools`: every school, and a form to add one.
+pub async fn schools(
+    State(state): State<WebState>,
+    page: Page,
+    session: MaybeSession,
+    query: Result<Query<SchoolNotice>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let session = match settings_session(session, "/admin/schools") {
+        Ok(s) => s,
+        Err(elsewhere) => return Ok(elsewhere.into_response()),
+    };
+    let notice = school_notice(&state, &page, query);
+    render_schools(
+        &state,
+        &page,
+        &session,
+        notice,
+        FormErrors::none(),
+        &SchoolForm::default(),
+    )
+    .await
+}
+
+fn contact(value: &str) -> Option<String> {
+    Some(value.to_owned())
+}
+
+/// `POST /admin/schools`: adds a school; a value refused shows the page
+/// again with the error on its field.
+pub async fn add_school(
+    State(state): State<WebState>,
+    page: Page,
+    ctx: Ctx,
+    form: SignedInForm<SchoolForm>,
+) -> Result<Response, PageError> {
+    let (session, form) = match form.full() {
+        Ok(pair) => pair,
+        Err(elsewhere) => return Ok(elsewhere.into_response()),
+    };
+    let input = varco_app::schools::AddSchool {
+        code: form.code.trim().to_uppercase(),
+        name: form.name.clone(),
+        email: contact(&form.email),
+        helpdesk_email: contact(&form.helpdesk_email),
+        helpdesk_phone: contact(&form.helpdesk_phone),
+        helpdesk_hours: contact(&form.helpdesk_hours),
+    };
+    match varco_app::admin::add_school(&state.app, &session.actor(), &ctx.request, &input).await {
+        Ok(_) => Ok(Redirect::to("/admin/schools?done=added").into_response()),
+        Err(e) => {
+            let errors = school_error(&state, &page, e)?;
+            render_schools(&state, &page, &session, None, errors, &form).await
+        }
+    }
+}
+
+/// `GET /admin/schools/{code}`: a school's name and contacts, to edit.
+pub async fn school(
+    State(state): State<WebState>,
+    page: Page,
+    session: MaybeSession,
+    Path(code): Path<String>,
+    query: Result<Query<SchoolNotice>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let session = match settings_session(session, "/admin/schools") {
+        Ok(s) => s,
+        Err(elsewhere) => return Ok(elsewhere.into_response()),
+    };
+    let school = varco_app::admin::school(&state.app, &session.actor(), &code).await?;
+    let notice = school_notice(&state, &page, query);
+    let typed = SchoolForm {
+        code: school.code.clone(),
+        name: school.name.clone(),
+        email: school.email.clone().unwrap_or_default(),
+        helpdesk_email: school.helpdesk_email.clone().unwrap_or_default(),
+        helpdesk_phone: school.helpdesk_phone.clone().unwrap_or_default(),
+        helpdesk_hours: school.helpdesk_hours.clone().unwrap_or_default(),
+    };
+    page.render(
+        &state,
+        "admin_school.html",
+        minijinja::context! {
+            school => typed, notice => notice, fe => FormErrors::none(), csrf => session.session.csrf_token,
+        },
+    )
+}
+
+/// `POST /admin/schools/{code}`: saves a school's name and contacts; a
+/// value refused shows the form again with the error on its field, and
+/// nothing changes.
+pub async fn save_school(
+    State(state): State<WebState>,
+    page: Page,
+    ctx: Ctx,
+    Path(code): Path<String>,
+    form: SignedInForm<SchoolForm>,
+) -> Result<Response, PageError> {
+    let (session, form) = match form.full() {
+        Ok(pair) => pair,
+        Err(elsewhere) => return Ok(elsewhere.into_response()),
+    };
+    let actor = session.actor();
+    // The school must exist (and the caller be an admin) before anything is said about the form.
+    let school = varco_app::admin::school(&state.app, &actor, &code).await?;
+    let edit = varco_app::admin::SchoolEdit {
+        name: form.name.clone(),
+        email: contact(&form.email),
+        helpdesk_email: contact(&form.helpdesk_email),
+        helpdesk_phone: contact(&form.helpdesk_phone),
+        helpdesk_hours: contact(&form.helpdesk_hours),
+    };
+    let back = |done: &str| {
+        let code: String = school.code.chars().filter(char::is_ascii_alphanumeric).collect();
+        Redirect::to(&format!("/admin/schools/{code}?done={done}")).into_response()
+    };
+    match varco_app::admin::edit_school(&state.app, &actor, &ctx.request, &school.code, &edit).await {
+        Ok(true) => Ok(back("saved")),
+        Ok(false) => Ok(back("unchanged")),
+        Err(e) => {
+            let errors = school_error(&state, &page, e)?;
+            let typed = SchoolForm {
+                code: school.code.clone(),
+                ..form
+            };
+            page.render_status(
+                &state,
+                StatusCode::BAD_REQUEST,
+                "admin_school.html",
+                minijinja::context! {
+                    school => typed, notice => None::<String>, fe => errors, csrf => session.session.csrf_token,
+                },
+            )
+        }
     }
 }
 

@@ -76,6 +76,8 @@ pub fn routes() -> Router<WebState> {
         .route("/admin/audit.csv", get(admin::audit_csv))
         .route("/admin/outbox", get(admin::outbox))
         .route("/admin/outbox/{id}/retry", post(admin::retry))
+        .route("/admin/schools", get(admin::schools).post(admin::add_school))
+        .route("/admin/schools/{code}", get(admin::school).post(admin::save_school))
         .route("/desk", get(desk::search))
         .route("/desk/accounts/{user_code}", get(desk::account))
         .route("/desk/accounts/{user_code}/correct", post(desk::correct))
