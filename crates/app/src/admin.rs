@@ -1,7 +1,7 @@
 //! The admin console: what an account with the `admin` role sees of the
 //! whole deployment — the audit log (with a CSV export for a school's
-//! data-protection officer), the outbox of messages not delivered, and the
-//! schools with their helpdesk contacts.
+//! data-protection officer), the outbox of messages not delivered, the
+//! schools with their helpdesk contacts, and the operators and their roles.
 //!
 //! The rule is checked here, on every call: someone who is not an admin is
 //! answered [`AppError::NotFound`], as if the console did not exist (the
@@ -15,6 +15,7 @@ use varco_domain::clock::Timestamp;
 use varco_domain::email::EmailAddress;
 use varco_store::{AuditRecord, AuditSearch, OutboxFilter, SchoolUpdate, Tx};
 
+use crate::account_actions::set_role_in;
 use crate::audit::{self, AuditEvent, Target};
 use crate::lookup::find_school;
 use crate::mail::{SCHOOL_TIME_ZONE, format_time};
@@ -493,6 +494,100 @@ pub async fn edit_school(
     .await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// A role an operator holds, as the console shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct HeldRole {
+    /// `desk` or `admin`.
+    pub role: Role,
+    /// The school of a `desk` role.
+    pub school: Option<String>,
+}
+
+/// An account holding at least one role.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Operator {
+    pub user_code: String,
+    pub first_name: String,
+    pub last_name: String,
+    /// `active`, `pending_activation` or `disabled`.
+    pub status: String,
+    /// The code of the account's own school.
+    pub school: String,
+    /// Its roles, admin first.
+    pub roles: Vec<HeldRole>,
+    /// Whether this is the admin looking.
+    pub is_you: bool,
+}
+
+/// The message of the conflict an admin revoking their own admin role meets.
+pub const OWN_ADMIN_ROLE: &str = "administrators cannot revoke their own admin role";
+
+/// Every account holding a role, by name.
+pub async fn operators(app: &App, actor: &Actor) -> Result<Vec<Operator>, AppError> {
+    let mut tx = app.store.begin_read().await?;
+    let me = require_admin(&mut tx, actor).await?;
+    let holders = tx.role_holders().await?;
+    tx.commit().await?;
+    let mut operators: Vec<Operator> = Vec::new();
+    for h in holders {
+        let role = HeldRole {
+            role: h.role,
+            school: h.school_code,
+        };
+        match operators.last_mut() {
+            Some(last) if last.user_code == h.user_code => last.roles.push(role),
+            _ => operators.push(Operator {
+                user_code: h.user_code,
+                first_name: h.first_name,
+                last_name: h.last_name,
+                status: h.status,
+                school: h.own_school_code,
+                roles: vec![role],
+                is_you: h.account_id == me,
+            }),
+        }
+    }
+    for o in &mut operators {
+        o.roles.sort_by_key(|r| (r.role != Role::Admin, r.school.clone()));
+    }
+    Ok(operators)
+}
+
+/// Grants (`grant`) or revokes a role from the console: `desk` with a
+/// school, `admin` without. Refused with [`AppError::Conflict`]: an admin
+/// revoking their own admin role, and revoking the last admin of the
+/// deployment (not disabled). Audited as `role_granted` / `role_revoked`;
+/// false when nothing changed.
+pub async fn set_role(
+    app: &App,
+    actor: &Actor,
+    ctx: &RequestContext,
+    user_code: &str,
+    role: Role,
+    school: Option<&str>,
+    grant: bool,
+) -> Result<bool, AppError> {
+    let mut tx = app.store.begin().await?;
+    let me = require_admin(&mut tx, actor).await?;
+    if !grant && role == Role::Admin {
+        let code = varco_domain::UserCode::parse(user_code).map_err(|e| AppError::invalid("user_code", e))?;
+        let target = tx
+            .account_by_user_code(code.as_str())
+            .await?
+            .ok_or(AppError::NotFound("account"))?;
+        if target.id == me {
+            return Err(AppError::conflict(OWN_ADMIN_ROLE));
+        }
+        let holds = tx.roles_of(target.id).await?.iter().any(|r| r.role == Role::Admin);
+        if holds && target.status != varco_domain::account::AccountStatus::Disabled && tx.count_admins().await? <= 1 {
+            return Err(AppError::conflict("the last administrator keeps the admin role"));
+        }
+    }
+    let changed = set_role_in(&mut tx, app, actor, ctx, user_code, role, school, grant).await?;
+    tx.commit().await?;
+    Ok(changed)
 }
 
 #[cfg(test)]

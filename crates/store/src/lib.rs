@@ -22,6 +22,7 @@ mod lifecycle;
 mod login_throttle;
 mod migrations;
 mod oidc;
+mod operators;
 mod outbox;
 mod roles;
 mod school_contacts;
@@ -54,6 +55,7 @@ pub use oidc::{
     BearerRecord, ClientRecord, CodeRecord, CodeSpend, GrantRecord, KeyRecord, NewClient, NewCode, NewGrant,
     OIDC_GRANT_RETENTION_SECS, RefreshUse,
 };
+pub use operators::RoleHolder;
 pub use outbox::{NewOutboxMessage, OutboxFilter, OutboxRecord};
 pub use roles::RoleGrant;
 pub use school_contacts::SchoolUpdate;

@@ -143,6 +143,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("admin_outbox.html", include_str!("../templates/admin_outbox.html")),
     ("admin_schools.html", include_str!("../templates/admin_schools.html")),
     ("admin_school.html", include_str!("../templates/admin_school.html")),
+    (
+        "admin_operators.html",
+        include_str!("../templates/admin_operators.html"),
+    ),
     ("desk_account.html", include_str!("../templates/desk_account.html")),
     ("desk_confirm.html", include_str!("../templates/desk_confirm.html")),
     (

@@ -22,6 +22,7 @@ both_backends!(
     the_csv_export_is_filtered_escaped_and_audited,
     failed_messages_are_listed_masked_and_retried,
     schools_are_added_and_edited_with_checked_values,
+    roles_are_granted_and_revoked_but_an_admin_keeps_their_own,
 );
 
 const OTHER_SCHOOL: &str = "MIIC8AB00Q";
@@ -620,5 +621,126 @@ async fn schools_are_added_and_edited_with_checked_values(backend: Backend) {
     assert_eq!(varco_app::schools::find(t.app(), SCHOOL).await.expect("school"), after);
     let r = get(&t, &desk, "/admin/schools").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    t.stop().await;
+}
+
+/// The roles shown on the operators page for `user_code`, as `role` or `role:school`.
+fn roles_on_page(html: &str, user_code: &str) -> Vec<String> {
+    let Some(start) = html.find(&format!("data-user-code=\"{user_code}\"")) else {
+        return Vec::new();
+    };
+    let card = &html[start..];
+    let card = &card[..card.find("</div></li>").unwrap_or(card.len())];
+    card.split("class=\"d-flex align-items-center gap-2 mb-1 varco-role\" data-role=\"")
+        .skip(1)
+        .map(|rest| {
+            let role = &rest[..rest.find('"').expect("quote")];
+            match rest.split_once("data-school=\"") {
+                Some((before, school)) if !before.contains('>') => {
+                    format!("{role}:{}", &school[..school.find('"').expect("quote")])
+                }
+                _ => role.to_owned(),
+            }
+        })
+        .collect()
+}
+
+async fn roles_are_granted_and_revoked_but_an_admin_keeps_their_own(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let c = cast(&t).await;
+    let admin = t.sign_in("anna.admin", PASSWORD).await;
+    let page = "/admin/operators";
+    let html = get(&t, &admin, page).await.text().await.expect("html");
+    assert_eq!(roles_on_page(&html, &c.admin.user_code), ["admin"]);
+    assert_eq!(roles_on_page(&html, &c.desk.user_code), [format!("desk:{SCHOOL}")]);
+    assert!(
+        roles_on_page(&html, &c.plain.user_code).is_empty(),
+        "no role, not listed"
+    );
+
+    // Desk of the other school to the plain account, then admin.
+    let grant = |user_code: &str, role: &'static str, school: &'static str| {
+        vec![
+            ("user_code", user_code.to_owned()),
+            ("role", role.to_owned()),
+            ("school", school.to_owned()),
+        ]
+    };
+    let send = |fields: Vec<(&'static str, String)>, way: &'static str| {
+        let t = &t;
+        let admin = &admin;
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post_form(t, admin, page, &format!("/admin/operators/{way}"), &fields).await
+        }
+    };
+    let r = send(grant(&c.plain.user_code, "desk", OTHER_SCHOOL), "grant").await;
+    assert_eq!(r.headers()["location"], "/admin/operators?done=granted");
+    let r = send(grant(&c.plain.user_code, "desk", OTHER_SCHOOL), "grant").await;
+    assert_eq!(r.headers()["location"], "/admin/operators?done=unchanged");
+    let r = send(grant(&c.plain.user_code, "admin", ""), "grant").await;
+    assert_eq!(r.headers()["location"], "/admin/operators?done=granted");
+    let html = get(&t, &admin, page).await.text().await.expect("html");
+    assert_eq!(
+        roles_on_page(&html, &c.plain.user_code),
+        ["admin".to_owned(), format!("desk:{OTHER_SCHOOL}")]
+    );
+    // The desk role needs a school that exists; the account must exist.
+    let r = send(grant(&c.elsewhere.user_code, "desk", ""), "grant").await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = send(grant(&c.elsewhere.user_code, "desk", "RMIC00000X"), "grant").await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = send(grant("ZZZZ2222", "admin", ""), "grant").await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let html = get(&t, &admin, page).await.text().await.expect("html");
+    assert!(roles_on_page(&html, &c.elsewhere.user_code).is_empty());
+
+    // An admin cannot revoke their own admin role (no button, and the POST is refused).
+    let mine = &html[html
+        .find(&format!("data-user-code=\"{}\"", c.admin.user_code))
+        .expect("listed")..];
+    let mine = &mine[..mine.find("</div></li>").expect("card end")];
+    assert!(!mine.contains("/admin/operators/revoke"), "{mine}");
+    let r = send(grant(&c.admin.user_code, "admin", ""), "revoke").await;
+    assert_eq!(r.headers()["location"], "/admin/operators?done=refused-self");
+    // Another admin's: yes, and the desk role too.
+    let r = send(grant(&c.plain.user_code, "admin", ""), "revoke").await;
+    assert_eq!(r.headers()["location"], "/admin/operators?done=revoked");
+    let r = send(grant(&c.desk.user_code, "desk", SCHOOL), "revoke").await;
+    assert_eq!(r.headers()["location"], "/admin/operators?done=revoked");
+    let html = get(&t, &admin, page).await.text().await.expect("html");
+    assert_eq!(roles_on_page(&html, &c.admin.user_code), ["admin"]);
+    assert_eq!(
+        roles_on_page(&html, &c.plain.user_code),
+        [format!("desk:{OTHER_SCHOOL}")]
+    );
+    assert!(roles_on_page(&html, &c.desk.user_code).is_empty());
+
+    // Each change in the log, by the admin; the refusals changed nothing.
+    let (_, body) = api_events(
+        &t,
+        &admin,
+        &format!("user_code={}&event=role_granted", c.plain.user_code),
+    )
+    .await;
+    assert_eq!(body["events"].as_array().expect("events").len(), 2);
+    assert!(
+        body["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .all(|e| e["actor"] == c.admin.user_code.as_str())
+    );
+    let (revoked, _) = api_events(&t, &admin, "event=role_revoked").await;
+    assert_eq!(revoked.len(), 2);
+
+    // The former desk operator, now without a role, does not see the console.
+    let former = t.sign_in("sara.segreteria", PASSWORD).await;
+    assert_eq!(get(&t, &former, page).await.status(), StatusCode::NOT_FOUND);
+    // The new desk operator of the other school (and former admin) neither.
+    let plain = t.sign_in("paolo.piano", PASSWORD).await;
+    assert_eq!(get(&t, &plain, page).await.status(), StatusCode::NOT_FOUND);
     t.stop().await;
 }

@@ -1,6 +1,7 @@
 //! `/admin`: the administrators' console. The audit log with its filters,
 //! pages and CSV export, the outbox of messages not delivered with a retry
-//! button, and the schools with their helpdesk contacts. Every POST is a
+//! button, the schools with their helpdesk contacts, and the operators with
+//! their roles. Every POST is a
 //! form with the session's CSRF token; everything works without JavaScript.
 //!
 //! Who may see it is decided in `varco_app::admin`, never here: someone who
@@ -444,6 +445,132 @@ pub async fn save_school(
             )
         }
     }
+}
+
+/// The query of `/admin/operators`: what was just done.
+#[derive(Debug, Default, Deserialize)]
+pub struct OperatorsNotice {
+    done: Option<String>,
+}
+
+/// What a role change did, said on the operators page after the redirect.
+const ROLE_NOTICES: &[&str] = &["granted", "revoked", "unchanged", "refused-self", "refused-last"];
+
+async fn render_operators(
+    state: &WebState,
+    page: &Page,
+    session: &varco_app::sessions::Authenticated,
+    notice: Option<&str>,
+    errors: FormErrors,
+    typed: &RoleForm,
+) -> Result<Response, PageError> {
+    let operators = varco_app::admin::operators(&state.app, &session.actor()).await?;
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    page.render_status(
+        state,
+        status,
+        "admin_operators.html",
+        minijinja::context! {
+            operators => operators,
+            notice => notice.map(|d| page.text(state, &format!("admin-role-{d}"))),
+            refused => notice.is_some_and(|d| d.starts_with("refused")),
+            fe => errors, grant => typed, csrf => session.session.csrf_token,
+        },
+    )
+}
+
+/// `GET /admin/operators`: the accounts holding a role, a revoke button per
+/// role, and a form to grant one.
+pub async fn operators(
+    State(state): State<WebState>,
+    page: Page,
+    session: MaybeSession,
+    query: Result<Query<OperatorsNotice>, QueryRejection>,
+) -> Result<Response, PageError> {
+    let session = match settings_session(session, "/admin/operators") {
+        Ok(s) => s,
+        Err(elsewhere) => return Ok(elsewhere.into_response()),
+    };
+    let done = query.ok().and_then(|Query(n)| n.done);
+    let notice = done.as_deref().filter(|d| ROLE_NOTICES.contains(d));
+    render_operators(
+        &state,
+        &page,
+        &session,
+        notice,
+        FormErrors::none(),
+        &RoleForm::default(),
+    )
+    .await
+}
+
+/// A role to grant or revoke.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct RoleForm {
+    #[serde(default)]
+    user_code: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    school: String,
+}
+
+/// `POST /admin/operators/{grant|revoke}`: grants or revokes a role; back to
+/// the operators page saying what happened, or the grant form's errors.
+pub async fn set_role(
+    State(state): State<WebState>,
+    page: Page,
+    ctx: Ctx,
+    Path(way): Path<String>,
+    form: SignedInForm<RoleForm>,
+) -> Result<Response, PageError> {
+    let (session, form) = match form.full() {
+        Ok(pair) => pair,
+        Err(elsewhere) => return Ok(elsewhere.into_response()),
+    };
+    let actor = session.actor();
+    varco_app::admin::check(&state.app, &actor).await?;
+    let grant = match way.as_str() {
+        "grant" => true,
+        "revoke" => false,
+        _ => return Err(PageError(crate::problem::WebError::NotFound)),
+    };
+    let role = match form.role.as_str() {
+        "desk" => varco_domain::account::Role::Desk,
+        "admin" => varco_domain::account::Role::Admin,
+        _ => {
+            let errors = FormErrors::on("role", page.text(&state, "admin-role-invalid-role"));
+            return render_operators(&state, &page, &session, None, errors, &form).await;
+        }
+    };
+    let school = Some(form.school.trim()).filter(|s| !s.is_empty() && role == varco_domain::account::Role::Desk);
+    let user_code = form.user_code.trim();
+    let result = varco_app::admin::set_role(&state.app, &actor, &ctx.request, user_code, role, school, grant).await;
+    let done = match result {
+        Ok(true) if grant => "granted",
+        Ok(true) => "revoked",
+        Ok(false) => "unchanged",
+        Err(AppError::Conflict { message, .. }) if message == varco_app::admin::OWN_ADMIN_ROLE => "refused-self",
+        Err(AppError::Conflict { .. }) => "refused-last",
+        Err(AppError::Invalid { field: "school", .. }) => {
+            let errors = FormErrors::on("school", page.text(&state, "admin-role-invalid-school"));
+            return render_operators(&state, &page, &session, None, errors, &form).await;
+        }
+        Err(AppError::Invalid { .. } | AppError::NotFound("account")) => {
+            let errors = FormErrors::on("user_code", page.text(&state, "admin-role-invalid-user-code"));
+            return render_operators(&state, &page, &session, None, errors, &form).await;
+        }
+        Err(AppError::NotFound(_)) => {
+            let errors = FormErrors::on("school", page.text(&state, "admin-role-invalid-school"));
+            return render_operators(&state, &page, &session, None, errors, &form).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Redirect::to(&format!("/admin/operators?done={done}")).into_response())
 }
 
 #[cfg(test)]
