@@ -1,7 +1,8 @@
 //! The admin console: what an account with the `admin` role sees of the
 //! whole deployment — the audit log (with a CSV export for a school's
 //! data-protection officer), the outbox of messages not delivered, the
-//! schools with their helpdesk contacts, and the operators and their roles.
+//! schools with their helpdesk contacts, the operators and their roles, and
+//! (read-only) the OpenID Connect clients.
 //!
 //! The rule is checked here, on every call: someone who is not an admin is
 //! answered [`AppError::NotFound`], as if the console did not exist (the
@@ -588,6 +589,45 @@ pub async fn set_role(
     let changed = set_role_in(&mut tx, app, actor, ctx, user_code, role, school, grant).await?;
     tx.commit().await?;
     Ok(changed)
+}
+
+/// A registered OpenID Connect client as the console shows it (never its
+/// secret's hash or keys).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ClientView {
+    pub name: String,
+    pub client_id: String,
+    /// `none`, `client_secret_basic`, `client_secret_post` or `private_key_jwt`.
+    pub auth_method: String,
+    pub redirect_uris: Vec<String>,
+    /// The codes of the schools whose people may use it; empty for every school.
+    pub schools: Vec<String>,
+    /// No consent page.
+    pub first_party: bool,
+    /// When it was registered (`dd/mm/yyyy hh:mm`, Europe/Rome).
+    pub created_at: String,
+}
+
+/// Every registered client, by name (read-only: `varco client` registers them).
+pub async fn clients(app: &App, actor: &Actor) -> Result<Vec<ClientView>, AppError> {
+    let mut tx = app.store.begin_read().await?;
+    require_admin(&mut tx, actor).await?;
+    let clients = tx.oidc_clients().await?;
+    tx.commit().await?;
+    let mut views: Vec<ClientView> = clients
+        .into_iter()
+        .map(|c| ClientView {
+            name: c.name,
+            client_id: c.client_id,
+            auth_method: c.auth_method,
+            redirect_uris: c.redirect_uris,
+            schools: c.schools.unwrap_or_default(),
+            first_party: c.first_party,
+            created_at: format_time(c.created_at),
+        })
+        .collect();
+    views.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.client_id.cmp(&b.client_id)));
+    Ok(views)
 }
 
 #[cfg(test)]

@@ -147,6 +147,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         "admin_operators.html",
         include_str!("../templates/admin_operators.html"),
     ),
+    ("admin_clients.html", include_str!("../templates/admin_clients.html")),
     ("desk_account.html", include_str!("../templates/desk_account.html")),
     ("desk_confirm.html", include_str!("../templates/desk_confirm.html")),
     (

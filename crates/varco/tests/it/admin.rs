@@ -23,6 +23,7 @@ both_backends!(
     failed_messages_are_listed_masked_and_retried,
     schools_are_added_and_edited_with_checked_values,
     roles_are_granted_and_revoked_but_an_admin_keeps_their_own,
+    clients_are_listed_without_their_secrets,
 );
 
 const OTHER_SCHOOL: &str = "MIIC8AB00Q";
@@ -742,5 +743,62 @@ async fn roles_are_granted_and_revoked_but_an_admin_keeps_their_own(backend: Bac
     // The new desk operator of the other school (and former admin) neither.
     let plain = t.sign_in("paolo.piano", PASSWORD).await;
     assert_eq!(get(&t, &plain, page).await.status(), StatusCode::NOT_FOUND);
+    t.stop().await;
+}
+
+async fn clients_are_listed_without_their_secrets(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    cast(&t).await;
+    let admin = t.sign_in("anna.admin", PASSWORD).await;
+    let html = get(&t, &admin, "/admin/clients").await.text().await.expect("html");
+    assert!(html.contains("id=\"admin-clients-none\""), "{html}");
+
+    let registered = varco_app::clients::register(
+        t.app(),
+        varco_app::clients::ClientRegistration {
+            name: "Registro elettronico".into(),
+            kind: varco_app::clients::ClientKind::Confidential,
+            redirect_uris: vec!["https://registro.example.it/callback".into()],
+            post_logout_redirect_uris: Vec::new(),
+            scopes: Vec::new(),
+            schools: vec![OTHER_SCHOOL.into()],
+            first_party: false,
+            id_token_alg: varco_oidc::Alg::Rs256,
+            pairwise: false,
+            backchannel_logout_uri: None,
+            jwks: None,
+        },
+        &Actor::Cli,
+    )
+    .await
+    .expect("registered");
+    let secret = registered.secret.expect("a confidential client's secret");
+    let stored = varco_app::clients::find(t.app(), &registered.client_id)
+        .await
+        .expect("stored");
+
+    let html = get(&t, &admin, "/admin/clients").await.text().await.expect("html");
+    assert!(
+        html.contains(&format!("data-client-id=\"{}\"", registered.client_id)),
+        "{html}"
+    );
+    assert!(html.contains("Registro elettronico"), "{html}");
+    // Escaped like every value on a page ('/' included).
+    assert!(
+        html.contains("https:&#x2f;&#x2f;registro.example.it&#x2f;callback"),
+        "{html}"
+    );
+    assert!(html.contains(OTHER_SCHOOL), "{html}");
+    assert!(html.contains("Chiede il consenso al primo accesso"), "{html}");
+    assert!(!html.contains(&secret), "never the secret");
+    assert!(
+        !html.contains(stored.secret_hash.as_deref().expect("hash")),
+        "never its hash"
+    );
+
+    let desk = t.sign_in("sara.segreteria", PASSWORD).await;
+    assert_eq!(get(&t, &desk, "/admin/clients").await.status(), StatusCode::NOT_FOUND);
     t.stop().await;
 }

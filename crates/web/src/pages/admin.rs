@@ -1,7 +1,7 @@
 //! `/admin`: the administrators' console. The audit log with its filters,
 //! pages and CSV export, the outbox of messages not delivered with a retry
-//! button, the schools with their helpdesk contacts, and the operators with
-//! their roles. Every POST is a
+//! button, the schools with their helpdesk contacts, the operators with their
+//! roles, and the OpenID Connect clients (read-only). Every POST is a
 //! form with the session's CSRF token; everything works without JavaScript.
 //!
 //! Who may see it is decided in `varco_app::admin`, never here: someone who
@@ -571,6 +571,16 @@ pub async fn set_role(
         Err(e) => return Err(e.into()),
     };
     Ok(Redirect::to(&format!("/admin/operators?done={done}")).into_response())
+}
+
+/// `GET /admin/clients`: the registered OpenID Connect clients (read-only).
+pub async fn clients(State(state): State<WebState>, page: Page, session: MaybeSession) -> Result<Response, PageError> {
+    let session = match settings_session(session, "/admin/clients") {
+        Ok(s) => s,
+        Err(elsewhere) => return Ok(elsewhere.into_response()),
+    };
+    let clients = varco_app::admin::clients(&state.app, &session.actor()).await?;
+    page.render(&state, "admin_clients.html", minijinja::context! { clients => clients })
 }
 
 #[cfg(test)]

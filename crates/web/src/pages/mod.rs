@@ -78,6 +78,7 @@ pub fn routes() -> Router<WebState> {
         .route("/admin/outbox/{id}/retry", post(admin::retry))
         .route("/admin/schools", get(admin::schools).post(admin::add_school))
         .route("/admin/operators", get(admin::operators))
+        .route("/admin/clients", get(admin::clients))
         .route("/admin/operators/{way}", post(admin::set_role))
         .route("/admin/schools/{code}", get(admin::school).post(admin::save_school))
         .route("/desk", get(desk::search))
