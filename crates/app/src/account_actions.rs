@@ -1,15 +1,17 @@
 //! What an operator does to one account: lift a lock, disable or enable
-//! it, send a new activation link. Part of the lower layer of `app`: the
-//! command line (`accounts`, `recovery`) and the desk (`desk`) run these
-//! same steps, each in the caller's transaction and audited with the
-//! caller's actor, so the rules (a disabled account's links are spent and
-//! its sessions end) are written once.
+//! it, send a new activation link, grant or revoke a role. Part of the
+//! lower layer of `app`: the command line (`accounts`, `recovery`), the
+//! desk (`desk`) and the admin console (`admin`) run these same steps, each
+//! in the caller's transaction and audited with the caller's actor, so the
+//! rules (a disabled account's links are spent and its sessions end) are
+//! written once.
 
-use varco_domain::account::AccountStatus;
+use varco_domain::account::{AccountStatus, Role};
 use varco_store::{AccountRecord, Tx};
 
 use crate::audit::{self, AuditEvent};
 use crate::credentials::{EVERY_ACCOUNT_LINK, clear_lock, spend_links};
+use crate::lookup::{find_by_user_code, find_school};
 use crate::mailed_links::{Activation, queue_activation};
 use crate::{Actor, App, AppError, RequestContext};
 
@@ -115,4 +117,50 @@ pub(crate) async fn resend_activation_in(
     )
     .await?;
     Ok(())
+}
+
+/// Grants (or with `grant == false` revokes) a role in the caller's
+/// transaction: `desk` needs a school, `admin` takes none; audited as
+/// `role_granted` / `role_revoked`. False when nothing changed. The command
+/// line (`accounts::set_role`) and the admin console (which checks its own
+/// rules in the same transaction) run it.
+#[expect(clippy::too_many_arguments, reason = "set_role's arguments and the transaction")]
+pub(crate) async fn set_role_in(
+    tx: &mut Tx,
+    app: &App,
+    actor: &Actor,
+    ctx: &RequestContext,
+    user_code: &str,
+    role: Role,
+    school_code: Option<&str>,
+    grant: bool,
+) -> Result<bool, AppError> {
+    let now = app.now();
+    let record = find_by_user_code(tx, user_code).await?;
+    let school = match (role, school_code) {
+        (Role::Desk, None) => {
+            return Err(AppError::invalid("school", "the desk role needs --school CODE"));
+        }
+        (Role::Admin, Some(_)) => {
+            return Err(AppError::invalid("school", "the admin role is not scoped to a school"));
+        }
+        (_, Some(code)) => Some(find_school(tx, code).await?),
+        (_, None) => None,
+    };
+    let school_id = school.as_ref().map(|s| s.id);
+    let changed = if grant {
+        tx.grant_role(record.id, role, school_id, now).await?
+    } else {
+        tx.revoke_role(record.id, role, school_id).await?
+    };
+    if changed {
+        let school = school.map(|s| s.code);
+        let event = if grant {
+            AuditEvent::RoleGranted { role, school }
+        } else {
+            AuditEvent::RoleRevoked { role, school }
+        };
+        audit::record(tx, now, actor, ctx, (&record).into(), event).await?;
+    }
+    Ok(changed)
 }

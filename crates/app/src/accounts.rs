@@ -145,34 +145,9 @@ pub async fn set_role(
     school_code: Option<&str>,
     grant: bool,
 ) -> Result<bool, AppError> {
-    let now = app.now();
     let mut tx = app.store.begin().await?;
-    let record = find_by_user_code(&mut tx, user_code).await?;
-    let school = match (role, school_code) {
-        (Role::Desk, None) => {
-            return Err(AppError::invalid("school", "the desk role needs --school CODE"));
-        }
-        (Role::Admin, Some(_)) => {
-            return Err(AppError::invalid("school", "the admin role is not scoped to a school"));
-        }
-        (_, Some(code)) => Some(find_school(&mut tx, code).await?),
-        (_, None) => None,
-    };
-    let school_id = school.as_ref().map(|s| s.id);
-    let changed = if grant {
-        tx.grant_role(record.id, role, school_id, now).await?
-    } else {
-        tx.revoke_role(record.id, role, school_id).await?
-    };
-    if changed {
-        let school = school.map(|s| s.code);
-        let event = if grant {
-            AuditEvent::RoleGranted { role, school }
-        } else {
-            AuditEvent::RoleRevoked { role, school }
-        };
-        audit::record(&mut tx, now, actor, ctx, (&record).into(), event).await?;
-    }
+    let changed =
+        crate::account_actions::set_role_in(&mut tx, app, actor, ctx, user_code, role, school_code, grant).await?;
     tx.commit().await?;
     Ok(changed)
 }

@@ -7,9 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// Login, recovery, email change, password change, import, setup, jobs,
-/// and the operators' accounts, schools, outbox and the sessions page.
+/// the operators' accounts, schools, outbox, the sessions page, the desk
+/// and the admin console.
 const USE_CASES: &[&str] = &[
     "accounts",
+    "admin",
     "applications",
     "authorize",
     "clients",

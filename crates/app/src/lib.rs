@@ -10,6 +10,7 @@
 // The use cases: each calls down into the lower layer below, never across
 // into another use case (checked by `layering::tests`).
 pub mod accounts;
+pub mod admin;
 pub mod applications;
 pub mod authorize;
 pub mod clients;

@@ -155,7 +155,7 @@ impl From<SchoolRecord> for School {
     }
 }
 
-fn optional_text(field: &'static str, value: Option<&str>, max: usize) -> Result<Option<String>, AppError> {
+pub(crate) fn optional_text(field: &'static str, value: Option<&str>, max: usize) -> Result<Option<String>, AppError> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(v) if v.chars().count() > max || v.chars().any(char::is_control) => Err(AppError::invalid(
@@ -166,7 +166,7 @@ fn optional_text(field: &'static str, value: Option<&str>, max: usize) -> Result
     }
 }
 
-fn optional_email(field: &'static str, value: Option<&str>) -> Result<Option<String>, AppError> {
+pub(crate) fn optional_email(field: &'static str, value: Option<&str>) -> Result<Option<String>, AppError> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(v) => Ok(Some(

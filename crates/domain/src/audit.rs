@@ -365,6 +365,19 @@ pub enum AuditEvent {
     },
     /// `desk_account_viewed`: a desk operator opened an account's page.
     DeskAccountViewed,
+    /// `audit_exported`: an administrator downloaded the audit log as CSV
+    /// (for the school's data-protection officer); `rows` is how many events
+    /// the file held (the filters are not kept: they may name a person).
+    AuditExported {
+        /// How many events the file held.
+        rows: usize,
+    },
+    /// `school_updated`: an administrator changed a school's name or
+    /// helpdesk contacts; the target is the school's code.
+    SchoolUpdated {
+        /// The fields changed, comma-separated (`name,helpdesk_email`).
+        fields: String,
+    },
     /// `desk_access_refused`: a desk operator asked for an account outside
     /// their scope (another school's family, or staff where the deployment
     /// does not allow it); answered as if it did not exist.
@@ -691,6 +704,8 @@ impl AuditEvent {
             AuditEvent::UpstreamLogin { .. } => "upstream_login",
             AuditEvent::DeskSearch { .. } => "desk_search",
             AuditEvent::DeskAccountViewed => "desk_account_viewed",
+            AuditEvent::AuditExported { .. } => "audit_exported",
+            AuditEvent::SchoolUpdated { .. } => "school_updated",
             AuditEvent::DeskAccessRefused { .. } => "desk_access_refused",
             AuditEvent::PersonCorrected { .. } => "person_corrected",
             AuditEvent::ChangeRequest { step, .. } => step.event_name(),
@@ -745,6 +760,8 @@ impl AuditEvent {
             | AuditEvent::SetupLinkIssued
             | AuditEvent::DeskAccountViewed => None,
             AuditEvent::DeskSearch { results } => Some(format!("results={results}")),
+            AuditEvent::AuditExported { rows } => Some(format!("rows={rows}")),
+            AuditEvent::SchoolUpdated { fields } => Some(format!("fields={fields}")),
             AuditEvent::DeskAccessRefused { action } => Some(format!("action={}", action.as_str())),
             AuditEvent::DeskIdentityCheck {
                 document,
@@ -1364,6 +1381,20 @@ mod tests {
                 Some("results=3"),
             ),
             (E::DeskAccountViewed, "desk_account_viewed", "success", None),
+            (
+                E::SchoolUpdated {
+                    fields: "name,helpdesk_phone".into(),
+                },
+                "school_updated",
+                "success",
+                Some("fields=name,helpdesk_phone"),
+            ),
+            (
+                E::AuditExported { rows: 12 },
+                "audit_exported",
+                "success",
+                Some("rows=12"),
+            ),
             (
                 E::PersonCorrected {
                     fields: "tax_code,last_name".into(),

@@ -69,7 +69,7 @@ pub struct AuditFilter {
     pub limit: i64,
 }
 
-fn from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
+pub(crate) fn from_row(row: &AnyRow) -> Result<AuditRecord, StoreError> {
     Ok(AuditRecord {
         id: row.try_get("id")?,
         at: row.try_get("at")?,

@@ -13,6 +13,7 @@
 
 mod accounts;
 mod audit;
+mod audit_search;
 mod email_changes;
 mod error;
 mod federation;
@@ -21,9 +22,11 @@ mod lifecycle;
 mod login_throttle;
 mod migrations;
 mod oidc;
+mod operators;
 mod outbox;
 mod requests;
 mod roles;
+mod school_contacts;
 mod schools;
 mod sessions;
 mod tokens;
@@ -40,6 +43,7 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 
 pub use accounts::{AccountFilter, AccountRecord, AccountSearch, NewAccount, RosterUpdate, SearchScope};
 pub use audit::{AuditFilter, AuditRecord, NewAuditEvent};
+pub use audit_search::AuditSearch;
 pub use email_changes::{EmailChangeRecord, NewEmailChange};
 pub use error::StoreError;
 pub use federation::{
@@ -52,9 +56,11 @@ pub use oidc::{
     BearerRecord, ClientRecord, CodeRecord, CodeSpend, GrantRecord, KeyRecord, NewClient, NewCode, NewGrant,
     OIDC_GRANT_RETENTION_SECS, RefreshUse,
 };
+pub use operators::RoleHolder;
 pub use outbox::{NewOutboxMessage, OutboxFilter, OutboxRecord};
 pub use requests::{NewRequest, RequestRecord, RequestStatus};
 pub use roles::RoleGrant;
+pub use school_contacts::SchoolUpdate;
 pub use schools::{NewSchool, SchoolRecord};
 pub use sessions::{NewSession, SessionRecord};
 pub use tokens::{NewToken, TokenRecord};

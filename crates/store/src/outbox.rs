@@ -178,6 +178,8 @@ pub enum OutboxFilter {
     All,
     /// Only the messages given up on.
     Failed,
+    /// The messages not delivered: waiting or given up on.
+    Unsent,
 }
 
 impl Store {
@@ -261,6 +263,7 @@ impl Store {
         let condition = match filter {
             OutboxFilter::All => "",
             OutboxFilter::Failed => "WHERE status = 'failed'",
+            OutboxFilter::Unsent => "WHERE status <> 'sent'",
         };
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM outbox {condition} ORDER BY id DESC LIMIT $1"

@@ -66,6 +66,7 @@ const SOURCES: [(Lang, &[&str]); 2] = [
             include_str!("../locales/it/desk.ftl"),
             include_str!("../locales/it/requests.ftl"),
             include_str!("../locales/it/desk_recovery.ftl"),
+            include_str!("../locales/it/admin.ftl"),
         ],
     ),
     (
@@ -80,6 +81,7 @@ const SOURCES: [(Lang, &[&str]); 2] = [
             include_str!("../locales/en/desk.ftl"),
             include_str!("../locales/en/requests.ftl"),
             include_str!("../locales/en/desk_recovery.ftl"),
+            include_str!("../locales/en/admin.ftl"),
         ],
     ),
 ];

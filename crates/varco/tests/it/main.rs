@@ -7,6 +7,7 @@ mod kit;
 mod smtp;
 
 mod account_settings;
+mod admin;
 mod api;
 mod browser;
 mod cli;

@@ -16,6 +16,7 @@ use utoipa::{OpenApi, ToSchema};
 use varco_app::accounts::AccountView;
 use varco_app::login_policy::PasswordNotice;
 
+mod admin;
 mod desk;
 mod desk_recovery;
 
@@ -35,6 +36,9 @@ pub fn routes() -> Router<WebState> {
         .route("/password/change", post(change_password))
         .route("/password/forgot", post(forgot_password))
         .route("/password/reset", post(reset_password))
+        .route("/admin/audit", get(admin::audit))
+        .route("/admin/outbox", get(admin::outbox))
+        .route("/admin/outbox/{id}/retry", post(admin::retry))
         .route("/desk/accounts", get(desk::search))
         .route("/desk/accounts/{user_code}", get(desk::account))
         .route("/desk/accounts/{user_code}/unlock", post(desk::unlock))
@@ -433,7 +437,10 @@ pub async fn healthz(State(state): State<WebState>) -> Response {
         desk::correct,
         desk_recovery::recovery,
         desk_recovery::identity_check,
-        desk_recovery::recover_password
+        desk_recovery::recover_password,
+        admin::audit,
+        admin::outbox,
+        admin::retry
     ),
     components(schemas(
         LoginRequest,
@@ -461,7 +468,12 @@ pub async fn healthz(State(state): State<WebState>) -> Response {
         desk_recovery::DeskRecoveryResponse,
         desk_recovery::IdentityCheckRequest,
         desk_recovery::IdentityCheckResponse,
-        desk_recovery::RecoverPasswordRequest
+        desk_recovery::RecoverPasswordRequest,
+        admin::AuditPageJson,
+        admin::AuditEventJson,
+        admin::OutboxJson,
+        admin::OutboxMessageJson,
+        admin::RetryResponse
     ))
 )]
 /// The OpenAPI document of the JSON API.
@@ -485,7 +497,7 @@ mod tests {
     fn every_endpoint_documents_the_shared_answers() {
         let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
         let paths = doc["paths"].as_object().unwrap();
-        assert_eq!(paths.len(), 16);
+        assert_eq!(paths.len(), 19);
         for (path, item) in paths {
             for (method, operation) in item.as_object().unwrap() {
                 let responses = operation["responses"].as_object().unwrap();

@@ -2,6 +2,7 @@
 //! carries a CSRF token and every text comes from the Fluent files.
 
 mod account;
+mod admin;
 mod desk;
 mod desk_recovery;
 mod email;
@@ -72,6 +73,16 @@ pub fn routes() -> Router<WebState> {
                 .layer(no_referrer()),
         )
         .route("/help", get(help::show))
+        .route("/admin", get(admin::index))
+        .route("/admin/audit", get(admin::audit))
+        .route("/admin/audit.csv", get(admin::audit_csv))
+        .route("/admin/outbox", get(admin::outbox))
+        .route("/admin/outbox/{id}/retry", post(admin::retry))
+        .route("/admin/schools", get(admin::schools).post(admin::add_school))
+        .route("/admin/operators", get(admin::operators))
+        .route("/admin/clients", get(admin::clients))
+        .route("/admin/operators/{way}", post(admin::set_role))
+        .route("/admin/schools/{code}", get(admin::school).post(admin::save_school))
         .route("/desk", get(desk::search))
         .route("/desk/accounts/{user_code}", get(desk::account))
         .route("/desk/accounts/{user_code}/correct", post(desk::correct))
