@@ -209,6 +209,27 @@ async fn read_submission(mut multipart: Multipart) -> Result<(Submission, String
     Ok((s, csrf))
 }
 
+/// The largest announced body read (and dropped) before the "too large"
+/// page is answered; see [`drain`].
+const DRAIN_LIMIT: u64 = 4 * REQUEST_BODY_LIMIT as u64;
+
+/// How long [`drain`] reads at most.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Reads a body to its end and drops it, for at most [`DRAIN_TIME`].
+async fn drain(body: axum::body::Body) {
+    use axum::body::HttpBody as _;
+    let mut body = std::pin::pin!(body);
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while let Some(frame) = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+            if frame.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 fn too_large(state: &WebState, page: &Page) -> FormErrors {
     FormErrors::on("document", page.text(state, "request-error-document-too_large"))
 }
@@ -240,6 +261,13 @@ async fn submit(State(state): State<WebState>, ctx: Ctx, page: Page, request: Re
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|n| n > REQUEST_BODY_LIMIT as u64) {
+        // A browser still sending its upload when the connection closes
+        // shows a connection reset instead of the page: up to a few times
+        // the limit the body is read and dropped first (never kept), within
+        // a time bound; anything larger is cut off at once.
+        if announced.is_some_and(|n| n <= DRAIN_LIMIT) {
+            drain(request.into_body()).await;
+        }
         let mut response = render_form(
             &state,
             &page,
