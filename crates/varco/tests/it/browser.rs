@@ -278,6 +278,8 @@ async fn browser_every_page_and_state_passes_axe() {
             c.branding.privacy_url = Some("https://www.icviaroma.edu.it/privacy".into());
             c.branding.legal_notes_url = Some("https://www.icviaroma.edu.it/note-legali".into());
             c.branding.accessibility_url = Some("https://form.agid.gov.it/view/0000".into());
+            // Three public requests are filed from one address in a minute.
+            c.rate_limits.requests_per_minute = 10;
         }),
         ..Default::default()
     };
@@ -286,7 +288,8 @@ async fn browser_every_page_and_state_passes_axe() {
     let ctx = varco_app::RequestContext::default();
     // A parent (odd numbers are family accounts), a staff member whose change
     // the secretariat forced, one waiting for activation, one resetting.
-    t.add_account(1, "famiglia@example.it", Some("famiglia"), Some(PASSWORD))
+    let family = t
+        .add_account(1, "famiglia@example.it", Some("famiglia"), Some(PASSWORD))
         .await;
     let forced = t
         .add_account(2, "forzato@example.it", Some("forzato"), Some(PASSWORD))
@@ -355,5 +358,32 @@ async fn browser_every_page_and_state_passes_axe() {
         ("VARCO_E2E_PASSWORD", "ombrello tastiera girasole 91".into()),
     ])
     .await;
+    // A parent files a second request with a PDF, the desk approves it for
+    // the family account, the parent opens the link at the new address: it
+    // becomes the account's, and a reset link follows there.
+    let requested = "richiesta.famiglia@example.it";
+    run_a11y(vec![
+        ("VARCO_E2E_PHASE", "approve".into()),
+        ("VARCO_E2E_BASE_URL", t.base.clone()),
+        ("VARCO_E2E_LOGIN", "reimposta".into()),
+        ("VARCO_E2E_PASSWORD", "ombrello tastiera girasole 91".into()),
+        ("VARCO_E2E_NEW_EMAIL", requested.into()),
+        ("VARCO_E2E_ACCOUNT", family.user_code.clone()),
+    ])
+    .await;
+    let confirm = wait_for_link(&sink, requested, "/account/email/confirm?token=").await;
+    run_a11y(vec![
+        ("VARCO_E2E_PHASE", "confirm".into()),
+        ("VARCO_E2E_BASE_URL", t.base.clone()),
+        ("VARCO_E2E_LINK", confirm),
+    ])
+    .await;
+    let view = varco_app::accounts::show(t.app(), &family.user_code).await.unwrap();
+    assert_eq!(
+        view.email.as_deref(),
+        Some(requested),
+        "the approved address is the account's"
+    );
+    wait_for_link(&sink, requested, "/password/reset?token=").await;
     t.stop().await;
 }
