@@ -20,7 +20,7 @@ use crate::account_actions::set_role_in;
 use crate::audit::{self, AuditEvent, Target};
 use crate::lookup::find_school;
 use crate::mail::{SCHOOL_TIME_ZONE, format_time};
-use crate::registration::{AddSchool, School, add_in, optional_email, optional_text};
+use crate::registration::{AddSchool, School, TOWN_CHARS, add_in, optional_email, optional_text};
 use crate::{Actor, App, AppError, RequestContext};
 
 /// Events on a page of the audit viewer.
@@ -437,9 +437,11 @@ pub struct SchoolEdit {
     pub helpdesk_email: Option<String>,
     pub helpdesk_phone: Option<String>,
     pub helpdesk_hours: Option<String>,
+    /// The town (comune); blank removes it.
+    pub town: Option<String>,
 }
 
-/// Changes a school's name and contacts, checked like a new school's: a
+/// Changes a school's name, town and contacts, checked like a new school's: a
 /// value refused is [`AppError::Invalid`] on its field and nothing changes.
 /// Audited as `school_updated` with the fields changed; false when nothing
 /// differs.
@@ -458,12 +460,14 @@ pub async fn edit_school(
     let helpdesk_email = optional_email("helpdesk_email", edit.helpdesk_email.as_deref())?;
     let helpdesk_phone = optional_text("helpdesk_phone", edit.helpdesk_phone.as_deref(), 40)?;
     let helpdesk_hours = optional_text("helpdesk_hours", edit.helpdesk_hours.as_deref(), 200)?;
+    let town = optional_text("town", edit.town.as_deref(), TOWN_CHARS)?;
     let fields: Vec<&str> = [
         (name != school.name, "name"),
         (email != school.email, "email"),
         (helpdesk_email != school.helpdesk_email, "helpdesk_email"),
         (helpdesk_phone != school.helpdesk_phone, "helpdesk_phone"),
         (helpdesk_hours != school.helpdesk_hours, "helpdesk_hours"),
+        (town != school.town, "town"),
     ]
     .into_iter()
     .filter_map(|(changed, field)| changed.then_some(field))
@@ -479,6 +483,7 @@ pub async fn edit_school(
             helpdesk_email: helpdesk_email.as_deref(),
             helpdesk_phone: helpdesk_phone.as_deref(),
             helpdesk_hours: helpdesk_hours.as_deref(),
+            town: town.as_deref(),
         },
     )
     .await?;

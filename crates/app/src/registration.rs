@@ -130,6 +130,8 @@ pub struct AddSchool {
     pub helpdesk_email: Option<String>,
     pub helpdesk_phone: Option<String>,
     pub helpdesk_hours: Option<String>,
+    /// The town (comune), if known: /help finds a school by it.
+    pub town: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -140,6 +142,7 @@ pub struct School {
     pub helpdesk_email: Option<String>,
     pub helpdesk_phone: Option<String>,
     pub helpdesk_hours: Option<String>,
+    pub town: Option<String>,
 }
 
 impl From<SchoolRecord> for School {
@@ -151,9 +154,13 @@ impl From<SchoolRecord> for School {
             helpdesk_email: r.helpdesk_email,
             helpdesk_phone: r.helpdesk_phone,
             helpdesk_hours: r.helpdesk_hours,
+            town: r.town,
         }
     }
 }
+
+/// Longest town name a school may have.
+pub(crate) const TOWN_CHARS: usize = 100;
 
 pub(crate) fn optional_text(field: &'static str, value: Option<&str>, max: usize) -> Result<Option<String>, AppError> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
@@ -193,6 +200,7 @@ pub(crate) async fn add_in(
     let helpdesk_email = optional_email("helpdesk_email", input.helpdesk_email.as_deref())?;
     let helpdesk_phone = optional_text("helpdesk_phone", input.helpdesk_phone.as_deref(), 40)?;
     let helpdesk_hours = optional_text("helpdesk_hours", input.helpdesk_hours.as_deref(), 200)?;
+    let town = optional_text("town", input.town.as_deref(), TOWN_CHARS)?;
     let now = app.now();
     let record = tx
         .insert_school(&NewSchool {
@@ -202,6 +210,7 @@ pub(crate) async fn add_in(
             helpdesk_email: helpdesk_email.as_deref(),
             helpdesk_phone: helpdesk_phone.as_deref(),
             helpdesk_hours: helpdesk_hours.as_deref(),
+            town: town.as_deref(),
             created_at: now.0,
         })
         .await

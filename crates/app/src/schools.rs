@@ -26,13 +26,13 @@ pub async fn find(app: &App, code: &str) -> Result<School, AppError> {
     Ok(school.into())
 }
 
-/// Most schools a search by name lists.
+/// Most schools a search by name or town lists.
 pub const SEARCH_LIMIT: usize = 20;
 
-/// Shortest and longest piece of a name one may search for.
+/// Shortest and longest piece of a name or town one may search for.
 const SEARCH_CHARS: std::ops::RangeInclusive<usize> = 2..=100;
 
-/// What a search by name found.
+/// What a search by name or town found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchoolSearch {
     /// By name, at most [`SEARCH_LIMIT`].
@@ -41,8 +41,9 @@ pub struct SchoolSearch {
     pub more: bool,
 }
 
-/// Schools whose name contains `fragment`, ignoring case (so parents who do
-/// not know the codice meccanografico can find their school's helpdesk).
+/// Schools whose name or town contains `fragment`, ignoring case (so parents
+/// who do not know the codice meccanografico can find their school's
+/// helpdesk); by name. The fragment is matched literally (`%` and `_` too).
 /// A fragment shorter than 2 characters, longer than 100 or with control
 /// characters is [`AppError::Invalid`].
 pub async fn search_by_name(app: &App, fragment: &str) -> Result<SchoolSearch, AppError> {
@@ -60,7 +61,7 @@ pub async fn search_by_name(app: &App, fragment: &str) -> Result<SchoolSearch, A
     }
     let mut tx = app.store.begin_read().await?;
     // One more than shown tells whether there are more.
-    let mut found = tx.search_schools_by_name(fragment, SEARCH_LIMIT as i64 + 1).await?;
+    let mut found = tx.search_schools(fragment, SEARCH_LIMIT as i64 + 1).await?;
     tx.commit().await?;
     let more = found.len() > SEARCH_LIMIT;
     found.truncate(SEARCH_LIMIT);

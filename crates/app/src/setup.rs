@@ -422,6 +422,7 @@ pub async fn demo(app: &App) -> Result<DemoReport, AppError> {
         helpdesk_email: Some("assistenza@demo.scuola.example".into()),
         helpdesk_phone: Some("+39 06 0000 0000".into()),
         helpdesk_hours: Some("lun-ven 10-13, lun-mer 15-17".into()),
+        town: Some("Roma".into()),
     };
     let people: [DemoPerson; 4] = [
         (

@@ -381,6 +381,7 @@ mod tests {
                 helpdesk_email: Some("segreteria@glicini.example"),
                 helpdesk_phone: Some("06 1234 5678"),
                 helpdesk_hours: Some("lun–ven 10–13"),
+                town: None,
                 created_at: START,
             })
             .await

@@ -23,6 +23,7 @@ pub const MIGRATION_NAMES: &[&str] = &[
     "0007_upstream_sign_in.sql",
     "0008_federation_keys.sql",
     "0010_requests.sql",
+    "0011_school_town.sql",
 ];
 
 const SQLITE: &[&str] = &[
@@ -35,6 +36,7 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0007_upstream_sign_in.sql"),
     include_str!("../migrations/sqlite/0008_federation_keys.sql"),
     include_str!("../migrations/sqlite/0010_requests.sql"),
+    include_str!("../migrations/sqlite/0011_school_town.sql"),
 ];
 const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_foundation.sql"),
@@ -46,6 +48,7 @@ const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0007_upstream_sign_in.sql"),
     include_str!("../migrations/postgres/0008_federation_keys.sql"),
     include_str!("../migrations/postgres/0010_requests.sql"),
+    include_str!("../migrations/postgres/0011_school_town.sql"),
 ];
 
 /// What `migrate` did.

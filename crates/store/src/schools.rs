@@ -24,6 +24,8 @@ pub struct SchoolRecord {
     pub helpdesk_phone: Option<String>,
     /// Helpdesk opening hours, as free text, if any.
     pub helpdesk_hours: Option<String>,
+    /// The town (comune) the school is in, if known.
+    pub town: Option<String>,
     /// When the row was inserted, unix seconds.
     pub created_at: i64,
 }
@@ -43,11 +45,13 @@ pub struct NewSchool<'a> {
     pub helpdesk_phone: Option<&'a str>,
     /// Helpdesk opening hours, if any.
     pub helpdesk_hours: Option<&'a str>,
+    /// The town (comune), if known.
+    pub town: Option<&'a str>,
     /// Unix seconds.
     pub created_at: i64,
 }
 
-const COLUMNS: &str = "id, code, name, email, helpdesk_email, helpdesk_phone, helpdesk_hours, created_at";
+const COLUMNS: &str = "id, code, name, email, helpdesk_email, helpdesk_phone, helpdesk_hours, town, created_at";
 
 fn from_row(row: &AnyRow) -> Result<SchoolRecord, sqlx::Error> {
     Ok(SchoolRecord {
@@ -58,6 +62,7 @@ fn from_row(row: &AnyRow) -> Result<SchoolRecord, sqlx::Error> {
         helpdesk_email: row.try_get("helpdesk_email")?,
         helpdesk_phone: row.try_get("helpdesk_phone")?,
         helpdesk_hours: row.try_get("helpdesk_hours")?,
+        town: row.try_get("town")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -80,8 +85,8 @@ impl Tx {
     /// Inserts a school and returns it as stored; a code already taken is [`StoreError::Conflict`].
     pub async fn insert_school(&mut self, school: &NewSchool<'_>) -> Result<SchoolRecord, StoreError> {
         let row = sqlx::query(&format!(
-            "INSERT INTO schools (code, name, email, helpdesk_email, helpdesk_phone, helpdesk_hours, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+            "INSERT INTO schools (code, name, email, helpdesk_email, helpdesk_phone, helpdesk_hours, town, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}"
         ))
         .bind(school.code)
         .bind(school.name)
@@ -89,6 +94,7 @@ impl Tx {
         .bind(school.helpdesk_email)
         .bind(school.helpdesk_phone)
         .bind(school.helpdesk_hours)
+        .bind(school.town)
         .bind(school.created_at)
         .fetch_one(self.conn())
         .await?;
@@ -113,17 +119,13 @@ impl Tx {
         Ok(row.as_ref().map(from_row).transpose()?)
     }
 
-    /// Schools whose name contains `fragment`, ignoring case, by name; at
+    /// Schools whose name or town contains `fragment`, ignoring case, by name; at
     /// most `limit`. The fragment is matched literally (`%`, `_` and `\`
     /// are escaped) and bound as a parameter. SQLite lower-cases ASCII
     /// letters only, so accented capitals match only as written.
-    pub async fn search_schools_by_name(
-        &mut self,
-        fragment: &str,
-        limit: i64,
-    ) -> Result<Vec<SchoolRecord>, StoreError> {
+    pub async fn search_schools(&mut self, fragment: &str, limit: i64) -> Result<Vec<SchoolRecord>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM schools WHERE LOWER(name) LIKE $1 ESCAPE '\\' ORDER BY name, code LIMIT $2"
+            "SELECT {COLUMNS} FROM schools WHERE LOWER(name) LIKE $1 ESCAPE '\\' OR LOWER(town) LIKE $1 ESCAPE '\\' ORDER BY name, code LIMIT $2"
         ))
         .bind(like_pattern(fragment))
         .bind(limit)

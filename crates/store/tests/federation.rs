@@ -149,6 +149,7 @@ impl Db {
                 helpdesk_email: None,
                 helpdesk_phone: None,
                 helpdesk_hours: None,
+                town: None,
                 created_at: T0,
             })
             .await
@@ -708,6 +709,7 @@ async fn accounts_are_found_by_tax_code_across_schools(engine: Engine) {
             helpdesk_email: None,
             helpdesk_phone: None,
             helpdesk_hours: None,
+            town: None,
             created_at: T0,
         })
         .await

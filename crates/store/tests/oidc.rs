@@ -164,6 +164,7 @@ impl Db {
                 helpdesk_email: None,
                 helpdesk_phone: None,
                 helpdesk_hours: None,
+                town: None,
                 created_at: T0,
             })
             .await
@@ -1208,6 +1209,7 @@ async fn subjects(engine: Engine) {
         helpdesk_email: None,
         helpdesk_phone: None,
         helpdesk_hours: None,
+        town: None,
         created_at: T0,
     })
     .await

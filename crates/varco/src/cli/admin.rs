@@ -134,6 +134,7 @@ async fn school_add(config: &Config, args: SchoolAddArgs) -> anyhow::Result<()> 
         helpdesk_email: args.helpdesk_email,
         helpdesk_phone: args.helpdesk_phone,
         helpdesk_hours: args.helpdesk_hours,
+        town: args.town,
     };
     let school = varco_app::schools::add(&app, &Actor::Cli, &RequestContext::default(), &input)
         .await

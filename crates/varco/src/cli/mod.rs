@@ -98,6 +98,9 @@ pub struct SchoolAddArgs {
     /// Opening hours, e.g. "lun-ven 10-13, lun-mer 15-17".
     #[arg(long)]
     pub helpdesk_hours: Option<String>,
+    /// The town (comune) the school is in; /help finds the school by it.
+    #[arg(long, value_name = "TOWN")]
+    pub town: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

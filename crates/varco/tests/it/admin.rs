@@ -86,6 +86,7 @@ async fn cast(t: &TestApp) -> Cast {
             helpdesk_email: None,
             helpdesk_phone: None,
             helpdesk_hours: None,
+            town: None,
         },
     )
     .await
@@ -587,6 +588,25 @@ async fn schools_are_added_and_edited_with_checked_values(backend: Backend) {
         r.headers()["location"],
         format!("/admin/schools/{SCHOOL}?done=unchanged")
     );
+
+    // The town: over 100 characters refused on its field, nothing changed; then saved.
+    let saved = varco_app::schools::find(t.app(), SCHOOL).await.expect("school");
+    let long_town = "R".repeat(101);
+    let mut with_town = fields("assistenza@icviaroma.edu.it");
+    with_town.push(("town", long_town.as_str()));
+    let r = post_form(&t, &admin, &edit_page, &edit_page, &with_town).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let html = r.text().await.expect("html");
+    assert!(html.contains("Il comune può avere al massimo 100 caratteri"), "{html}");
+    assert_eq!(varco_app::schools::find(t.app(), SCHOOL).await.expect("school"), saved);
+    let mut with_town = fields("assistenza@icviaroma.edu.it");
+    with_town.push(("town", " Roma "));
+    let r = post_form(&t, &admin, &edit_page, &edit_page, &with_town).await;
+    assert_eq!(r.headers()["location"], format!("/admin/schools/{SCHOOL}?done=saved"));
+    let after = varco_app::schools::find(t.app(), SCHOOL).await.expect("school");
+    assert_eq!(after.town.as_deref(), Some("Roma"));
+    let (_, body) = api_events(&t, &admin, "event=school_updated").await;
+    assert_eq!(body["events"][0]["detail"], "fields=town");
 
     // A new school; its code once more is refused.
     let new = [

@@ -87,6 +87,29 @@ async fn admin_commands_work_as_the_contract_says(backend: Backend) {
     let err = cli.fails(&["school", "add", "--code", "12", "--name", "Bad"]);
     assert!(err.contains("code"), "{err}");
     assert!(cli.ok(&["school", "list"]).contains("RMIC81200X\tIC Via Roma"));
+    let long_town = "R".repeat(101);
+    let err = cli.fails(&[
+        "school",
+        "add",
+        "--code",
+        "RMIC80000Z",
+        "--name",
+        "IC Pascoli",
+        "--town",
+        &long_town,
+    ]);
+    assert!(err.contains("town"), "{err}");
+    cli.ok(&[
+        "school",
+        "add",
+        "--code",
+        "RMIC80000Z",
+        "--name",
+        "IC Pascoli",
+        "--town",
+        "Frascati",
+    ]);
+    assert!(cli.ok(&["school", "list", "--json"]).contains("Frascati"));
 
     let cf = tax_code(1);
     let spaced = format!(" {} {} ", &cf[..6].to_lowercase(), &cf[6..]);

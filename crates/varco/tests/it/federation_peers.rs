@@ -440,6 +440,7 @@ async fn add_school(app: &varco_app::App, code: &str, name: &str) {
             helpdesk_email: Some("segreteria@scuola.example.it".into()),
             helpdesk_phone: Some("+39 06 1234 5678".into()),
             helpdesk_hours: Some("lun-ven 8-13".into()),
+            town: None,
         },
     )
     .await

@@ -245,6 +245,7 @@ impl TestApp {
                 helpdesk_email: Some("assistenza@icviaroma.edu.it".into()),
                 helpdesk_phone: Some("+39 06 1234 5678".into()),
                 helpdesk_hours: Some("lun-ven 10-13".into()),
+                town: None,
             },
         )
         .await

@@ -704,6 +704,7 @@ async fn a_client_of_other_schools_shows_a_page(backend: Backend) {
             helpdesk_email: None,
             helpdesk_phone: None,
             helpdesk_hours: None,
+            town: None,
         },
     )
     .await

@@ -210,6 +210,10 @@ async fn help_shows_the_helpdesks(backend: Backend) {
 }
 
 async fn add_school(t: &TestApp, code: &str, name: &str, helpdesk_email: Option<&str>) {
+    add_school_in(t, code, name, helpdesk_email, None).await;
+}
+
+async fn add_school_in(t: &TestApp, code: &str, name: &str, helpdesk_email: Option<&str>, town: Option<&str>) {
     varco_app::schools::add(
         t.app(),
         &varco_app::Actor::Cli,
@@ -221,6 +225,7 @@ async fn add_school(t: &TestApp, code: &str, name: &str, helpdesk_email: Option<
             helpdesk_email: helpdesk_email.map(Into::into),
             helpdesk_phone: None,
             helpdesk_hours: None,
+            town: town.map(Into::into),
         },
     )
     .await
@@ -237,6 +242,8 @@ async fn help_finds_schools_by_part_of_their_name(backend: Backend) {
         Some("segreteria@manzoni.example"),
     )
     .await;
+    add_school_in(&t, "RMIC80000Z", "IC Giovanni Pascoli", None, Some("Frascati")).await;
+    add_school_in(&t, "RMIC80001Z", "Scuola 100% Digitale", None, None).await;
     for n in 1..=21 {
         add_school(&t, &format!("TOIC{n:06}"), &format!("Scuola Prova {n:02}"), None).await;
     }
@@ -248,7 +255,10 @@ async fn help_finds_schools_by_part_of_their_name(backend: Backend) {
 
     // The form: a labelled field, no script needed.
     let html = help("").await;
-    assert!(html.contains("<label for=\"school_name\">Nome della scuola"), "{html}");
+    assert!(
+        html.contains("<label for=\"school_name\">Nome della scuola o comune"),
+        "{html}"
+    );
     assert!(html.contains("id=\"school_name\" name=\"school_name\""));
     assert!(!html.contains("help-found-title"), "no results before a search");
 
@@ -265,6 +275,28 @@ async fn help_finds_schools_by_part_of_their_name(backend: Backend) {
     let html = help("milano").await;
     assert!(html.contains("MIPS01000A") && html.contains("segreteria@manzoni.example"));
     assert!(!html.contains(SCHOOL));
+
+    // By its town (which is not in its name), ignoring case; the result shows the town.
+    let html = help("FRASC").await;
+    assert!(
+        html.contains("1 scuola trovata") && html.contains("RMIC80000Z"),
+        "{html}"
+    );
+    assert!(html.contains("comune Frascati"), "{html}");
+    assert!(!html.contains(SCHOOL));
+    // By part of its name.
+    let html = help("pasCOL").await;
+    assert!(
+        html.contains("1 scuola trovata") && html.contains("RMIC80000Z"),
+        "{html}"
+    );
+
+    // A `%` typed matches itself only (as a wildcard, "0%" would match "Scuola Prova 10" too).
+    let html = help("0%25").await;
+    assert!(
+        html.contains("1 scuola trovata") && html.contains("RMIC80001Z"),
+        "{html}"
+    );
 
     // At most 20, by name, and a hint to narrow the search.
     let html = help("prova").await;
@@ -286,7 +318,7 @@ async fn help_finds_schools_by_part_of_their_name(backend: Backend) {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let html = help("MANZONI").await;
     assert!(html.contains("1 school found") && html.contains("MIPS01000A"), "{html}");
-    assert!(html.contains("School name (or part of it)"));
+    assert!(html.contains("School name or town"));
     t.stop().await;
 }
 

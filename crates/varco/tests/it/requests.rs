@@ -177,6 +177,7 @@ async fn add_other_school(t: &TestApp) {
             helpdesk_email: None,
             helpdesk_phone: None,
             helpdesk_hours: None,
+            town: None,
         },
     )
     .await

@@ -477,6 +477,7 @@ async fn a_person_with_accounts_in_two_schools_chooses_one(backend: Backend) {
             helpdesk_email: None,
             helpdesk_phone: None,
             helpdesk_hours: None,
+            town: None,
         },
     )
     .await
@@ -762,6 +763,7 @@ async fn the_school_choice_leaves_out_accounts_spid_may_not_open(backend: Backen
             helpdesk_email: Some("segreteria@altrascuola.edu.it".into()),
             helpdesk_phone: None,
             helpdesk_hours: None,
+            town: None,
         },
     )
     .await

@@ -209,16 +209,17 @@ footer-accessibility = Accessibility statement
 help-school-code-hint = The school's 10-character code, for example RMIC81500N: you find it on the school's website or in the school office's letters.
 
 # help search
-help-name-lookup = Find your school by name
-help-school-name = School name (or part of it)
-help-school-name-hint = For example "Manzoni" or "Via Roma"; capital and small letters are the same. If the school's name contains its town, you can search for that too.
-help-name-search = Search by name
+help-name-lookup = Find your school by name or town
+help-school-name = School name or town
+help-school-name-hint = Even just a part, for example "Manzoni", "Via Roma" or "Frascati"; capital and small letters are the same.
+help-name-search = Search by name or town
 help-name-results = { $count ->
     [0] No school found
     [one] 1 school found
    *[other] { $count } schools found
 }
 help-name-code = code
-help-name-none = No school has this name. Try a shorter part of the name, or ask the school office for the school code.
-help-name-more = Only the first { $limit } schools are listed: type a longer part of the name to narrow the search.
-help-name-too-short = Type at least 2 characters of the school's name.
+help-name-none = No school has this name or is in this town. Try a shorter part of the name, or ask the school office for the school code.
+help-name-more = Only the first { $limit } schools are listed: type a longer part of the name or town to narrow the search.
+help-name-too-short = Type at least 2 characters of the school's name or town.
+help-name-town = town

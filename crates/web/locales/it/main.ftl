@@ -209,16 +209,17 @@ footer-accessibility = Dichiarazione di accessibilità
 help-school-code-hint = Il codice di 10 caratteri della scuola, per esempio RMIC81500N: lo trovi sul sito della scuola o nelle comunicazioni della segreteria.
 
 # help search
-help-name-lookup = Cerca la scuola per nome
-help-school-name = Nome della scuola (anche solo una parte)
-help-school-name-hint = Per esempio «Manzoni» o «Via Roma»; maiuscole e minuscole sono uguali. Se il nome della scuola contiene il comune, puoi cercare anche quello.
-help-name-search = Cerca per nome
+help-name-lookup = Cerca la scuola per nome o comune
+help-school-name = Nome della scuola o comune
+help-school-name-hint = Anche solo una parte, per esempio «Manzoni», «Via Roma» o «Frascati»; maiuscole e minuscole sono uguali.
+help-name-search = Cerca per nome o comune
 help-name-results = { $count ->
     [0] Nessuna scuola trovata
     [one] 1 scuola trovata
    *[other] { $count } scuole trovate
 }
 help-name-code = codice
-help-name-none = Nessuna scuola ha questo nome. Prova con una parte più breve del nome, oppure chiedi il codice meccanografico alla segreteria.
-help-name-more = Sono elencate solo le prime { $limit } scuole: scrivi una parte più lunga del nome per restringere la ricerca.
-help-name-too-short = Scrivi almeno 2 caratteri del nome della scuola.
+help-name-none = Nessuna scuola ha questo nome o è in questo comune. Prova con una parte più breve del nome, oppure chiedi il codice meccanografico alla segreteria.
+help-name-more = Sono elencate solo le prime { $limit } scuole: scrivi una parte più lunga del nome o del comune per restringere la ricerca.
+help-name-too-short = Scrivi almeno 2 caratteri del nome della scuola o del comune.
+help-name-town = comune

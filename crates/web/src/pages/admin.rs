@@ -252,6 +252,8 @@ pub struct SchoolForm {
     helpdesk_phone: String,
     #[serde(default)]
     helpdesk_hours: String,
+    #[serde(default)]
+    town: String,
 }
 
 /// The message said on a school field refused.
@@ -263,6 +265,7 @@ fn school_error(state: &WebState, page: &Page, error: AppError) -> Result<FormEr
             "email" => ("email", "admin-school-invalid-email"),
             "helpdesk_email" => ("helpdesk_email", "admin-school-invalid-email"),
             "helpdesk_phone" => ("helpdesk_phone", "admin-school-invalid-text"),
+            "town" => ("town", "admin-school-invalid-town"),
             _ => ("helpdesk_hours", "admin-school-invalid-text"),
         },
         AppError::Conflict { .. } => ("code", "admin-school-code-taken"),
@@ -357,6 +360,7 @@ pub async fn add_school(
         helpdesk_email: contact(&form.helpdesk_email),
         helpdesk_phone: contact(&form.helpdesk_phone),
         helpdesk_hours: contact(&form.helpdesk_hours),
+        town: contact(&form.town),
     };
     match varco_app::admin::add_school(&state.app, &session.actor(), &ctx.request, &input).await {
         Ok(_) => Ok(Redirect::to("/admin/schools?done=added").into_response()),
@@ -388,6 +392,7 @@ pub async fn school(
         helpdesk_email: school.helpdesk_email.clone().unwrap_or_default(),
         helpdesk_phone: school.helpdesk_phone.clone().unwrap_or_default(),
         helpdesk_hours: school.helpdesk_hours.clone().unwrap_or_default(),
+        town: school.town.clone().unwrap_or_default(),
     };
     page.render(
         &state,
@@ -421,6 +426,7 @@ pub async fn save_school(
         helpdesk_email: contact(&form.helpdesk_email),
         helpdesk_phone: contact(&form.helpdesk_phone),
         helpdesk_hours: contact(&form.helpdesk_hours),
+        town: contact(&form.town),
     };
     let back = |done: &str| {
         let code: String = school.code.chars().filter(char::is_ascii_alphanumeric).collect();

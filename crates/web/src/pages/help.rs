@@ -1,6 +1,6 @@
 //! `/help`: the national helpdesk from configuration, the signed-in user's
 //! school, and a lookup of any school's contacts by code or by (part of)
-//! its name.
+//! its name or town.
 
 use axum::extract::{Query, State};
 use axum::response::Response;
@@ -15,7 +15,7 @@ use crate::session::MaybeSession;
 #[derive(Debug, Deserialize)]
 pub struct HelpQuery {
     school: Option<String>,
-    /// A piece of a school's name.
+    /// A piece of a school's name or town.
     school_name: Option<String>,
 }
 
@@ -23,6 +23,7 @@ pub struct HelpQuery {
 struct Contacts {
     code: Option<String>,
     name: Option<String>,
+    town: Option<String>,
     email: Option<String>,
     phone: Option<String>,
     hours: Option<String>,
@@ -33,6 +34,7 @@ impl From<varco_app::schools::School> for Contacts {
         Contacts {
             code: Some(s.code),
             name: Some(s.name),
+            town: s.town,
             email: s.helpdesk_email.or(s.email),
             phone: s.helpdesk_phone,
             hours: s.helpdesk_hours,
