@@ -5,15 +5,14 @@
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use varco_app::accounts::{AccountView, AddAccount};
+use varco_app::accounts::AccountView;
 use varco_app::schools::AddSchool;
 use varco_app::{Actor, RequestContext};
 use varco_domain::account::{AccountKind, Role};
 use varco_domain::clock::Timestamp;
-use varco_domain::password::PasswordInput;
 use varco_store::NewOutboxMessage;
 
-use crate::harness::{Backend, PASSWORD, SCHOOL, T0, TestApp, both_backends, client, tax_code};
+use crate::harness::{Backend, PASSWORD, SCHOOL, T0, TestApp, both_backends, client};
 use crate::kit::{SignedIn, input_value};
 
 both_backends!(
@@ -28,41 +27,12 @@ both_backends!(
 
 const OTHER_SCHOOL: &str = "MIIC8AB00Q";
 
-/// An account of `school` with a password and a username `first.last`.
+/// A staff account of `school` with a password and a username `first.last`.
 async fn person(t: &TestApp, school: &str, n: u32, first: &str, last: &str) -> AccountView {
-    let username = format!("{}.{}", first.to_lowercase(), last.to_lowercase());
-    varco_app::accounts::add(
-        t.app(),
-        &Actor::Cli,
-        &RequestContext::default(),
-        &AddAccount {
-            school_code: school.into(),
-            kind: AccountKind::Staff,
-            first_name: first.into(),
-            last_name: last.into(),
-            tax_code: tax_code(n),
-            email: Some(format!("{username}@example.it")),
-            username: Some(username),
-        },
-        Some(PasswordInput::new(PASSWORD).expect("password")),
-    )
-    .await
-    .expect("account added")
+    crate::desk::person(t, school, AccountKind::Staff, n, first, last).await
 }
 
-async fn grant(t: &TestApp, user_code: &str, role: Role, school: Option<&str>) {
-    varco_app::accounts::set_role(
-        t.app(),
-        &Actor::Cli,
-        &RequestContext::default(),
-        user_code,
-        role,
-        school,
-        true,
-    )
-    .await
-    .expect("role granted");
-}
+use crate::desk::grant;
 
 /// The cast: an admin, a desk operator and a plain account of the test
 /// school, and an account of another school.

@@ -57,7 +57,14 @@ async fn add_other_school(t: &TestApp) {
 }
 
 /// An account of `school` with a password and a username.
-async fn person(t: &TestApp, school: &str, kind: AccountKind, n: u32, first: &str, last: &str) -> AccountView {
+pub(crate) async fn person(
+    t: &TestApp,
+    school: &str,
+    kind: AccountKind,
+    n: u32,
+    first: &str,
+    last: &str,
+) -> AccountView {
     let username = format!("{}.{}", first.to_lowercase(), last.to_lowercase());
     varco_app::accounts::add(
         t.app(),
@@ -78,7 +85,7 @@ async fn person(t: &TestApp, school: &str, kind: AccountKind, n: u32, first: &st
     .expect("account added")
 }
 
-async fn grant(t: &TestApp, user_code: &str, role: Role, school: Option<&str>) {
+pub(crate) async fn grant(t: &TestApp, user_code: &str, role: Role, school: Option<&str>) {
     varco_app::accounts::set_role(
         t.app(),
         &Actor::Cli,
