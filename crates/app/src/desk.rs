@@ -358,6 +358,9 @@ pub struct DeskAccount {
     /// Whether the operator may act on it (not their own account, and not an
     /// operator's unless they are an admin).
     pub actions_allowed: bool,
+    /// The day a year-end roster import will disable it (`dd/mm/yyyy`), if
+    /// one left it out; importing it again in a roster keeps it.
+    pub disable_on: Option<String>,
 }
 
 fn time(t: Timestamp) -> String {
@@ -373,6 +376,10 @@ pub async fn account(
 ) -> Result<DeskAccount, AppError> {
     let (mut tx, account, scope) = open(app, operator, ctx, user_code, DeskAction::View).await?;
     let roles = tx.roles_of(account.id).await?;
+    let disable_on = tx
+        .disable_at(account.id)
+        .await?
+        .map(|at| crate::mail::format_civil_date(crate::mail::school_date(at)));
     let identities = tx
         .upstream_identities_of(account.id)
         .await?
@@ -440,6 +447,7 @@ pub async fn account(
         sign_ins,
         events,
         actions_allowed,
+        disable_on,
     })
 }
 

@@ -26,17 +26,36 @@
 //! idempotent: a tax code already present in the school updates that account
 //! (names, kind, email) and never creates a second one. No password is hashed
 //! here: new accounts wait for activation.
+//!
+//! A **dry run** applies the file in a transaction that is then rolled back:
+//! the report lists every row that would create or change an account, and
+//! nothing is written, mailed or audited.
+//!
+//! **Year-end mode** (the new school year's roster): the school's accounts of
+//! the kinds the file holds that are missing from it are disabled from the
+//! start of a chosen date (school time zone). The date may not be past; if it
+//! is today, they are disabled at once, otherwise the hourly upkeep disables
+//! them when it comes ([`crate::jobs::scheduled_disables`]). Each person is
+//! told by email, once, with whom to ask if it is a mistake. Accounts holding
+//! a desk or admin role are listed but kept (an admin revokes the role first).
+//! An account that comes back in a later roster before the date is kept and
+//! its date cleared. Because a mistake here locks people out, the mode needs a
+//! file without invalid rows and the code of a dry run that listed exactly the
+//! same accounts: the dry run prints it, the real run must repeat it.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
 use serde::Serialize;
-use varco_domain::UserCode;
+use sha2::{Digest, Sha256};
 use varco_domain::account::{AccountKind, AccountStatus};
-use varco_store::RosterUpdate;
+use varco_domain::outbound::OutboundMessage;
+use varco_store::{RosterAccount, RosterUpdate, Tx};
 
+use crate::account_actions::set_enabled_in;
 use crate::audit::{self, AccountOrigin, AuditEvent, Target};
 use crate::lookup::find_school;
+use crate::mail::{Mail, enqueue, format_civil_date, lang_of, school_date, start_of_day};
 use crate::mailed_links::{Activation, Queued, queue_activation};
 use crate::registration::{AddAccount, ValidAccount, insert_valid};
 use crate::{Actor, App, AppError, RequestContext};
@@ -54,17 +73,37 @@ pub enum ImportError {
     Unreadable(String),
     #[error("{} row(s) are invalid; nothing was imported", .0.len())]
     InvalidRows(Vec<RowError>),
+    #[error(
+        "year-end mode needs a roster without invalid rows ({0} found): a person on a bad row would be disabled; fix the rows and run again"
+    )]
+    YearEndWithInvalidRows(usize),
+    #[error("year-end mode needs a roster with at least one person: an empty one would disable everyone")]
+    YearEndEmptyRoster,
+    #[error("the disable date {date} is in the past (today is {today}); choose today or a later date")]
+    YearEndDateInPast { date: String, today: String },
+    #[error(
+        "year-end mode would disable {count} account(s); run it first with --dry-run, check the list, then repeat the command with the --confirm code the dry run printed"
+    )]
+    YearEndUnconfirmed { count: usize },
+    #[error(
+        "the confirmation code does not match: the accounts to disable are not those the dry run listed (the roster, the date or the accounts changed since); run the dry run again"
+    )]
+    YearEndPlanChanged,
     #[error(transparent)]
     App(#[from] AppError),
 }
 
 /// How to import.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportOptions {
     /// Import the valid rows of a file that has invalid ones.
     pub skip_invalid: bool,
     /// Email an activation link to every new account without a password.
     pub send_activation: bool,
+    /// Report what would change and write nothing.
+    pub dry_run: bool,
+    /// The new school year's roster: disable the accounts it leaves out.
+    pub year_end: Option<YearEnd>,
 }
 
 impl Default for ImportOptions {
@@ -72,8 +111,66 @@ impl Default for ImportOptions {
         ImportOptions {
             skip_invalid: false,
             send_activation: true,
+            dry_run: false,
+            year_end: None,
         }
     }
+}
+
+/// Year-end mode's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YearEnd {
+    /// The accounts left out are disabled from the start of this day
+    /// (school time zone).
+    pub disable_on: jiff::civil::Date,
+    /// The code a dry run printed for the same accounts; needed to apply.
+    pub confirm: Option<String>,
+}
+
+/// A row that creates or changes an account.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RowChange {
+    /// The row's line in the file.
+    pub line: u64,
+    /// The account's user code (for a created one, `None` in a dry run).
+    pub user_code: Option<String>,
+    /// The row's tax code.
+    pub tax_code: String,
+    /// "Last First".
+    pub name: String,
+    /// `created`, or the fields that change: `kind`, `first_name`,
+    /// `last_name`, `email`, `password_hash`.
+    pub changes: Vec<&'static str>,
+}
+
+/// An account a year-end import left out.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LeftOut {
+    pub user_code: String,
+    /// "Last First".
+    pub name: String,
+    pub kind: AccountKind,
+    /// The date it was already due to be disabled on, `YYYY-MM-DD`, if any.
+    pub previous_date: Option<String>,
+}
+
+/// What the year-end part of an import did (or, in a dry run, would do).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct YearEndReport {
+    /// `YYYY-MM-DD`.
+    pub disable_on: String,
+    /// The date is today: the accounts are disabled at once.
+    pub disabled_now: bool,
+    /// The kinds of account the roster covers (the others are untouched).
+    pub kinds: Vec<AccountKind>,
+    /// To disable on the date.
+    pub to_disable: Vec<LeftOut>,
+    /// Left out but kept: they hold a desk or admin role.
+    pub kept_operators: Vec<LeftOut>,
+    /// Were due to be disabled and are back in the roster.
+    pub cancelled: Vec<LeftOut>,
+    /// Repeat it with the real run.
+    pub confirm: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -87,6 +184,12 @@ pub struct ImportReport {
     /// (how to sign in) instead of an activation link.
     pub spid_cie_welcomes: usize,
     pub skipped: Vec<RowError>,
+    /// The rows that create or change an account, in file order.
+    pub changes: Vec<RowChange>,
+    /// Nothing was written.
+    pub dry_run: bool,
+    /// Year-end mode's outcome.
+    pub year_end: Option<YearEndReport>,
 }
 
 /// A roster read and validated, ready to apply.
@@ -340,8 +443,8 @@ pub fn read_roster(mut input: impl Read, default_kind: Option<AccountKind>) -> R
     Ok(Roster { rows, errors })
 }
 
-/// Applies a roster to a school in one transaction. `progress` is called with
-/// the number of rows done so far.
+/// Applies a roster to a school in one transaction (rolled back in a dry
+/// run). `progress` is called with the number of rows done so far.
 pub async fn apply(
     app: &App,
     actor: &Actor,
@@ -352,18 +455,41 @@ pub async fn apply(
     mut progress: impl FnMut(usize),
 ) -> Result<ImportReport, ImportError> {
     let skip_invalid = options.skip_invalid;
+    if let Some(year_end) = &options.year_end {
+        if !roster.errors.is_empty() {
+            return Err(ImportError::YearEndWithInvalidRows(roster.errors.len()));
+        }
+        if roster.rows.is_empty() {
+            return Err(ImportError::YearEndEmptyRoster);
+        }
+        let today = school_date(app.now());
+        if year_end.disable_on < today {
+            return Err(ImportError::YearEndDateInPast {
+                date: year_end.disable_on.to_string(),
+                today: today.to_string(),
+            });
+        }
+    }
     if !roster.errors.is_empty() && !skip_invalid {
         return Err(ImportError::InvalidRows(roster.errors));
     }
     let now = app.now();
     let mut tx = app.store.begin().await.map_err(AppError::from)?;
     let school = find_school(&mut tx, school_code).await?;
-    let existing = tx.account_ids_by_tax_code(school.id).await.map_err(AppError::from)?;
+    let existing: HashMap<String, RosterAccount> = tx
+        .roster_accounts(school.id)
+        .await
+        .map_err(AppError::from)?
+        .into_iter()
+        .map(|a| (a.tax_code.clone(), a))
+        .collect();
     let mut report = ImportReport {
         rows: roster.rows.len(),
         skipped: roster.errors,
+        dry_run: options.dry_run,
         ..ImportReport::default()
     };
+    let mut cancelled = Vec::new();
     for (
         done,
         RosterRow {
@@ -373,10 +499,25 @@ pub async fn apply(
         },
     ) in roster.rows.iter().enumerate()
     {
+        let name = format!("{} {}", row.last_name.as_str(), row.first_name.as_str());
         match existing.get(row.tax_code.as_str()) {
-            Some(&id) => {
-                let changed = tx
-                    .update_account_from_roster(&RosterUpdate {
+            Some(account) => {
+                let id = account.id;
+                let mut fields = Vec::new();
+                if account.kind != row.kind {
+                    fields.push("kind");
+                }
+                if account.first_name != row.first_name.as_str() {
+                    fields.push("first_name");
+                }
+                if account.last_name != row.last_name.as_str() {
+                    fields.push("last_name");
+                }
+                if account.email.as_deref() != row.email.as_ref().map(|e| e.as_str()) {
+                    fields.push("email");
+                }
+                if !fields.is_empty() {
+                    tx.update_account_from_roster(&RosterUpdate {
                         id,
                         kind: row.kind,
                         first_name: row.first_name.as_str(),
@@ -386,30 +527,49 @@ pub async fn apply(
                     })
                     .await
                     .map_err(AppError::from)?;
-                let hash_set = match password_hash {
-                    Some(hash) => tx
+                }
+                if let Some(hash) = password_hash
+                    && tx
                         .set_password_hash_if_none(id, hash, now.0)
                         .await
-                        .map_err(AppError::from)?,
-                    None => false,
-                };
-                if changed || hash_set {
-                    report.updated += 1;
-                    let user_code = tx.account_by_id(id).await.map_err(AppError::from)?.map(|a| a.user_code);
+                        .map_err(AppError::from)?
+                {
+                    fields.push("password_hash");
+                }
+                if let Some(date) = account.disable_at {
+                    tx.set_disable_at(id, None).await.map_err(AppError::from)?;
+                    let on = school_date(date).to_string();
                     audit::record(
                         &mut tx,
                         now,
                         actor,
                         ctx,
-                        Target::Account {
-                            id,
-                            user_code: user_code.as_ref().map(UserCode::as_str),
-                        },
+                        Target::account(id, account.user_code.as_str()),
+                        AuditEvent::AccountDisableCancelled { on: on.clone() },
+                    )
+                    .await?;
+                    cancelled.push(left_out(account, Some(on)));
+                }
+                if fields.is_empty() {
+                    report.unchanged += 1;
+                } else {
+                    report.updated += 1;
+                    audit::record(
+                        &mut tx,
+                        now,
+                        actor,
+                        ctx,
+                        Target::account(id, account.user_code.as_str()),
                         AuditEvent::AccountChangedByRoster,
                     )
                     .await?;
-                } else {
-                    report.unchanged += 1;
+                    report.changes.push(RowChange {
+                        line: *line,
+                        user_code: Some(account.user_code.to_string()),
+                        tax_code: row.tax_code.to_string(),
+                        name,
+                        changes: fields,
+                    });
                 }
             }
             None => {
@@ -438,6 +598,13 @@ pub async fn apply(
                 let (id, user_code) =
                     insert_valid(&mut tx, school.id, row, status, password_hash.as_deref(), now.0).await?;
                 report.created += 1;
+                report.changes.push(RowChange {
+                    line: *line,
+                    user_code: (!options.dry_run).then(|| user_code.to_string()),
+                    tax_code: row.tax_code.to_string(),
+                    name,
+                    changes: vec!["created"],
+                });
                 if options.send_activation && password_hash.is_none() {
                     let queued = queue_activation(
                         &mut tx,
@@ -492,13 +659,208 @@ pub async fn apply(
         },
     )
     .await?;
-    tx.commit().await.map_err(AppError::from)?;
-    if report.activation_links > 0 {
+    if let Some(year_end) = &options.year_end {
+        let plan = YearEndPlan::new(
+            &roster.rows,
+            existing.values(),
+            &school.code,
+            year_end.disable_on,
+            cancelled,
+        );
+        let mut outcome = plan.report(now);
+        if !options.dry_run {
+            match &year_end.confirm {
+                _ if outcome.to_disable.is_empty() => {}
+                None => {
+                    return Err(ImportError::YearEndUnconfirmed {
+                        count: outcome.to_disable.len(),
+                    });
+                }
+                Some(code) if !code.trim().eq_ignore_ascii_case(&outcome.confirm) => {
+                    return Err(ImportError::YearEndPlanChanged);
+                }
+                Some(_) => {}
+            }
+            let disabled_now = apply_year_end(&mut tx, app, actor, ctx, &plan, now).await?;
+            audit::record(
+                &mut tx,
+                now,
+                actor,
+                ctx,
+                Target::School(&school.code),
+                AuditEvent::RosterYearEnd {
+                    school: school.code.clone(),
+                    on: outcome.disable_on.clone(),
+                    scheduled: plan.to_disable.len(),
+                    disabled_now,
+                    cancelled: outcome.cancelled.len(),
+                    kept_operators: outcome.kept_operators.len(),
+                },
+            )
+            .await?;
+        }
+        outcome.cancelled.sort_by(|a, b| a.name.cmp(&b.name));
+        report.year_end = Some(outcome);
+    }
+    if options.dry_run {
+        // Dropping the transaction rolls everything back.
+        drop(tx);
+    } else {
+        tx.commit().await.map_err(AppError::from)?;
         app.mail_queued();
     }
     progress(report.rows);
     report.skipped.sort_by_key(|e| e.line);
     Ok(report)
+}
+
+fn left_out(account: &RosterAccount, previous_date: Option<String>) -> LeftOut {
+    LeftOut {
+        user_code: account.user_code.to_string(),
+        name: format!("{} {}", account.last_name, account.first_name),
+        kind: account.kind,
+        previous_date,
+    }
+}
+
+/// Who a year-end import disables, decided from the school's accounts as
+/// they were before the file was applied.
+struct YearEndPlan<'a> {
+    school_code: &'a str,
+    disable_on: jiff::civil::Date,
+    kinds: Vec<AccountKind>,
+    to_disable: Vec<&'a RosterAccount>,
+    kept_operators: Vec<&'a RosterAccount>,
+    cancelled: Vec<LeftOut>,
+}
+
+impl<'a> YearEndPlan<'a> {
+    fn new(
+        rows: &[RosterRow],
+        accounts: impl Iterator<Item = &'a RosterAccount>,
+        school_code: &'a str,
+        disable_on: jiff::civil::Date,
+        cancelled: Vec<LeftOut>,
+    ) -> Self {
+        let listed: HashSet<&str> = rows.iter().map(|r| r.account.tax_code.as_str()).collect();
+        let mut kinds: Vec<AccountKind> = Vec::new();
+        for row in rows {
+            if !kinds.contains(&row.account.kind) {
+                kinds.push(row.account.kind);
+            }
+        }
+        kinds.sort_by_key(|k| k.as_str());
+        let mut left: Vec<&RosterAccount> = accounts
+            .filter(|a| {
+                kinds.contains(&a.kind) && a.status != AccountStatus::Disabled && !listed.contains(a.tax_code.as_str())
+            })
+            .collect();
+        left.sort_by(|a, b| {
+            (&a.last_name, &a.first_name, a.user_code.as_str()).cmp(&(
+                &b.last_name,
+                &b.first_name,
+                b.user_code.as_str(),
+            ))
+        });
+        let (kept_operators, to_disable) = left.into_iter().partition(|a| a.operator);
+        YearEndPlan {
+            school_code,
+            disable_on,
+            kinds,
+            to_disable,
+            kept_operators,
+            cancelled,
+        }
+    }
+
+    /// The code a dry run prints and the real run repeats: a digest of the
+    /// school, the date and the accounts to disable.
+    fn confirm(&self) -> String {
+        let mut digest = Sha256::new();
+        digest.update(self.school_code.as_bytes());
+        digest.update(b"\n");
+        digest.update(self.disable_on.to_string().as_bytes());
+        for account in &self.to_disable {
+            digest.update(b"\n");
+            digest.update(account.user_code.as_str().as_bytes());
+        }
+        hex::encode(&digest.finalize()[..5])
+    }
+
+    fn report(&self, now: varco_domain::clock::Timestamp) -> YearEndReport {
+        let previous = |a: &RosterAccount| a.disable_at.map(|t| school_date(t).to_string());
+        YearEndReport {
+            disable_on: self.disable_on.to_string(),
+            disabled_now: start_of_day(self.disable_on) <= now,
+            kinds: self.kinds.clone(),
+            to_disable: self.to_disable.iter().map(|a| left_out(a, previous(a))).collect(),
+            kept_operators: self.kept_operators.iter().map(|a| left_out(a, previous(a))).collect(),
+            cancelled: self.cancelled.clone(),
+            confirm: self.confirm(),
+        }
+    }
+}
+
+/// Disables (the date has come) or schedules the accounts of a plan, each
+/// told once by email. Returns how many were disabled now.
+async fn apply_year_end(
+    tx: &mut Tx,
+    app: &App,
+    actor: &Actor,
+    ctx: &RequestContext,
+    plan: &YearEndPlan<'_>,
+    now: varco_domain::clock::Timestamp,
+) -> Result<usize, AppError> {
+    let at = start_of_day(plan.disable_on);
+    let on = plan.disable_on.to_string();
+    let mut disabled_now = 0;
+    for left in &plan.to_disable {
+        let Some(record) = tx.account_for_update(left.id).await? else {
+            continue;
+        };
+        let due = at <= now;
+        let changed = if due {
+            tx.set_disable_at(record.id, None).await?;
+            let disabled = set_enabled_in(tx, app, actor, ctx, &record, false).await?;
+            disabled_now += usize::from(disabled);
+            disabled
+        } else {
+            let changed = tx.set_disable_at(record.id, Some(at)).await?;
+            if changed {
+                audit::record(
+                    tx,
+                    now,
+                    actor,
+                    ctx,
+                    (&record).into(),
+                    AuditEvent::AccountDisableScheduled { on: on.clone() },
+                )
+                .await?;
+            }
+            changed
+        };
+        if changed && let Some(email) = &record.email {
+            enqueue(
+                tx,
+                app,
+                Mail {
+                    to: email.as_str(),
+                    lang: lang_of(&record),
+                    school_id: Some(record.school_id),
+                    message: OutboundMessage::AccountDisableNotice {
+                        first_name: record.first_name.clone(),
+                        user_code: record.user_code.to_string(),
+                        school_name: record.school_name.clone(),
+                        on: format_civil_date(plan.disable_on),
+                        disabled_now: due,
+                        help_url: app.link("/help"),
+                    },
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(disabled_now)
 }
 
 #[cfg(test)]

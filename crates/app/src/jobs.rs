@@ -9,11 +9,13 @@
 //! same password. A server that was down for a week therefore sends one
 //! reminder, not three. Accounts whose login policy does not let them use a
 //! password now (SPID/CIE only) get none.
-//! reminder, not three.
 //!
 //! `retention`: the identity documents of decided email-change requests are
 //! deleted (the file, and the row's document, tax code and phone) once the
 //! decision is `[requests] retention_days` old. Each deletion is audited.
+//!
+//! `scheduled-disables`: the accounts a year-end roster import left out are
+//! disabled once their date has come (hourly, not claimed per day).
 
 use serde::Serialize;
 use varco_domain::AccountId;
@@ -27,7 +29,7 @@ use crate::mail::{Mail, enqueue, format_date, lang_of};
 use crate::{Actor, App, AppError, RequestContext};
 
 /// The jobs `varco jobs run NAME` knows.
-pub const JOBS: &[&str] = &["expiry-reminders", "retention"];
+pub const JOBS: &[&str] = &["expiry-reminders", "retention", "scheduled-disables"];
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct ReminderReport {
@@ -222,4 +224,40 @@ pub async fn retention(app: &App) -> Result<RetentionReport, AppError> {
         tx.commit().await?;
     }
     Ok(report)
+}
+
+/// Disables the accounts whose year-end date has come (the upkeep runs it
+/// every hour; idempotent, so several nodes may run it together: a second
+/// one finds the account already disabled and records nothing). Returns how
+/// many it disabled.
+pub async fn scheduled_disables(app: &App) -> Result<usize, AppError> {
+    let now = app.now();
+    let mut disabled = 0;
+    loop {
+        let due = app.store.accounts_due_for_disable(now, PAGE).await?;
+        if due.is_empty() {
+            break;
+        }
+        for id in &due {
+            let mut tx = app.store.begin().await?;
+            if let Some(record) = tx.account_for_update(*id).await? {
+                tx.set_disable_at(record.id, None).await?;
+                let changed = crate::account_actions::set_enabled_in(
+                    &mut tx,
+                    app,
+                    &Actor::System,
+                    &RequestContext::default(),
+                    &record,
+                    false,
+                )
+                .await?;
+                disabled += usize::from(changed);
+            }
+            tx.commit().await?;
+        }
+        if (due.len() as i64) < PAGE {
+            break;
+        }
+    }
+    Ok(disabled)
 }

@@ -87,6 +87,33 @@ pub fn format_date(t: Timestamp) -> String {
         .unwrap_or_else(|| t.to_rfc3339())
 }
 
+/// The schools' time zone (Europe/Rome; UTC only if the bundled database
+/// lacked it).
+pub(crate) fn school_zone() -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::get(SCHOOL_TIME_ZONE).unwrap_or(jiff::tz::TimeZone::UTC)
+}
+
+/// The date in the schools' zone at `t`.
+pub(crate) fn school_date(t: Timestamp) -> jiff::civil::Date {
+    jiff::Timestamp::from_second(t.0)
+        .map(|ts| ts.to_zoned(school_zone()).date())
+        .unwrap_or_default()
+}
+
+/// The first second of `date` in the schools' zone.
+pub(crate) fn start_of_day(date: jiff::civil::Date) -> Timestamp {
+    Timestamp(
+        date.to_zoned(school_zone())
+            .map(|z| z.timestamp().as_second())
+            .unwrap_or_default(),
+    )
+}
+
+/// A date as people read it, `dd/mm/yyyy`.
+pub(crate) fn format_civil_date(date: jiff::civil::Date) -> String {
+    date.strftime("%d/%m/%Y").to_string()
+}
+
 fn local(t: Timestamp) -> Option<jiff::Zoned> {
     // The bundled database always has Europe/Rome; UTC only if it were missing.
     let zone = jiff::tz::TimeZone::get(SCHOOL_TIME_ZONE).unwrap_or(jiff::tz::TimeZone::UTC);

@@ -246,6 +246,33 @@ pub enum AuditEvent {
         /// The sessions that ended.
         sessions_ended: u64,
     },
+    /// `account_disable_scheduled`: a year-end roster import left the
+    /// account out; it will be disabled from the start of `on`.
+    AccountDisableScheduled {
+        /// The date, `YYYY-MM-DD` (school time zone).
+        on: String,
+    },
+    /// `account_disable_cancelled`: the account was scheduled to be
+    /// disabled on `on` and is back in its school's roster.
+    AccountDisableCancelled {
+        /// The date that no longer applies, `YYYY-MM-DD`.
+        on: String,
+    },
+    /// `roster_year_end`: the year-end part of one roster import.
+    RosterYearEnd {
+        /// The school's code.
+        school: String,
+        /// The disable date, `YYYY-MM-DD`.
+        on: String,
+        /// Accounts newly scheduled (or disabled now, when the date has come).
+        scheduled: usize,
+        /// Accounts disabled at once because the date has come.
+        disabled_now: usize,
+        /// Scheduled accounts back in the roster.
+        cancelled: usize,
+        /// Accounts left out of the roster but kept because they hold a role.
+        kept_operators: usize,
+    },
     /// `role_granted`; `school` is the scope's code.
     RoleGranted {
         /// The role granted.
@@ -681,6 +708,9 @@ impl AuditEvent {
             AuditEvent::AccountChangedByRoster => "account_changed",
             AuditEvent::AccountEnabled { .. } => "account_enabled",
             AuditEvent::AccountDisabled { .. } => "account_disabled",
+            AuditEvent::AccountDisableScheduled { .. } => "account_disable_scheduled",
+            AuditEvent::AccountDisableCancelled { .. } => "account_disable_cancelled",
+            AuditEvent::RosterYearEnd { .. } => "roster_year_end",
             AuditEvent::RoleGranted { .. } => "role_granted",
             AuditEvent::RoleRevoked { .. } => "role_revoked",
             AuditEvent::SchoolCreated => "school_created",
@@ -860,6 +890,19 @@ impl AuditEvent {
             AuditEvent::AccountDisabled { sessions_ended } => Some(format!(
                 "status={} sessions_ended={sessions_ended}",
                 AccountStatus::Disabled.as_str()
+            )),
+            AuditEvent::AccountDisableScheduled { on } | AuditEvent::AccountDisableCancelled { on } => {
+                Some(format!("on={on}"))
+            }
+            AuditEvent::RosterYearEnd {
+                school,
+                on,
+                scheduled,
+                disabled_now,
+                cancelled,
+                kept_operators,
+            } => Some(format!(
+                "school={school} on={on} scheduled={scheduled} disabled_now={disabled_now} cancelled={cancelled} kept_operators={kept_operators}"
             )),
             AuditEvent::RoleGranted { role, school } | AuditEvent::RoleRevoked { role, school } => Some(match school {
                 Some(school) => format!("role={} school={school}", role.as_str()),
@@ -1183,6 +1226,35 @@ mod tests {
                 "account_disabled",
                 "success",
                 Some("status=disabled sessions_ended=2"),
+            ),
+            (
+                E::AccountDisableScheduled {
+                    on: "2027-08-31".into(),
+                },
+                "account_disable_scheduled",
+                "success",
+                Some("on=2027-08-31"),
+            ),
+            (
+                E::AccountDisableCancelled {
+                    on: "2027-08-31".into(),
+                },
+                "account_disable_cancelled",
+                "success",
+                Some("on=2027-08-31"),
+            ),
+            (
+                E::RosterYearEnd {
+                    school: "RMIC81200X".into(),
+                    on: "2027-08-31".into(),
+                    scheduled: 3,
+                    disabled_now: 0,
+                    cancelled: 1,
+                    kept_operators: 1,
+                },
+                "roster_year_end",
+                "success",
+                Some("school=RMIC81200X on=2027-08-31 scheduled=3 disabled_now=0 cancelled=1 kept_operators=1"),
             ),
             (
                 E::RoleGranted {

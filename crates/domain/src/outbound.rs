@@ -241,6 +241,23 @@ pub enum OutboundMessage {
         /// The form, to file a new request.
         form_link: String,
     },
+    /// A year-end roster import left the account out of its school's new
+    /// roster: it will be disabled from `on` (or, `disabled_now`, it was
+    /// disabled at once), and whom to ask if that is a mistake.
+    AccountDisableNotice {
+        /// The owner's given name, for the greeting.
+        first_name: String,
+        /// The account's user code.
+        user_code: String,
+        /// The account's school.
+        school_name: String,
+        /// The date as people read it, e.g. `31/08/2027`.
+        on: String,
+        /// The date had already come: the account is disabled now.
+        disabled_now: bool,
+        /// Where to get help.
+        help_url: String,
+    },
     /// After an in-person identity check a school's desk issued a recovery
     /// (`channel` `link` or `letter`) or unlinked the SPID/CIE identities
     /// (`unlinked`); sent to every address on file. No secret in it.
@@ -291,6 +308,7 @@ impl OutboundMessage {
         "email_change_request_school_notice",
         "email_change_request_rejected",
         "desk_recovery_notice",
+        "account_disable_notice",
     ];
 
     /// The template this message is rendered with.
@@ -311,6 +329,7 @@ impl OutboundMessage {
             OutboundMessage::EmailChangeRequestSchoolNotice { .. } => "email_change_request_school_notice",
             OutboundMessage::EmailChangeRequestRejected { .. } => "email_change_request_rejected",
             OutboundMessage::DeskRecoveryNotice { .. } => "desk_recovery_notice",
+            OutboundMessage::AccountDisableNotice { .. } => "account_disable_notice",
         }
     }
 

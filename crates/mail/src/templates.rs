@@ -116,6 +116,12 @@ const BUILT_IN: &[(&str, &str)] = embedded![
     "en/account_welcome_spid_cie/subject.txt",
     "en/account_welcome_spid_cie/body.txt",
     "en/account_welcome_spid_cie/body.html",
+    "it/account_disable_notice/subject.txt",
+    "it/account_disable_notice/body.txt",
+    "it/account_disable_notice/body.html",
+    "en/account_disable_notice/subject.txt",
+    "en/account_disable_notice/body.txt",
+    "en/account_disable_notice/body.html",
     "it/person_corrected/subject.txt",
     "it/person_corrected/body.txt",
     "it/person_corrected/body.html",
@@ -638,7 +644,41 @@ mod tests {
                 form_link: "https://varco.example/requests/email-change".into(),
             },
             desk_recovery_notice(DeskNotice::Letter, Some("n***@example.it")),
+            account_disable_notice(false),
         ]
+    }
+
+    fn account_disable_notice(disabled_now: bool) -> OutboundMessage {
+        OutboundMessage::AccountDisableNotice {
+            first_name: "Giulia".into(),
+            user_code: "ABCD23456".into(),
+            school_name: "IC Via Roma".into(),
+            on: "31/08/2027".into(),
+            disabled_now,
+            help_url: "https://varco.example/help".into(),
+        }
+    }
+
+    #[test]
+    fn a_year_end_notice_gives_the_date_and_whom_to_ask() {
+        let renderer = renderer(&config());
+        for (lang, later, now, office) in [
+            ("it", "sarà disattivato dal", "è stato disattivato", "segreteria"),
+            ("en", "will be disabled from", "has been disabled", "school office"),
+        ] {
+            let scheduled = renderer.render(&input(&account_disable_notice(false), lang)).unwrap();
+            let disabled = renderer.render(&input(&account_disable_notice(true), lang)).unwrap();
+            for body in [&scheduled.text, &scheduled.html] {
+                assert!(body.contains(later) && body.contains("31/08/2027"), "{body}");
+                assert!(body.contains("ABCD23456") && body.contains(office), "{body}");
+                assert!(!body.contains(now), "{body}");
+            }
+            for body in [&disabled.text, &disabled.html] {
+                assert!(body.contains(now), "{body}");
+                assert!(!body.contains(later), "{body}");
+            }
+            assert_ne!(scheduled.subject, disabled.subject);
+        }
     }
 
     fn desk_recovery_notice(channel: DeskNotice, new_email_masked: Option<&str>) -> OutboundMessage {

@@ -31,6 +31,7 @@ mod schools;
 mod sessions;
 mod tokens;
 mod upstream_logins;
+mod year_end;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +66,7 @@ pub use schools::{NewSchool, SchoolRecord};
 pub use sessions::{NewSession, SessionRecord};
 pub use tokens::{NewToken, TokenRecord};
 pub use upstream_logins::{NewUpstreamLogin, UpstreamLoginRecord, UpstreamLoginStage};
+pub use year_end::RosterAccount;
 
 /// Which engine a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

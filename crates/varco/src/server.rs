@@ -162,7 +162,7 @@ pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> anyhow:
 }
 
 /// Hourly upkeep: the daily jobs (claimed once per day across nodes), the
-/// purge of expired sessions, provider codes and pending SPID/CIE sign-ins,
+/// year-end disables whose date has come, the purge of expired sessions, provider codes and pending SPID/CIE sign-ins,
 /// the trimming of per-IP limiters.
 fn spawn_upkeep(app: App, state: varco_web::WebState, mut stop: watch::Receiver<bool>) {
     let node = format!("{}-{}", std::process::id(), rand::random::<u32>());
@@ -180,6 +180,12 @@ fn spawn_upkeep(app: App, state: varco_web::WebState, mut stop: watch::Receiver<
                 Ok(false) => {}
                 Err(_) if stopping(&stop) => return,
                 Err(e) => tracing::warn!(error = %varco_app::error_chain(&e), "daily jobs failed"),
+            }
+            match varco_app::jobs::scheduled_disables(&app).await {
+                Ok(n) if n > 0 => tracing::info!(accounts = n, "accounts disabled on their year-end date"),
+                Ok(_) => {}
+                Err(_) if stopping(&stop) => return,
+                Err(e) => tracing::warn!(error = %varco_app::error_chain(&e), "scheduled disables failed"),
             }
             match varco_app::sessions::purge_expired(&app).await {
                 Ok(n) if n > 0 => tracing::info!(sessions = n, "expired sessions removed"),

@@ -458,6 +458,10 @@ async fn jobs_run(config: &Config, job: JobArg) -> anyhow::Result<()> {
             let report = varco_app::jobs::retention(&app).await.map_err(app_error)?;
             out(format!("request documents deleted: {}", report.deleted));
         }
+        JobArg::ScheduledDisables => {
+            let disabled = varco_app::jobs::scheduled_disables(&app).await.map_err(app_error)?;
+            out(format!("accounts disabled: {disabled}"));
+        }
     }
     Ok(())
 }

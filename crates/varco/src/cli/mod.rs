@@ -210,6 +210,9 @@ pub enum JobArg {
     /// Delete the identity documents of email-change requests decided more
     /// than `[requests] retention_days` ago.
     Retention,
+    /// Disable the accounts a year-end roster import left out whose date
+    /// has come (the server does it every hour).
+    ScheduledDisables,
 }
 
 #[derive(Debug, Args)]
@@ -273,6 +276,22 @@ pub struct ImportArgs {
     /// with `account resend-activation`).
     #[arg(long)]
     pub no_activation_email: bool,
+    /// Print what would change (rows that create or change an account and,
+    /// in year-end mode, the accounts to disable) and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The new school year's roster: the school's accounts of the kinds in
+    /// the file that it leaves out are disabled from --disable-on. Needs a
+    /// file without invalid rows, and the --confirm code of a dry run.
+    #[arg(long, requires = "disable_on")]
+    pub year_end: bool,
+    /// Year-end mode: the day (YYYY-MM-DD, today or later, Italian time)
+    /// from which the accounts left out are disabled.
+    #[arg(long, value_name = "YYYY-MM-DD", requires = "year_end")]
+    pub disable_on: Option<jiff::civil::Date>,
+    /// Year-end mode: the code the dry run printed for the same accounts.
+    #[arg(long, value_name = "CODE", requires = "year_end")]
+    pub confirm: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,8 @@ use crate::harness::{Backend, Database, PASSWORD, both_backends, tax_code};
 
 both_backends!(
     admin_commands_work_as_the_contract_says,
-    roster_import_is_all_or_nothing_and_idempotent
+    roster_import_is_all_or_nothing_and_idempotent,
+    a_year_end_import_shows_its_plan_and_needs_its_code
 );
 
 struct Cli<'a> {
@@ -240,6 +241,7 @@ async fn admin_commands_work_as_the_contract_says(backend: Backend) {
     let out = cli.run(&["account", "add", "--bogus"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(cli.ok(&["import", "--help"]).contains("--skip-invalid"));
+    assert!(cli.ok(&["import", "--help"]).contains("--dry-run"));
 }
 
 fn write(db: &Database, name: &str, content: &[u8]) -> String {
@@ -324,6 +326,109 @@ async fn roster_import_is_all_or_nothing_and_idempotent(backend: Backend) {
     );
     let err = cli.fails(&["import", "--school", "XXXX000000", &path]);
     assert!(err.contains("school"), "{err}");
+}
+
+async fn a_year_end_import_shows_its_plan_and_needs_its_code(backend: Backend) {
+    let Some(db) = Database::create(backend).await else {
+        return;
+    };
+    let cli = Cli { db: &db };
+    cli.ok(&["school", "add", "--code", "RMIC81200X", "--name", "IC Via Roma"]);
+    let last_year = format!(
+        "tax_code;first_name;last_name;kind\n{};Anna;Neri;family\n{};Bruno;Blu;family\n{};Carla;Gialli;staff\n",
+        tax_code(20),
+        tax_code(21),
+        tax_code(22)
+    );
+    let path = write(&db, "2026.csv", last_year.as_bytes());
+    cli.ok(&["import", "--school", "RMIC81200X", "--no-activation-email", &path]);
+    let this_year = format!(
+        "tax_code;first_name;last_name;kind\n{};Anna;Neri-Rossi;family\n{};Dario;Verdi;family\n",
+        tax_code(20),
+        tax_code(23)
+    );
+    let path = write(&db, "2027.csv", this_year.as_bytes());
+    let rome_today = jiff::Timestamp::now().in_tz("Europe/Rome").unwrap().date();
+    let on = rome_today.tomorrow().unwrap().to_string();
+    let base = [
+        "import",
+        "--school",
+        "RMIC81200X",
+        "--year-end",
+        "--disable-on",
+        &on,
+        &path,
+    ];
+
+    let err = cli.fails(&base);
+    assert!(err.contains("--dry-run") && err.contains("1 account"), "{err}");
+    let mut dry = base.to_vec();
+    dry.push("--dry-run");
+    let plan = cli.ok(&dry);
+    assert!(
+        plan.contains("line 2: update") && plan.contains("(last_name)"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("line 3: create") && plan.contains("Verdi Dario"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("disable: ") && plan.contains("Blu Bruno [family]"),
+        "{plan}"
+    );
+    assert!(!plan.contains("Gialli"), "a family roster leaves staff alone: {plan}");
+    assert!(
+        plan.contains("dry run, nothing written") && plan.contains("would be created: 1"),
+        "{plan}"
+    );
+    let code = plan
+        .lines()
+        .find_map(|l| l.strip_prefix("to apply, repeat the command without --dry-run and with --confirm "))
+        .expect("the dry run prints the code")
+        .to_owned();
+    let list = cli.ok(&["account", "list", "--json"]);
+    assert_eq!(list.lines().count(), 3, "the dry run created nobody");
+    assert!(!list.contains("Neri-Rossi"));
+
+    let err = cli.fails(&[&base[..], &["--confirm", "ffffffffff"]].concat());
+    assert!(err.contains("run the dry run again"), "{err}");
+    let done = cli.ok(&[&base[..], &["--confirm", &code]].concat());
+    assert!(done.contains("created: 1, updated: 1"), "{done}");
+    assert!(done.contains(&format!("1 disabled from {on}")), "{done}");
+    let audit = cli.ok(&["audit", "--json"]);
+    assert!(
+        audit.contains("account_disable_scheduled") && audit.contains("roster_year_end"),
+        "{audit}"
+    );
+
+    // Without --disable-on, or with a date that is not one: clear errors.
+    let err = cli.fails(&["import", "--school", "RMIC81200X", "--year-end", &path]);
+    assert!(err.contains("--disable-on"), "{err}");
+    let err = cli.fails(&[
+        "import",
+        "--school",
+        "RMIC81200X",
+        "--year-end",
+        "--disable-on",
+        "31/08/2027",
+        &path,
+    ]);
+    assert!(err.contains("31/08/2027"), "{err}");
+    let err = cli.fails(&[
+        "import",
+        "--school",
+        "RMIC81200X",
+        "--year-end",
+        "--disable-on",
+        "2020-08-31",
+        &path,
+    ]);
+    assert!(err.contains("in the past"), "{err}");
+    assert!(
+        cli.ok(&["jobs", "run", "scheduled-disables"])
+            .contains("accounts disabled: 0")
+    );
 }
 
 #[test]

@@ -260,7 +260,7 @@ async fn legacy_hashes_log_in_and_become_argon2id(backend: Backend) {
         roster,
         varco_app::import::ImportOptions {
             skip_invalid: true,
-            send_activation: true,
+            ..Default::default()
         },
         |_| {},
     )

@@ -30,3 +30,4 @@ mod requests;
 mod security;
 mod setup;
 mod upstream;
+mod year_end;

@@ -21,6 +21,7 @@ desk-status-active = Active
 desk-status-pending_activation = Waiting for activation
 desk-status-disabled = Disabled
 desk-locked = Sign-in locked after too many attempts
+desk-disable-on = Will be disabled from { $date }: not on the new school year's roster. To keep it active, import the roster again with this person in it.
 desk-not-locked = Not locked
 desk-lock = Lock
 desk-failed-logins = { $count ->

@@ -21,6 +21,7 @@ desk-status-active = Attivo
 desk-status-pending_activation = In attesa di attivazione
 desk-status-disabled = Disattivato
 desk-locked = Accesso bloccato per troppi tentativi
+desk-disable-on = Sarà disattivato dal { $date }: non compare nell'elenco del nuovo anno scolastico. Per mantenerlo attivo, importa di nuovo l'elenco con questa persona.
 desk-not-locked = Non bloccato
 desk-lock = Blocco
 desk-failed-logins = { $count ->

@@ -148,6 +148,10 @@ pub struct DeskAccountJson {
     pub events: Vec<EventJson>,
     /// Whether the operator may act on it.
     pub actions_allowed: bool,
+    /// The day (`dd/mm/yyyy`, Italian time) a year-end roster import will
+    /// disable it; absent when none is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disable_on: Option<String>,
 }
 
 impl From<DeskAccount> for DeskAccountJson {
@@ -194,6 +198,7 @@ impl From<DeskAccount> for DeskAccountJson {
             sign_ins: d.sign_ins.into_iter().map(Into::into).collect(),
             events: d.events.into_iter().map(Into::into).collect(),
             actions_allowed: d.actions_allowed,
+            disable_on: d.disable_on,
         }
     }
 }
