@@ -527,7 +527,7 @@ fn oidc_section(details: &mut String, summary: &mut Vec<[String; 4]>, o: &OidcRe
         let _ = writeln!(
             details,
             "Floors at C = {}: `GET /.well-known/openid-configuration` (HTTP and the middleware only, no database) and `GET /healthz` (the same plus one `SELECT 1` on a pooled connection, no transaction). \
-             Userinfo makes one database round trip (token, grant, account and client in one SELECT, no transaction; a second for the roles with the `school` scope).\n",
+             Userinfo makes one database round trip (token, grant, account, its roles and client in one SELECT, no transaction).\n",
             h.concurrency
         );
         let _ = writeln!(

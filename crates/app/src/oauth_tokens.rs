@@ -496,8 +496,8 @@ async fn grant_of_access_token(app: &App, tx: &mut Tx, token: &str) -> Result<Op
 /// The userinfo endpoint: the claims of the token's scopes, with `sub`.
 ///
 /// The hot path of the applications' API calls: the token, its grant, the
-/// account and the client's subject rule come in one statement, outside
-/// any transaction; the roles only for the `school` scope.
+/// account, its roles and the client's subject rule come in one statement,
+/// outside any transaction.
 pub async fn userinfo(app: &App, access_token: &str) -> Result<Value, AppError> {
     let invalid = || refused(OAuthCode::InvalidToken, "the access token is invalid or expired");
     if access_token.len() > 512 {
@@ -514,18 +514,13 @@ pub async fn userinfo(app: &App, access_token: &str) -> Result<Value, AppError> 
     if account.status != AccountStatus::Active {
         return Err(invalid());
     }
-    let roles = if grant.scope.split(' ').any(|s| s == "school") {
-        tx.roles_of(account.id).await?
-    } else {
-        Vec::new()
-    };
     tx.commit().await?;
     let mut claims = Map::new();
     claims.insert(
         "sub".into(),
         json!(client_subject(app, &grant.client_id, bearer.client_pairwise, subject)),
     );
-    claims.extend(scope_claims(&grant.scope, account, &roles));
+    claims.extend(scope_claims(&grant.scope, account, &bearer.roles));
     Ok(Value::Object(claims))
 }
 

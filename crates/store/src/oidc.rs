@@ -14,7 +14,10 @@ use sqlx::any::AnyRow;
 use varco_domain::AccountId;
 use varco_domain::clock::Timestamp;
 
-use crate::{AccountRecord, StoreError, Tx};
+use varco_domain::SchoolId;
+use varco_domain::account::Role;
+
+use crate::{AccountRecord, Backend, RoleGrant, StoreError, Tx};
 
 /// How long an expired or revoked grant is kept (for reuse detection and
 /// for telling a client why a token stopped working) before
@@ -625,6 +628,37 @@ pub struct BearerRecord {
     pub account: AccountRecord,
     /// Whether the grant's client sees a pairwise `sub`.
     pub client_pairwise: bool,
+    /// The account's roles, as [`Tx::roles_of`] lists them.
+    pub roles: Vec<RoleGrant>,
+}
+
+/// Reads the roles packed by [`Tx::oidc_bearer`], in [`Tx::roles_of`]'s order.
+fn unpack_roles(packed: &str) -> Result<Vec<RoleGrant>, StoreError> {
+    let mut roles = packed
+        .split(',')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut parts = p.splitn(3, ':');
+            let (role, school_id, code) = (
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or_default(),
+                parts.next().unwrap_or_default(),
+            );
+            Ok(RoleGrant {
+                role: Role::parse(role).ok_or_else(|| StoreError::Corrupt(format!("role {role:?}")))?,
+                school_id: match school_id {
+                    "" => None,
+                    id => Some(SchoolId(
+                        id.parse()
+                            .map_err(|_| StoreError::Corrupt(format!("role school {id:?}")))?,
+                    )),
+                },
+                school_code: (!code.is_empty()).then(|| code.to_owned()),
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    roles.sort_by(|a, b| (a.role.as_str(), &a.school_code).cmp(&(b.role.as_str(), &b.school_code)));
+    Ok(roles)
 }
 
 /// Clients.
@@ -1106,30 +1140,41 @@ impl Tx {
     /// What a bearer access token stands for, in one statement: `None`
     /// unless the token is unexpired and its grant live.
     pub async fn oidc_bearer(&mut self, token_hash: &str, now: Timestamp) -> Result<Option<BearerRecord>, StoreError> {
-        let row = sqlx::query(
-            concat!(
-                "SELECT ",
-                crate::accounts::account_columns!(),
-                ", {GRANTS}, c.pairwise AS c_pairwise FROM oidc_access_tokens t \
-                 JOIN oidc_grants g ON g.id = t.grant_id JOIN accounts a ON a.id = g.account_id \
-                 JOIN schools s ON s.id = a.school_id JOIN oidc_clients c ON c.client_id = g.client_id \
-                 WHERE t.token_hash = $1 AND t.expires_at > $2 AND g.revoked_at IS NULL AND g.expires_at > $2"
-            )
-            .replace("{GRANTS}", GRANT_COLUMNS_AS_G)
-            .as_str(),
+        // The account's roles come in the same statement, packed as
+        // `role:school_id:school_code` joined by commas (roles and school
+        // codes hold neither), so userinfo makes one round trip.
+        let aggregate = match self.backend {
+            Backend::Postgres => "string_agg",
+            Backend::Sqlite => "group_concat",
+        };
+        let sql = concat!(
+            "SELECT ",
+            crate::accounts::account_columns!(),
+            ", {GRANTS}, c.pairwise AS c_pairwise, \
+             (SELECT {AGG}(r.role || ':' || COALESCE(CAST(r.school_id AS TEXT), '') || ':' || COALESCE(rs.code, ''), ',') \
+              FROM account_roles r LEFT JOIN schools rs ON rs.id = r.school_id WHERE r.account_id = a.id) AS roles_packed \
+             FROM oidc_access_tokens t \
+             JOIN oidc_grants g ON g.id = t.grant_id JOIN accounts a ON a.id = g.account_id \
+             JOIN schools s ON s.id = a.school_id JOIN oidc_clients c ON c.client_id = g.client_id \
+             WHERE t.token_hash = $1 AND t.expires_at > $2 AND g.revoked_at IS NULL AND g.expires_at > $2"
         )
-        .bind(token_hash)
-        .bind(now.0)
-        .fetch_optional(self.conn())
-        .await?;
+        .replace("{GRANTS}", GRANT_COLUMNS_AS_G)
+        .replace("{AGG}", aggregate);
+        let row = sqlx::query(&sql)
+            .bind(token_hash)
+            .bind(now.0)
+            .fetch_optional(self.conn())
+            .await?;
         let Some(row) = row else {
             return Ok(None);
         };
         let (grant, account) = grant_and_account_from_row(&row)?;
+        let packed: Option<String> = row.try_get("roles_packed")?;
         Ok(Some(BearerRecord {
             grant,
             account,
             client_pairwise: row.try_get::<i64, _>("c_pairwise")? != 0,
+            roles: unpack_roles(packed.as_deref().unwrap_or(""))?,
         }))
     }
 

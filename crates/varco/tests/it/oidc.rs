@@ -253,6 +253,16 @@ async fn a_full_code_flow_with_pkce_refresh_and_userinfo(backend: Backend) {
         json!(format!("TINIT-{}", account.tax_code))
     );
     assert_eq!(info[varco_oidc::SCHOOL_CLAIM][0]["code"], json!(account.school.code));
+    assert_eq!(info[varco_oidc::SCHOOL_CLAIM][0]["roles"], json!([]));
+    // Roles read with the token: granted now, seen at once.
+    for (role, school) in [
+        (varco_domain::account::Role::Desk, Some(crate::harness::SCHOOL)),
+        (varco_domain::account::Role::Admin, None),
+    ] {
+        crate::desk::grant(&t, &account.user_code, role, school).await;
+    }
+    let (_, info) = userinfo(&t, body["access_token"].as_str().unwrap()).await;
+    assert_eq!(info[varco_oidc::SCHOOL_CLAIM][0]["roles"], json!(["admin", "desk"]));
 
     // Refresh: a new pair, an ID token without nonce and with the same auth_time.
     t.clock.advance(120);
