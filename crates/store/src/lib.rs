@@ -29,6 +29,7 @@ mod roles;
 mod school_contacts;
 mod schools;
 mod sessions;
+mod students;
 mod tokens;
 mod upstream_logins;
 
@@ -63,6 +64,7 @@ pub use roles::RoleGrant;
 pub use school_contacts::SchoolUpdate;
 pub use schools::{NewSchool, SchoolRecord};
 pub use sessions::{NewSession, SessionRecord};
+pub use students::{GuardianLink, LinkedStudent, NewStudent, StudentRecord, StudentSearch, StudentUpdate};
 pub use tokens::{NewToken, TokenRecord};
 pub use upstream_logins::{NewUpstreamLogin, UpstreamLoginRecord, UpstreamLoginStage};
 

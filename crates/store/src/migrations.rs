@@ -24,6 +24,7 @@ pub const MIGRATION_NAMES: &[&str] = &[
     "0008_federation_keys.sql",
     "0010_requests.sql",
     "0011_school_town.sql",
+    "0014_students.sql",
 ];
 
 const SQLITE: &[&str] = &[
@@ -37,6 +38,7 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0008_federation_keys.sql"),
     include_str!("../migrations/sqlite/0010_requests.sql"),
     include_str!("../migrations/sqlite/0011_school_town.sql"),
+    include_str!("../migrations/sqlite/0014_students.sql"),
 ];
 const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_foundation.sql"),
@@ -49,6 +51,7 @@ const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0008_federation_keys.sql"),
     include_str!("../migrations/postgres/0010_requests.sql"),
     include_str!("../migrations/postgres/0011_school_town.sql"),
+    include_str!("../migrations/postgres/0014_students.sql"),
 ];
 
 /// What `migrate` did.
