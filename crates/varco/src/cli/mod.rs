@@ -7,6 +7,7 @@ mod client_try;
 mod import;
 mod oidc;
 mod server_cmd;
+mod student_import;
 
 use std::path::PathBuf;
 
@@ -273,6 +274,11 @@ pub struct ImportArgs {
     /// with `account resend-activation`).
     #[arg(long)]
     pub no_activation_email: bool,
+    /// FILE is a students roster (header:
+    /// tax_code;first_name;last_name;school_order;class_name;building;guardian1_tax_code;…),
+    /// linking students to the school's family accounts.
+    #[arg(long, conflicts_with_all = ["kind", "no_activation_email"])]
+    pub students: bool,
 }
 
 #[derive(Debug, Args)]
