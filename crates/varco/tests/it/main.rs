@@ -29,4 +29,5 @@ mod recovery;
 mod requests;
 mod security;
 mod setup;
+mod students;
 mod upstream;
