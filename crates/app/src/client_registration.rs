@@ -12,7 +12,7 @@ use varco_oidc::{Alg, secret};
 use varco_store::{NewClient, Tx};
 
 use crate::audit::{self, Target};
-use crate::provider::SCOPES;
+use crate::provider::{OPT_IN_SCOPES, SCOPES};
 use crate::{Actor, AppError, RequestContext};
 
 /// How a new client authenticates at the token endpoint.
@@ -111,7 +111,11 @@ pub(crate) async fn register_in(
         }
     }
     let scopes: Vec<String> = if registration.scopes.is_empty() {
-        SCOPES.iter().map(|s| (*s).to_owned()).collect()
+        SCOPES
+            .iter()
+            .filter(|s| !OPT_IN_SCOPES.contains(s))
+            .map(|s| (*s).to_owned())
+            .collect()
     } else {
         let mut s = registration.scopes.clone();
         if !s.iter().any(|x| x == "openid") {

@@ -37,11 +37,13 @@ use varco_store::{AccountRecord, AccountSearch, AuditFilter, SearchScope, Tx};
 
 use crate::account_actions::{resend_activation_in, set_enabled_in, unlock_in};
 use crate::audit::{self, AuditEvent, Target};
+use crate::guardianship::StudentView;
 use crate::mail::{Mail, enqueue, format_time, lang_of};
 use crate::views::{AccountView, SchoolRef, view};
 use crate::{Actor, App, AppError, RequestContext};
 
 pub mod recovery;
+pub mod students;
 
 /// Most accounts a search shows; the operator narrows the words beyond.
 pub const SEARCH_LIMIT: i64 = 50;
@@ -355,6 +357,8 @@ pub struct DeskAccount {
     pub sign_ins: Vec<EventSummary>,
     /// Its latest audit events, newest first.
     pub events: Vec<EventSummary>,
+    /// The students it is guardian of (a family account), by name.
+    pub children: Vec<StudentView>,
     /// Whether the operator may act on it (not their own account, and not an
     /// operator's unless they are an admin).
     pub actions_allowed: bool,
@@ -429,6 +433,7 @@ pub async fn account(
         .take(RECENT_EVENTS)
         .map(summarise)
         .collect();
+    let children = students::children_of(&mut tx, &account).await?;
     audit::record(
         &mut tx,
         app.now(),
@@ -446,6 +451,7 @@ pub async fn account(
         sessions,
         sign_ins,
         events,
+        children,
         actions_allowed,
         disable_on,
     })

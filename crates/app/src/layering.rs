@@ -29,6 +29,8 @@ const USE_CASES: &[&str] = &[
     "schools",
     "session_list",
     "setup",
+    "student_import",
+    "students",
     "upstream",
 ];
 
@@ -38,10 +40,12 @@ const LOWER: &[&str] = &[
     "audit",
     "client_registration",
     "credentials",
+    "csv_roster",
     "documents",
     "error",
     "federation",
     "gates",
+    "guardianship",
     "hashing",
     "login_policy",
     "lookup",

@@ -28,6 +28,8 @@ pub mod requests;
 pub mod schools;
 pub mod session_list;
 pub mod setup;
+pub mod student_import;
+pub mod students;
 pub mod upstream;
 
 // The lower layer: the shared steps (confirm a secret, store a password,
@@ -36,10 +38,12 @@ mod account_actions;
 pub mod audit;
 mod client_registration;
 mod credentials;
+mod csv_roster;
 pub mod documents;
 mod error;
 pub mod federation;
 pub mod gates;
+pub mod guardianship;
 pub mod hashing;
 pub mod login_policy;
 mod lookup;

@@ -25,8 +25,8 @@ use varco_store::{AccountRecord, ClientRecord, CodeSpend, GrantRecord, NewGrant,
 use crate::audit::{self, Target};
 use crate::error::OAuthCode;
 use crate::provider::{
-    AuthenticatedClient, ClientAuthFailure, ClientCredentials, authenticate_client, client_subject, notify_logout,
-    oidc_internal, scope_claims, serves, subject_for, subject_of,
+    AuthenticatedClient, ClientAuthFailure, ClientCredentials, STUDENTS_CLAIM, authenticate_client, client_subject,
+    has_scope, notify_logout, oidc_internal, scope_claims, serves, students_claim, subject_for, subject_of,
 };
 use crate::{Actor, App, AppError, RequestContext};
 
@@ -497,7 +497,7 @@ async fn grant_of_access_token(app: &App, tx: &mut Tx, token: &str) -> Result<Op
 ///
 /// The hot path of the applications' API calls: the token, its grant, the
 /// account, its roles and the client's subject rule come in one statement,
-/// outside any transaction.
+/// outside any transaction; the students, in a second, only for `students`.
 pub async fn userinfo(app: &App, access_token: &str) -> Result<Value, AppError> {
     let invalid = || refused(OAuthCode::InvalidToken, "the access token is invalid or expired");
     if access_token.len() > 512 {
@@ -514,6 +514,11 @@ pub async fn userinfo(app: &App, access_token: &str) -> Result<Value, AppError> 
     if account.status != AccountStatus::Active {
         return Err(invalid());
     }
+    let students = if has_scope(&grant.scope, "students") {
+        Some(tx.students_of_guardian(account.id).await?)
+    } else {
+        None
+    };
     tx.commit().await?;
     let mut claims = Map::new();
     claims.insert(
@@ -521,6 +526,9 @@ pub async fn userinfo(app: &App, access_token: &str) -> Result<Value, AppError> 
         json!(client_subject(app, &grant.client_id, bearer.client_pairwise, subject)),
     );
     claims.extend(scope_claims(&grant.scope, account, &bearer.roles));
+    if let Some(students) = &students {
+        claims.insert(STUDENTS_CLAIM.into(), students_claim(app, &grant.client_id, students));
+    }
     Ok(Value::Object(claims))
 }
 

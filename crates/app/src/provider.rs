@@ -19,13 +19,15 @@ use serde_json::{Map, Value, json};
 use tokio::sync::RwLock;
 use varco_domain::{AccountId, SessionId};
 use varco_oidc::{Alg, Kek, SigningKey};
-use varco_store::{AccountRecord, ClientRecord, GrantRecord, KeyRecord, RoleGrant, Tx};
+use varco_store::{AccountRecord, ClientRecord, GrantRecord, KeyRecord, LinkedStudent, RoleGrant, Tx};
 
 use crate::audit::{self, AuditEvent, Target};
 use crate::{Actor, App, AppError, RequestContext};
 
 /// The namespaced claim with the account's school, kind and roles.
 pub use varco_oidc::SCHOOL_CLAIM;
+/// The namespaced claim with the signed-in guardian's students.
+pub use varco_oidc::STUDENTS_CLAIM;
 /// Scopes Varco knows; others are ignored (RFC 6749 §3.3 lets a server
 /// grant less than asked).
 pub const SCOPES: &[&str] = &[
@@ -34,8 +36,13 @@ pub const SCOPES: &[&str] = &[
     "email",
     "school",
     "fiscal_number",
+    "students",
     "offline_access",
 ];
+/// Scopes a client registered without a list of scopes does not get: it
+/// must be registered with them (`--scope students`). The `students` claim
+/// tells about minors, so no application receives it by default.
+pub const OPT_IN_SCOPES: &[&str] = &["students"];
 /// The `acr` of a password sign-in at Varco.
 pub const ACR_PASSWORD: &str = "urn:varco:acr:password";
 
@@ -349,6 +356,42 @@ pub(crate) fn scope_claims(scope: &str, account: &AccountRecord, roles: &[RoleGr
         }
     }
     claims
+}
+
+/// Whether the space-separated `scope` holds `name`.
+pub(crate) fn has_scope(scope: &str, name: &str) -> bool {
+    scope.split(' ').any(|s| s == name)
+}
+
+/// The `students` claim for a client: each student the guardian is linked
+/// to, under an id that is an HMAC (key derived from the key-encryption
+/// key) of the client's id and the student's random `public_id` — stable
+/// for one client and one student, different for another client, and
+/// never the tax code. `building` is left out when unknown (never `null`).
+pub(crate) fn students_claim(app: &App, client_id: &str, students: &[LinkedStudent]) -> Value {
+    let key = app.settings.provider.kek.derive("student-id");
+    Value::Array(
+        students
+            .iter()
+            .map(|linked| {
+                let student = &linked.student;
+                let mut entry = Map::new();
+                entry.insert(
+                    "id".into(),
+                    json!(varco_oidc::pairwise_subject(&key, client_id, &student.public_id)),
+                );
+                entry.insert("given_name".into(), json!(student.first_name));
+                entry.insert("family_name".into(), json!(student.last_name));
+                entry.insert("school".into(), json!(student.school_code));
+                entry.insert("school_order".into(), json!(student.school_order.as_str()));
+                entry.insert("class_name".into(), json!(student.class_name));
+                if let Some(building) = &student.building {
+                    entry.insert("building".into(), json!(building));
+                }
+                Value::Object(entry)
+            })
+            .collect(),
+    )
 }
 
 /// Credentials a client presented at the token, revocation or

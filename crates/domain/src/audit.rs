@@ -13,7 +13,7 @@
 
 use crate::account::{AccountStatus, Role};
 use crate::identity_check::{DocumentType, RecoveryChannel};
-use crate::ids::SessionId;
+use crate::ids::{SessionId, StudentId};
 
 /// Whether the event is something that happened or something refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,6 +304,50 @@ pub enum AuditEvent {
         /// Rows refused.
         skipped: usize,
     },
+    /// `students_imported`: the summary of one students roster import.
+    StudentsImported {
+        /// The school's code.
+        school: String,
+        /// Data rows read.
+        rows: usize,
+        /// Students created.
+        created: usize,
+        /// Students whose names, order, class or building changed.
+        updated: usize,
+        /// Rows that changed nothing.
+        unchanged: usize,
+        /// Guardian links added.
+        links_added: usize,
+        /// Guardian links removed.
+        links_removed: usize,
+        /// Rows refused.
+        skipped: usize,
+    },
+    /// `student_created` or `student_changed`: a student of the school (the
+    /// target) from a students roster; the names are not kept here.
+    StudentFromRoster {
+        /// The student's row id.
+        student_id: StudentId,
+        /// True when created, false when changed.
+        created: bool,
+    },
+    /// `guardian_linked` or `guardian_unlinked`: a family account (the
+    /// target) became, or stopped being, a guardian of a student.
+    Guardianship {
+        /// The student's row id.
+        student_id: StudentId,
+        /// True when linked, false when unlinked.
+        linked: bool,
+        /// Who changed it.
+        via: GuardianshipChange,
+    },
+    /// `desk_student_search`: a desk operator searched the students of
+    /// their schools; `results` is how many matched (the words typed are
+    /// not kept).
+    DeskStudentSearch {
+        /// How many students the search showed.
+        results: usize,
+    },
     /// `session_ended`: the owner ended one of their other sessions.
     SessionEnded {
         /// The row id of the session ended.
@@ -481,6 +525,25 @@ pub enum AuditEvent {
     },
 }
 
+/// What linked or unlinked a guardian and a student.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuardianshipChange {
+    /// A students roster import (`varco import --students`).
+    RosterImport,
+    /// An operator (the desk, or the command line).
+    Operator,
+}
+
+impl GuardianshipChange {
+    /// The stable string of the audit detail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuardianshipChange::RosterImport => "roster_import",
+            GuardianshipChange::Operator => "operator",
+        }
+    }
+}
+
 /// A step of a public email-change request, for the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestStep {
@@ -600,6 +663,8 @@ pub enum DeskAction {
     UnlinkIdentity,
     /// Check a person's identity only (an account without a password).
     CheckIdentity,
+    /// Unlink a guardian (the account) from one of their students.
+    UnlinkStudent,
 }
 
 impl DeskAction {
@@ -615,6 +680,7 @@ impl DeskAction {
             DeskAction::Recover => "recover",
             DeskAction::UnlinkIdentity => "unlink_identity",
             DeskAction::CheckIdentity => "check_identity",
+            DeskAction::UnlinkStudent => "unlink_student",
         }
     }
 }
@@ -715,6 +781,12 @@ impl AuditEvent {
             AuditEvent::RoleRevoked { .. } => "role_revoked",
             AuditEvent::SchoolCreated => "school_created",
             AuditEvent::RosterImported { .. } => "roster_imported",
+            AuditEvent::StudentsImported { .. } => "students_imported",
+            AuditEvent::StudentFromRoster { created: true, .. } => "student_created",
+            AuditEvent::StudentFromRoster { created: false, .. } => "student_changed",
+            AuditEvent::Guardianship { linked: true, .. } => "guardian_linked",
+            AuditEvent::Guardianship { linked: false, .. } => "guardian_unlinked",
+            AuditEvent::DeskStudentSearch { .. } => "desk_student_search",
             AuditEvent::SessionEnded { .. } => "session_ended",
             AuditEvent::OtherSessionsEnded { .. } => "other_sessions_ended",
             AuditEvent::SetupLinkIssued => "setup_link_issued",
@@ -918,6 +990,24 @@ impl AuditEvent {
             } => Some(format!(
                 "school={school} rows={rows} created={created} updated={updated} unchanged={unchanged} skipped={skipped}"
             )),
+            AuditEvent::StudentsImported {
+                school,
+                rows,
+                created,
+                updated,
+                unchanged,
+                links_added,
+                links_removed,
+                skipped,
+            } => Some(format!(
+                "school={school} rows={rows} created={created} updated={updated} unchanged={unchanged} \
+                 links_added={links_added} links_removed={links_removed} skipped={skipped}"
+            )),
+            AuditEvent::StudentFromRoster { student_id, .. } => Some(format!("student_id={student_id}")),
+            AuditEvent::Guardianship { student_id, via, .. } => {
+                Some(format!("student_id={student_id} via={}", via.as_str()))
+            }
+            AuditEvent::DeskStudentSearch { results } => Some(format!("results={results}")),
             AuditEvent::SessionEnded { session_id } => Some(format!("session_id={session_id}")),
             AuditEvent::OtherSessionsEnded { count } => Some(format!("count={count}")),
             AuditEvent::MailRetry { outbox_id } => Some(format!("outbox_id={outbox_id}")),
@@ -955,6 +1045,74 @@ impl AuditEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The students' events, with the exact strings operators rely on.
+    #[test]
+    fn student_events_keep_their_names_outcomes_and_details() {
+        use AuditEvent as E;
+        let cases = [
+            (
+                E::StudentsImported {
+                    school: "RMIC81200X".into(),
+                    rows: 4,
+                    created: 2,
+                    updated: 1,
+                    unchanged: 1,
+                    links_added: 3,
+                    links_removed: 1,
+                    skipped: 0,
+                },
+                "students_imported",
+                Some(
+                    "school=RMIC81200X rows=4 created=2 updated=1 unchanged=1 links_added=3 links_removed=1 skipped=0",
+                ),
+            ),
+            (
+                E::StudentFromRoster {
+                    student_id: StudentId(7),
+                    created: true,
+                },
+                "student_created",
+                Some("student_id=7"),
+            ),
+            (
+                E::StudentFromRoster {
+                    student_id: StudentId(7),
+                    created: false,
+                },
+                "student_changed",
+                Some("student_id=7"),
+            ),
+            (
+                E::Guardianship {
+                    student_id: StudentId(7),
+                    linked: true,
+                    via: GuardianshipChange::RosterImport,
+                },
+                "guardian_linked",
+                Some("student_id=7 via=roster_import"),
+            ),
+            (
+                E::Guardianship {
+                    student_id: StudentId(7),
+                    linked: false,
+                    via: GuardianshipChange::Operator,
+                },
+                "guardian_unlinked",
+                Some("student_id=7 via=operator"),
+            ),
+            (
+                E::DeskStudentSearch { results: 2 },
+                "desk_student_search",
+                Some("results=2"),
+            ),
+        ];
+        for (event, name, detail) in cases {
+            assert_eq!(event.name(), name, "{event:?}");
+            assert_eq!(event.outcome(), Outcome::Success, "{event:?}");
+            assert_eq!(event.detail().as_deref(), detail, "{event:?}");
+        }
+    }
 
     /// Every event with the exact strings operators and tests rely on.
     #[test]

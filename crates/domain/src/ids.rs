@@ -47,6 +47,12 @@ row_id! {
     SchoolId
 }
 
+row_id! {
+    /// The row id of a student (not their tax code, nor the opaque id the
+    /// `students` claim is computed from).
+    StudentId
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

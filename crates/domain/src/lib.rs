@@ -24,6 +24,7 @@ pub mod outbox;
 pub mod password;
 pub mod person;
 pub mod school_code;
+pub mod student;
 pub mod tax_code;
 pub mod token;
 pub mod user_code;
@@ -44,6 +45,7 @@ pub use password::{
 };
 pub use person::{PersonName, PersonNameError, Username, UsernameError};
 pub use school_code::{SchoolCode, SchoolCodeError};
+pub use student::{Building, ClassName, SchoolOrder};
 pub use tax_code::{TaxCode, TaxCodeError};
 pub use token::{SecretToken, TokenHash, TokenPurpose};
 pub use user_code::{USER_CODE_ALPHABET, UserCode, UserCodeError};

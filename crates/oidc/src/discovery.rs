@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::{Alg, FISCAL_NUMBER_CLAIM, SCHOOL_CLAIM};
+use crate::{Alg, FISCAL_NUMBER_CLAIM, SCHOOL_CLAIM, STUDENTS_CLAIM};
 
 /// What the discovery document depends on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,6 +66,7 @@ impl Discovery {
                 "email",
                 "school",
                 "fiscal_number",
+                "students",
                 "offline_access"
             ]),
         );
@@ -114,6 +115,7 @@ impl Discovery {
                 "email_verified",
                 FISCAL_NUMBER_CLAIM,
                 SCHOOL_CLAIM,
+                STUDENTS_CLAIM,
             ]),
         );
         set("claim_types_supported", json!(["normal"]));
@@ -177,6 +179,13 @@ mod tests {
         assert_eq!(document["request_parameter_supported"], false);
         let claims = document["claims_supported"].as_array().unwrap();
         assert!(claims.contains(&json!(FISCAL_NUMBER_CLAIM)) && claims.contains(&json!("sid")));
+        assert!(claims.contains(&json!(STUDENTS_CLAIM)));
+        assert!(
+            document["scopes_supported"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("students"))
+        );
         assert!(
             document.get("acr_values_supported").is_none(),
             "no empty or null member"

@@ -43,6 +43,10 @@ pub const FISCAL_NUMBER_CLAIM: &str = "https://attributes.eid.gov.it/fiscal_numb
 /// The claim listing the account's schools (the final URI is the lead's call).
 pub const SCHOOL_CLAIM: &str = "urn:varco:claims:school";
 
+/// The claim listing the students the signed-in guardian is linked to,
+/// each under an id pseudonymous per client (scope `students`).
+pub const STUDENTS_CLAIM: &str = "urn:varco:claims:students";
+
 /// A signing algorithm Varco's own keys use. RS256 is the default for ID
 /// tokens (every relying party understands it); ES256 is opt-in per client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -25,6 +25,7 @@ pub const MIGRATION_NAMES: &[&str] = &[
     "0010_requests.sql",
     "0011_school_town.sql",
     "0012_scheduled_disable.sql",
+    "0014_students.sql",
 ];
 
 const SQLITE: &[&str] = &[
@@ -39,6 +40,7 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0010_requests.sql"),
     include_str!("../migrations/sqlite/0011_school_town.sql"),
     include_str!("../migrations/sqlite/0012_scheduled_disable.sql"),
+    include_str!("../migrations/sqlite/0014_students.sql"),
 ];
 const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_foundation.sql"),
@@ -52,6 +54,7 @@ const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0010_requests.sql"),
     include_str!("../migrations/postgres/0011_school_town.sql"),
     include_str!("../migrations/postgres/0012_scheduled_disable.sql"),
+    include_str!("../migrations/postgres/0014_students.sql"),
 ];
 
 /// What `migrate` did.

@@ -67,6 +67,7 @@ const SOURCES: [(Lang, &[&str]); 2] = [
             include_str!("../locales/it/requests.ftl"),
             include_str!("../locales/it/desk_recovery.ftl"),
             include_str!("../locales/it/admin.ftl"),
+            include_str!("../locales/it/students.ftl"),
         ],
     ),
     (
@@ -82,6 +83,7 @@ const SOURCES: [(Lang, &[&str]); 2] = [
             include_str!("../locales/en/requests.ftl"),
             include_str!("../locales/en/desk_recovery.ftl"),
             include_str!("../locales/en/admin.ftl"),
+            include_str!("../locales/en/students.ftl"),
         ],
     ),
 ];

@@ -91,6 +91,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Account(command) => account(&config, command).await,
         Command::Role(RoleCommand::Grant(args)) => role(&config, args, true).await,
         Command::Role(RoleCommand::Revoke(args)) => role(&config, args, false).await,
+        Command::Import(args) if args.students => super::student_import::import(&config, args).await,
         Command::Import(args) => super::import::import(&config, args).await,
         Command::Audit(args) => audit(&config, args).await,
         Command::FederationLog(command) => federation_log(&config, command).await,

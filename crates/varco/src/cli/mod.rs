@@ -7,6 +7,7 @@ mod client_try;
 mod import;
 mod oidc;
 mod server_cmd;
+mod student_import;
 
 use std::path::PathBuf;
 
@@ -292,6 +293,11 @@ pub struct ImportArgs {
     /// Year-end mode: the code the dry run printed for the same accounts.
     #[arg(long, value_name = "CODE", requires = "year_end")]
     pub confirm: Option<String>,
+    /// FILE is a students roster (header:
+    /// tax_code;first_name;last_name;school_order;class_name;building;guardian1_tax_code;…),
+    /// linking students to the school's family accounts.
+    #[arg(long, conflicts_with_all = ["kind", "no_activation_email", "dry_run", "year_end"])]
+    pub students: bool,
 }
 
 #[derive(Debug, Args)]

@@ -29,5 +29,6 @@ mod recovery;
 mod requests;
 mod security;
 mod setup;
+mod students;
 mod upstream;
 mod year_end;

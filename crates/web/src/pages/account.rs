@@ -33,6 +33,7 @@ pub async fn show(
     }
     let account = session.view(&state.app);
     let applications = varco_app::applications::list(&state.app, session.account.id).await?;
+    let children = varco_app::students::children(&state.app, session.account.id).await?;
     page.render(
         &state,
         "account.html",
@@ -40,6 +41,7 @@ pub async fn show(
             account => account,
             csrf => session.session.csrf_token,
             applications => applications,
+            children => children,
             revoked => query.revoked.is_some(),
         },
     )

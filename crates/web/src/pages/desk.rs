@@ -45,9 +45,13 @@ pub async fn search(
     let text = query.q.unwrap_or_default();
     let mut errors = FormErrors::none();
     let mut results = None;
+    let mut students = Vec::new();
     if !text.trim().is_empty() {
         match varco_app::desk::search(&state.app, &actor, &ctx.request, &text).await {
-            Ok(found) => results = Some(found),
+            Ok(found) => {
+                results = Some(found);
+                students = varco_app::desk::students::search(&state.app, &actor, &ctx.request, &text).await?;
+            }
             Err(AppError::Invalid { .. }) => errors.push(Some("q"), page.text(&state, "desk-search-invalid")),
             Err(AppError::InputTooLong) => errors.push(Some("q"), page.text(&state, "desk-search-too-long")),
             Err(e) => return Err(e.into()),
@@ -60,6 +64,7 @@ pub async fn search(
             operator => operator,
             q => text,
             results => results,
+            students => students,
             fe => errors,
             csrf => session.session.csrf_token,
         },
@@ -84,6 +89,7 @@ const NOTICES: &[&str] = &[
     "recovery-link-sent",
     "identity-confirmed",
     "identity-unlinked",
+    "student-unlinked",
 ];
 
 /// `GET /desk/accounts/{user_code}`: the account page.

@@ -5,6 +5,7 @@ mod account;
 mod admin;
 mod desk;
 mod desk_recovery;
+mod desk_students;
 mod email;
 pub(crate) mod form;
 mod help;
@@ -94,6 +95,10 @@ pub fn routes() -> Router<WebState> {
                 .layer(no_referrer()),
         )
         .route("/desk/accounts/{user_code}/{action}", post(desk::act))
+        .route(
+            "/desk/accounts/{user_code}/students/{student_id}/unlink",
+            post(desk_students::unlink),
+        )
         .route(
             "/setup",
             // The setup page carries its one-time token in the URL: never leak it as a referrer.
