@@ -365,22 +365,37 @@ async fn confirmed(
     }
 }
 
-/// The signed-in person of a POST whose CSRF token is right.
-fn checked_post(register: &Register, headers: &HeaderMap, fields: &Fields) -> Result<(String, Person), Response> {
-    let Some((token, session)) = session_of(register, headers) else {
-        return Err(expired_form(register));
-    };
-    if !session.csrf_ok(field(fields, "csrf")) {
-        return Err(expired_form(register));
+/// Why a POST is not taken.
+enum Refused {
+    /// No session, or a wrong CSRF token.
+    Expired,
+    /// A session without anyone signed in.
+    SignedOut,
+}
+
+impl Refused {
+    fn page(self, register: &Register) -> Response {
+        match self {
+            Refused::Expired => expired_form(register),
+            Refused::SignedOut => signed_out(register),
+        }
     }
-    let person = session.person.ok_or_else(|| signed_out(register))?;
+}
+
+/// The session token and signed-in person of a POST whose CSRF token is right.
+fn checked_post(register: &Register, headers: &HeaderMap, fields: &Fields) -> Result<(String, Person), Refused> {
+    let (token, session) = session_of(register, headers).ok_or(Refused::Expired)?;
+    if !session.csrf_ok(field(fields, "csrf")) {
+        return Err(Refused::Expired);
+    }
+    let person = session.person.ok_or(Refused::SignedOut)?;
     Ok((token, person))
 }
 
 async fn justify(State(register): Shared, headers: HeaderMap, Form(fields): Form<Fields>) -> Response {
     let (token, person) = match checked_post(&register, &headers, &fields) {
         Ok(found) => found,
-        Err(page) => return page,
+        Err(refused) => return refused.page(&register),
     };
     let student_id = field(&fields, "student").unwrap_or_default();
     let Some(student) = person.students.iter().find(|s| s.id == student_id) else {
@@ -447,7 +462,7 @@ async fn justify(State(register): Shared, headers: HeaderMap, Form(fields): Form
 async fn apply(State(register): Shared, headers: HeaderMap, Form(fields): Form<Fields>) -> Response {
     let (token, person) = match checked_post(&register, &headers, &fields) {
         Ok(found) => found,
-        Err(page) => return page,
+        Err(refused) => return refused.page(&register),
     };
     if !person.staff {
         return register.pages.error(
