@@ -582,9 +582,16 @@ impl Varco {
             detail: format!("HTTP {status}, not JSON: {e}"),
         })?;
         if !status.is_success() {
+            let Some(error) = answer.get("error").and_then(Value::as_str) else {
+                // Not an OAuth answer: e.g. a Varco without this API (404).
+                return Err(VarcoError::Unexpected {
+                    step,
+                    detail: format!("HTTP {status} without an OAuth error"),
+                });
+            };
             return Err(VarcoError::Refused {
                 step,
-                error: answer.get("error").and_then(Value::as_str).unwrap_or("?").to_owned(),
+                error: error.to_owned(),
                 description: answer
                     .get("error_description")
                     .and_then(Value::as_str)

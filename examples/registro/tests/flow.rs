@@ -72,6 +72,8 @@ enum Mode {
     Cancel,
     /// The redeem answer names another payload hash.
     OtherHash,
+    /// A Varco without the confirmation API: a 404 problem, not an OAuth error.
+    NoApi,
 }
 
 struct Confirmation {
@@ -256,6 +258,13 @@ async fn create(State(varco): Shared, headers: HeaderMap, Json(body): Json<Value
     let text = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
     let id = random();
     let mut fake = varco.fake();
+    if fake.mode == Mode::NoApi {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"title": "Not Found", "status": 404})),
+        )
+            .into_response();
+    }
     let answer = json!({
         "confirmation_id": id,
         "confirm_url": format!("{}/confirm/{id}", fake.base),
@@ -754,7 +763,19 @@ async fn a_teacher_confirms_the_application_with_the_personal_code() {
     let page = w.sign_in().await;
     assert!(page.html.contains("Domanda di mobilità 2027/28") && page.html.contains("Da confermare"));
     assert!(!page.html.contains("Assenze"), "no children, no absences");
-    let page = w.follow(w.post("/domanda", &[("csrf", &csrf(&page.html))]).await).await;
+    let token = csrf(&page.html);
+    // A Varco without the confirmation API: a clear page, nothing recorded.
+    w.varco.fake().mode = Mode::NoApi;
+    let page = w.follow(w.post("/domanda", &[("csrf", &token)]).await).await;
+    assert_eq!(page.status, StatusCode::BAD_GATEWAY);
+    assert!(
+        page.html.contains("<h1>Risposta inattesa da Varco</h1>"),
+        "{}",
+        page.html
+    );
+    assert!(!w.data.exists(), "nothing written");
+    w.varco.fake().mode = Mode::Confirm;
+    let page = w.follow(w.post("/domanda", &[("csrf", &token)]).await).await;
     assert_eq!(page.url, format!("{}/", w.register));
     assert!(
         page.html.contains("Domanda di mobilità 2027/28 confermata."),
