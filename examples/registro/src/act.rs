@@ -224,10 +224,10 @@ pub struct Application {
 }
 
 impl Application {
-    /// "Conferma della Domanda di mobilità 2027/28 di Maria Docente".
+    /// "Conferma della domanda di mobilità 2027/28 di Maria Docente".
     #[must_use]
     pub fn description(&self) -> String {
-        format!("Conferma della {APPLICATION_TITLE} di {}", self.applicant_name)
+        format!("Conferma della domanda di mobilità 2027/28 di {}", self.applicant_name)
     }
 
     /// `{"application": "mobilita-2027-28", "type": "application"}`.
@@ -299,7 +299,7 @@ mod tests {
                 applicant_name: "Maria Docente".into()
             }
             .description(),
-            "Conferma della Domanda di mobilità 2027/28 di Maria Docente"
+            "Conferma della domanda di mobilità 2027/28 di Maria Docente"
         );
     }
 

@@ -269,7 +269,11 @@ async fn signed_in(
     let Some((new_token, _)) = register.sessions.renew(token) else {
         return signed_out(register);
     };
-    register.sessions.update(&new_token, |s| s.person = Some(person));
+    register.sessions.update(&new_token, |s| {
+        s.person = Some(person);
+        // A confirmation asked by whoever was signed in before is not this person's.
+        s.confirmation = None;
+    });
     let mut response = see_other("/");
     response.headers_mut().insert(
         header::SET_COOKIE,

@@ -755,6 +755,27 @@ async fn cancelled_refused_or_mismatched_confirmations_change_nothing() {
     assert_eq!(page.status, StatusCode::BAD_REQUEST);
     assert!(page.html.contains("non proviene da Varco"), "{}", page.html);
     unchanged(&w);
+
+    // Signing in again forgets a confirmation asked before.
+    let response = w
+        .post(
+            "/giustifica",
+            &justify(vec![("absence", "2026-11-19"), ("reason", "salute")]),
+        )
+        .await;
+    let confirm = w
+        .browser
+        .get(response.headers()[header::LOCATION].to_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let back = confirm.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    let page = w.sign_in().await;
+    assert_ne!(csrf(&page.html), token, "a new session, a new CSRF token");
+    let page = w.follow(w.browser.get(&back).send().await.unwrap()).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    assert!(page.html.contains("Risposta non riconosciuta"));
+    unchanged(&w);
 }
 
 #[tokio::test]
@@ -791,7 +812,7 @@ async fn a_teacher_confirms_the_application_with_the_personal_code() {
     };
     assert_eq!(
         description,
-        "Conferma della Domanda di mobilità 2027/28 di Maria Docente"
+        "Conferma della domanda di mobilità 2027/28 di Maria Docente"
     );
     assert_eq!(
         payload,
