@@ -17,6 +17,7 @@
 
 pub mod act;
 pub mod pages;
+pub mod person;
 pub mod proof;
 pub mod session;
 pub mod store;

@@ -13,9 +13,9 @@ use minijinja::{Environment, context};
 use serde::Serialize;
 
 use crate::act::{APPLICATION_ID, APPLICATION_TITLE, Reason, italian_date};
+use crate::person::Person;
 use crate::session::Flash;
 use crate::store::{Confirmed, Data};
-use crate::varco::Person;
 
 const TEMPLATES: [(&str, &str); 5] = [
     ("base.html", include_str!("../templates/base.html")),
@@ -269,8 +269,8 @@ mod tests {
     use jiff::civil::date;
 
     use super::*;
+    use crate::person::Student;
     use crate::store::{Absence, Justified, StudentRecord};
-    use crate::varco::Student;
 
     fn parent() -> Person {
         Person {

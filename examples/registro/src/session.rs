@@ -22,7 +22,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::act::Reason;
-use crate::varco::{Person, SignInRequest};
+use crate::person::Person;
+use crate::varco::SignInRequest;
 
 /// The session cookie's name (Varco's own cookies have other names, and a
 /// browser sends cookies of every port of a host to each).

@@ -28,9 +28,10 @@ use jiff::civil::Date;
 
 use crate::act::{APPLICATION_ID, Application, FormError, Justification, Reason, italian_date};
 use crate::pages::{FormState, Pages};
+use crate::person::Person;
 use crate::session::{self, Act, Flash, PendingConfirmation, PendingSignIn, Session, Sessions};
 use crate::store::{Justified, Store, StoreError};
-use crate::varco::{Person, Varco, VarcoError};
+use crate::varco::{Varco, VarcoError};
 
 /// What every handler shares.
 #[derive(Debug)]
