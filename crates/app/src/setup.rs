@@ -8,7 +8,8 @@
 //! `varco demo` fills an *empty* database with a demo school and one account
 //! per role, with freshly drawn random passwords (the only place where Varco
 //! ever prints a password), and registers a public demo client on a fixed
-//! loopback port that `varco client try` plays.
+//! loopback port that `varco client try` plays, and a confidential
+//! first-party client for the example register (`examples/registro`).
 
 use rand::Rng;
 use rand::rngs::OsRng;
@@ -337,6 +338,11 @@ pub struct DemoReport {
     pub accounts: Vec<DemoAccount>,
     /// The demo relying party ([`DEMO_CLIENT_NAME`]), for `varco client try`.
     pub client_id: String,
+    /// The example register's client ([`REGISTER_CLIENT_NAME`]).
+    pub register_client_id: String,
+    /// Its secret, shown this once (the CLI writes it to a private file).
+    #[serde(skip)]
+    pub register_client_secret: String,
 }
 
 /// The name of the demo's relying party, as people see it.
@@ -345,6 +351,15 @@ pub const DEMO_CLIENT_NAME: &str = "Applicazione di prova";
 /// The loopback port of the demo client's redirect URI, and the port
 /// `varco client try` listens on by default.
 pub const DEMO_CLIENT_PORT: u16 = 8765;
+
+/// The name of the example register's client (`examples/registro`).
+pub const REGISTER_CLIENT_NAME: &str = "Registro elettronico (esempio)";
+
+/// The loopback port the example register listens on by default.
+pub const REGISTER_PORT: u16 = 8081;
+
+/// The scopes the example register asks for.
+pub const REGISTER_SCOPES: [&str; 4] = ["openid", "profile", "school", "students"];
 
 /// The redirect URI of a relying party on the loopback `port`:
 /// `http://127.0.0.1:<port>/callback`.
@@ -366,6 +381,28 @@ fn demo_client() -> ClientRegistration {
         redirect_uris: vec![loopback_redirect_uri(DEMO_CLIENT_PORT)],
         post_logout_redirect_uris: vec![loopback_post_logout_uri(DEMO_CLIENT_PORT)],
         scopes: Vec::new(),
+        schools: Vec::new(),
+        first_party: true,
+        id_token_alg: Alg::Rs256,
+        pairwise: false,
+        backchannel_logout_uri: None,
+        jwks: None,
+    }
+}
+
+/// The example register's confidential first-party client on
+/// [`REGISTER_PORT`], with [`REGISTER_SCOPES`] (those this Varco knows).
+fn register_client() -> ClientRegistration {
+    ClientRegistration {
+        name: REGISTER_CLIENT_NAME.into(),
+        kind: ClientKind::Confidential,
+        redirect_uris: vec![loopback_redirect_uri(REGISTER_PORT)],
+        post_logout_redirect_uris: Vec::new(),
+        scopes: REGISTER_SCOPES
+            .iter()
+            .filter(|s| crate::provider::SCOPES.contains(s))
+            .map(|s| (*s).to_owned())
+            .collect(),
         schools: Vec::new(),
         first_party: true,
         id_token_alg: Alg::Rs256,
@@ -527,10 +564,15 @@ pub async fn demo(app: &App) -> Result<DemoReport, AppError> {
         });
     }
     let client = register_in(&mut tx, now, demo_client(), &actor).await?;
+    let register = register_in(&mut tx, now, register_client(), &actor).await?;
     tx.commit().await?;
     Ok(DemoReport {
         school,
         accounts,
         client_id: client.client_id,
+        register_client_id: register.client_id,
+        register_client_secret: register
+            .secret
+            .ok_or_else(|| AppError::internal("a confidential client without a secret"))?,
     })
 }

@@ -63,6 +63,27 @@ pub fn prepare_sqlite_file(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Writes `bytes` to `path`, created or truncated with mode 0600 (an
+/// existing file is tightened first).
+pub fn write_private_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write as _;
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        match fs::set_permissions(path, fs::Permissions::from_mode(0o600)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +133,15 @@ mod tests {
             b"keep me",
             "an existing database is not truncated"
         );
+
+        let secret = dir.join("secret");
+        fs::write(&secret, b"an old, longer secret").unwrap();
+        fs::set_permissions(&secret, fs::Permissions::from_mode(0o644)).unwrap();
+        write_private_file(&secret, b"new").unwrap();
+        assert_eq!(mode(&secret), 0o600);
+        assert_eq!(fs::read(&secret).unwrap(), b"new", "replaced, not appended");
+        let fresh = dir.join("fresh");
+        write_private_file(&fresh, b"x").unwrap();
+        assert_eq!(mode(&fresh), 0o600);
     }
 }

@@ -35,6 +35,10 @@ pub(super) async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The file of the data directory where `varco demo` writes the example
+/// register's client secret (mode 0600).
+const REGISTER_SECRET_FILE: &str = "registro-client-secret";
+
 pub(super) async fn demo(config: &Config) -> anyhow::Result<()> {
     let app = open(config).await?;
     let report = varco_app::setup::demo(&app).await.map_err(app_error)?;
@@ -54,6 +58,29 @@ pub(super) async fn demo(config: &Config) -> anyhow::Result<()> {
     out(format!(
         "try a sign-in through it, with `varco serve` running: varco client try {}",
         report.client_id
+    ));
+    // The register's secret goes to a private file, never to the terminal.
+    crate::private_files::create_private_dir(&config.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    let secret_file = std::path::absolute(config.data_dir.join(REGISTER_SECRET_FILE))?;
+    crate::private_files::write_private_file(&secret_file, format!("{}\n", report.register_client_secret).as_bytes())
+        .with_context(|| format!("cannot write {}", secret_file.display()))?;
+    let register_data = std::path::absolute(config.data_dir.join("registro.json"))?;
+    out(format!(
+        "register {}  client_id {}  redirect URI {}  secret in {}",
+        varco_app::setup::REGISTER_CLIENT_NAME,
+        report.register_client_id,
+        varco_app::setup::loopback_redirect_uri(varco_app::setup::REGISTER_PORT),
+        secret_file.display()
+    ));
+    out(format!(
+        "start the example register next to `varco serve` (then open http://127.0.0.1:{}): \
+         cargo run -p registro -- --varco {} --client-id {} --client-secret-file {} --data {}",
+        varco_app::setup::REGISTER_PORT,
+        config.effective_public_url(),
+        report.register_client_id,
+        secret_file.display(),
+        register_data.display()
     ));
     eprintln!(
         "demo ready: sign in at {}/login with any of the accounts above (user code, username or email)",

@@ -689,8 +689,70 @@ async fn demo_client_and_client_try_sign_in_end_to_end() {
     let staff = lines.iter().find(|l| l.starts_with("staff ")).expect("a staff account");
     let (email, password) = (after(staff, "email").to_owned(), after(staff, "password").to_owned());
 
+    // The example register's confidential client: its secret in a private
+    // file of the data directory, never on the terminal, and the one
+    // command that starts the register.
+    let register_line = lines
+        .iter()
+        .find(|l| l.starts_with("register "))
+        .unwrap_or_else(|| panic!("the register's client is printed: {stdout}"));
+    assert!(
+        register_line.contains("Registro elettronico (esempio)"),
+        "{register_line}"
+    );
+    assert!(
+        register_line.contains("http://127.0.0.1:8081/callback"),
+        "{register_line}"
+    );
+    let register_client = after(register_line, "client_id").to_owned();
+    let secret_file = std::path::PathBuf::from(after(register_line, "secret in"));
+    assert_eq!(secret_file, dir.path().join("data").join("registro-client-secret"));
+    let register_secret = std::fs::read_to_string(&secret_file).unwrap().trim().to_owned();
+    assert_eq!(register_secret.len(), 43, "256 bits, base64url");
+    assert!(!stdout.contains(&register_secret), "the secret is not printed");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&secret_file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{mode:o}");
+    }
+    assert!(
+        stdout.contains(&format!(
+            "cargo run -p registro -- --varco {base} --client-id {register_client} --client-secret-file {} --data {}",
+            secret_file.display(),
+            dir.path().join("data").join("registro.json").display()
+        )),
+        "the one command that starts the register: {stdout}"
+    );
+
     let out = run(&["client", "list", "--json"]);
-    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one client");
+    let clients: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a client per line"))
+        .collect();
+    assert_eq!(clients.len(), 2, "{clients:?}");
+    let listed = clients
+        .iter()
+        .find(|c| c["client_id"] == demo_client.as_str())
+        .expect("the demo client");
+    let register = clients
+        .iter()
+        .find(|c| c["client_id"] == register_client.as_str())
+        .expect("the register's client");
+    assert_eq!(register["name"], "Registro elettronico (esempio)");
+    assert_eq!(register["auth_method"], "client_secret_basic", "confidential");
+    assert_eq!(register["first_party"], true);
+    assert_eq!(
+        register["redirect_uris"],
+        serde_json::json!(["http://127.0.0.1:8081/callback"])
+    );
+    // openid profile school students: students once this Varco knows the scope.
+    let expected_scopes: Vec<&str> = ["openid", "profile", "school", "students"]
+        .into_iter()
+        .filter(|s| varco_app::provider::SCOPES.contains(s))
+        .collect();
+    assert_eq!(register["scopes"], serde_json::json!(expected_scopes));
     assert_eq!(listed["client_id"], demo_client.as_str());
     assert_eq!(listed["name"], "Applicazione di prova");
     assert_eq!(listed["auth_method"], "none", "public: PKCE only");
@@ -769,6 +831,17 @@ async fn demo_client_and_client_try_sign_in_end_to_end() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(up, "varco serve answers");
+    // The secret in the file authenticates the register's client (and only it).
+    for (secret, status) in [(register_secret.as_str(), 200), ("not-the-secret", 401)] {
+        let r = http
+            .post(format!("{base}/oauth2/introspect"))
+            .basic_auth(&register_client, Some(secret))
+            .form(&[("token", "no-such-token")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), status);
+    }
     let try_args = |timeout: &str| {
         let mut c = varco(&[
             "client",
