@@ -61,6 +61,25 @@ pub enum AuthorizeStep {
     NotServed { client_name: String },
     /// Ask the person to allow a third-party client these scopes.
     Consent { client_name: String, scopes: Vec<String> },
+    /// The client asked for `acr_values` `urn:varco:acr:second-secret`:
+    /// ask the PIN (`method` `pin`) or personal code (`personal_code`).
+    SecondSecret { client_name: String, method: &'static str },
+}
+
+/// What the person approved on Varco's pages for this request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Approvals {
+    /// The consent page's "allow".
+    consented: bool,
+    /// The right second secret, entered just now.
+    second_secret: bool,
+}
+
+/// Whether the request asks for the second-secret step-up.
+fn wants_second_secret(req: &AuthorizationRequest) -> bool {
+    req.acr_values
+        .as_deref()
+        .is_some_and(|v| v.split(' ').any(|a| a == crate::second_secret::ACR_SECOND_SECRET))
 }
 
 /// Why an authorization request gets an error page instead of a redirect.
@@ -266,6 +285,85 @@ pub async fn authorize(
     consented: bool,
     ctx: &RequestContext,
 ) -> Result<AuthorizeStep, AppError> {
+    let approvals = Approvals {
+        consented,
+        second_secret: false,
+    };
+    authorize_with(app, req, session, approvals, ctx).await
+}
+
+/// What the step-up page's secret led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepUp {
+    /// Verified: the request went on (usually back to the client with a code).
+    Step(AuthorizeStep),
+    /// Not verified: show the page again, saying why.
+    Refused(crate::second_secret::SecretRefusal),
+}
+
+/// The person entered their PIN or personal code on the step-up page of a
+/// request asking for `urn:varco:acr:second-secret`. `consented` carries the
+/// consent page's approval when it came first.
+pub async fn step_up(
+    app: &App,
+    req: &AuthorizationRequest,
+    session: &Authenticated,
+    consented: bool,
+    secret: &str,
+    ctx: &RequestContext,
+) -> Result<StepUp, AppError> {
+    if let Err(refusal) = crate::second_secret::check_secret(app, ctx, session, secret).await? {
+        return Ok(StepUp::Refused(refusal));
+    }
+    let approvals = Approvals {
+        consented,
+        second_secret: true,
+    };
+    Ok(StepUp::Step(
+        authorize_with(app, req, Some(session), approvals, ctx).await?,
+    ))
+}
+
+/// The person declined the step-up: back to the client with
+/// `access_denied` (never a code at a lower `acr`), audited.
+pub async fn decline_step_up(
+    app: &App,
+    req: &AuthorizationRequest,
+    session: &Authenticated,
+    ctx: &RequestContext,
+) -> Result<AuthorizeStep, AppError> {
+    let valid = match validate(app, req).await? {
+        Ok(valid) => valid,
+        Err(step) => return Ok(step),
+    };
+    refuse(
+        app,
+        &session.actor(),
+        ctx,
+        session,
+        &valid.client,
+        OidcRefusal::StepUpDeclined,
+    )
+    .await?;
+    let back = Back {
+        redirect_uri: &valid.redirect_uri,
+        state: req.state.as_deref(),
+        issuer: app.settings.public_url.as_str(),
+    };
+    Ok(back.error(
+        "access_denied",
+        "the person did not confirm with their PIN or personal code",
+    ))
+}
+
+async fn authorize_with(
+    app: &App,
+    req: &AuthorizationRequest,
+    session: Option<&Authenticated>,
+    approvals: Approvals,
+    ctx: &RequestContext,
+) -> Result<AuthorizeStep, AppError> {
+    let consented = approvals.consented;
     let valid = match validate(app, req).await? {
         Ok(valid) => valid,
         Err(step) => {
@@ -343,6 +441,21 @@ pub async fn authorize(
             });
         }
     }
+    // The step-up: the second secret, entered for this very request.
+    let stepped_up = wants_second_secret(req);
+    if stepped_up && !approvals.second_secret {
+        if !interactive {
+            refuse(app, &actor, ctx, session, client, OidcRefusal::InteractionRequired).await?;
+            return Ok(back.error(
+                "interaction_required",
+                "the person must confirm with their PIN or personal code",
+            ));
+        }
+        return Ok(AuthorizeStep::SecondSecret {
+            client_name: client.name.clone(),
+            method: crate::second_secret::method_of(account.kind),
+        });
+    }
     // Issue the code.
     let code = varco_oidc::secret::new_token();
     let sid = sid_of(app, session.session.id);
@@ -365,7 +478,16 @@ pub async fn authorize(
     account_subject(&mut tx, account.id).await?;
     // How the session was signed in, as recorded with it (password, or
     // SPID/CIE with the upstream provider's `acr`).
-    let amr = session.session.amr.clone();
+    // A step-up adds the second secret: a new authentication, now.
+    let mut amr = session.session.amr.clone();
+    let (auth_time, acr) = if stepped_up {
+        if !amr.iter().any(|m| m == "pin") {
+            amr.push("pin".to_owned());
+        }
+        (now, crate::second_secret::ACR_SECOND_SECRET)
+    } else {
+        (session.session.created_at, session.session.acr.as_str())
+    };
     tx.insert_oidc_code(&NewCode {
         code_hash: &varco_oidc::secret::hash(&code),
         client_id: &client.client_id,
@@ -375,8 +497,8 @@ pub async fn authorize(
         scope: &valid.scope,
         nonce: valid.nonce.as_deref(),
         code_challenge: &valid.code_challenge,
-        auth_time: session.session.created_at,
-        acr: &session.session.acr,
+        auth_time,
+        acr,
         amr: &amr,
         now,
         expires_at: now.plus_secs(app.settings.provider.code_secs.min(60)),

@@ -118,3 +118,19 @@ async fn record(
     )
     .await
 }
+
+/// The ids (as `client_id` sees them in the `students` claim) of the
+/// students the account is guardian of now.
+pub(crate) async fn client_student_ids(
+    tx: &mut Tx,
+    app: &crate::App,
+    client_id: &str,
+    account_id: AccountId,
+) -> Result<Vec<String>, AppError> {
+    Ok(tx
+        .students_of_guardian(account_id)
+        .await?
+        .iter()
+        .map(|linked| crate::provider::student_client_id(app, client_id, &linked.student.public_id))
+        .collect())
+}

@@ -9,11 +9,13 @@
 
 // The use cases: each calls down into the lower layer below, never across
 // into another use case (checked by `layering::tests`).
+pub mod account_secret;
 pub mod accounts;
 pub mod admin;
 pub mod applications;
 pub mod authorize;
 pub mod clients;
+pub mod confirmations;
 pub mod desk;
 pub mod email_change;
 pub mod federation_log;
@@ -26,6 +28,7 @@ pub mod password;
 pub mod recovery;
 pub mod requests;
 pub mod schools;
+pub mod second_secret;
 pub mod session_list;
 pub mod setup;
 pub mod student_import;
@@ -126,6 +129,36 @@ pub struct Settings {
     pub desk: desk::DeskSettings,
     /// Public email-change requests: where documents go, how long they stay.
     pub requests: RequestSettings,
+    /// The lengths of the PIN and the personal code.
+    pub second_secret: SecondSecretSettings,
+}
+
+/// `[second_secret]`: how long a PIN and a personal code are.
+#[derive(Debug, Clone, Copy)]
+pub struct SecondSecretSettings {
+    /// Digits of a PIN.
+    pub pin_length: usize,
+    /// Characters of a personal code.
+    pub personal_code_length: usize,
+}
+
+impl Default for SecondSecretSettings {
+    fn default() -> Self {
+        SecondSecretSettings {
+            pin_length: 6,
+            personal_code_length: 8,
+        }
+    }
+}
+
+impl SecondSecretSettings {
+    /// The length of a secret of this kind.
+    pub fn length(&self, kind: varco_domain::second_secret::SecondSecretKind) -> usize {
+        match kind {
+            varco_domain::second_secret::SecondSecretKind::Pin => self.pin_length,
+            varco_domain::second_secret::SecondSecretKind::PersonalCode => self.personal_code_length,
+        }
+    }
 }
 
 /// `[requests]`: public email-change requests.
@@ -172,6 +205,7 @@ impl Default for Settings {
             upstream: upstream_rp::UpstreamSettings::default(),
             desk: desk::DeskSettings::default(),
             requests: RequestSettings::default(),
+            second_secret: SecondSecretSettings::default(),
         }
     }
 }

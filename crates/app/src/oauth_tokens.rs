@@ -25,8 +25,8 @@ use varco_store::{AccountRecord, ClientRecord, CodeSpend, GrantRecord, NewGrant,
 use crate::audit::{self, Target};
 use crate::error::OAuthCode;
 use crate::provider::{
-    AuthenticatedClient, ClientAuthFailure, ClientCredentials, STUDENTS_CLAIM, authenticate_client, client_subject,
-    has_scope, notify_logout, oidc_internal, scope_claims, serves, students_claim, subject_for, subject_of,
+    ClientCredentials, STUDENTS_CLAIM, audit_token_refusal, client_of, client_subject, has_scope, notify_logout,
+    oidc_internal, scope_claims, serves, students_claim, subject_for, subject_of,
 };
 use crate::{Actor, App, AppError, RequestContext};
 
@@ -54,73 +54,6 @@ pub struct TokenResponse {
 
 fn refused(code: OAuthCode, description: &'static str) -> AppError {
     AppError::oauth(code, description)
-}
-
-/// Authenticates the client or answers `invalid_client`, audited. A client
-/// assertion is accepted once: its `jti` is remembered until it expires.
-async fn client_of(app: &App, credentials: &ClientCredentials, ctx: &RequestContext) -> Result<ClientRecord, AppError> {
-    // One read: no transaction needed (the client row is all it reads).
-    let mut tx = app.store.read().await?;
-    let outcome = authenticate_client(&mut tx, app, credentials).await?;
-    tx.commit().await?;
-    let refused_client = || refused(OAuthCode::InvalidClient, "client authentication failed");
-    match outcome {
-        Ok(AuthenticatedClient {
-            client,
-            assertion: None,
-        }) => Ok(client),
-        Ok(AuthenticatedClient {
-            client,
-            assertion: Some(assertion),
-        }) => {
-            let mut tx = app.store.begin().await?;
-            let first_use = tx
-                .remember_oidc_assertion(&client.client_id, &assertion.jti, Timestamp(assertion.exp))
-                .await?;
-            tx.commit().await?;
-            if first_use {
-                Ok(client)
-            } else {
-                audit_token_refusal(app, ctx, &client.client_id, None, OidcRefusal::ClientAuthentication).await?;
-                Err(refused_client())
-            }
-        }
-        Err((claimed, failure)) => {
-            if let (Some(client_id), ClientAuthFailure::Refused) = (claimed, failure) {
-                audit_token_refusal(app, ctx, &client_id, None, OidcRefusal::ClientAuthentication).await?;
-            }
-            Err(refused_client())
-        }
-    }
-}
-
-async fn audit_token_refusal(
-    app: &App,
-    ctx: &RequestContext,
-    client_id: &str,
-    account_id: Option<AccountId>,
-    refusal: OidcRefusal,
-) -> Result<(), AppError> {
-    let now = app.now();
-    let mut tx = app.store.begin().await?;
-    let target = match account_id {
-        Some(id) => Target::Account { id, user_code: None },
-        None => Target::Nobody,
-    };
-    audit::record(
-        &mut tx,
-        now,
-        &Actor::Anonymous,
-        ctx,
-        target,
-        AuditEvent::OidcTokenRefused {
-            client_id: client_id.to_owned(),
-            refusal,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 /// Audits a refused token request about an account, in the caller's transaction.

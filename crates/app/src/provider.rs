@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 use tokio::sync::RwLock;
+use varco_domain::audit::OidcRefusal;
+use varco_domain::clock::Timestamp;
 use varco_domain::{AccountId, SessionId};
 use varco_oidc::{Alg, Kek, SigningKey};
 use varco_store::{AccountRecord, ClientRecord, GrantRecord, KeyRecord, LinkedStudent, RoleGrant, Tx};
@@ -363,13 +365,18 @@ pub(crate) fn has_scope(scope: &str, name: &str) -> bool {
     scope.split(' ').any(|s| s == name)
 }
 
+/// A student's id as one client sees it (see [`students_claim`]).
+pub(crate) fn student_client_id(app: &App, client_id: &str, public_id: &str) -> String {
+    let key = app.settings.provider.kek.derive("student-id");
+    varco_oidc::pairwise_subject(&key, client_id, public_id)
+}
+
 /// The `students` claim for a client: each student the guardian is linked
 /// to, under an id that is an HMAC (key derived from the key-encryption
 /// key) of the client's id and the student's random `public_id` — stable
 /// for one client and one student, different for another client, and
 /// never the tax code. `building` is left out when unknown (never `null`).
 pub(crate) fn students_claim(app: &App, client_id: &str, students: &[LinkedStudent]) -> Value {
-    let key = app.settings.provider.kek.derive("student-id");
     Value::Array(
         students
             .iter()
@@ -378,7 +385,7 @@ pub(crate) fn students_claim(app: &App, client_id: &str, students: &[LinkedStude
                 let mut entry = Map::new();
                 entry.insert(
                     "id".into(),
-                    json!(varco_oidc::pairwise_subject(&key, client_id, &student.public_id)),
+                    json!(student_client_id(app, client_id, &student.public_id)),
                 );
                 entry.insert("given_name".into(), json!(student.first_name));
                 entry.insert("family_name".into(), json!(student.last_name));
@@ -502,6 +509,77 @@ pub(crate) async fn authenticate_client(
     } else {
         refused
     })
+}
+
+/// Authenticates the client or answers `invalid_client`, audited. A client
+/// assertion is accepted once: its `jti` is remembered until it expires.
+pub(crate) async fn client_of(
+    app: &App,
+    credentials: &ClientCredentials,
+    ctx: &RequestContext,
+) -> Result<ClientRecord, AppError> {
+    // One read: no transaction needed (the client row is all it reads).
+    let mut tx = app.store.read().await?;
+    let outcome = authenticate_client(&mut tx, app, credentials).await?;
+    tx.commit().await?;
+    let refused_client = || AppError::oauth(crate::error::OAuthCode::InvalidClient, "client authentication failed");
+    match outcome {
+        Ok(AuthenticatedClient {
+            client,
+            assertion: None,
+        }) => Ok(client),
+        Ok(AuthenticatedClient {
+            client,
+            assertion: Some(assertion),
+        }) => {
+            let mut tx = app.store.begin().await?;
+            let first_use = tx
+                .remember_oidc_assertion(&client.client_id, &assertion.jti, Timestamp(assertion.exp))
+                .await?;
+            tx.commit().await?;
+            if first_use {
+                Ok(client)
+            } else {
+                audit_token_refusal(app, ctx, &client.client_id, None, OidcRefusal::ClientAuthentication).await?;
+                Err(refused_client())
+            }
+        }
+        Err((claimed, failure)) => {
+            if let (Some(client_id), ClientAuthFailure::Refused) = (claimed, failure) {
+                audit_token_refusal(app, ctx, &client_id, None, OidcRefusal::ClientAuthentication).await?;
+            }
+            Err(refused_client())
+        }
+    }
+}
+
+pub(crate) async fn audit_token_refusal(
+    app: &App,
+    ctx: &RequestContext,
+    client_id: &str,
+    account_id: Option<AccountId>,
+    refusal: OidcRefusal,
+) -> Result<(), AppError> {
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let target = match account_id {
+        Some(id) => Target::Account { id, user_code: None },
+        None => Target::Nobody,
+    };
+    audit::record(
+        &mut tx,
+        now,
+        &Actor::Anonymous,
+        ctx,
+        target,
+        AuditEvent::OidcTokenRefused {
+            client_id: client_id.to_owned(),
+            refusal,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// A client whose credentials were right; for `private_key_jwt`, the

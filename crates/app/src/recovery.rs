@@ -346,6 +346,13 @@ pub async fn reset_password(app: &App, token: &str, new_password: &str, ctx: &Re
     audit::record(&mut tx, now, &actor_of(&account), ctx, (&account).into(), event).await?;
     tx.commit().await?;
     app.mail_queued();
+    if activated {
+        // The PIN or personal code comes with activation. The account is
+        // active whatever happens here; the owner can regenerate it later.
+        if let Err(e) = crate::second_secret::ensure_issued(app, account.id, &actor_of(&account), ctx).await {
+            tracing::warn!(error = %crate::error_chain(&e), "second secret not issued at activation");
+        }
+    }
     Ok(())
 }
 

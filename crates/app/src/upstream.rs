@@ -801,6 +801,15 @@ async fn sign_in(
     )
     .await?;
     tx.commit().await?;
+    // The first SPID/CIE sign-in brings the PIN or personal code of an
+    // account that has none (signed in whatever happens here).
+    let actor = Actor::Account {
+        id: account.id,
+        user_code: account.user_code.to_string(),
+    };
+    if let Err(e) = crate::second_secret::ensure_issued(app, account.id, &actor, ctx).await {
+        tracing::warn!(error = %crate::error_chain(&e), "second secret not issued at the SPID/CIE sign-in");
+    }
     let roles = {
         let mut tx = app.store.begin_read().await?;
         let roles = tx.roles_of(account.id).await?;

@@ -80,6 +80,8 @@ pub enum Reauthentication {
     PasswordChange,
     /// A new email address (`email_change_requested`).
     EmailChange,
+    /// A new PIN or personal code (`second_secret_regenerated`).
+    SecondSecret,
 }
 
 /// Why a current password typed to confirm a change was refused.
@@ -257,6 +259,24 @@ pub enum AuditEvent {
     AccountDisableCancelled {
         /// The date that no longer applies, `YYYY-MM-DD`.
         on: String,
+    },
+    /// A step in the life of an account's PIN or personal code (see
+    /// [`SecondSecretStep`]).
+    SecondSecret {
+        /// `pin` or `personal_code`.
+        kind: crate::second_secret::SecondSecretKind,
+        /// What happened.
+        step: SecondSecretStep,
+    },
+    /// A step of an act confirmation a school application asked for (see
+    /// [`ConfirmationStep`]); `confirmation` is its public id.
+    ActConfirmation {
+        /// The application.
+        client_id: String,
+        /// The confirmation's public id.
+        confirmation: String,
+        /// What happened.
+        step: ConfirmationStep,
     },
     /// `roster_year_end`: the year-end part of one roster import.
     RosterYearEnd {
@@ -544,6 +564,104 @@ impl GuardianshipChange {
     }
 }
 
+/// A step in the life of a PIN or personal code, for the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondSecretStep {
+    /// A first one was issued and emailed (`second_secret_issued`), at
+    /// activation or at the first SPID/CIE sign-in.
+    Issued,
+    /// The owner had a new one emailed; the old one died (`second_secret_regenerated`).
+    Regenerated,
+    /// The owner chose a new one (`second_secret_changed`).
+    Changed,
+    /// A wrong entry (`second_secret_failed`); so many remain before the lock.
+    Failed {
+        /// Entries left before the lock.
+        remaining: u32,
+    },
+    /// The fifth wrong entry in a row locked it (`second_secret_locked`).
+    Locked,
+    /// A regeneration or change refused: wrong password, no fresh SPID/CIE
+    /// sign-in, a trivial new code (`second_secret_change_refused`).
+    Refused,
+}
+
+impl SecondSecretStep {
+    /// The event name of the step.
+    pub fn event_name(self) -> &'static str {
+        match self {
+            SecondSecretStep::Issued => "second_secret_issued",
+            SecondSecretStep::Regenerated => "second_secret_regenerated",
+            SecondSecretStep::Changed => "second_secret_changed",
+            SecondSecretStep::Failed { .. } => "second_secret_failed",
+            SecondSecretStep::Locked => "second_secret_locked",
+            SecondSecretStep::Refused => "second_secret_change_refused",
+        }
+    }
+}
+
+/// A step of an act confirmation, for the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmationStep {
+    /// An application asked for it (`act_confirmation_requested`).
+    Requested,
+    /// The person confirmed it with their second secret (`act_confirmed`).
+    Confirmed,
+    /// The person declined (`act_confirmation_cancelled`).
+    Cancelled,
+    /// The application redeemed its code (`act_confirmation_redeemed`).
+    Redeemed,
+    /// A redemption or confirmation was refused (`act_confirmation_refused`).
+    Refused(ConfirmationRefusal),
+}
+
+/// Why a step of an act confirmation was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmationRefusal {
+    /// No confirmation has that code.
+    UnknownCode,
+    /// The confirmation, or its code, expired.
+    Expired,
+    /// The code was redeemed before (a replay).
+    AlreadyRedeemed,
+    /// Another application presented the code.
+    OtherClient,
+    /// The payload presented is not the one confirmed.
+    PayloadMismatch,
+    /// A student named in the payload is no longer the person's child.
+    GuardianLinkGone,
+    /// Someone else than the person it is for opened it.
+    OtherAccount,
+}
+
+impl ConfirmationRefusal {
+    /// As recorded in the detail.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfirmationRefusal::UnknownCode => "unknown_code",
+            ConfirmationRefusal::Expired => "expired",
+            ConfirmationRefusal::AlreadyRedeemed => "already_redeemed",
+            ConfirmationRefusal::OtherClient => "other_client",
+            ConfirmationRefusal::PayloadMismatch => "payload_mismatch",
+            ConfirmationRefusal::GuardianLinkGone => "guardian_link_gone",
+            ConfirmationRefusal::OtherAccount => "other_account",
+        }
+    }
+}
+
+impl ConfirmationStep {
+    /// The event name of the step.
+    pub fn event_name(self) -> &'static str {
+        match self {
+            ConfirmationStep::Requested => "act_confirmation_requested",
+            ConfirmationStep::Confirmed => "act_confirmed",
+            ConfirmationStep::Cancelled => "act_confirmation_cancelled",
+            ConfirmationStep::Redeemed => "act_confirmation_redeemed",
+            ConfirmationStep::Refused(_) => "act_confirmation_refused",
+        }
+    }
+}
+
 /// A step of a public email-change request, for the audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestStep {
@@ -710,6 +828,8 @@ pub enum OidcRefusal {
     SchoolNotServed,
     /// The person declined the consent page.
     ConsentDeclined,
+    /// The person did not confirm the step-up with their PIN or personal code.
+    StepUpDeclined,
     /// `prompt=none` but the person must sign in or consent.
     InteractionRequired,
     /// A code presented a second time (what it issued is revoked).
@@ -733,6 +853,7 @@ impl OidcRefusal {
             OidcRefusal::InvalidRequest => "invalid_request",
             OidcRefusal::SchoolNotServed => "school_not_served",
             OidcRefusal::ConsentDeclined => "consent_declined",
+            OidcRefusal::StepUpDeclined => "step_up_declined",
             OidcRefusal::InteractionRequired => "interaction_required",
             OidcRefusal::CodeReplayed => "code_replayed",
             OidcRefusal::CodeInvalid => "code_invalid",
@@ -754,6 +875,7 @@ impl AuditEvent {
             AuditEvent::ReauthenticationRefused { change, .. } => match change {
                 Reauthentication::PasswordChange => "password_change",
                 Reauthentication::EmailChange => "email_change_requested",
+                Reauthentication::SecondSecret => "second_secret_regenerated",
             },
             AuditEvent::PasswordChanged { .. } => "password_changed",
             AuditEvent::PasswordChangeRequired => "password_change_required",
@@ -811,6 +933,8 @@ impl AuditEvent {
             AuditEvent::DeskAccessRefused { .. } => "desk_access_refused",
             AuditEvent::PersonCorrected { .. } => "person_corrected",
             AuditEvent::ChangeRequest { step, .. } => step.event_name(),
+            AuditEvent::ActConfirmation { step, .. } => step.event_name(),
+            AuditEvent::SecondSecret { step, .. } => step.event_name(),
             AuditEvent::DeskIdentityCheck { .. } => "desk_identity_check",
             AuditEvent::DeskRecoveryIssued { .. } => "desk_recovery_issued",
             AuditEvent::UpstreamIdentityUnlinked { .. } => "upstream_identity_unlinked",
@@ -833,6 +957,11 @@ impl AuditEvent {
             AuditEvent::UpstreamLogin { refusal, .. } => refusal.is_some(),
             AuditEvent::DeskAccessRefused { .. } => true,
             AuditEvent::ChangeRequest { step, .. } => *step == RequestStep::OutOfScope,
+            AuditEvent::ActConfirmation { step, .. } => matches!(step, ConfirmationStep::Refused(_)),
+            AuditEvent::SecondSecret { step, .. } => matches!(
+                step,
+                SecondSecretStep::Failed { .. } | SecondSecretStep::Locked | SecondSecretStep::Refused
+            ),
             AuditEvent::DeskIdentityCheck { refused, .. } => *refused,
             _ => false,
         };
@@ -1038,6 +1167,20 @@ impl AuditEvent {
                 Some(refusal) => format!("provider={provider} refused={}", refusal.as_str()),
             }),
             AuditEvent::ChangeRequest { number, .. } => Some(format!("request={number}")),
+            AuditEvent::SecondSecret { kind, step } => Some(match step {
+                SecondSecretStep::Failed { remaining } => format!("kind={} remaining={remaining}", kind.as_str()),
+                _ => format!("kind={}", kind.as_str()),
+            }),
+            AuditEvent::ActConfirmation {
+                client_id,
+                confirmation,
+                step,
+            } => Some(match step {
+                ConfirmationStep::Refused(why) => {
+                    format!("client={client_id} confirmation={confirmation} reason={}", why.as_str())
+                }
+                _ => format!("client={client_id} confirmation={confirmation}"),
+            }),
         }
     }
 }
@@ -1384,6 +1527,44 @@ mod tests {
                 "account_disabled",
                 "success",
                 Some("status=disabled sessions_ended=2"),
+            ),
+            (
+                E::SecondSecret {
+                    kind: crate::second_secret::SecondSecretKind::Pin,
+                    step: SecondSecretStep::Failed { remaining: 3 },
+                },
+                "second_secret_failed",
+                "failure",
+                Some("kind=pin remaining=3"),
+            ),
+            (
+                E::SecondSecret {
+                    kind: crate::second_secret::SecondSecretKind::PersonalCode,
+                    step: SecondSecretStep::Regenerated,
+                },
+                "second_secret_regenerated",
+                "success",
+                Some("kind=personal_code"),
+            ),
+            (
+                E::ActConfirmation {
+                    client_id: "registro".into(),
+                    confirmation: "c1".into(),
+                    step: ConfirmationStep::Confirmed,
+                },
+                "act_confirmed",
+                "success",
+                Some("client=registro confirmation=c1"),
+            ),
+            (
+                E::ActConfirmation {
+                    client_id: "registro".into(),
+                    confirmation: "c1".into(),
+                    step: ConfirmationStep::Refused(ConfirmationRefusal::PayloadMismatch),
+                },
+                "act_confirmation_refused",
+                "failure",
+                Some("client=registro confirmation=c1 reason=payload_mismatch"),
             ),
             (
                 E::AccountDisableScheduled {

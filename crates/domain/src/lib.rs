@@ -24,6 +24,7 @@ pub mod outbox;
 pub mod password;
 pub mod person;
 pub mod school_code;
+pub mod second_secret;
 pub mod student;
 pub mod tax_code;
 pub mod token;

@@ -241,6 +241,43 @@ pub enum OutboundMessage {
         /// The form, to file a new request.
         form_link: String,
     },
+    /// A new PIN or personal code, in the body only (never the subject):
+    /// issued at activation or the first SPID/CIE sign-in, or regenerated
+    /// by its owner (the old one no longer works).
+    SecondSecretIssued {
+        /// The owner's given name, for the greeting.
+        first_name: String,
+        /// The account's user code.
+        user_code: String,
+        /// The account's school.
+        school_name: String,
+        /// `pin` or `personal_code`.
+        kind: String,
+        /// The code itself.
+        code: String,
+        /// The owner asked for it (the previous one died).
+        regenerated: bool,
+        /// Where to change or regenerate it.
+        account_url: String,
+    },
+    /// The PIN or personal code was changed by its owner, or locked after
+    /// five wrong entries (`event` `changed` or `locked`). No code in it.
+    SecondSecretNotice {
+        /// The owner's given name, for the greeting.
+        first_name: String,
+        /// The account's user code.
+        user_code: String,
+        /// `pin` or `personal_code`.
+        kind: String,
+        /// `changed` or `locked`.
+        event: String,
+        /// As people read it, in the school's zone.
+        at: String,
+        /// Where to regenerate it.
+        account_url: String,
+        /// Where to get help.
+        help_url: String,
+    },
     /// A year-end roster import left the account out of its school's new
     /// roster: it will be disabled from `on` (or, `disabled_now`, it was
     /// disabled at once), and whom to ask if that is a mistake.
@@ -309,6 +346,8 @@ impl OutboundMessage {
         "email_change_request_rejected",
         "desk_recovery_notice",
         "account_disable_notice",
+        "second_secret_issued",
+        "second_secret_notice",
     ];
 
     /// The template this message is rendered with.
@@ -330,6 +369,8 @@ impl OutboundMessage {
             OutboundMessage::EmailChangeRequestRejected { .. } => "email_change_request_rejected",
             OutboundMessage::DeskRecoveryNotice { .. } => "desk_recovery_notice",
             OutboundMessage::AccountDisableNotice { .. } => "account_disable_notice",
+            OutboundMessage::SecondSecretIssued { .. } => "second_secret_issued",
+            OutboundMessage::SecondSecretNotice { .. } => "second_secret_notice",
         }
     }
 

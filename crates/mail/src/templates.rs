@@ -122,6 +122,18 @@ const BUILT_IN: &[(&str, &str)] = embedded![
     "en/account_disable_notice/subject.txt",
     "en/account_disable_notice/body.txt",
     "en/account_disable_notice/body.html",
+    "it/second_secret_issued/subject.txt",
+    "it/second_secret_issued/body.txt",
+    "it/second_secret_issued/body.html",
+    "en/second_secret_issued/subject.txt",
+    "en/second_secret_issued/body.txt",
+    "en/second_secret_issued/body.html",
+    "it/second_secret_notice/subject.txt",
+    "it/second_secret_notice/body.txt",
+    "it/second_secret_notice/body.html",
+    "en/second_secret_notice/subject.txt",
+    "en/second_secret_notice/body.txt",
+    "en/second_secret_notice/body.html",
     "it/person_corrected/subject.txt",
     "it/person_corrected/body.txt",
     "it/person_corrected/body.html",
@@ -645,7 +657,54 @@ mod tests {
             },
             desk_recovery_notice(DeskNotice::Letter, Some("n***@example.it")),
             account_disable_notice(false),
+            second_secret_issued("pin", true),
+            OutboundMessage::SecondSecretNotice {
+                first_name: "Giulia".into(),
+                user_code: "ABCD23456".into(),
+                kind: "pin".into(),
+                event: "locked".into(),
+                at: "23/11/2026 12:26".into(),
+                account_url: "https://varco.example/account/second-secret".into(),
+                help_url: "https://varco.example/help".into(),
+            },
         ]
+    }
+
+    fn second_secret_issued(kind: &str, regenerated: bool) -> OutboundMessage {
+        OutboundMessage::SecondSecretIssued {
+            first_name: "Giulia".into(),
+            user_code: "ABCD23456".into(),
+            school_name: "IC Via Roma".into(),
+            kind: kind.into(),
+            code: "480213".into(),
+            regenerated,
+            account_url: "https://varco.example/account/second-secret".into(),
+        }
+    }
+
+    #[test]
+    fn a_new_pin_is_in_the_body_and_never_in_the_subject() {
+        let renderer = renderer(&config());
+        for lang in ["it", "en"] {
+            for kind in ["pin", "personal_code"] {
+                for regenerated in [false, true] {
+                    let message = renderer
+                        .render(&input(&second_secret_issued(kind, regenerated), lang))
+                        .unwrap();
+                    assert!(!message.subject.contains("480213"), "{}", message.subject);
+                    for body in [&message.text, &message.html] {
+                        assert!(body.contains("480213") && body.contains("ABCD23456"), "{body}");
+                    }
+                    let says_old_dies = ["non vale più", "no longer works"];
+                    assert_eq!(
+                        says_old_dies.iter().any(|s| message.text.contains(s)),
+                        regenerated,
+                        "{}",
+                        message.text
+                    );
+                }
+            }
+        }
     }
 
     fn account_disable_notice(disabled_now: bool) -> OutboundMessage {

@@ -10,6 +10,7 @@
 //! is accepted lives here, next to a unit test that shows it refusing.
 //! Comparisons of secrets and PKCE challenges are constant-time.
 
+pub mod act;
 pub mod client_auth;
 mod discovery;
 mod error;

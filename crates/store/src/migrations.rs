@@ -25,7 +25,9 @@ pub const MIGRATION_NAMES: &[&str] = &[
     "0010_requests.sql",
     "0011_school_town.sql",
     "0012_scheduled_disable.sql",
+    "0013_second_secrets.sql",
     "0014_students.sql",
+    "0015_confirmations.sql",
 ];
 
 const SQLITE: &[&str] = &[
@@ -40,7 +42,9 @@ const SQLITE: &[&str] = &[
     include_str!("../migrations/sqlite/0010_requests.sql"),
     include_str!("../migrations/sqlite/0011_school_town.sql"),
     include_str!("../migrations/sqlite/0012_scheduled_disable.sql"),
+    include_str!("../migrations/sqlite/0013_second_secrets.sql"),
     include_str!("../migrations/sqlite/0014_students.sql"),
+    include_str!("../migrations/sqlite/0015_confirmations.sql"),
 ];
 const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0001_foundation.sql"),
@@ -54,7 +58,9 @@ const POSTGRES: &[&str] = &[
     include_str!("../migrations/postgres/0010_requests.sql"),
     include_str!("../migrations/postgres/0011_school_town.sql"),
     include_str!("../migrations/postgres/0012_scheduled_disable.sql"),
+    include_str!("../migrations/postgres/0013_second_secrets.sql"),
     include_str!("../migrations/postgres/0014_students.sql"),
+    include_str!("../migrations/postgres/0015_confirmations.sql"),
 ];
 
 /// What `migrate` did.

@@ -222,6 +222,28 @@ pub struct Config {
     pub desk: DeskConfig,
     /// `[requests]`: public email-change requests.
     pub requests: RequestsConfig,
+    /// `[second_secret]`: the PIN and the personal code.
+    pub second_secret: SecondSecretConfig,
+}
+
+/// `[second_secret]`: the lengths of the PIN (families) and the personal
+/// code (staff) Varco generates and accepts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecondSecretConfig {
+    /// Digits of a PIN (6 to 16).
+    pub pin_length: usize,
+    /// Characters of a personal code (8 to 16).
+    pub personal_code_length: usize,
+}
+
+impl Default for SecondSecretConfig {
+    fn default() -> Self {
+        SecondSecretConfig {
+            pin_length: 6,
+            personal_code_length: 8,
+        }
+    }
 }
 
 /// `[desk]`: which accounts a school's desk reaches.
@@ -330,6 +352,7 @@ impl Default for Config {
             upstream: Vec::new(),
             desk: DeskConfig::default(),
             requests: RequestsConfig::default(),
+            second_secret: SecondSecretConfig::default(),
         }
     }
 }
@@ -359,6 +382,7 @@ const ENV_KEYS: &[&str] = &[
     "trusted_proxies",
     "branding",
     "requests",
+    "second_secret",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -501,6 +525,19 @@ impl Config {
                 )));
             }
         }
+        use varco_domain::second_secret::{MAX_LENGTH, MIN_PERSONAL_CODE_LENGTH, MIN_PIN_LENGTH};
+        if !(MIN_PIN_LENGTH..=MAX_LENGTH).contains(&self.second_secret.pin_length) {
+            return Err(ConfigError::Invalid(format!(
+                "second_secret.pin_length must be from {MIN_PIN_LENGTH} to {MAX_LENGTH} (got {})",
+                self.second_secret.pin_length
+            )));
+        }
+        if !(MIN_PERSONAL_CODE_LENGTH..=MAX_LENGTH).contains(&self.second_secret.personal_code_length) {
+            return Err(ConfigError::Invalid(format!(
+                "second_secret.personal_code_length must be from {MIN_PERSONAL_CODE_LENGTH} to {MAX_LENGTH} (got {})",
+                self.second_secret.personal_code_length
+            )));
+        }
         if self.session.idle_minutes <= 0 || self.session.absolute_hours <= 0 {
             return Err(ConfigError::Invalid(
                 "session idle_minutes and absolute_hours must be positive".into(),
@@ -593,6 +630,10 @@ impl Config {
             requests: varco_app::RequestSettings {
                 documents_dir: self.data_dir.join("requests"),
                 retention_days: i64::from(self.requests.retention_days),
+            },
+            second_secret: varco_app::SecondSecretSettings {
+                pin_length: self.second_secret.pin_length,
+                personal_code_length: self.second_secret.personal_code_length,
             },
             ..Settings::default()
         })

@@ -199,6 +199,12 @@ fn spawn_upkeep(app: App, state: varco_web::WebState, mut stop: watch::Receiver<
                 Err(_) if stopping(&stop) => return,
                 Err(e) => tracing::warn!(error = %varco_app::error_chain(&e), "provider purge failed"),
             }
+            match varco_app::confirmations::purge_expired(&app).await {
+                Ok(n) if n > 0 => tracing::info!(rows = n, "expired act confirmations removed"),
+                Ok(_) => {}
+                Err(_) if stopping(&stop) => return,
+                Err(e) => tracing::warn!(error = %varco_app::error_chain(&e), "act confirmation purge failed"),
+            }
             match varco_app::upstream::purge_expired(&app).await {
                 Ok(n) if n > 0 => tracing::info!(rows = n, "expired SPID/CIE sign-ins removed"),
                 Ok(_) => {}

@@ -68,6 +68,7 @@ const SOURCES: [(Lang, &[&str]); 2] = [
             include_str!("../locales/it/desk_recovery.ftl"),
             include_str!("../locales/it/admin.ftl"),
             include_str!("../locales/it/students.ftl"),
+            include_str!("../locales/it/confirm.ftl"),
         ],
     ),
     (
@@ -84,6 +85,7 @@ const SOURCES: [(Lang, &[&str]); 2] = [
             include_str!("../locales/en/desk_recovery.ftl"),
             include_str!("../locales/en/admin.ftl"),
             include_str!("../locales/en/students.ftl"),
+            include_str!("../locales/en/confirm.ftl"),
         ],
     ),
 ];

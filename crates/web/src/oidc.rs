@@ -41,6 +41,7 @@ pub fn routes() -> Router<WebState> {
         .merge(for_applications)
         .route("/oauth2/authorize", get(authorize_get).post(authorize_post))
         .route("/oauth2/consent", post(consent))
+        .route("/oauth2/step-up", post(step_up))
         .route("/oauth2/logout", get(end_session_get).post(end_session_post))
         .route("/account/applications/{client_id}/revoke", post(revoke_application))
 }
@@ -104,7 +105,11 @@ fn public_json(body: serde_json::Value) -> Response {
 
 async fn discovery(State(state): State<WebState>) -> Response {
     let mut discovery = varco_oidc::Discovery::new(state.config.public_url.clone());
-    discovery.acr_values = vec![varco_app::provider::ACR_PASSWORD.to_owned()];
+    discovery.acr_values = vec![
+        varco_app::provider::ACR_PASSWORD.to_owned(),
+        // A step-up (`acr_values`, with `max_age=0` for a fresh sign-in too).
+        varco_app::confirmations::ACR_SECOND_SECRET.to_owned(),
+    ];
     // Sessions signed in with SPID/CIE carry the provider's level (at least
     // the lowest configured minimum).
     if let Some(lowest) = state.app.settings.upstream.providers.iter().map(|p| p.acr_min).min() {
@@ -195,7 +200,7 @@ async fn authorize(
     request: AuthorizationRequest,
 ) -> Result<Response, PageError> {
     let step = varco_app::authorize::authorize(&state.app, &request, session.0.as_ref(), false, &ctx.request).await?;
-    step_response(state, page, session.0.as_ref(), &request, step)
+    step_response(state, page, session.0.as_ref(), &request, step, false)
 }
 
 fn step_response(
@@ -204,6 +209,7 @@ fn step_response(
     session: Option<&varco_app::sessions::Authenticated>,
     request: &AuthorizationRequest,
     step: AuthorizeStep,
+    consented: bool,
 ) -> Result<Response, PageError> {
     match step {
         AuthorizeStep::Redirect(url) => Ok(Redirect::to(&url).into_response()),
@@ -247,6 +253,12 @@ fn step_response(
                 message => state.i18n.text(page.lang, "oidc-error-not-served", &[("client", client_name.into())]),
             },
         ),
+        AuthorizeStep::SecondSecret { client_name, method } => {
+            let Some(session) = session else {
+                return Err(PageError(crate::problem::WebError::App(AppError::Unauthenticated)));
+            };
+            step_up_page(state, page, session, request, &client_name, method, consented, None)
+        }
         AuthorizeStep::Consent { client_name, scopes } => {
             let Some(session) = session else {
                 return Err(PageError(crate::problem::WebError::App(AppError::Unauthenticated)));
@@ -268,6 +280,124 @@ fn step_response(
             )?;
             allow_redirect_after_form(&mut response);
             Ok(response)
+        }
+    }
+}
+
+/// The fields of an authorization request, to carry it through a form.
+fn request_fields(request: &AuthorizationRequest) -> Vec<(String, String)> {
+    serde_urlencoded::to_string(request)
+        .ok()
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(&q).ok())
+        .unwrap_or_default()
+}
+
+/// The step-up page: the application asks for the PIN or personal code.
+#[expect(clippy::too_many_arguments, reason = "the page's parts")]
+fn step_up_page(
+    state: &WebState,
+    page: &Page,
+    session: &varco_app::sessions::Authenticated,
+    request: &AuthorizationRequest,
+    client_name: &str,
+    method: &str,
+    consented: bool,
+    refusal: Option<varco_app::confirmations::SecretRefusal>,
+) -> Result<Response, PageError> {
+    use varco_app::confirmations::SecretRefusal;
+    let (error, remaining) = match refusal {
+        Some(SecretRefusal::Wrong { remaining }) => (Some("wrong"), remaining),
+        Some(SecretRefusal::Malformed) => (Some("malformed"), 0),
+        Some(SecretRefusal::Locked) => (Some("locked"), 0),
+        Some(SecretRefusal::NotIssued) => (Some("not-issued"), 0),
+        Some(SecretRefusal::NotPending | SecretRefusal::GuardianLinkGone) | None => (None, 0),
+    };
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let mut response = page.render_status(
+        state,
+        status,
+        "oidc_step_up.html",
+        minijinja::context! {
+            client_name => client_name,
+            method => method,
+            fields => request_fields(request),
+            consented => consented,
+            error => error,
+            remaining => remaining,
+            csrf => session.session.csrf_token,
+        },
+    )?;
+    allow_redirect_after_form(&mut response);
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+struct StepUpForm {
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    secret: String,
+    #[serde(default)]
+    consented: String,
+    #[serde(flatten)]
+    request: AuthorizationRequest,
+}
+
+async fn step_up(
+    State(state): State<WebState>,
+    page: Page,
+    ctx: Ctx,
+    form: Result<SignedInForm<StepUpForm>, SignedInRejection>,
+) -> Result<Response, PageError> {
+    let form = match form {
+        Ok(form) => form,
+        Err(rejection) => return Ok(rejection.into_response()),
+    };
+    let (session, form) = match form.full() {
+        Ok(full) => full,
+        Err(redirect) => return Ok(redirect.into_response()),
+    };
+    let consented = form.consented == "1";
+    if form.decision != "confirm" {
+        let step = varco_app::authorize::decline_step_up(&state.app, &form.request, &session, &ctx.request).await?;
+        return step_response(&state, &page, Some(&session), &form.request, step, consented);
+    }
+    match varco_app::authorize::step_up(
+        &state.app,
+        &form.request,
+        &session,
+        consented,
+        form.secret.trim(),
+        &ctx.request,
+    )
+    .await?
+    {
+        varco_app::authorize::StepUp::Step(step) => {
+            step_response(&state, &page, Some(&session), &form.request, step, consented)
+        }
+        varco_app::authorize::StepUp::Refused(refusal) => {
+            let client_name = match form.request.client_id.as_deref() {
+                Some(id) => varco_app::clients::find(&state.app, id)
+                    .await
+                    .map(|c| c.name)
+                    .unwrap_or_default(),
+                None => String::new(),
+            };
+            let method = varco_app::confirmations::method_of(session.account.kind);
+            step_up_page(
+                &state,
+                &page,
+                &session,
+                &form.request,
+                &client_name,
+                method,
+                consented,
+                Some(refusal),
+            )
         }
     }
 }
@@ -308,7 +438,14 @@ async fn consent(
     } else {
         varco_app::authorize::decline(&state.app, &form.request, &session, &ctx.request).await?
     };
-    step_response(&state, &page, Some(&session), &form.request, step)
+    step_response(
+        &state,
+        &page,
+        Some(&session),
+        &form.request,
+        step,
+        form.decision == "allow",
+    )
 }
 
 /// Reads the client's credentials: HTTP Basic (RFC 6749 §2.3.1) or the form.

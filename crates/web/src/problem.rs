@@ -290,6 +290,8 @@ impl IntoResponse for ApiError {
             )
             | WebError::Throttled(_) => Some(error.to_string()),
             WebError::MalformedJson(detail) => Some(detail.clone()),
+            // The OAuth code, then what was wrong (never a secret).
+            WebError::App(AppError::OAuth(e)) => Some(format!("{}: {}", e.code.as_str(), e.description)),
             WebError::App(_) => None,
             other => Some(other.to_string()),
         };

@@ -954,7 +954,7 @@ async fn prompt_login_and_max_age_ask_for_a_new_sign_in(backend: Backend) {
 }
 
 /// Undoes the HTML escaping of an attribute value.
-fn unescape(html: &str) -> String {
+pub(crate) fn unescape(html: &str) -> String {
     html.replace("&#x2f;", "/")
         .replace("&#x3d;", "=")
         .replace("&quot;", "\"")

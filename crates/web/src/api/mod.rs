@@ -4,6 +4,7 @@
 //! header; endpoints with a body require `application/json` and at most
 //! 64 KiB. Errors are RFC 9457 problems, made in `problem.rs`.
 
+mod confirmations;
 mod requests;
 
 use axum::extract::{FromRequest, Request, State};
@@ -50,6 +51,7 @@ pub fn routes() -> Router<WebState> {
         )
         .route("/desk/accounts/{user_code}/correct", post(desk::correct))
         .merge(requests::routes())
+        .merge(confirmations::routes())
         .route("/desk/accounts/{user_code}/recovery", post(desk_recovery::recovery))
         .route(
             "/desk/accounts/{user_code}/identity-check",
@@ -483,6 +485,7 @@ pub struct ApiDoc;
 pub async fn openapi_json() -> Response {
     let mut doc = ApiDoc::openapi();
     doc.merge(requests::RequestsApiDoc::openapi());
+    doc.merge(confirmations::ConfirmationsApiDoc::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     Json(doc).into_response()
 }

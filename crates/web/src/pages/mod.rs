@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod confirm;
 mod desk;
 mod desk_recovery;
 mod desk_students;
@@ -13,6 +14,7 @@ mod login;
 mod password;
 pub(crate) mod recovery;
 mod requests;
+mod second_secret;
 mod sessions;
 mod setup;
 mod upstream;
@@ -60,6 +62,9 @@ pub fn routes() -> Router<WebState> {
             get(email::undo_page).post(email::undo_submit).layer(no_referrer()),
         )
         .route("/account/sessions", get(sessions::show))
+        .route("/account/second-secret", get(second_secret::show))
+        .route("/account/second-secret/regenerate", post(second_secret::regenerate))
+        .route("/account/second-secret/change", post(second_secret::change))
         .route("/account/sessions/end-others", post(sessions::end_others))
         .route("/account/sessions/{id}/end", post(sessions::end))
         .route(
@@ -74,6 +79,10 @@ pub fn routes() -> Router<WebState> {
                 .layer(no_referrer()),
         )
         .route("/help", get(help::show))
+        .route(
+            "/confirm/{id}",
+            get(confirm::show).post(confirm::submit).layer(no_referrer()),
+        )
         .route("/admin", get(admin::index))
         .route("/admin/audit", get(admin::audit))
         .route("/admin/audit.csv", get(admin::audit_csv))

@@ -1,0 +1,11 @@
+-- The second secret of each account that has one: the PIN (families) or the
+-- personal code (staff), as an Argon2id hash; consecutive wrong entries and
+-- the lock they lead to (lifted only by a new code).
+CREATE TABLE second_secrets (
+    account_id BIGINT PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('pin', 'personal_code')),
+    hash TEXT NOT NULL,
+    failures BIGINT NOT NULL DEFAULT 0,
+    locked_at BIGINT,
+    set_at BIGINT NOT NULL
+);
