@@ -203,7 +203,7 @@ impl Pages {
                     .collect();
                 let details = [
                     (!student.class_name.is_empty()).then(|| format!("classe {}", student.class_name)),
-                    Some(student.school_order.clone()),
+                    Some(school_order_label(&student.school_order).to_owned()),
                     Some(student.school.clone()),
                     Some(student.building.clone()),
                 ]
@@ -262,6 +262,18 @@ impl Pages {
 
 fn flash_view(flash: Option<&Flash>) -> Option<minijinja::Value> {
     flash.map(|f| context! { kind => f.kind, text => f.text })
+}
+
+/// The school order as Italian families read it (the claim carries the
+/// glossary's code, `primary` and so on).
+fn school_order_label(code: &str) -> &str {
+    match code {
+        "preschool" => "scuola dell'infanzia",
+        "primary" => "scuola primaria",
+        "lower_secondary" => "secondaria di I grado",
+        "upper_secondary" => "secondaria di II grado",
+        other => other,
+    }
 }
 
 #[cfg(test)]

@@ -492,8 +492,25 @@ impl Varco {
             detail: format!("HTTP {status}, not JSON: {e}"),
         })?;
         if !status.is_success() {
-            let Some(error) = answer.get("error").and_then(Value::as_str) else {
-                // Not an OAuth answer: e.g. a Varco without this API (404).
+            // Varco's JSON API answers RFC 9457 problems whose `detail` is
+            // "<OAuth code>: <reason>"; an OAuth-shaped answer is read too.
+            let oauth = answer.get("error").and_then(Value::as_str).map(|error| {
+                (
+                    error.to_owned(),
+                    answer
+                        .get("error_description")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                )
+            });
+            let problem = || {
+                let detail = answer.get("detail").and_then(Value::as_str)?;
+                let (code, reason) = detail.split_once(": ")?;
+                let known = code.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+                known.then(|| (code.to_owned(), Some(reason.to_owned())))
+            };
+            let Some((error, description)) = oauth.or_else(problem) else {
+                // Neither: e.g. a Varco without this API (404).
                 return Err(VarcoError::Unexpected {
                     step,
                     detail: format!("HTTP {status} without an OAuth error"),
@@ -501,11 +518,8 @@ impl Varco {
             };
             return Err(VarcoError::Refused {
                 step,
-                error: error.to_owned(),
-                description: answer
-                    .get("error_description")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
+                error,
+                description,
             });
         }
         Ok(answer)

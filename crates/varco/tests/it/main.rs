@@ -27,6 +27,7 @@ mod oidc_rp;
 mod pages;
 mod proxy;
 mod recovery;
+mod registro;
 mod requests;
 mod second_secret;
 mod security;
