@@ -16,6 +16,7 @@ both_backends!(
     bad_requests_other_clients_and_other_people_are_refused,
     declining_expiry_and_the_lock_leave_nothing_confirmed,
     a_step_up_asks_the_second_secret_and_says_so_in_acr,
+    a_guardian_unlinked_meanwhile_cannot_confirm_or_redeem,
 );
 
 /// A teacher with a password and a personal code (read from its email),
@@ -478,5 +479,122 @@ async fn a_step_up_asks_the_second_secret_and_says_so_in_acr(backend: Backend) {
     let claims = verified(&t, tokens["id_token"].as_str().unwrap()).await;
     assert_ne!(claims["acr"], "urn:varco:acr:second-secret");
     assert_eq!(claims["amr"], json!(["pwd"]));
+    t.stop().await;
+}
+
+/// Links student `n` to the parent (or, with `None`, leaves them unlinked).
+async fn students_file(t: &TestApp, guardian_tax_code: Option<&str>) {
+    let csv = format!(
+        "tax_code;first_name;last_name;school_order;class_name;guardian1_tax_code\n{};Marco;Bianchi;primaria;3B;{}\n",
+        crate::harness::tax_code(60),
+        guardian_tax_code.unwrap_or("")
+    );
+    let roster = varco_app::student_import::read_students(csv.as_bytes()).expect("students file");
+    varco_app::student_import::apply(
+        t.app(),
+        &varco_app::Actor::Cli,
+        &varco_app::RequestContext::default(),
+        crate::harness::SCHOOL,
+        roster,
+        false,
+    )
+    .await
+    .expect("students imported");
+}
+
+async fn a_guardian_unlinked_meanwhile_cannot_confirm_or_redeem(backend: Backend) {
+    let Some((t, sink)) = crate::kit::spawn_with_smtp(backend).await else {
+        return;
+    };
+    let parent = t
+        .add_account(3, "genitore@example.it", Some("genitore"), Some(PASSWORD))
+        .await;
+    students_file(&t, Some(&parent.tax_code)).await;
+    let mut with_students = registration("Registro elettronico");
+    with_students.scopes = ["openid", "profile", "students"].map(str::to_owned).to_vec();
+    let rp = register(&t, with_students).await;
+    let who = t.sign_in("genitore", PASSWORD).await;
+    let pin = crate::second_secret::issued(&t, &sink, &who, "genitore@example.it", 1).await;
+
+    // Signed in to the register with the students scope: the child's id.
+    let (verifier, challenge) = pkce("guardian");
+    let r = crate::oidc::authorize(
+        &t,
+        &who.client,
+        &crate::oidc::auth_query(&rp, &challenge, &[("scope", "openid students")]),
+    )
+    .await;
+    let code = params_of(&location(&r))["code"].clone();
+    let (_, tokens) = exchange(&t, &rp, &code, &verifier).await;
+    let sub = verified(&t, tokens["id_token"].as_str().unwrap()).await["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, info) = crate::oidc::userinfo(&t, tokens["access_token"].as_str().unwrap()).await;
+    let child = info["urn:varco:claims:students"][0]["id"]
+        .as_str()
+        .expect("the child's id")
+        .to_owned();
+    let justification = |student: &str| json!({"type": "absence_justification", "students": [student], "absences": [{"student": student, "date": "2026-11-12"}], "reason": "salute"});
+
+    // A student who is not the person's child is refused at once.
+    let (status, body) = create(&t, &rp, creation(&sub, justification("someone-else"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap_or_default().contains("guardian"),
+        "{body}"
+    );
+
+    // Unlinked while the person is on the confirmation page.
+    let (status, created) = create(&t, &rp, creation(&sub, justification(&child))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let url = created["confirm_url"].as_str().unwrap().to_owned();
+    students_file(&t, None).await;
+    let refused = submit(&t, &who, &url, "confirm", &pin).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains("non risulti più tutore"));
+
+    // Unlinked between the confirmation and its redemption.
+    students_file(&t, Some(&parent.tax_code)).await;
+    let (_, created) = create(&t, &rp, creation(&sub, justification(&child))).await;
+    let url = created["confirm_url"].as_str().unwrap().to_owned();
+    let done = submit(&t, &who, &url, "confirm", &pin).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let code = params_of(&location(&done))["confirmation_code"].clone();
+    students_file(&t, None).await;
+    let (status, body) = redeem(&t, &rp, &code, justification(&child)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap_or_default().contains("no longer"),
+        "{body}"
+    );
+    let audit = events(&t, &parent.user_code, "act_confirmation_refused").await;
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.ends_with("reason=guardian_link_gone"))
+            .count(),
+        2,
+        "{audit:?}"
+    );
+
+    // A PIN with letters or of the wrong length is refused without counting.
+    students_file(&t, Some(&parent.tax_code)).await;
+    let (_, created) = create(&t, &rp, creation(&sub, justification(&child))).await;
+    let url = created["confirm_url"].as_str().unwrap().to_owned();
+    for typed in ["12ab56", "12345"] {
+        let r = submit(&t, &who, &url, "confirm", typed).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert!(r.text().await.unwrap().contains("solo di cifre"), "{typed}");
+    }
+    let failed = t
+        .audit_of(&parent.user_code)
+        .await
+        .into_iter()
+        .filter(|e| e.event == "second_secret_failed")
+        .count();
+    assert_eq!(failed, 0, "malformed entries do not count towards the lock");
+    let done = submit(&t, &who, &url, "confirm", &pin).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER, "still confirmable");
     t.stop().await;
 }
