@@ -53,7 +53,7 @@ pub enum SecretRefusal {
     GuardianLinkGone,
 }
 
-/// Why [`verify`] did not accept a code.
+/// Why `verify` did not accept a code.
 #[derive(Debug, thiserror::Error)]
 pub enum SecondSecretError {
     #[error("the code is not written correctly: {0}")]

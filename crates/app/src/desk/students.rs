@@ -5,7 +5,7 @@
 //!
 //! The scope is the desk's: an operator reaches the students of the
 //! schools of their desk roles (an admin every school's); a guardian is
-//! unlinked through [`super::open`] on the guardian's account, so the
+//! unlinked through `super::open` on the guardian's account, so the
 //! account's scope, the refusal of one's own account and of operators'
 //! accounts, and the audit of a refusal are the desk's own rules.
 
