@@ -54,18 +54,14 @@ use varco_store::{RosterAccount, RosterUpdate, Tx};
 
 use crate::account_actions::set_enabled_in;
 use crate::audit::{self, AccountOrigin, AuditEvent, Target};
+use crate::csv_roster::{CsvText, header_key};
 use crate::lookup::find_school;
 use crate::mail::{Mail, enqueue, format_civil_date, lang_of, school_date, start_of_day};
 use crate::mailed_links::{Activation, Queued, queue_activation};
 use crate::registration::{AddAccount, ValidAccount, insert_valid};
 use crate::{Actor, App, AppError, RequestContext};
 
-/// A row that cannot be imported, with its line number in the file.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct RowError {
-    pub line: u64,
-    pub reason: String,
-}
+pub use crate::csv_roster::RowError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -232,7 +228,7 @@ enum Column {
 }
 
 fn column(name: &str) -> Option<Column> {
-    match name.trim().to_lowercase().replace([' ', '-'], "_").as_str() {
+    match header_key(name).as_str() {
         "tax_code" | "codice_fiscale" | "cf" => Some(Column::TaxCode),
         "first_name" | "nome" => Some(Column::FirstName),
         "last_name" | "cognome" => Some(Column::LastName),
@@ -252,50 +248,11 @@ fn parse_kind(value: &str) -> Option<AccountKind> {
     }
 }
 
-/// The line a record starts on. The csv crate positions a record where it
-/// started reading, before the blank lines it skipped: count those.
-fn record_line(text: &str, position: &csv::Position) -> u64 {
-    let skipped = text
-        .as_bytes()
-        .get(position.byte() as usize..)
-        .unwrap_or_default()
-        .iter()
-        .take_while(|&&b| b == b'\n' || b == b'\r')
-        .filter(|&&b| b == b'\n')
-        .count();
-    position.line() + skipped as u64
-}
-
 /// Reads and validates a roster. Fails only when the file as a whole cannot
 /// be read (not UTF-8, no usable header); bad rows are collected.
-pub fn read_roster(mut input: impl Read, default_kind: Option<AccountKind>) -> Result<Roster, ImportError> {
-    let mut bytes = Vec::new();
-    input
-        .read_to_end(&mut bytes)
-        .map_err(|e| ImportError::Unreadable(e.to_string()))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        ImportError::Unreadable(format!(
-            "the file is not UTF-8 (byte {} is invalid); save it as UTF-8",
-            e.utf8_error().valid_up_to()
-        ))
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let header_line = text.lines().next().unwrap_or("");
-    if header_line.trim().is_empty() {
-        return Err(ImportError::Unreadable(
-            "the file is empty or its first line (the header) is blank".into(),
-        ));
-    }
-    let delimiter = if header_line.matches(';').count() >= header_line.matches(',').count() {
-        b';'
-    } else {
-        b','
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
+pub fn read_roster(input: impl Read, default_kind: Option<AccountKind>) -> Result<Roster, ImportError> {
+    let csv = CsvText::read(input).map_err(ImportError::Unreadable)?;
+    let mut reader = csv.reader();
     let headers = reader
         .headers()
         .map_err(|e| ImportError::Unreadable(e.to_string()))?
@@ -351,7 +308,7 @@ pub fn read_roster(mut input: impl Read, default_kind: Option<AccountKind>) -> R
                 continue;
             }
         };
-        let line = record.position().map(|p| record_line(text, p)).unwrap_or(0);
+        let line = record.position().map(|p| csv.line_of(p)).unwrap_or(0);
         if record.iter().all(str::is_empty) {
             continue;
         }
