@@ -11,16 +11,17 @@ use varco_app::clients::{ClientKind, ClientRegistration};
 use varco_app::{Actor, RequestContext};
 use varco_oidc::Alg;
 
-use crate::harness::{Backend, PASSWORD, SCHOOL, tax_code};
+use crate::harness::{Backend, PASSWORD, SCHOOL, both_backends, tax_code};
 use crate::kit::spawn_with_smtp;
 
+both_backends!(browser_a_parent_justifies_two_absences_with_the_pin_in_the_register);
+
 /// Skipped, saying so, without Chromium or Node.js outside CI.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn browser_a_parent_justifies_two_absences_with_the_pin_in_the_register() {
+async fn browser_a_parent_justifies_two_absences_with_the_pin_in_the_register(backend: Backend) {
     if crate::browser::skip_or_fail() {
         return;
     }
-    let Some((t, sink)) = spawn_with_smtp(Backend::Sqlite).await else {
+    let Some((t, sink)) = spawn_with_smtp(backend).await else {
         return;
     };
     // The register checks Varco's tokens against the real time.
@@ -95,7 +96,7 @@ async fn browser_a_parent_justifies_two_absences_with_the_pin_in_the_register() 
             (pin, code)
         }
     };
-    let shot = crate::browser::e2e_dir().join("artifacts/registro.png");
+    let shot = crate::browser::e2e_dir().join(format!("artifacts/registro-{backend:?}.png").to_lowercase());
     let _ = std::fs::remove_file(&shot);
     let envs = [
         ("VARCO_E2E_BASE_URL", t.base.clone()),
