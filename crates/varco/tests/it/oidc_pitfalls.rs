@@ -356,7 +356,10 @@ async fn p9_acr_tells_what_happened_whatever_acr_values_asks(backend: Backend) {
     let document = discovery(&t).await;
     assert_eq!(
         document["acr_values_supported"],
-        json!([varco_app::provider::ACR_PASSWORD])
+        json!([
+            varco_app::provider::ACR_PASSWORD,
+            varco_app::confirmations::ACR_SECOND_SECRET
+        ])
     );
     let (verifier, challenge) = pkce("acr");
     for asked in [

@@ -329,6 +329,7 @@ async fn a_person_signs_in_with_spid_and_applications_see_it(backend: Backend) {
         discovery["acr_values_supported"],
         json!([
             varco_app::provider::ACR_PASSWORD,
+            varco_app::confirmations::ACR_SECOND_SECRET,
             SpidLevel::L2.uri(),
             SpidLevel::L3.uri()
         ])
