@@ -212,9 +212,18 @@ pub(crate) async fn verify(
         };
     }
     let Some((failures, locked)) = tx.fail_second_secret(account.id, &stored.hash, LOCK_AFTER, now).await? else {
+        // Locked by a concurrent entry (not counted again), or replaced
+        // meanwhile (the typed code was for the old one).
+        let locked = tx
+            .second_secret(account.id)
+            .await?
+            .is_some_and(|s| s.hash == stored.hash && s.locked_at.is_some());
         tx.commit().await?;
-        // Replaced meanwhile: the typed code was for the old one.
-        return Err(SecondSecretError::Wrong { remaining: LOCK_AFTER });
+        return Err(if locked {
+            SecondSecretError::Locked
+        } else {
+            SecondSecretError::Wrong { remaining: LOCK_AFTER }
+        });
     };
     let remaining = LOCK_AFTER.saturating_sub(failures);
     let step = if locked {
@@ -231,7 +240,7 @@ pub(crate) async fn verify(
         AuditEvent::SecondSecret { kind, step },
     )
     .await?;
-    let locked_now = locked && failures == LOCK_AFTER;
+    let locked_now = locked;
     if locked_now {
         notify(&mut tx, app, account, kind, "locked", now).await?;
     }

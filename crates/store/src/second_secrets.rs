@@ -65,9 +65,10 @@ impl Tx {
     }
 
     /// Counts one wrong entry against the secret whose hash is `hash` (not
-    /// one issued meanwhile), locking it at `lock_after`; one statement, so
-    /// concurrent wrong entries all count. Returns the failures now and
-    /// whether it is locked, or `None` when the secret changed meanwhile.
+    /// one issued meanwhile) while it is not locked, locking it at
+    /// `lock_after`; one statement, so concurrent wrong entries all count and
+    /// the count stops at the lock. Returns the failures now and whether it
+    /// is locked, or `None` when the secret changed or was locked meanwhile.
     pub async fn fail_second_secret(
         &mut self,
         account_id: AccountId,
@@ -78,7 +79,7 @@ impl Tx {
         let row = sqlx::query(
             "UPDATE second_secrets SET failures = failures + 1, \
              locked_at = CASE WHEN locked_at IS NULL AND failures + 1 >= $3 THEN $4 ELSE locked_at END \
-             WHERE account_id = $1 AND hash = $2 RETURNING failures, locked_at",
+             WHERE account_id = $1 AND hash = $2 AND locked_at IS NULL RETURNING failures, locked_at",
         )
         .bind(account_id.0)
         .bind(hash)

@@ -367,7 +367,7 @@ async fn declining_expiry_and_the_lock_leave_nothing_confirmed(backend: Backend)
     let locked = submit(&t, &teacher, &url, "confirm", &code_secret).await;
     assert_eq!(locked.status(), StatusCode::BAD_REQUEST);
     assert!(
-        locked.text().await.unwrap().contains("bloccato"),
+        locked.text().await.unwrap().contains("bloccato dopo troppi tentativi"),
         "the right code no longer works"
     );
     t.stop().await;

@@ -16,6 +16,8 @@ both_backends!(
     a_chosen_code_must_pass_the_rules,
     five_wrong_entries_lock_the_code_until_it_is_regenerated,
     activation_issues_the_code,
+    parallel_wrong_entries_all_count_and_stop_at_the_lock,
+    without_a_password_only_a_fresh_spid_sign_in_regenerates,
 );
 
 /// Posts one of the page's forms with the session's form token.
@@ -265,7 +267,7 @@ async fn five_wrong_entries_lock_the_code_until_it_is_regenerated(backend: Backe
         &[("current", "XXXX7777"), ("new", "K7MAQ9P4"), ("new_again", "K7MAQ9P4")],
     )
     .await;
-    assert!(r.text().await.unwrap().contains("bloccato"));
+    assert!(r.text().await.unwrap().contains("bloccato dopo troppi tentativi"));
     // Locked: even the right code is refused.
     let r = post(
         &t,
@@ -275,7 +277,7 @@ async fn five_wrong_entries_lock_the_code_until_it_is_regenerated(backend: Backe
     )
     .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(r.text().await.unwrap().contains("bloccato"));
+    assert!(r.text().await.unwrap().contains("bloccato dopo troppi tentativi"));
     let page = who
         .client
         .get(t.url("/account/second-secret"))
@@ -332,5 +334,161 @@ async fn activation_issues_the_code(backend: Backend) {
     )
     .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    t.stop().await;
+}
+
+async fn parallel_wrong_entries_all_count_and_stop_at_the_lock(backend: Backend) {
+    let Some((t, sink)) = crate::kit::spawn_with_smtp(backend).await else {
+        return;
+    };
+    let (who, user_code, email) = parent(&t, 3).await;
+    let pin = issued(&t, &sink, &who, &email, 1).await;
+    let wrong = if pin == "482913" { "592046" } else { "482913" };
+    let csrf = t.session_of(&who).await.session.csrf_token;
+    let mut entries = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (http, url, csrf) = (who.client.clone(), t.url("/account/second-secret/change"), csrf.clone());
+        entries.spawn(async move {
+            let form = [
+                ("csrf", csrf.as_str()),
+                ("current", wrong),
+                ("new", "371902"),
+                ("new_again", "371902"),
+            ];
+            let r = http.post(url).form(&form).send().await.expect("post");
+            (r.status(), r.text().await.unwrap())
+        });
+    }
+    let mut pages = Vec::new();
+    while let Some(page) = entries.join_next().await {
+        pages.push(page.unwrap());
+    }
+    // Every entry is answered: counted (400), or shed under load (503, the
+    // hashing queue or the pool full; not counted, said so).
+    assert!(
+        pages
+            .iter()
+            .all(|(status, _)| *status == StatusCode::BAD_REQUEST || *status == StatusCode::SERVICE_UNAVAILABLE),
+        "{:?}",
+        pages.iter().map(|(s, _)| *s).collect::<Vec<_>>()
+    );
+    let answered: Vec<&String> = pages
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::BAD_REQUEST)
+        .map(|(_, page)| page)
+        .collect();
+    let locked = answered
+        .iter()
+        .filter(|p| p.contains("bloccato dopo troppi tentativi"))
+        .count();
+    let wrong_left = answered.iter().filter(|p| p.contains("PIN errato")).count();
+    let audit = events(&t, &user_code).await;
+    let failed = audit.iter().filter(|e| e.starts_with("second_secret_failed")).count();
+    let locks = audit.iter().filter(|e| e.starts_with("second_secret_locked")).count();
+    // Each counted entry once: four told how many remain, the fifth locked
+    // it, the rest met the lock and were not counted again.
+    assert_eq!(wrong_left, answered.len().min(4), "{audit:?}");
+    assert_eq!(locked, answered.len().saturating_sub(4), "{audit:?}");
+    assert_eq!(
+        (failed, locks),
+        (wrong_left, usize::from(answered.len() >= 5)),
+        "{audit:?}"
+    );
+    if answered.len() < pages.len() {
+        eprintln!(
+            "{} of 8 entries were shed under load (503)",
+            pages.len() - answered.len()
+        );
+    }
+    // The rest, one at a time, until the lock: it locks at exactly five.
+    for _ in answered.len()..5 {
+        post(
+            &t,
+            &who,
+            "change",
+            &[("current", wrong), ("new", "371902"), ("new_again", "371902")],
+        )
+        .await;
+    }
+    let r = post(
+        &t,
+        &who,
+        "change",
+        &[("current", &pin), ("new", "371902"), ("new_again", "371902")],
+    )
+    .await;
+    assert!(
+        r.text().await.unwrap().contains("bloccato dopo troppi tentativi"),
+        "the right PIN is refused once locked"
+    );
+    t.stop().await;
+}
+
+async fn without_a_password_only_a_fresh_spid_sign_in_regenerates(backend: Backend) {
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let url = sink.url();
+    let Some((t, op)) = crate::upstream::spawn(backend, move |c| c.smtp_url = Some(url)).await else {
+        return;
+    };
+    // Waiting for activation, no password: SPID is the only way in.
+    let account = t.add_account(1, "spid@example.it", None, None).await;
+    op.next("spid-sub-pin", &tax_code(1), varco_oidc::rp::SpidLevel::L2)
+        .await;
+    let http = crate::harness::client();
+    let (status, landed, body) = crate::upstream::spid_sign_in(&t, &http).await;
+    assert_eq!(
+        (status, landed.as_str()),
+        (StatusCode::OK, t.url("/account").as_str()),
+        "{body}"
+    );
+    // The first SPID/CIE sign-in issued the PIN.
+    let first = code_in_mail(&sink, "spid@example.it", 1).await;
+    assert_eq!(events(&t, &account.user_code).await, ["second_secret_issued kind=pin"]);
+    let page = t.html_with(&http, "/account/second-secret").await;
+    assert!(!page.contains("name=\"password\""), "no password asked: {page}");
+    assert!(page.contains("/account/second-secret/regenerate"), "{page}");
+
+    // Six minutes later the sign-in is not fresh: no regeneration.
+    let later = t.app().now().0 + 360;
+    t.clock.set(varco_domain::clock::Timestamp(later));
+    let page = t.html_with(&http, "/account/second-secret").await;
+    assert!(page.contains("ultimi 5 minuti"), "{page}");
+    assert!(!page.contains("action=\"/account/second-secret/regenerate\""), "{page}");
+    let csrf = crate::kit::input_value(&page, "csrf");
+    let r = http
+        .post(t.url("/account/second-secret/regenerate"))
+        .header("origin", &t.base)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        events(&t, &account.user_code)
+            .await
+            .iter()
+            .any(|e| e.starts_with("second_secret_change_refused")),
+        "audited"
+    );
+
+    // A new SPID sign-in: the page regenerates without a password.
+    op.next("spid-sub-pin", &tax_code(1), varco_oidc::rp::SpidLevel::L2)
+        .await;
+    let (status, landed, _) = crate::upstream::follow(&http, t.url("/login/upstream/gateway")).await;
+    assert_eq!((status, landed), (StatusCode::OK, t.url("/account")));
+    let page = t.html_with(&http, "/account/second-secret").await;
+    let csrf = crate::kit::input_value(&page, "csrf");
+    let r = http
+        .post(t.url("/account/second-secret/regenerate"))
+        .header("origin", &t.base)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let fresh = code_in_mail(&sink, "spid@example.it", 2).await;
+    assert_ne!(fresh, first);
     t.stop().await;
 }

@@ -67,7 +67,7 @@ fn free_port() -> u16 {
 }
 
 /// The upstream provider's process, stopped when dropped.
-struct UpstreamOp {
+pub(crate) struct UpstreamOp {
     child: Child,
     issuer: String,
 }
@@ -103,7 +103,7 @@ impl UpstreamOp {
     }
 
     /// Picks who signs in next at the provider, and at which level.
-    async fn next(&self, sub: &str, fiscal: &str, acr: SpidLevel) {
+    pub(crate) async fn next(&self, sub: &str, fiscal: &str, acr: SpidLevel) {
         self.control(&[("sub", sub), ("fiscal", fiscal), ("acr", acr.uri())])
             .await;
     }
@@ -186,7 +186,7 @@ impl Drop for UpstreamOp {
 
 /// Varco with one SPID provider ("gateway") at a port picked now, and the
 /// provider itself; the clock is the real time (the provider signs with it).
-async fn spawn(
+pub(crate) async fn spawn(
     backend: Backend,
     tweak: impl FnOnce(&mut varco::config::Config) + 'static,
 ) -> Option<(TestApp, UpstreamOp)> {
@@ -227,7 +227,7 @@ async fn spawn(
 
 /// Follows redirects by hand (the client keeps cookies for every origin);
 /// returns the last answer's status, URL and body.
-async fn follow(http: &reqwest::Client, start: String) -> (StatusCode, String, String) {
+pub(crate) async fn follow(http: &reqwest::Client, start: String) -> (StatusCode, String, String) {
     let mut url = start;
     for _ in 0..15 {
         let r = http.get(&url).send().await.expect("request");
@@ -243,7 +243,7 @@ async fn follow(http: &reqwest::Client, start: String) -> (StatusCode, String, S
 }
 
 /// Signs in through the provider from the login page's button; the final answer.
-async fn spid_sign_in(t: &TestApp, http: &reqwest::Client) -> (StatusCode, String, String) {
+pub(crate) async fn spid_sign_in(t: &TestApp, http: &reqwest::Client) -> (StatusCode, String, String) {
     let login = http.get(t.url("/login")).send().await.unwrap().text().await.unwrap();
     assert!(
         login.contains("id=\"upstream-spid\" href=\"/login/upstream/spid\""),
