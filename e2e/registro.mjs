@@ -12,6 +12,9 @@
 //   VARCO_E2E_TEACHER=… VARCO_E2E_PASSWORD=… VARCO_E2E_PIN_FILE=…
 //   VARCO_E2E_PERSONAL_CODE_FILE=… VARCO_E2E_SCREENSHOT=…  node registro.mjs
 //
+// Optional: VARCO_E2E_SHOTS=DIR keeps a full-page screenshot of each Varco
+// page checked, at 390 px (for a person to look at; nothing checks them).
+//
 // Prints "e2e registro: ok" and exits 0, or the failing step, the page's
 // text and every accessibility problem, and exits 1. Bounded by 80 s.
 
@@ -45,6 +48,8 @@ const varco = env('VARCO_E2E_BASE_URL').replace(/\/+$/, '');
 const register = env('VARCO_E2E_REGISTER_URL').replace(/\/+$/, '');
 const password = env('VARCO_E2E_PASSWORD');
 const problems = [];
+const shots = process.env.VARCO_E2E_SHOTS;
+let checked = 0;
 let page;
 let browser;
 let code = 1;
@@ -68,6 +73,13 @@ async function audit(name) {
       const o = await page.evaluate(() => ({ s: document.documentElement.scrollWidth, c: document.documentElement.clientWidth }));
       if (o.s > o.c) problems.push(`[${name} @ 320px] reflow: ${o.s}px wide in a ${o.c}px window`);
     }
+  }
+  checked += 1;
+  if (shots) {
+    mkdirSync(shots, { recursive: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    const file = `${String(checked).padStart(2, '0')}-${name.replace(/[^a-z0-9]+/gi, '-')}-390.png`;
+    await page.screenshot({ path: `${shots}/${file}`, fullPage: true });
   }
   await page.setViewportSize(WIDTHS[0]);
 }
