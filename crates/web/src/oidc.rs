@@ -304,14 +304,7 @@ fn step_up_page(
     consented: bool,
     refusal: Option<varco_app::confirmations::SecretRefusal>,
 ) -> Result<Response, PageError> {
-    use varco_app::confirmations::SecretRefusal;
-    let (error, remaining) = match refusal {
-        Some(SecretRefusal::Wrong { remaining }) => (Some("wrong"), remaining),
-        Some(SecretRefusal::Malformed) => (Some("malformed"), 0),
-        Some(SecretRefusal::Locked) => (Some("locked"), 0),
-        Some(SecretRefusal::NotIssued) => (Some("not-issued"), 0),
-        Some(SecretRefusal::NotPending | SecretRefusal::GuardianLinkGone) | None => (None, 0),
-    };
+    let (error, remaining) = crate::pages::refusal_text_key(refusal);
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {

@@ -48,15 +48,7 @@ async fn render(
         Err(AppError::NotFound(_)) => return Err(PageError(WebError::NotFound)),
         Err(e) => return Err(e.into()),
     };
-    let (error, remaining) = match refusal {
-        Some(SecretRefusal::Wrong { remaining }) => (Some("wrong"), remaining),
-        Some(SecretRefusal::Malformed) => (Some("malformed"), 0),
-        Some(SecretRefusal::Locked) => (Some("locked"), 0),
-        Some(SecretRefusal::NotIssued) => (Some("not-issued"), 0),
-        Some(SecretRefusal::NotPending) => (None, 0),
-        Some(SecretRefusal::GuardianLinkGone) => (Some("guardian"), 0),
-        None => (None, 0),
-    };
+    let (error, remaining) = refusal_text_key(refusal);
     let mut response = page.render_status(
         state,
         status,
@@ -70,6 +62,20 @@ async fn render(
     )?;
     allow_redirect_after_form(&mut response);
     Ok(response)
+}
+
+/// The message key part (`confirm-error-<part>-<method>`) and the tries
+/// left for a refused secret; nothing for none (or a confirmation that is
+/// no longer waiting: the page says its state). The step-up page uses it too.
+pub(crate) fn refusal_text_key(refusal: Option<SecretRefusal>) -> (Option<&'static str>, u32) {
+    match refusal {
+        Some(SecretRefusal::Wrong { remaining }) => (Some("wrong"), remaining),
+        Some(SecretRefusal::Malformed) => (Some("malformed"), 0),
+        Some(SecretRefusal::Locked) => (Some("locked"), 0),
+        Some(SecretRefusal::NotIssued) => (Some("not-issued"), 0),
+        Some(SecretRefusal::GuardianLinkGone) => (Some("guardian"), 0),
+        Some(SecretRefusal::NotPending) | None => (None, 0),
+    }
 }
 
 /// The confirmation form: the secret, and which button.

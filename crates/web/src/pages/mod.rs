@@ -4,6 +4,7 @@
 mod account;
 mod admin;
 mod confirm;
+pub(crate) use confirm::refusal_text_key;
 mod desk;
 mod desk_recovery;
 mod desk_students;
