@@ -139,6 +139,24 @@ impl SmtpSink {
             .collect()
     }
 
+    /// Waits until at least `n` messages to `to` arrived (at most `timeout`)
+    /// and returns those, oldest first. Other recipients' mail, however much
+    /// of it arrives meanwhile, counts for nothing.
+    pub async fn wait_for_to(&self, to: &str, n: usize, timeout: Duration) -> Vec<Received> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mine: Vec<Received> = self
+                .messages()
+                .into_iter()
+                .filter(|m| m.header("To").as_deref() == Some(to))
+                .collect();
+            if mine.len() >= n || Instant::now() >= deadline {
+                return mine;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits until at least `n` messages arrived (at most `timeout`).
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
         let deadline = Instant::now() + timeout;
