@@ -82,6 +82,14 @@ pub(crate) struct Prepared {
     hash: String,
 }
 
+impl Prepared {
+    /// The code in clear, for the one place that shows it besides the
+    /// email: `varco demo` prints its demo accounts' codes.
+    pub(crate) fn code(&self) -> &str {
+        &self.code
+    }
+}
+
 /// Draws a code for an account of `kind` and hashes it.
 pub(crate) async fn prepare(app: &App, kind: AccountKind) -> Result<Prepared, AppError> {
     let kind = SecondSecretKind::of(kind);

@@ -15,19 +15,23 @@ use rand::Rng;
 use rand::rngs::OsRng;
 use serde::Serialize;
 use varco_domain::account::{AccountKind, AccountStatus, Role};
+use varco_domain::audit::{GuardianshipChange, SecondSecretStep};
 use varco_domain::email::{EmailAddress, EmailError};
 use varco_domain::password::{PasswordInput, PasswordInputError, PolicyContext, PolicyRefusal};
 use varco_domain::person::{PersonName, PersonNameError, Username, UsernameError};
 use varco_domain::school_code::{SchoolCode, SchoolCodeError};
+use varco_domain::student::SchoolOrder;
 use varco_domain::tax_code::{TaxCode, TaxCodeError};
 use varco_domain::token::{SecretToken, TokenPurpose};
 use varco_oidc::Alg;
-use varco_store::NewToken;
+use varco_store::{NewStudent, NewToken};
 
 use crate::audit::{self, AccountOrigin, AuditEvent, Target};
 use crate::client_registration::{ClientKind, ClientRegistration, register_in};
+use crate::guardianship::{Guardian, link_in};
 use crate::policy::check_policy;
 use crate::registration::{AddAccount, AddSchool, School, add_in, insert_valid};
+use crate::second_secret;
 use crate::views::{AccountView, view};
 use crate::{Actor, App, AppError, RequestContext};
 
@@ -330,12 +334,25 @@ pub struct DemoAccount {
     pub username: String,
     pub email: String,
     pub password: String,
+    /// The account's PIN (family) or personal code (staff), also emailed.
+    pub second_secret: String,
+}
+
+/// A demo student, child of the demo family account.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoStudent {
+    pub first_name: String,
+    pub last_name: String,
+    pub class_name: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoReport {
     pub school: School,
     pub accounts: Vec<DemoAccount>,
+    /// The children of the demo family account (whose absences the example
+    /// register shows).
+    pub students: Vec<DemoStudent>,
     /// The demo relying party ([`DEMO_CLIENT_NAME`]), for `varco client try`.
     pub client_id: String,
     /// The example register's client ([`REGISTER_CLIENT_NAME`]).
@@ -516,7 +533,8 @@ pub async fn demo(app: &App) -> Result<DemoReport, AppError> {
             .hashing
             .hash(PasswordInput::new(&password).map_err(|e| AppError::internal_because("demo password", e))?)
             .await?;
-        drafts.push((label, input.validate()?, role, password, hash));
+        let secret = second_secret::prepare(app, kind).await?;
+        drafts.push((label, input.validate()?, role, password, hash, secret));
     }
     let now = app.now();
     let actor = Actor::Cli;
@@ -529,7 +547,8 @@ pub async fn demo(app: &App) -> Result<DemoReport, AppError> {
         .ok_or(AppError::NotFound("school"))?
         .id;
     let mut accounts = Vec::new();
-    for (label, valid, role, password, hash) in drafts {
+    let mut students = Vec::new();
+    for (label, valid, role, password, hash, secret) in drafts {
         let (id, user_code) =
             insert_valid(&mut tx, school_id, &valid, AccountStatus::Active, Some(&hash), now.0).await?;
         tx.set_email_verified(id).await?;
@@ -555,24 +574,78 @@ pub async fn demo(app: &App) -> Result<DemoReport, AppError> {
             )
             .await?;
         }
+        let record = tx.account_by_id(id).await?.ok_or(AppError::NotFound("account"))?;
+        let second_secret = secret.code().to_owned();
+        second_secret::store_in(&mut tx, app, &record, secret, SecondSecretStep::Issued, &actor, &ctx).await?;
+        if valid.kind == AccountKind::Family {
+            students = add_demo_children(&mut tx, app, &actor, &ctx, school_id, &record).await?;
+        }
         accounts.push(DemoAccount {
             label,
             user_code: user_code.to_string(),
             username: valid.username.map(|u| u.to_string()).unwrap_or_default(),
             email: valid.email.map(|e| e.to_string()).unwrap_or_default(),
             password,
+            second_secret,
         });
     }
     let client = register_in(&mut tx, now, demo_client(), &actor).await?;
     let register = register_in(&mut tx, now, register_client(), &actor).await?;
     tx.commit().await?;
+    app.mail_queued();
     Ok(DemoReport {
         school,
         accounts,
+        students,
         client_id: client.client_id,
         register_client_id: register.client_id,
         register_client_secret: register
             .secret
             .ok_or_else(|| AppError::internal("a confidential client without a secret"))?,
     })
+}
+
+/// The demo family account's two children, linked to it as their guardian
+/// (audited like a desk link).
+async fn add_demo_children(
+    tx: &mut varco_store::Tx,
+    app: &App,
+    actor: &Actor,
+    ctx: &RequestContext,
+    school_id: varco_domain::SchoolId,
+    guardian: &varco_store::AccountRecord,
+) -> Result<Vec<DemoStudent>, AppError> {
+    let now = app.now();
+    let children = [
+        ("Luca", "GNTLCU15E10H501", SchoolOrder::Primary, "4A"),
+        ("Sara", "GNTSRA12H50H501", SchoolOrder::LowerSecondary, "2B"),
+    ];
+    let mut added = Vec::new();
+    for (first, cf15, order, class) in children {
+        let tax_code = complete_tax_code(cf15).ok_or_else(|| AppError::internal(format!("demo tax code {cf15}")))?;
+        let student_id = tx
+            .insert_student(&NewStudent {
+                public_id: &varco_oidc::secret::new_token(),
+                school_id,
+                tax_code: tax_code.as_str(),
+                first_name: first,
+                last_name: &guardian.last_name,
+                school_order: order,
+                class_name: class,
+                building: None,
+                now: now.0,
+            })
+            .await?;
+        let who = Guardian {
+            id: guardian.id,
+            user_code: Some(guardian.user_code.as_str()),
+        };
+        link_in(tx, now, actor, ctx, student_id, who, GuardianshipChange::Operator).await?;
+        added.push(DemoStudent {
+            first_name: first.to_owned(),
+            last_name: guardian.last_name.clone(),
+            class_name: class.to_owned(),
+        });
+    }
+    Ok(added)
 }

@@ -85,7 +85,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => super::server_cmd::serve(&config).await,
         Command::Migrate => super::server_cmd::migrate(&config).await,
-        Command::Demo => super::server_cmd::demo(&config).await,
+        Command::Demo(args) => super::server_cmd::demo(&config, args.start).await,
         Command::School(SchoolCommand::Add(args)) => school_add(&config, args).await,
         Command::School(SchoolCommand::List { json }) => school_list(&config, json).await,
         Command::Account(command) => account(&config, command).await,

@@ -66,7 +66,17 @@ pub enum Command {
     FederationLog(FederationLogCommand),
     /// Fill an empty database with a demo school and one account per role,
     /// printing their user codes and freshly drawn passwords.
-    Demo,
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Then start Varco and, next to it, the example register
+    /// (`registro`, built beside `varco`: `cargo build --release --workspace`)
+    /// on http://127.0.0.1:8081; Ctrl-C stops both. On a database the demo
+    /// already filled, starts them again.
+    #[arg(long)]
+    pub start: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -642,6 +642,137 @@ fn after<'a>(line: &'a str, key: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{key} in {line:?}"))
 }
 
+/// `varco demo --start`: Varco and, as its child, the example register; the
+/// demo parent signs in to the register through Varco (password form, no
+/// consent for a first-party client) and sees the two demo children with
+/// their absences. SIGTERM to Varco stops the register too; a second
+/// `--start` on the filled database starts both again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_start_runs_the_example_register_next_to_varco() {
+    use std::io::BufRead as _;
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_varco")).with_file_name("registro");
+    assert!(
+        bin.is_file(),
+        "the example register is built beside varco by `cargo test --workspace`: {} is missing",
+        bin.display()
+    );
+    let register = format!("http://127.0.0.1:{}", varco_app::setup::REGISTER_PORT);
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", varco_app::setup::REGISTER_PORT)).is_ok(),
+        "the demo register's port {} is taken",
+        varco_app::setup::REGISTER_PORT
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let base = format!("http://{listen}");
+    let stderr_file = dir.path().join("stderr.txt");
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_varco"))
+            .args(["demo", "--start"])
+            .current_dir(dir.path())
+            .env("VARCO_DATA_DIR", dir.path().join("data"))
+            .env("VARCO_LISTEN", &listen)
+            .env("VARCO_LOG", "warn")
+            .env("REGISTRO_LOG", "warn")
+            .env_remove("VARCO_DATABASE_URL")
+            .env_remove("VARCO_PUBLIC_URL")
+            .env_remove("VARCO_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr_file).unwrap())
+            .spawn()
+            .expect("start varco demo --start")
+    };
+    async fn up(url: &str) -> bool {
+        for _ in 0..300 {
+            if reqwest::get(url).await.is_ok_and(|r| r.status().is_success()) {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        false
+    }
+    let stop = |mut child: std::process::Child| {
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let status = child.wait().expect("varco exits");
+        (status, std::fs::read_to_string(&stderr_file).unwrap_or_default())
+    };
+
+    let mut child = start();
+    // What the demo made comes first, on stdout, up to the register's command.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    while !printed.contains("start the example register") {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "the demo's output ended early: {printed}"
+        );
+        printed.push_str(&line);
+    }
+    let family = printed
+        .lines()
+        .find(|l| l.starts_with("family "))
+        .unwrap_or_else(|| panic!("{printed}"));
+    let password = after(family, "password").to_owned();
+    let pin = after(family, "PIN");
+    assert!(pin.len() == 6 && pin.bytes().all(|b| b.is_ascii_digit()), "{family}");
+    assert!(printed.contains("student Luca Genitore, class 4A"), "{printed}");
+    assert!(printed.contains("student Sara Genitore, class 2B"), "{printed}");
+    assert!(up(&format!("{register}/healthz")).await, "the register answers");
+    assert!(up(&format!("{base}/healthz")).await, "Varco answers");
+
+    // The parent signs in to the register through Varco's password form.
+    let http = crate::harness::client();
+    let (status, at, login) = crate::upstream::follow(&http, format!("{register}/login")).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{at}");
+    assert!(at.starts_with(&format!("{base}/login")), "{at}");
+    let csrf = crate::kit::input_value(&login, "csrf");
+    let next = crate::oidc::unescape(&crate::kit::input_value(&login, "next"));
+    assert!(next.starts_with("/oauth2/authorize?"), "{next}");
+    let r = http
+        .post(format!("{base}/login"))
+        .header("origin", &base)
+        .form(&[
+            ("login", "demo.genitore"),
+            ("password", password.as_str()),
+            ("csrf", csrf.as_str()),
+            ("next", next.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    let to = url::Url::parse(&base).unwrap().join(&to).unwrap().to_string();
+    let (status, at, home) = crate::upstream::follow(&http, to).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{at}: {home}");
+    assert_eq!(at.trim_end_matches('/'), register, "back on the register");
+    for shown in ["Luca", "Sara", "4A", "2B"] {
+        assert!(home.contains(shown), "{shown} on the register's page: {home}");
+    }
+
+    // SIGTERM to Varco stops both.
+    let (status, stderr) = stop(child);
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("example register started next to Varco"), "{stderr}");
+    assert!(
+        reqwest::get(format!("{register}/healthz")).await.is_err(),
+        "the register stopped with Varco"
+    );
+
+    // Again on the filled database: nothing printed, both start.
+    let mut child = start();
+    assert!(up(&format!("{register}/healthz")).await, "the register answers again");
+    let mut out = child.stdout.take().unwrap();
+    let (status, stderr) = stop(child);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("the demo is already filled"), "{stderr}");
+    assert!(rest.is_empty(), "no new accounts, no passwords: {rest}");
+}
+
 /// The newcomer's minute: `varco demo` registers a public demo client and
 /// says how to try it; `varco client try` plays a relying party on loopback
 /// while a browser (a cookie-keeping HTTP client here) signs in through the
