@@ -25,6 +25,7 @@ both_backends!(
     a_file_with_errors_imports_nothing_and_says_where,
     varco_import_students_from_the_command_line,
     the_desk_lists_searches_and_unlinks_students,
+    the_desk_api_lists_searches_and_unlinks_students,
     the_students_claim_is_pseudonymous_per_client_and_needs_the_scope,
 );
 
@@ -554,6 +555,115 @@ async fn the_desk_lists_searches_and_unlinks_students(backend: Backend) {
     // A guardian may not use the desk: the page does not exist for them.
     let (_, own) = page(&t, &guardian, "/account").await;
     let r = unlink(&guardian, &input_value(&own, "csrf"), &maria)
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(children_of(&t, MARIA).await.len(), 2);
+    t.stop().await;
+}
+
+/// The same over the JSON API: an account's `children`, the student search
+/// with guardians, and the unlink; a guardian gets `not_found` problems.
+async fn the_desk_api_lists_searches_and_unlinks_students(backend: Backend) {
+    let Some(t) = TestApp::spawn(backend).await else {
+        return;
+    };
+    families(&t).await;
+    import(&t, &good_file(), false).await.expect("imported");
+    let desk = person(&t, SCHOOL, AccountKind::Staff, 40, "Sara", "Segreteria").await;
+    grant(&t, &desk.user_code, Role::Desk, Some(SCHOOL)).await;
+    let operator = t.sign_in("sara.segreteria", PASSWORD).await;
+    let maria = user_code_of(&t, MARIA).await;
+    let paolo = user_code_of(&t, PAOLO).await;
+    let get = |who: &SignedIn, path: String| who.client.get(t.url(&path)).send();
+
+    let r = get(&operator, format!("/api/v1/desk/accounts/{maria}"))
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::OK);
+    let account: Value = r.json().await.expect("json");
+    let children = account["children"].as_array().expect("children");
+    let names: Vec<&str> = children.iter().map(|c| c["first_name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Anna", "Luca"], "{account}");
+    let luca = &children[1];
+    assert_eq!(luca["class_name"], "2B");
+    assert_eq!(luca["school_order"], "lower_secondary");
+    assert_eq!(luca["building"], "Plesso Collodi");
+    assert_eq!(luca["school"]["code"], SCHOOL);
+    assert!(
+        luca.get("tax_code").is_none(),
+        "the account's page leaves the tax code out"
+    );
+    let luca_id = luca["id"].as_i64().expect("an id");
+
+    let r = get(&operator, "/api/v1/desk/students?q=verdi+luca".into())
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::OK);
+    let found: Value = r.json().await.expect("json");
+    let students = found["students"].as_array().expect("students");
+    assert_eq!(students.len(), 1, "{found}");
+    assert_eq!(students[0]["student"]["id"], luca_id);
+    assert_eq!(students[0]["tax_code"], tax_code(LUCA));
+    let mut guardians: Vec<&str> = students[0]["guardians"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["user_code"].as_str().unwrap())
+        .collect();
+    guardians.sort_unstable();
+    let mut expected = vec![maria.as_str(), paolo.as_str()];
+    expected.sort_unstable();
+    assert_eq!(guardians, expected);
+    // An address finds no student; one letter is refused.
+    let r = get(&operator, "/api/v1/desk/students?q=maria%40example.it".into())
+        .await
+        .expect("request");
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["students"],
+        serde_json::json!([])
+    );
+    let r = get(&operator, "/api/v1/desk/students?q=v".into())
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.json::<Value>().await.expect("problem")["code"], "invalid_input");
+
+    let unlink = |who: &SignedIn, user_code: &str, student: String| {
+        who.client
+            .post(t.url(&format!("/api/v1/desk/accounts/{user_code}/students/{student}/unlink")))
+            .header("origin", &t.base)
+            .send()
+    };
+    let r = unlink(&operator, &paolo, luca_id.to_string()).await.expect("request");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.expect("json")["changed"], true);
+    assert!(
+        children_of(&t, PAOLO).await.is_empty(),
+        "Paolo was guardian of Luca only"
+    );
+    assert_eq!(children_of(&t, MARIA).await.len(), 2, "Maria keeps both");
+    let unlinked = t
+        .audit_of(&paolo)
+        .await
+        .into_iter()
+        .find(|e| e.event == "guardian_unlinked")
+        .expect("audited");
+    assert_eq!(unlinked.actor, desk.user_code);
+    let r = unlink(&operator, &paolo, luca_id.to_string()).await.expect("request");
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["changed"],
+        false,
+        "nothing left to unlink"
+    );
+    // A student id that is no number, and a guardian who is no operator: not found.
+    let r = unlink(&operator, &maria, "luca".into()).await.expect("request");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let guardian = t.sign_in("maria.rossi", PASSWORD).await;
+    let r = unlink(&guardian, &maria, luca_id.to_string()).await.expect("request");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.json::<Value>().await.expect("problem")["code"], "not_found");
+    let r = get(&guardian, "/api/v1/desk/students?q=verdi".into())
         .await
         .expect("request");
     assert_eq!(r.status(), StatusCode::NOT_FOUND);

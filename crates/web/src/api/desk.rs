@@ -152,6 +152,8 @@ pub struct DeskAccountJson {
     /// disable it; absent when none is set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disable_on: Option<String>,
+    /// The students it is guardian of (a family account; empty otherwise).
+    pub children: Vec<super::desk_students::DeskStudentJson>,
 }
 
 impl From<DeskAccount> for DeskAccountJson {
@@ -199,6 +201,7 @@ impl From<DeskAccount> for DeskAccountJson {
             events: d.events.into_iter().map(Into::into).collect(),
             actions_allowed: d.actions_allowed,
             disable_on: d.disable_on,
+            children: d.children.into_iter().map(Into::into).collect(),
         }
     }
 }

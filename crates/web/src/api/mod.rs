@@ -20,6 +20,7 @@ use varco_app::login_policy::PasswordNotice;
 mod admin;
 mod desk;
 mod desk_recovery;
+mod desk_students;
 
 use crate::WebState;
 use crate::problem::{ApiError, Problem, WebError};
@@ -52,6 +53,7 @@ pub fn routes() -> Router<WebState> {
         .route("/desk/accounts/{user_code}/correct", post(desk::correct))
         .merge(requests::routes())
         .merge(confirmations::routes())
+        .merge(desk_students::routes())
         .route("/desk/accounts/{user_code}/recovery", post(desk_recovery::recovery))
         .route(
             "/desk/accounts/{user_code}/identity-check",
@@ -486,6 +488,7 @@ pub async fn openapi_json() -> Response {
     let mut doc = ApiDoc::openapi();
     doc.merge(requests::RequestsApiDoc::openapi());
     doc.merge(confirmations::ConfirmationsApiDoc::openapi());
+    doc.merge(desk_students::DeskStudentsApiDoc::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     Json(doc).into_response()
 }
