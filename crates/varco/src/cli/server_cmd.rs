@@ -147,6 +147,12 @@ async fn serve_with_register(
         tokio::select! {
             () = &mut signal => {}
             status = child.wait() => {
+                // Ctrl-C in a terminal reaches the register too (one process
+                // group): when Varco's own signal follows at once, that was it.
+                let grace = std::time::Duration::from_millis(500);
+                if tokio::time::timeout(grace, &mut signal).await.is_ok() {
+                    return;
+                }
                 match status {
                     Ok(status) => eprintln!("warning: the example register stopped ({status}); Varco goes on"),
                     Err(e) => eprintln!("warning: the example register cannot be watched: {e}"),
