@@ -563,7 +563,8 @@ async fn the_desk_lists_searches_and_unlinks_students(backend: Backend) {
 }
 
 /// The same over the JSON API: an account's `children`, the student search
-/// with guardians, and the unlink; a guardian gets `not_found` problems.
+/// with guardians, and the unlink; a guardian reads their own children at
+/// `/api/v1/me/children` and gets `not_found` problems from the desk's.
 async fn the_desk_api_lists_searches_and_unlinks_students(backend: Backend) {
     let Some(t) = TestApp::spawn(backend).await else {
         return;
@@ -660,6 +661,23 @@ async fn the_desk_api_lists_searches_and_unlinks_students(backend: Backend) {
     let r = unlink(&operator, &maria, "luca".into()).await.expect("request");
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let guardian = t.sign_in("maria.rossi", PASSWORD).await;
+    // Her own children, as /account shows them; an operator has none.
+    let r = get(&guardian, "/api/v1/me/children".into()).await.expect("request");
+    assert_eq!(r.status(), StatusCode::OK);
+    let mine: Value = r.json().await.expect("json");
+    assert_eq!(mine["children"], account["children"], "the same view as the desk's");
+    let r = get(&operator, "/api/v1/me/children".into()).await.expect("request");
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["children"],
+        serde_json::json!([])
+    );
+    let r = t
+        .client
+        .get(t.url("/api/v1/me/children"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let r = unlink(&guardian, &maria, luca_id.to_string()).await.expect("request");
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(r.json::<Value>().await.expect("problem")["code"], "not_found");

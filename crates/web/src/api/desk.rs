@@ -153,7 +153,7 @@ pub struct DeskAccountJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disable_on: Option<String>,
     /// The students it is guardian of (a family account; empty otherwise).
-    pub children: Vec<super::desk_students::DeskStudentJson>,
+    pub children: Vec<super::desk_students::StudentJson>,
 }
 
 impl From<DeskAccount> for DeskAccountJson {

@@ -34,9 +34,10 @@ pub struct StudentSearchParams {
     pub q: String,
 }
 
-/// A student as the desk sees them (no tax code: see [`DeskStudentFoundJson`]).
+/// A student as their guardian (`GET /api/v1/me/children`) and the desk see
+/// them (no tax code: see [`DeskStudentFoundJson`]).
 #[derive(Debug, Serialize, ToSchema)]
-pub struct DeskStudentJson {
+pub struct StudentJson {
     /// The student's id at this Varco (the unlink endpoint names it).
     pub id: i64,
     /// Given name(s).
@@ -53,9 +54,9 @@ pub struct DeskStudentJson {
     pub school: SchoolJson,
 }
 
-impl From<StudentView> for DeskStudentJson {
+impl From<StudentView> for StudentJson {
     fn from(s: StudentView) -> Self {
-        DeskStudentJson {
+        StudentJson {
             id: s.id.0,
             first_name: s.first_name,
             last_name: s.last_name,
@@ -85,7 +86,7 @@ pub struct GuardianJson {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeskStudentFoundJson {
     /// The student.
-    pub student: DeskStudentJson,
+    pub student: StudentJson,
     /// Codice fiscale.
     pub tax_code: String,
     /// The family accounts linked to the student.
@@ -179,7 +180,7 @@ pub async fn unlink(
 #[derive(OpenApi)]
 #[openapi(
     paths(find, unlink),
-    components(schemas(DeskStudentJson, GuardianJson, DeskStudentFoundJson, DeskStudentSearchResponse))
+    components(schemas(StudentJson, GuardianJson, DeskStudentFoundJson, DeskStudentSearchResponse))
 )]
 /// The desk's student endpoints, merged into [`super::ApiDoc`]'s document.
 pub struct DeskStudentsApiDoc;

@@ -35,6 +35,7 @@ pub fn routes() -> Router<WebState> {
         .route("/login", post(login))
         .route("/logout", post(logout))
         .route("/me", get(me))
+        .route("/me/children", get(my_children))
         .route("/password/change", post(change_password))
         .route("/password/forgot", post(forgot_password))
         .route("/password/reset", post(reset_password))
@@ -286,6 +287,37 @@ pub async fn me(State(state): State<WebState>, ctx: Ctx, session: MaybeSession) 
     Ok(Json(session.view(&state.app).into()))
 }
 
+/// The answer of `GET /api/v1/me/children`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChildrenResponse {
+    /// The students the account is guardian of, by family and given name
+    /// (empty for an account that is no guardian).
+    pub children: Vec<desk_students::StudentJson>,
+}
+
+/// The students the signed-in account is guardian of, as `/account` shows them.
+#[utoipa::path(get, path = "/api/v1/me/children",
+    responses(
+        (status = 200, description = "The account's children (possibly none)", body = ChildrenResponse),
+        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`password_change_required`: the session may only change the password or log out", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`throttled` (per address)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "`unavailable`: the database does not answer", body = Problem, content_type = "application/problem+json"),
+    ))]
+/// `GET /api/v1/me/children`.
+pub async fn my_children(
+    State(state): State<WebState>,
+    ctx: Ctx,
+    session: MaybeSession,
+) -> Result<Json<ChildrenResponse>, ApiError> {
+    let _counted = throttle(&state.api_limiter, &ctx)?;
+    let session = crate::session::full_session(&session).map_err(WebError::App)?;
+    let children = varco_app::students::children(&state.app, session.account.id).await?;
+    Ok(Json(ChildrenResponse {
+        children: children.into_iter().map(Into::into).collect(),
+    }))
+}
+
 /// The body of `POST /api/v1/password/change`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
@@ -429,6 +461,7 @@ pub async fn healthz(State(state): State<WebState>) -> Response {
         login,
         logout,
         me,
+        my_children,
         change_password,
         forgot_password,
         reset_password,
@@ -450,6 +483,7 @@ pub async fn healthz(State(state): State<WebState>) -> Response {
         LoginRequest,
         LoginResponse,
         AccountJson,
+        ChildrenResponse,
         SchoolJson,
         RoleJson,
         Problem,
@@ -485,12 +519,17 @@ pub struct ApiDoc;
 
 /// `GET /api/openapi.json`: the OpenAPI document, with this build's version.
 pub async fn openapi_json() -> Response {
+    Json(document()).into_response()
+}
+
+/// The whole document: [`ApiDoc`] and the parts kept beside their routes.
+fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(requests::RequestsApiDoc::openapi());
     doc.merge(confirmations::ConfirmationsApiDoc::openapi());
     doc.merge(desk_students::DeskStudentsApiDoc::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
-    Json(doc).into_response()
+    doc
 }
 
 #[cfg(test)]
@@ -501,9 +540,9 @@ mod tests {
     /// checks the rest in CI, see e2e/schemathesis.sh).
     #[test]
     fn every_endpoint_documents_the_shared_answers() {
-        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let doc = serde_json::to_value(document()).unwrap();
         let paths = doc["paths"].as_object().unwrap();
-        assert_eq!(paths.len(), 19);
+        assert_eq!(paths.len(), 28);
         for (path, item) in paths {
             for (method, operation) in item.as_object().unwrap() {
                 let responses = operation["responses"].as_object().unwrap();
