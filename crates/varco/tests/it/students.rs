@@ -8,6 +8,7 @@ use std::process::{Command, Output, Stdio};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use varco_app::accounts::AccountView;
 use varco_app::student_import::{StudentImportError, StudentImportReport, apply, read_students};
 use varco_app::{Actor, RequestContext};
 use varco_domain::account::{AccountKind, Role};
@@ -435,17 +436,38 @@ async fn page(t: &TestApp, who: &SignedIn, path: &str) -> (StatusCode, String) {
     (status, r.text().await.unwrap_or_default())
 }
 
+/// The families and the imported students, a desk operator of the school
+/// (signed in) and the two guardians' user codes.
+struct AtTheDesk {
+    desk: AccountView,
+    operator: SignedIn,
+    maria: String,
+    paolo: String,
+}
+
+async fn at_the_desk(t: &TestApp) -> AtTheDesk {
+    families(t).await;
+    import(t, &good_file(), false).await.expect("imported");
+    let desk = person(t, SCHOOL, AccountKind::Staff, 40, "Sara", "Segreteria").await;
+    grant(t, &desk.user_code, Role::Desk, Some(SCHOOL)).await;
+    AtTheDesk {
+        operator: t.sign_in("sara.segreteria", PASSWORD).await,
+        maria: user_code_of(t, MARIA).await,
+        paolo: user_code_of(t, PAOLO).await,
+        desk,
+    }
+}
+
 async fn the_desk_lists_searches_and_unlinks_students(backend: Backend) {
     let Some(t) = TestApp::spawn(backend).await else {
         return;
     };
-    families(&t).await;
-    import(&t, &good_file(), false).await.expect("imported");
-    let desk = person(&t, SCHOOL, AccountKind::Staff, 40, "Sara", "Segreteria").await;
-    grant(&t, &desk.user_code, Role::Desk, Some(SCHOOL)).await;
-    let operator = t.sign_in("sara.segreteria", PASSWORD).await;
-    let maria = user_code_of(&t, MARIA).await;
-    let paolo = user_code_of(&t, PAOLO).await;
+    let AtTheDesk {
+        desk,
+        operator,
+        maria,
+        paolo,
+    } = at_the_desk(&t).await;
 
     // /account: the guardian sees their children, in Italian by default.
     let guardian = t.sign_in("maria.rossi", PASSWORD).await;
@@ -569,13 +591,12 @@ async fn the_desk_api_lists_searches_and_unlinks_students(backend: Backend) {
     let Some(t) = TestApp::spawn(backend).await else {
         return;
     };
-    families(&t).await;
-    import(&t, &good_file(), false).await.expect("imported");
-    let desk = person(&t, SCHOOL, AccountKind::Staff, 40, "Sara", "Segreteria").await;
-    grant(&t, &desk.user_code, Role::Desk, Some(SCHOOL)).await;
-    let operator = t.sign_in("sara.segreteria", PASSWORD).await;
-    let maria = user_code_of(&t, MARIA).await;
-    let paolo = user_code_of(&t, PAOLO).await;
+    let AtTheDesk {
+        desk,
+        operator,
+        maria,
+        paolo,
+    } = at_the_desk(&t).await;
     let get = |who: &SignedIn, path: String| who.client.get(t.url(&path)).send();
 
     let r = get(&operator, format!("/api/v1/desk/accounts/{maria}"))
