@@ -1,6 +1,7 @@
 //! `registro`: the example electronic register (see the library's docs and
 //! `examples/registro/README.md`).
 
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -61,6 +62,8 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colours for a terminal only, not in a file or a pipe.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let args = Args::parse();
     let settings = Settings {

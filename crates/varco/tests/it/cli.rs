@@ -673,7 +673,7 @@ async fn demo_start_runs_the_example_register_next_to_varco() {
             .env("VARCO_DATA_DIR", dir.path().join("data"))
             .env("VARCO_LISTEN", &listen)
             .env("VARCO_LOG", "warn")
-            .env("REGISTRO_LOG", "warn")
+            .env("REGISTRO_LOG", "info")
             .env_remove("VARCO_DATABASE_URL")
             .env_remove("VARCO_PUBLIC_URL")
             .env_remove("VARCO_CONFIG")
@@ -756,6 +756,8 @@ async fn demo_start_runs_the_example_register_next_to_varco() {
     let (status, stderr) = stop(child);
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("example register started next to Varco"), "{stderr}");
+    assert!(stderr.contains("registro in ascolto"), "the register's own log: {stderr}");
+    assert!(!stderr.contains('\u{1b}'), "no colours in a file: {stderr}");
     assert!(
         reqwest::get(format!("{register}/healthz")).await.is_err(),
         "the register stopped with Varco"
