@@ -756,7 +756,10 @@ async fn demo_start_runs_the_example_register_next_to_varco() {
     let (status, stderr) = stop(child);
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("example register started next to Varco"), "{stderr}");
-    assert!(stderr.contains("registro in ascolto"), "the register's own log: {stderr}");
+    assert!(
+        stderr.contains("registro in ascolto"),
+        "the register's own log: {stderr}"
+    );
     assert!(!stderr.contains('\u{1b}'), "no colours in a file: {stderr}");
     assert!(
         reqwest::get(format!("{register}/healthz")).await.is_err(),

@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use varco_app::admin::{AuditPage, AuditQuery, AuditRow, OutboxItem};
 
-use super::throttle;
+use super::ApiSession;
 use crate::WebState;
 use crate::problem::{ApiError, WebError};
-use crate::session::{Ctx, MaybeSession, full_session};
+use crate::session::Ctx;
 
 /// The query of `GET /api/v1/admin/audit`; every filter is optional.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -107,12 +107,9 @@ impl From<AuditPage> for AuditPageJson {
 /// `GET /api/v1/admin/audit?…`.
 pub async fn audit(
     State(state): State<WebState>,
-    ctx: Ctx,
-    session: MaybeSession,
+    ApiSession(session): ApiSession,
     query: Result<Query<AuditParams>, QueryRejection>,
 ) -> Result<Json<AuditPageJson>, ApiError> {
-    let _counted = throttle(&state.api_limiter, &ctx)?;
-    let session = full_session(&session).map_err(WebError::App)?;
     let actor = session.actor();
     varco_app::admin::check(&state.app, &actor).await?;
     let Ok(Query(params)) = query else {
@@ -186,11 +183,8 @@ pub struct OutboxJson {
 /// `GET /api/v1/admin/outbox`.
 pub async fn outbox(
     State(state): State<WebState>,
-    ctx: Ctx,
-    session: MaybeSession,
+    ApiSession(session): ApiSession,
 ) -> Result<Json<OutboxJson>, ApiError> {
-    let _counted = throttle(&state.api_limiter, &ctx)?;
-    let session = full_session(&session).map_err(WebError::App)?;
     let messages = varco_app::admin::outbox(&state.app, &session.actor()).await?;
     Ok(Json(OutboxJson {
         messages: messages.into_iter().map(Into::into).collect(),
@@ -219,11 +213,9 @@ pub struct RetryResponse {
 pub async fn retry(
     State(state): State<WebState>,
     ctx: Ctx,
-    session: MaybeSession,
+    ApiSession(session): ApiSession,
     Path(id): Path<String>,
 ) -> Result<Json<RetryResponse>, ApiError> {
-    let _counted = throttle(&state.api_limiter, &ctx)?;
-    let session = full_session(&session).map_err(WebError::App)?;
     let actor = session.actor();
     varco_app::admin::check(&state.app, &actor).await?;
     let Ok(id) = id.parse::<i64>() else {

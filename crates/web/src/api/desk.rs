@@ -10,10 +10,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use varco_app::desk::{AccountSummary, DeskAccount, EventSummary};
 
-use super::{SchoolJson, throttle};
+use super::ApiSession;
+use super::SchoolJson;
 use crate::WebState;
-use crate::problem::{ApiError, WebError};
-use crate::session::{Ctx, MaybeSession, full_session};
+use crate::problem::ApiError;
+use crate::session::Ctx;
+use varco_app::sessions::Authenticated;
 
 /// The query of `GET /api/v1/desk/accounts`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -228,11 +230,9 @@ pub struct DeskActionResponse {
 pub async fn search(
     State(state): State<WebState>,
     ctx: Ctx,
-    session: MaybeSession,
+    ApiSession(session): ApiSession,
     query: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<DeskSearchResponse>, ApiError> {
-    let _counted = throttle(&state.api_limiter, &ctx)?;
-    let session = full_session(&session).map_err(WebError::App)?;
     let text = match query {
         Ok(Query(params)) => params.q,
         Err(_) => String::new(),
@@ -258,11 +258,9 @@ pub async fn search(
 pub async fn account(
     State(state): State<WebState>,
     ctx: Ctx,
-    session: MaybeSession,
+    ApiSession(session): ApiSession,
     Path(user_code): Path<String>,
 ) -> Result<Json<DeskAccountJson>, ApiError> {
-    let _counted = throttle(&state.api_limiter, &ctx)?;
-    let session = full_session(&session).map_err(WebError::App)?;
     let found = varco_app::desk::account(&state.app, &session.actor(), &ctx.request, &user_code).await?;
     Ok(Json(found.into()))
 }
@@ -279,12 +277,10 @@ enum Action {
 async fn act(
     state: &WebState,
     ctx: &Ctx,
-    session: &MaybeSession,
+    session: &Authenticated,
     user_code: &str,
     action: Action,
 ) -> Result<Json<DeskActionResponse>, ApiError> {
-    let _counted = throttle(&state.api_limiter, ctx)?;
-    let session = full_session(session).map_err(WebError::App)?;
     let (app, actor, request) = (&state.app, session.actor(), &ctx.request);
     let changed = match action {
         Action::Unlock => varco_app::desk::unlock(app, &actor, request, user_code).await?,
@@ -314,7 +310,7 @@ async fn act(
 pub async fn unlock(
     State(state): State<WebState>,
     ctx: Ctx,
-    session: MaybeSession,
+    ApiSession(session): ApiSession,
     Path(user_code): Path<String>,
 ) -> Result<Json<DeskActionResponse>, ApiError> {
     act(&state, &ctx, &session, &user_code, Action::Unlock).await
@@ -336,7 +332,7 @@ pub async fn unlock(
 pub async fn disable(
     State(state): State<WebState>,
     ctx: Ctx,
-    session: MaybeSession,
+    ApiSession(session): ApiSession,
     Path(user_code): Path<String>,
 ) -> Result<Json<DeskActionResponse>, ApiError> {
     act(&state, &ctx, &session, &user_code, Action::Disable).await
@@ -358,7 +354,7 @@ pub async fn disable(
 pub async fn enable(
     State(state): State<WebState>,
     ctx: Ctx,
-    session: MaybeSession,
+    ApiSession(session): ApiSession,
     Path(user_code): Path<String>,
 ) -> Result<Json<DeskActionResponse>, ApiError> {
     act(&state, &ctx, &session, &user_code, Action::Enable).await
@@ -380,7 +376,7 @@ pub async fn enable(
 pub async fn resend_activation(
     State(state): State<WebState>,
     ctx: Ctx,
-    session: MaybeSession,
+    ApiSession(session): ApiSession,
     Path(user_code): Path<String>,
 ) -> Result<Json<DeskActionResponse>, ApiError> {
     act(&state, &ctx, &session, &user_code, Action::ResendActivation).await
@@ -424,12 +420,10 @@ pub struct CorrectPersonRequest {
 pub async fn correct(
     State(state): State<WebState>,
     ctx: Ctx,
-    session: MaybeSession,
+    ApiSession(session): ApiSession,
     Path(user_code): Path<String>,
     body: super::ApiJson<CorrectPersonRequest>,
 ) -> Result<Json<DeskActionResponse>, ApiError> {
-    let _counted = throttle(&state.api_limiter, &ctx)?;
-    let session = full_session(&session).map_err(WebError::App)?;
     let super::ApiJson(body) = body;
     let correction = varco_app::desk::PersonCorrection {
         tax_code: body.tax_code,

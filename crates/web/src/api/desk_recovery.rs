@@ -9,11 +9,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use varco_app::desk::recovery::{Channel, IdentityCheck, RecoveryRequest};
 
+use super::ApiSession;
 use super::{ApiJson, throttle};
 use crate::WebState;
-use crate::problem::{ApiError, WebError};
+use crate::problem::ApiError;
 use crate::ratelimit::failed_link_use;
-use crate::session::{Ctx, MaybeSession, full_session};
+use crate::session::Ctx;
 
 /// How the recovery reaches the person.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
@@ -102,12 +103,10 @@ pub struct DeskRecoveryResponse {
 pub async fn recovery(
     State(state): State<WebState>,
     ctx: Ctx,
-    session: MaybeSession,
+    ApiSession(session): ApiSession,
     Path(user_code): Path<String>,
     body: ApiJson<DeskRecoveryRequest>,
 ) -> Result<Json<DeskRecoveryResponse>, ApiError> {
-    let _counted = throttle(&state.api_limiter, &ctx)?;
-    let session = full_session(&session).map_err(WebError::App)?;
     let ApiJson(body) = body;
     let request = RecoveryRequest {
         check: IdentityCheck {
@@ -189,12 +188,10 @@ pub struct IdentityCheckResponse {
 pub async fn identity_check(
     State(state): State<WebState>,
     ctx: Ctx,
-    session: MaybeSession,
+    ApiSession(session): ApiSession,
     Path(user_code): Path<String>,
     body: ApiJson<IdentityCheckRequest>,
 ) -> Result<Json<IdentityCheckResponse>, ApiError> {
-    let _counted = throttle(&state.api_limiter, &ctx)?;
-    let session = full_session(&session).map_err(WebError::App)?;
     let ApiJson(body) = body;
     let check = IdentityCheck {
         document_type: body.document_type,

@@ -14,11 +14,12 @@ use varco_app::desk::students::{StudentSummary, search, unlink_guardian};
 use varco_app::guardianship::StudentView;
 use varco_domain::ids::StudentId;
 
+use super::ApiSession;
+use super::SchoolJson;
 use super::desk::DeskActionResponse;
-use super::{SchoolJson, throttle};
 use crate::WebState;
 use crate::problem::{ApiError, Problem, WebError};
-use crate::session::{Ctx, MaybeSession, full_session};
+use crate::session::Ctx;
 
 /// The routes, under `/api/v1`.
 pub fn routes() -> Router<WebState> {
@@ -133,11 +134,9 @@ pub struct DeskStudentSearchResponse {
 pub async fn find(
     State(state): State<WebState>,
     ctx: Ctx,
-    session: MaybeSession,
+    ApiSession(session): ApiSession,
     query: Result<Query<StudentSearchParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<DeskStudentSearchResponse>, ApiError> {
-    let _counted = throttle(&state.api_limiter, &ctx)?;
-    let session = full_session(&session).map_err(WebError::App)?;
     let text = match query {
         Ok(Query(params)) => params.q,
         Err(_) => String::new(),
@@ -167,11 +166,9 @@ pub async fn find(
 pub async fn unlink(
     State(state): State<WebState>,
     ctx: Ctx,
-    session: MaybeSession,
+    ApiSession(session): ApiSession,
     Path((user_code, student_id)): Path<(String, String)>,
 ) -> Result<Json<DeskActionResponse>, ApiError> {
-    let _counted = throttle(&state.api_limiter, &ctx)?;
-    let session = full_session(&session).map_err(WebError::App)?;
     let student_id = student_id.parse::<StudentId>().map_err(|_| WebError::NotFound)?;
     let changed = unlink_guardian(&state.app, &session.actor(), &ctx.request, &user_code, student_id).await?;
     Ok(Json(DeskActionResponse { changed }))

@@ -7,7 +7,8 @@
 mod confirmations;
 mod requests;
 
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,7 +27,10 @@ use crate::WebState;
 use crate::problem::{ApiError, Problem, WebError};
 use crate::ratelimit::{Attempt, IpLimiter, failed_link_use, failed_sign_in};
 use crate::security::check_same_origin;
-use crate::session::{Ctx, MaybeSession, clear_session_cookie, cookie_name, cookie_value, session_cookie};
+use crate::session::{
+    Ctx, MaybeSession, clear_session_cookie, cookie_name, cookie_value, full_session, session_cookie,
+};
+use varco_app::sessions::Authenticated;
 
 /// The routes of the JSON API, to nest under `/api/v1`; an unknown path answers a `not_found`
 /// problem.
@@ -82,6 +86,28 @@ pub async fn same_origin_guard(
 
 async fn not_found() -> ApiError {
     ApiError(WebError::NotFound)
+}
+
+/// The opening of every signed-in JSON endpoint: the request counts
+/// against the address's API rate (`throttled`), then it must come from a
+/// session (`unauthenticated`) with no password change pending
+/// (`password_change_required`).
+#[derive(Debug)]
+pub struct ApiSession(pub Authenticated);
+
+impl FromRequestParts<WebState> for ApiSession {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Self::Rejection> {
+        let problem = |e: WebError| ApiError(e).into_response();
+        let _counted = state
+            .api_limiter
+            .attempt(crate::session::client_ip(parts))
+            .map_err(|e| problem(WebError::Throttled(e)))?;
+        let session = MaybeSession::from_request_parts(parts, state).await?;
+        let signed_in = full_session(&session).map_err(|e| problem(WebError::App(e)))?;
+        Ok(ApiSession(signed_in.clone()))
+    }
 }
 
 /// `Json<T>` whose rejections become problem responses.
@@ -281,9 +307,7 @@ pub async fn logout(State(state): State<WebState>, headers: HeaderMap, ctx: Ctx)
         (status = 503, description = "`unavailable`: the database does not answer", body = Problem, content_type = "application/problem+json"),
     ))]
 /// `GET /api/v1/me`: the account of the session.
-pub async fn me(State(state): State<WebState>, ctx: Ctx, session: MaybeSession) -> Result<Json<AccountJson>, ApiError> {
-    let _counted = throttle(&state.api_limiter, &ctx)?;
-    let session = crate::session::full_session(&session).map_err(WebError::App)?;
+pub async fn me(State(state): State<WebState>, ApiSession(session): ApiSession) -> Result<Json<AccountJson>, ApiError> {
     Ok(Json(session.view(&state.app).into()))
 }
 
@@ -307,11 +331,8 @@ pub struct ChildrenResponse {
 /// `GET /api/v1/me/children`.
 pub async fn my_children(
     State(state): State<WebState>,
-    ctx: Ctx,
-    session: MaybeSession,
+    ApiSession(session): ApiSession,
 ) -> Result<Json<ChildrenResponse>, ApiError> {
-    let _counted = throttle(&state.api_limiter, &ctx)?;
-    let session = crate::session::full_session(&session).map_err(WebError::App)?;
     let children = varco_app::students::children(&state.app, session.account.id).await?;
     Ok(Json(ChildrenResponse {
         children: children.into_iter().map(Into::into).collect(),

@@ -11,10 +11,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use varco_app::requests::{self, Candidate, RequestView};
 
-use super::{ApiJson, throttle};
+use super::ApiJson;
+use super::ApiSession;
 use crate::WebState;
 use crate::problem::{ApiError, Problem, WebError};
-use crate::session::{Ctx, MaybeSession};
+use crate::session::Ctx;
 
 /// The routes, under `/api/v1`.
 pub fn routes() -> Router<WebState> {
@@ -155,8 +156,7 @@ fn request_id(raw: &str) -> Result<i64, ApiError> {
         .ok_or(ApiError(WebError::NotFound))
 }
 
-fn operator(session: &MaybeSession) -> Result<&varco_app::sessions::Authenticated, ApiError> {
-    let session = crate::session::full_session(session).map_err(WebError::App)?;
+fn operator(session: &varco_app::sessions::Authenticated) -> Result<&varco_app::sessions::Authenticated, ApiError> {
     if !requests::is_operator(session) {
         return Err(ApiError(WebError::NotFound));
     }
@@ -176,11 +176,9 @@ fn operator(session: &MaybeSession) -> Result<&varco_app::sessions::Authenticate
 /// `GET /api/v1/desk/requests`.
 pub async fn list(
     State(state): State<WebState>,
-    ctx: Ctx,
-    session: MaybeSession,
+    ApiSession(session): ApiSession,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<RequestListJson>, ApiError> {
-    let _counted = throttle(&state.api_limiter, &ctx)?;
     let operator = operator(&session)?;
     let status = match query {
         Ok(Query(q)) => q.status.unwrap_or_else(|| "received".to_owned()),
@@ -214,10 +212,9 @@ pub async fn list(
 pub async fn detail(
     State(state): State<WebState>,
     ctx: Ctx,
-    session: MaybeSession,
+    ApiSession(session): ApiSession,
     Path(id): Path<String>,
 ) -> Result<Json<RequestDetailJson>, ApiError> {
-    let _counted = throttle(&state.api_limiter, &ctx)?;
     let operator = operator(&session)?;
     let id = request_id(&id)?;
     let detail = requests::get(&state.app, operator, id, &ctx.request)
@@ -247,11 +244,10 @@ pub async fn detail(
 pub async fn approve(
     State(state): State<WebState>,
     ctx: Ctx,
-    session: MaybeSession,
+    ApiSession(session): ApiSession,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ApproveRequest>,
 ) -> Result<Json<RequestJson>, ApiError> {
-    let _counted = throttle(&state.api_limiter, &ctx)?;
     let operator = operator(&session)?;
     let id = request_id(&id)?;
     let view = requests::approve(&state.app, operator, id, &body.account, &ctx.request)
@@ -278,11 +274,10 @@ pub async fn approve(
 pub async fn reject(
     State(state): State<WebState>,
     ctx: Ctx,
-    session: MaybeSession,
+    ApiSession(session): ApiSession,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<RejectRequest>,
 ) -> Result<Json<RequestJson>, ApiError> {
-    let _counted = throttle(&state.api_limiter, &ctx)?;
     let operator = operator(&session)?;
     let id = request_id(&id)?;
     let view = requests::reject(&state.app, operator, id, &body.reason, &ctx.request)
