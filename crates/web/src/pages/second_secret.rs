@@ -121,39 +121,29 @@ pub async fn regenerate(
         Err(elsewhere) => return Ok(elsewhere.into_response()),
     };
     let kind = varco_app::second_secret::method_of(session.account.kind);
-    match account_secret::regenerate(&state.app, &session, &input.password, &ctx.request).await {
+    let text = match account_secret::regenerate(&state.app, &session, &input.password, &ctx.request).await {
         Ok(Ok(masked)) => {
             let query = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("sent", &masked)
                 .finish();
-            Ok(Redirect::to(&format!("{PATH}?{query}")).into_response())
+            return Ok(Redirect::to(&format!("{PATH}?{query}")).into_response());
         }
-        Ok(Err(why)) => {
-            let text = refusal_text(&state, &page, kind, why);
-            render(
-                &state,
-                &page,
-                &session,
-                StatusCode::BAD_REQUEST,
-                None,
-                Some(("regenerate", text)),
-            )
-            .await
-        }
-        Err(AppError::InvalidCredentials) => {
-            let text = state.i18n.text(page.lang, "second-secret-wrong-password", &[]);
-            render(
-                &state,
-                &page,
-                &session,
-                StatusCode::BAD_REQUEST,
-                None,
-                Some(("regenerate", text)),
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
+        Ok(Err(why)) => refusal_text(&state, &page, kind, why),
+        Err(AppError::InvalidCredentials) => state.i18n.text(page.lang, "second-secret-wrong-password", &[]),
+        Err(e) => return Err(e.into()),
+    };
+    refused(&state, &page, &session, "regenerate", text).await
+}
+
+/// The page again, with the form `which` saying why it was refused.
+async fn refused(
+    state: &WebState,
+    page: &Page,
+    session: &Authenticated,
+    which: &'static str,
+    text: String,
+) -> Result<Response, PageError> {
+    render(state, page, session, StatusCode::BAD_REQUEST, None, Some((which, text))).await
 }
 
 /// The change form.
@@ -191,14 +181,12 @@ pub async fn change(
     {
         Ok(()) => Ok(Redirect::to(&format!("{PATH}?changed=1")).into_response()),
         Err(why) => {
-            let text = refusal_text(&state, &page, kind, why);
-            render(
+            refused(
                 &state,
                 &page,
                 &session,
-                StatusCode::BAD_REQUEST,
-                None,
-                Some(("change", text)),
+                "change",
+                refusal_text(&state, &page, kind, why),
             )
             .await
         }
